@@ -1,0 +1,151 @@
+"""Clinic API: bearer tokens, the caller, staff, invitations, audit log."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+
+from saas import audit, db
+from saas.extensions import limiter
+from saas.models import AuditEntry, User
+from saas.security import auth
+from saas.security.rbac import PERMISSIONS, requires
+from saas.security.tokens import issue_token, revoke_token, token_ttl
+
+from .schemas import (
+    AuditEntrySchema,
+    InvitationRequestSchema,
+    InvitationSchema,
+    MeSchema,
+    RoleChangeSchema,
+    TokenRequestSchema,
+    TokenSchema,
+    UserSchema,
+)
+from .services import StaffError, change_role, invite_staff, list_staff_in_tenant
+
+blp = Blueprint("clinic_api", __name__, url_prefix="/api/v1", description="Staff and sign-in")
+
+
+@blp.route("/auth/token")
+class Token(MethodView):
+    """Bearer tokens for the clinic's API."""
+
+    decorators = [limiter.limit("20/minute", methods=["POST"])]
+
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(401, description="Credentials refused (generic message)")
+    def post(self, data):
+        """Exchange email, password and a TOTP code for a bearer token."""
+        ip = request.remote_addr
+        try:
+            user = auth.authenticate_password(db.session, g.tenant, data["email"], data["password"], ip)
+        except auth.AuthError as exc:
+            db.session.commit()
+            abort(401, message=str(exc))
+        enrolling = user.mfa_enrolled_at is None
+        if enrolling:
+            ok = auth.complete_enrolment(db.session, g.tenant, user, data["otp"]) is not None
+            if ok:
+                audit.record(db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "api"})
+        else:
+            ok = auth.second_factor(db.session, g.tenant, user, data["otp"], ip)
+        if not ok:
+            if enrolling:
+                auth.note_failure(g.tenant.id, user.email, ip)
+            db.session.commit()
+            abort(401, message=auth.GENERIC_FAILURE)
+        ttl = token_ttl()
+        plain, _ = issue_token(db.session, user, ttl)
+        audit.record(db.session, g.tenant.id, "auth.token_issued", actor=user)
+        db.session.commit()
+        return {"access_token": plain, "token_type": "Bearer", "expires_in": ttl}
+
+    @blp.response(204)
+    @requires("console.view")
+    def delete(self):
+        """Revoke the bearer token used for this request."""
+        revoke_token(db.session, g.api_token)
+        audit.record(db.session, g.tenant.id, "auth.token_revoked", actor=g.api_user)
+        db.session.commit()
+
+
+@blp.route("/me")
+class Me(MethodView):
+    """The signed-in staff member."""
+
+    @blp.response(200, MeSchema)
+    @requires("console.view")
+    def get(self):
+        """Who am I, in which clinic, with which permissions."""
+        user = g.api_user
+        user.tenant_slug, user.tenant_name = g.tenant.slug, g.tenant.name
+        user.permissions = sorted(PERMISSIONS[user.role])
+        return user
+
+
+@blp.route("/staff")
+class Staff(MethodView):
+    """The clinic's staff."""
+
+    @blp.response(200, UserSchema(many=True))
+    @requires("staff.view")
+    def get(self):
+        """List staff members."""
+        return list_staff_in_tenant(db.session, g.tenant)
+
+
+@blp.route("/staff/<uuid:user_id>/role")
+class StaffRole(MethodView):
+    """A staff member's role."""
+
+    @blp.arguments(RoleChangeSchema)
+    @blp.response(200, UserSchema)
+    @requires("staff.manage")
+    def put(self, data, user_id: uuid.UUID):
+        """Change a staff member's role."""
+        user = db.session.scalar(select(User).where(User.tenant_id == g.tenant.id, User.id == user_id))
+        if user is None:
+            abort(404, message="No such staff member.")
+        try:
+            change_role(db.session, g.tenant, g.api_user, user, data["role"])
+        except StaffError as exc:
+            abort(exc.status, message=str(exc), errors={"json": exc.errors})
+        db.session.commit()
+        return user
+
+
+@blp.route("/staff/invitations")
+class Invitations(MethodView):
+    """Staff invitations."""
+
+    @blp.arguments(InvitationRequestSchema)
+    @blp.response(201, InvitationSchema)
+    @requires("staff.invite")
+    def post(self, data):
+        """Invite someone by email with a role."""
+        try:
+            invitation, _ = invite_staff(db.session, g.tenant, g.api_user, **data)
+        except StaffError as exc:
+            abort(exc.status, message=str(exc), errors={"json": exc.errors})
+        db.session.commit()
+        return invitation
+
+
+@blp.route("/audit")
+class Audit(MethodView):
+    """The clinic's audit log."""
+
+    @blp.response(200, AuditEntrySchema(many=True))
+    @requires("audit.view")
+    def get(self):
+        """Newest entries first (``?before=<seq>`` pages back, 100 per page)."""
+        q = select(AuditEntry).where(AuditEntry.tenant_id == g.tenant.id)
+        if before := request.args.get("before", type=int):
+            q = q.where(AuditEntry.seq < before)
+        return list(db.session.scalars(q.order_by(AuditEntry.seq.desc()).limit(100)))

@@ -1,0 +1,54 @@
+"""Forms of the staff console and sign-in pages (flask-wtf: CSRF on every form)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from saas.models import ROLES
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class CodeForm(FlaskForm):
+    """A 6-digit authenticator code, or a recovery code."""
+
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(), Length(min=6, max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+
+
+class ForgotForm(FlaskForm):
+    """Ask for a reset link."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    """Choose a password."""
+
+    password = PasswordField(
+        "New password (at least 10 characters)", validators=[DataRequired(), Length(max=256)]
+    )
+
+
+class InviteForm(FlaskForm):
+    """Invite a staff member."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES], default="practitioner")
+
+
+class RoleForm(FlaskForm):
+    """Change a role."""
+
+    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])

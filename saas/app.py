@@ -1,0 +1,128 @@
+"""The app factory: a flat list of config, extensions and blueprints. No I/O at import."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+import structlog
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import db, errors, logs, outbox
+from .config import Config
+from .crypto import KeyService
+from flask_smorest import Api
+
+from .extensions import csrf, limiter, login_manager
+from .security import passwords
+from .sessions import RedisSessionInterface
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Similia web app from ``config`` (default: the environment)."""
+    config = config or Config.from_env()
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config.update(
+        SIMILIA=config,
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_NAME="similia_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.public_scheme == "https",
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=config.public_scheme == "https",
+        RATELIMIT_STORAGE_URI=config.redis_url,
+        RATELIMIT_ENABLED=not config.extra.get("disable_rate_limits", False),
+        API_TITLE="Similia API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            },
+        },
+    )
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)
+    logs.configure()
+    passwords.configure(config.password_time_cost)
+
+    engine = db.make_engine(config.app_database_url, pool_size=config.db_pool_size)
+    app.extensions["similia.engine"] = engine
+    redis_client = redis.Redis.from_url(config.redis_url, socket_timeout=5)
+    app.extensions["similia.redis"] = redis_client
+    app.extensions["similia.keys"] = KeyService(
+        config.vault_addr, config.vault_token, config.vault_admin_token, ttl=config.dek_cache_ttl
+    )
+    app.session_interface = RedisSessionInterface(redis_client)
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    api = Api(app)
+    errors.register(app)
+
+    from admin import api as admin_api
+    from admin import auth_views, views as console_views
+    from portal import views as portal_views
+    from tenants import api as tenants_api
+    from tenants import views as tenant_views
+    from tenants.resolve import resolve_tenant
+
+    from . import ops
+    from .security.login import load_user
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(tenant_views.bp)
+    app.register_blueprint(portal_views.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(console_views.bp)
+    for blp in (tenants_api.blp, admin_api.blp):
+        csrf.exempt(blp)  # bearer tokens, never cookies
+        api.register_blueprint(blp)
+
+    @app.before_request
+    def _request_context():
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id, path=request.path)
+        resolve_tenant()
+
+    @app.after_request
+    def _headers(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.path.startswith("/api/docs"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "frame-ancestors 'none'; form-action 'self'",
+            )
+        return response
+
+    @app.teardown_appcontext
+    def _remove_session(exc):
+        db.session.remove()
+
+    def _enqueue_relay(tenant_id: str) -> None:
+        from workers.outbox import relay_outbox
+
+        try:
+            relay_outbox.send(tenant_id)
+        except Exception:  # noqa: BLE001 - the periodic sweep delivers it later
+            structlog.get_logger(__name__).warning("outbox enqueue failed", tenant_id=tenant_id)
+
+    outbox.after_commit_hook = _enqueue_relay
+    return app

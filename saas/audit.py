@@ -1,0 +1,112 @@
+"""The audit log: append-only, hash-chained per clinic.
+
+Entries are written by services in the same transaction as the change they record. The
+chain is serialised per clinic with a transaction-scoped advisory lock, so two concurrent
+writers cannot fork it; ``(tenant_id, seq)`` is unique as the last line of defence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from flask import g, has_request_context, request
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from .models import AuditEntry, utcnow
+
+GENESIS = "0" * 64
+
+
+def _canonical(entry: AuditEntry) -> str:
+    return json.dumps(
+        {
+            "seq": entry.seq,
+            "actor_id": str(entry.actor_id) if entry.actor_id else None,
+            "actor": entry.actor_label,
+            "action": entry.action,
+            "target": entry.target,
+            "ip": entry.ip,
+            "request_id": entry.request_id,
+            "data": entry.data,
+            "at": entry.created_at.isoformat(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    """The chain link: sha256(prev_hash || canonical entry)."""
+    return hashlib.sha256((prev_hash + _canonical(entry)).encode()).hexdigest()
+
+
+def record(
+    sess: Session,
+    tenant_id: uuid.UUID,
+    action: str,
+    *,
+    actor=None,
+    actor_label: str | None = None,
+    target: str | None = None,
+    data: dict | None = None,
+) -> AuditEntry:
+    """Append one entry for ``tenant_id``; the caller's transaction commits it."""
+    sess.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"audit:{tenant_id}"},
+    )
+    last = sess.execute(
+        select(AuditEntry.seq, AuditEntry.hash)
+        .where(AuditEntry.tenant_id == tenant_id)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    ip = rid = None
+    if has_request_context():
+        ip = request.remote_addr
+        rid = g.get("request_id")
+    entry = AuditEntry(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        seq=seq,
+        actor_id=getattr(actor, "id", None),
+        actor_label=actor_label or getattr(actor, "email", None) or "system",
+        action=action,
+        target=target,
+        ip=ip,
+        request_id=rid,
+        data=data or {},
+        prev_hash=prev,
+        created_at=utcnow(),
+    )
+    entry.hash = entry_hash(prev, entry)
+    sess.add(entry)
+    sess.flush()
+    return entry
+
+
+def verify_chain(sess: Session, tenant_id: uuid.UUID) -> int | None:
+    """Return the seq of the first broken link, or None when the chain is intact."""
+    prev = GENESIS
+    rows = sess.scalars(
+        select(AuditEntry).where(AuditEntry.tenant_id == tenant_id).order_by(AuditEntry.seq)
+    )
+    for entry in rows:
+        ip = str(entry.ip) if entry.ip is not None else None
+        entry.ip = ip
+        if entry.prev_hash != prev or entry_hash(prev, entry) != entry.hash:
+            return entry.seq
+        prev = entry.hash
+    return None
+
+
+def count(sess: Session, tenant_id: uuid.UUID, action: str | None = None) -> int:
+    """Number of entries (of one action) in a clinic's log."""
+    q = select(func.count()).select_from(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    return sess.scalar(q)

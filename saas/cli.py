@@ -1,0 +1,66 @@
+"""The ``saas`` command line (a Flask CLI group)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from flask.cli import FlaskGroup
+
+
+def _create_app():
+    from .app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def main() -> None:
+    """Similia: multi-tenant platform for homeopathic clinics."""
+
+
+@main.command(with_appcontext=False)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--var", "var_dir", default=".var", show_default=True, type=click.Path())
+def dev(port: int, var_dir: str) -> None:
+    """Start everything locally with embedded services and the demo clinic."""
+    from .dev import run
+
+    raise SystemExit(run(Path(var_dir).resolve(), port))
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade", with_appcontext=False)
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations as the owner role (DATABASE_URL)."""
+    from .migrate import upgrade
+
+    upgrade(os.environ["DATABASE_URL"], revision)
+    click.echo(f"Database at {revision}.")
+
+
+@main.group()
+def demo() -> None:
+    """The demo clinic."""
+
+
+@demo.command("seed")
+def demo_seed() -> None:
+    """Create the demo clinic if it is missing."""
+    from tenants.demo import seed_demo
+
+    click.echo("Seeded." if seed_demo() else "Demo clinic already exists.")
+
+
+@demo.command("code", with_appcontext=False)
+def demo_code() -> None:
+    """Print the demo accounts' current two-step code."""
+    from tenants.demo import current_code
+
+    click.echo(current_code())

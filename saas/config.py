@@ -1,0 +1,97 @@
+"""Configuration from the environment.
+
+Every setting has one source: an environment variable. Secrets have no default; the app
+refuses to start without them (see ``Config.from_env``). ``README.md`` lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+#: The role the web app and workers connect as (NOSUPERUSER, NOBYPASSRLS, DML only).
+RUNTIME_ROLE = "similia_app"
+#: The role that owns the schema; migrations run as (or SET ROLE to) it.
+OWNER_ROLE = "similia_owner"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _runtime_url(database_url: str, password: str | None) -> str:
+    """Derive the runtime role's URL from the migration URL (same host, port and database)."""
+    parts = urlsplit(database_url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = RUNTIME_ROLE + (f":{password}" if password else "") + "@" + host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _require(env: dict[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings the app factory needs. Build with :meth:`from_env`."""
+
+    secret_key: str
+    database_url: str  #: migration/owner connection
+    app_database_url: str  #: runtime role connection (RLS applies)
+    redis_url: str
+    vault_addr: str
+    vault_token: str  #: runtime token: encrypt/decrypt/datakey on tenant-* only
+    vault_admin_token: str  #: key-admin token: create/rotate/delete tenant keys
+    smtp_url: str
+    base_domain: str = "localhost"
+    public_port: int | None = 8000
+    public_scheme: str = "http"
+    mail_from: str = "Similia <no-reply@similia.localhost>"
+    dek_cache_ttl: int = 300
+    password_time_cost: int = 3
+    token_ttl: int = 3600
+    login_max_failures: int = 5
+    login_ip_max_failures: int = 30
+    login_lock_seconds: int = 900
+    db_pool_size: int = 5
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Config:
+        """Read settings from ``env`` (default ``os.environ``); fail fast on missing secrets."""
+        env = dict(os.environ if env is None else env)
+        database_url = _require(env, "DATABASE_URL")
+        port = env.get("SAAS_PUBLIC_PORT", "8000").strip()
+        values = dict(
+            secret_key=_require(env, "SECRET_KEY"),
+            database_url=database_url,
+            app_database_url=env.get("APP_DATABASE_URL")
+            or _runtime_url(database_url, env.get("APP_DATABASE_PASSWORD")),
+            redis_url=_require(env, "REDIS_URL"),
+            vault_addr=_require(env, "VAULT_ADDR"),
+            vault_token=_require(env, "VAULT_TOKEN"),
+            vault_admin_token=env.get("VAULT_ADMIN_TOKEN") or _require(env, "VAULT_TOKEN"),
+            smtp_url=_require(env, "SMTP_URL"),
+            base_domain=env.get("SAAS_BASE_DOMAIN", "localhost").strip().lower(),
+            public_port=int(port) if port else None,
+            public_scheme=env.get("SAAS_PUBLIC_SCHEME", "http"),
+            mail_from=env.get("MAIL_FROM", cls.mail_from),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def public_url(self, slug: str | None = None, path: str = "/") -> str:
+        """Absolute URL of the platform (``slug=None``) or of a clinic's site."""
+        host = f"{slug}.{self.base_domain}" if slug else self.base_domain
+        default = {"http": 80, "https": 443}.get(self.public_scheme)
+        port = f":{self.public_port}" if self.public_port and self.public_port != default else ""
+        return f"{self.public_scheme}://{host}{port}{path}"

@@ -1,0 +1,166 @@
+"""Envelope encryption of clinic data with per-tenant keys held in Vault/OpenBao.
+
+Each clinic has a transit key ``tenant-<uuid>`` (never leaves Vault) and data keys (DEKs)
+created with transit ``datakey``; only the wrapped DEK is stored in Postgres. The plaintext
+DEK is cached in process memory for ``ttl`` seconds, so steady-state requests make no Vault
+call. Fields are sealed with AES-256-GCM; the associated data binds tenant, table, column and
+row id, so ciphertext copied to another row or clinic fails to open.
+
+Stored format: ``0x01 | dek_version (4 bytes, big-endian) | nonce (12) | ciphertext+tag``.
+If Vault is unreachable, :class:`KeyServiceUnavailable` is raised (the app answers 503);
+nothing is ever written in clear as a fallback.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import struct
+import threading
+import time
+import uuid
+
+import hvac
+import requests
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = logging.getLogger(__name__)
+
+FORMAT_V1 = 1
+_HEADER = struct.Struct(">BI")
+
+
+class KeyServiceUnavailable(RuntimeError):
+    """Vault/OpenBao cannot be reached or refused the call; retry later."""
+
+
+class DecryptionError(RuntimeError):
+    """A ciphertext does not open under this tenant/table/column/row."""
+
+
+def key_name(tenant_id: uuid.UUID | str) -> str:
+    """Transit key name of a clinic."""
+    return f"tenant-{tenant_id}"
+
+
+def _aad(tenant_id, table: str, column: str, row_id) -> bytes:
+    return f"similia|{tenant_id}|{table}|{column}|{row_id}".encode()
+
+
+class KeyService:
+    """Talks to Vault transit: runtime token for data keys, admin token for key lifecycle."""
+
+    def __init__(self, addr: str, token: str, admin_token: str, *, ttl: int = 300) -> None:
+        self.addr = addr
+        self._runtime = hvac.Client(url=addr, token=token, timeout=5)
+        self._admin = hvac.Client(url=addr, token=admin_token, timeout=5)
+        self.ttl = ttl
+        self._cache: dict[tuple[str, int], tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+        #: Number of Vault calls made (for benchmarks and tests).
+        self.vault_calls = 0
+
+    # -- Vault calls -------------------------------------------------------------------
+    def _call(self, fn, *args, **kwargs):
+        self.vault_calls += 1
+        try:
+            return fn(*args, **kwargs)
+        except (requests.exceptions.RequestException, hvac.exceptions.VaultDown) as exc:
+            log.error("vault unreachable: %s", exc.__class__.__name__)
+            raise KeyServiceUnavailable("The key service is unavailable.") from exc
+        except hvac.exceptions.VaultError as exc:
+            log.error("vault refused %s: %s", getattr(fn, "__name__", fn), exc)
+            raise KeyServiceUnavailable(f"The key service refused the request: {exc}") from exc
+
+    def create_tenant_key(self, tenant_id) -> str:
+        """Create the clinic's transit key and its first data key; return the wrapped DEK."""
+        self._call(
+            self._admin.secrets.transit.create_key, name=key_name(tenant_id), key_type="aes256-gcm96"
+        )
+        return self.new_wrapped_dek(tenant_id)
+
+    def new_wrapped_dek(self, tenant_id) -> str:
+        """A fresh 256-bit data key, wrapped by the clinic's transit key."""
+        resp = self._call(
+            self._admin.secrets.transit.generate_data_key,
+            name=key_name(tenant_id),
+            key_type="wrapped",
+            bits=256,
+        )
+        return resp["data"]["ciphertext"]
+
+    def delete_tenant_key(self, tenant_id) -> None:
+        """Hard-delete the clinic's transit key: its data keys, and so its data, are gone."""
+        name = key_name(tenant_id)
+        self._call(
+            self._admin.secrets.transit.update_key_configuration,
+            name=name,
+            deletion_allowed=True,
+        )
+        self._call(self._admin.secrets.transit.delete_key, name=name)
+        self.forget(tenant_id)
+
+    def unwrap(self, tenant_id, wrapped: str) -> bytes:
+        """Decrypt a wrapped data key with the runtime token (no cache)."""
+        resp = self._call(
+            self._runtime.secrets.transit.decrypt_data, name=key_name(tenant_id), ciphertext=wrapped
+        )
+        return base64.b64decode(resp["data"]["plaintext"])
+
+    def healthy(self) -> bool:
+        """True when Vault answers and is unsealed."""
+        try:
+            return bool(self._runtime.sys.is_initialized()) and not self._runtime.sys.is_sealed()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+
+    # -- data keys ---------------------------------------------------------------------
+    def cached(self, tenant_id, version: int) -> bytes | None:
+        """The plaintext DEK if it is in the cache and fresh."""
+        hit = self._cache.get((str(tenant_id), version))
+        return hit[0] if hit and hit[1] > time.monotonic() else None
+
+    def data_key(self, tenant_id, version: int, wrapped: str) -> bytes:
+        """The plaintext DEK, from the in-memory cache when fresh, else unwrapped by Vault."""
+        key = self.cached(tenant_id, version)
+        if key is None:
+            key = self.unwrap(tenant_id, wrapped)
+            with self._lock:
+                self._cache[(str(tenant_id), version)] = (key, time.monotonic() + self.ttl)
+        return key
+
+    def forget(self, tenant_id=None) -> None:
+        """Drop cached data keys (of one clinic, or all)."""
+        with self._lock:
+            if tenant_id is None:
+                self._cache.clear()
+            else:
+                for k in [k for k in self._cache if k[0] == str(tenant_id)]:
+                    del self._cache[k]
+
+
+def seal(key: bytes, version: int, tenant_id, table: str, column: str, row_id, plaintext: str) -> bytes:
+    """Encrypt one field value."""
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, plaintext.encode(), _aad(tenant_id, table, column, row_id))
+    return _HEADER.pack(FORMAT_V1, version) + nonce + ct
+
+
+def blob_version(blob: bytes) -> int:
+    """The data-key version a sealed value was written with."""
+    fmt, version = _HEADER.unpack_from(blob)
+    if fmt != FORMAT_V1:
+        raise DecryptionError(f"unknown ciphertext format {fmt}")
+    return version
+
+
+def open_sealed(key: bytes, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
+    """Decrypt one field value sealed by :func:`seal`."""
+    blob_version(blob)
+    nonce, ct = blob[_HEADER.size : _HEADER.size + 12], blob[_HEADER.size + 12 :]
+    try:
+        return AESGCM(key).decrypt(nonce, ct, _aad(tenant_id, table, column, row_id)).decode()
+    except InvalidTag as exc:
+        raise DecryptionError("ciphertext does not belong to this record") from exc

@@ -1,0 +1,42 @@
+"""Seal and open a clinic's fields using its current data key (looked up under RLS)."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .crypto import KeyService, blob_version, open_sealed, seal
+from .models import Tenant, TenantDataKey
+
+
+def key_service() -> KeyService:
+    """The app's key service."""
+    return current_app.extensions["similia.keys"]
+
+
+def _key(sess: Session, tenant_id, version: int) -> bytes:
+    keys = key_service()
+    key = keys.cached(tenant_id, version)
+    if key is not None:
+        return key
+    wrapped = sess.scalar(
+        select(TenantDataKey.wrapped).where(
+            TenantDataKey.tenant_id == tenant_id, TenantDataKey.version == version
+        )
+    )
+    if wrapped is None:
+        raise LookupError(f"no data key version {version} for tenant {tenant_id}")
+    return keys.data_key(tenant_id, version, wrapped)
+
+
+def seal_field(sess: Session, tenant: Tenant, table: str, column: str, row_id, value: str) -> bytes:
+    """Encrypt ``value`` for one column of one row with the clinic's current data key."""
+    key = _key(sess, tenant.id, tenant.dek_version)
+    return seal(key, tenant.dek_version, tenant.id, table, column, row_id, value)
+
+
+def open_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
+    """Decrypt a value sealed by :func:`seal_field` (any data-key version still held)."""
+    key = _key(sess, tenant_id, blob_version(blob))
+    return open_sealed(key, tenant_id, table, column, row_id, blob)

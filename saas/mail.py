@@ -1,0 +1,22 @@
+"""Send email over SMTP (``SMTP_URL``: smtp://[user:pass@]host:port, or smtps://...)."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+
+def send_email(smtp_url: str, sender: str, to: str, subject: str, body: str) -> None:
+    """Deliver one plain-text message; raises on SMTP failure (the caller retries)."""
+    url = urlsplit(smtp_url)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg.set_content(body)
+    cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
+        if url.scheme == "smtp+starttls":
+            smtp.starttls()
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(msg)

@@ -1,0 +1,50 @@
+"""Platform-level tables: clinics (tenants). Not tenant-scoped, never clinical."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TenantScoped, utcnow
+
+
+class Tenant(Base):
+    """A clinic. ``status`` is active, suspended or deleted (keys shredded)."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    #: Verified custom domain (lower-case host name), if any.
+    custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    #: Branding and clinic-wide settings (colour, tagline, ...); never clinical data.
+    settings: Mapped[dict] = mapped_column(JSONB, default=dict)
+    #: Current data-key version (see TenantDataKey).
+    dek_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow
+    )
+
+    @property
+    def transit_key_name(self) -> str:
+        """Name of this clinic's Vault transit key."""
+        return f"tenant-{self.id}"
+
+
+class TenantDataKey(TenantScoped, Base):
+    """A version of the clinic's data key, stored only wrapped by its Vault transit key."""
+
+    __tablename__ = "tenant_data_keys"
+
+    version: Mapped[int] = mapped_column(Integer)
+    #: ``vault:vN:...`` ciphertext of the 256-bit data key.
+    wrapped: Mapped[str] = mapped_column(Text)

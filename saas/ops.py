@@ -1,0 +1,37 @@
+"""Liveness and readiness probes (served on every host, no tenant resolution)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from . import db
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.route("/healthz")
+def healthz():
+    """The process is up."""
+    return jsonify(status="ok")
+
+
+@bp.route("/readyz")
+def readyz():
+    """Postgres, Redis and Vault are reachable; 503 naming whichever is not."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["postgres"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        db.session.rollback()
+        checks["postgres"] = "unreachable"
+    try:
+        current_app.extensions["similia.redis"].ping()
+        checks["redis"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["redis"] = "unreachable"
+    checks["vault"] = "ok" if current_app.extensions["similia.keys"].healthy() else "unreachable"
+    failing = sorted(k for k, v in checks.items() if v != "ok")
+    body = {"status": "ok" if not failing else "unavailable", "checks": checks, "failing": failing}
+    return jsonify(body), 503 if failing else 200

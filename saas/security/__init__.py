@@ -1,0 +1,1 @@
+"""Authentication, MFA, RBAC and tokens: what every feature's views rely on."""

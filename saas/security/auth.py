@@ -1,0 +1,250 @@
+"""Staff authentication: password, lockout, TOTP MFA, recovery codes, password reset.
+
+Lockout: failures are counted in Redis per (clinic, email) and per (clinic, IP) with a
+window of ``login_lock_seconds``; past the limit every attempt is refused with the same
+generic message, whether or not the email exists. A TOTP code is accepted once only: the
+last accepted time step is advanced with one conditional UPDATE, so two requests carrying
+the same code at the same moment cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+
+import pyotp
+from flask import current_app
+from sqlalchemy import select, text, update
+
+from .. import audit
+from ..fields import open_field, seal_field
+from ..models import PasswordReset, RecoveryCode, Tenant, User, utcnow
+from .passwords import DUMMY_HASH, hash_password, verify_password
+from .secrets import digest, new_token
+
+GENERIC_FAILURE = "Email or password is incorrect."
+LOCKED = "Too many failed attempts. Wait 15 minutes or reset your password."
+RESET_TTL = dt.timedelta(hours=1)
+RECOVERY_CODES = 10
+
+
+class AuthError(Exception):
+    """Authentication failed; ``str(exc)`` is safe to show."""
+
+
+def _redis():
+    return current_app.extensions["similia.redis"]
+
+
+def _cfg():
+    return current_app.config["SIMILIA"]
+
+
+def _keys(tenant_id, email: str, ip: str | None) -> tuple[str, str]:
+    return f"authfail:acct:{tenant_id}:{email}", f"authfail:ip:{tenant_id}:{ip or '-'}"
+
+
+def is_locked(tenant_id, email: str, ip: str | None) -> bool:
+    """True when this account or this address has too many recent failures."""
+    acct, addr = _keys(tenant_id, email, ip)
+    a, b = _redis().mget(acct, addr)
+    cfg = _cfg()
+    return int(a or 0) >= cfg.login_max_failures or int(b or 0) >= cfg.login_ip_max_failures
+
+
+def note_failure(tenant_id, email: str, ip: str | None) -> None:
+    """Count one failure for the account and the address."""
+    cfg = _cfg()
+    pipe = _redis().pipeline()
+    for key in _keys(tenant_id, email, ip):
+        pipe.incr(key)
+        pipe.expire(key, cfg.login_lock_seconds)
+    pipe.execute()
+
+
+def clear_failures(tenant_id, email: str) -> None:
+    """Forget the account's failures after a full sign-in."""
+    _redis().delete(_keys(tenant_id, email, None)[0])
+
+
+def get_user_by_email_in_tenant(sess, tenant_id, email: str) -> User | None:
+    """The clinic's staff user with this email (case-insensitive)."""
+    return sess.scalar(
+        select(User).where(User.tenant_id == tenant_id, User.email == email.strip().lower())
+    )
+
+
+def authenticate_password(sess, tenant: Tenant, email: str, password: str, ip: str | None) -> User:
+    """First factor. Raises :class:`AuthError` with a generic message on any failure."""
+    email = (email or "").strip().lower()
+    if is_locked(tenant.id, email, ip):
+        audit.record(sess, tenant.id, "auth.locked", actor_label=email, data={"ip": ip})
+        raise AuthError(LOCKED)
+    user = get_user_by_email_in_tenant(sess, tenant.id, email)
+    ok = verify_password(user.password_hash if user else DUMMY_HASH, password or "")
+    if not (user and ok and user.is_active):
+        note_failure(tenant.id, email, ip)
+        audit.record(sess, tenant.id, "auth.failure", actor_label=email or "-")
+        raise AuthError(GENERIC_FAILURE)
+    return user
+
+
+# -- TOTP --------------------------------------------------------------------------------
+def new_totp_secret(sess, tenant: Tenant, user: User) -> str:
+    """Create and store (sealed) a new TOTP secret; returns it for enrolment display."""
+    secret = pyotp.random_base32()
+    user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, secret)
+    user.mfa_enrolled_at = None
+    user.totp_last_step = 0
+    return secret
+
+
+def totp_secret(sess, user: User) -> str:
+    """The user's TOTP secret (decrypted with the clinic's data key)."""
+    return open_field(sess, user.tenant_id, "users", "totp_secret", user.id, user.totp_secret)
+
+
+def provisioning_uri(secret: str, user: User, tenant: Tenant) -> str:
+    """``otpauth://`` URI for authenticator apps."""
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=f"Similia {tenant.name}")
+
+
+def verify_totp(sess, user: User, code: str, *, at: dt.datetime | None = None) -> bool:
+    """Accept ``code`` once: only for a time step later than the last accepted one."""
+    code = (code or "").replace(" ", "")
+    if not (code.isdigit() and len(code) == 6) or user.totp_secret is None:
+        return False
+    totp = pyotp.TOTP(totp_secret(sess, user))
+    now = at or utcnow()
+    step_now = int(now.timestamp()) // totp.interval
+    for step in (step_now, step_now - 1, step_now + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            claimed = sess.execute(
+                update(User)
+                .where(
+                    User.tenant_id == user.tenant_id,
+                    User.id == user.id,
+                    User.totp_last_step < step,
+                )
+                .values(totp_last_step=step)
+                .returning(User.id)
+            ).first()
+            return claimed is not None
+    return False
+
+
+def new_recovery_codes(sess, user: User) -> list[str]:
+    """Replace the user's recovery codes; the plain codes are returned once."""
+    sess.execute(
+        text("DELETE FROM recovery_codes WHERE tenant_id = :t AND user_id = :u"),
+        {"t": user.tenant_id, "u": user.id},
+    )
+    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
+    for code in codes:
+        sess.add(
+            RecoveryCode(
+                id=uuid.uuid4(), tenant_id=user.tenant_id, user_id=user.id, code_hash=digest(code)
+            )
+        )
+    sess.flush()
+    return codes
+
+
+def use_recovery_code(sess, user: User, code: str) -> bool:
+    """Consume one recovery code (single use, conditional update)."""
+    code = (code or "").strip().lower()
+    used = sess.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.tenant_id == user.tenant_id,
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == digest(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+        .returning(RecoveryCode.id)
+    ).first()
+    return used is not None
+
+
+def complete_enrolment(sess, tenant: Tenant, user: User, code: str) -> list[str] | None:
+    """Confirm the authenticator with a first code; returns the recovery codes, or None."""
+    if not verify_totp(sess, user, code):
+        return None
+    user.mfa_enrolled_at = utcnow()
+    codes = new_recovery_codes(sess, user)
+    audit.record(sess, tenant.id, "mfa.enrolled", actor=user, target=f"user:{user.id}")
+    return codes
+
+
+def second_factor(sess, tenant: Tenant, user: User, code: str, ip: str | None) -> bool:
+    """Check a TOTP or recovery code; count failures toward the lockout."""
+    if is_locked(tenant.id, user.email, ip):
+        return False
+    code = (code or "").strip()
+    ok = verify_totp(sess, user, code) if code.replace(" ", "").isdigit() else False
+    via = "totp"
+    if not ok and "-" in code:
+        ok, via = use_recovery_code(sess, user, code), "recovery_code"
+    if not ok:
+        note_failure(tenant.id, user.email, ip)
+        audit.record(sess, tenant.id, "auth.mfa_failure", actor=user)
+        return False
+    clear_failures(tenant.id, user.email)
+    user.last_login_at = utcnow()
+    audit.record(sess, tenant.id, "auth.sign_in", actor=user, data={"via": via})
+    return True
+
+
+# -- password reset ----------------------------------------------------------------------
+def start_password_reset(sess, tenant: Tenant, email: str) -> str | None:
+    """Create a reset link token if the account exists (the caller answers the same either way)."""
+    user = get_user_by_email_in_tenant(sess, tenant.id, email)
+    if user is None or not user.is_active:
+        return None
+    token = new_token()
+    sess.add(
+        PasswordReset(
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            user_id=user.id,
+            token_hash=digest(token),
+            expires_at=utcnow() + RESET_TTL,
+        )
+    )
+    audit.record(sess, tenant.id, "auth.reset_requested", actor=user)
+    return token
+
+
+def reset_is_valid(sess, tenant: Tenant, token: str) -> bool:
+    """True while the link is unused and unexpired."""
+    row = sess.scalar(
+        select(PasswordReset).where(
+            PasswordReset.tenant_id == tenant.id, PasswordReset.token_hash == digest(token or "")
+        )
+    )
+    return bool(row and row.used_at is None and row.expires_at > utcnow())
+
+
+def finish_password_reset(sess, tenant: Tenant, token: str, new_password: str) -> User | None:
+    """Consume the link (single use) and set the new password; ends other sessions."""
+    used = sess.execute(
+        update(PasswordReset)
+        .where(
+            PasswordReset.tenant_id == tenant.id,
+            PasswordReset.token_hash == digest(token or ""),
+            PasswordReset.used_at.is_(None),
+            PasswordReset.expires_at > utcnow(),
+        )
+        .values(used_at=utcnow())
+        .returning(PasswordReset.user_id)
+    ).first()
+    if used is None:
+        return None
+    user = sess.get(User, (tenant.id, used[0]))
+    user.password_hash = hash_password(new_password)
+    user.session_epoch += 1
+    clear_failures(tenant.id, user.email)
+    audit.record(sess, tenant.id, "auth.password_reset", actor=user)
+    return user

@@ -1,0 +1,107 @@
+"""Role-based access control: one permission table, one decorator for pages and the API.
+
+Decisions: owners can do everything; admins everything but ownership transfer and billing;
+practitioners run their schedule and keep clinical records; receptionists handle patients'
+demographics and appointments and never see clinical content.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import abort, g, redirect, request, url_for
+from flask_login import current_user
+
+ALL = frozenset(
+    {
+        "console.view",
+        "staff.view",
+        "staff.invite",
+        "staff.manage",
+        "audit.view",
+        "settings.manage",
+        "billing.manage",
+        "practice.manage",
+        "schedule.view",
+        "appointments.manage",
+        "patients.view",
+        "patients.manage",
+        "clinical.read",
+        "clinical.write",
+    }
+)
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "owner": ALL,
+    "admin": ALL - {"billing.manage"},
+    "practitioner": frozenset(
+        {
+            "console.view",
+            "staff.view",
+            "schedule.view",
+            "appointments.manage",
+            "patients.view",
+            "patients.manage",
+            "clinical.read",
+            "clinical.write",
+        }
+    ),
+    "receptionist": frozenset(
+        {
+            "console.view",
+            "staff.view",
+            "schedule.view",
+            "appointments.manage",
+            "patients.view",
+            "patients.manage",
+        }
+    ),
+}
+
+
+def can(role: str | None, permission: str) -> bool:
+    """True when ``role`` holds ``permission``."""
+    if permission not in ALL:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in PERMISSIONS.get(role or "", frozenset())
+
+
+def current_actor():
+    """The signed-in staff user of this request: bearer token (API) or session (pages)."""
+    if request.path.startswith("/api/"):
+        return g.get("api_user")
+    return current_user if current_user.is_authenticated else None
+
+
+def requires(permission: str):
+    """Guard a view: 401/redirect when not signed in, 403 when the role lacks ``permission``."""
+    if permission not in ALL:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            is_api = request.path.startswith("/api/")
+            if is_api:
+                from .tokens import authenticate_bearer
+
+                authenticate_bearer()
+            actor = current_actor()
+            if actor is None:
+                if is_api:
+                    from flask_smorest import abort as api_abort
+
+                    api_abort(401, message="Sign in: send a valid bearer token.")
+                return redirect(url_for("auth.login", next=request.full_path))
+            if not can(actor.role, permission):
+                if is_api:
+                    from flask_smorest import abort as api_abort
+
+                    api_abort(403, message=f"Your role does not allow {permission}.")
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator

@@ -1,0 +1,81 @@
+"""Server-side sessions in Redis, so a session id can be rotated at sign-in and revoked.
+
+The cookie holds only a random id; the data lives in Redis under ``session:<id>`` with a
+sliding expiry. ``regenerate()`` gives the current session a fresh id (used at sign-in and
+at every privilege change), deleting the old one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from flask import Flask
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+PREFIX = "session:"
+
+
+class RedisSession(CallbackDict, SessionMixin):
+    """Session data with its id; marks itself modified on change."""
+
+    def __init__(self, initial=None, sid: str | None = None, *, new: bool = False):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        self.sid = sid or secrets.token_urlsafe(32)
+        self.new = new
+        self.modified = False
+        self.old_sid: str | None = None
+
+    def regenerate(self) -> None:
+        """Give this session a new id (the old one stops working)."""
+        self.old_sid = self.old_sid or self.sid
+        self.sid = secrets.token_urlsafe(32)
+        self.modified = True
+
+
+class RedisSessionInterface(SessionInterface):
+    """Store Flask sessions in Redis."""
+
+    def __init__(self, redis, lifetime_seconds: int = 8 * 3600):
+        self.redis = redis
+        self.lifetime = lifetime_seconds
+
+    def open_session(self, app: Flask, request):
+        """Load the session named by the cookie, or start a new one."""
+        sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and len(sid) < 100:
+            raw = self.redis.get(PREFIX + sid)
+            if raw is not None:
+                return RedisSession(json.loads(raw), sid)
+        return RedisSession(new=True)
+
+    def save_session(self, app: Flask, session: RedisSession, response) -> None:
+        """Persist changes and (re)set the cookie."""
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if session.old_sid:
+            self.redis.delete(PREFIX + session.old_sid)
+            session.old_sid = None
+        if not session:
+            if not session.new:
+                self.redis.delete(PREFIX + session.sid)
+                response.delete_cookie(name, domain=domain, path=path)
+            return
+        self.redis.setex(PREFIX + session.sid, self.lifetime, json.dumps(dict(session)))
+        if session.new or session.modified or self.should_set_cookie(app, session):
+            response.vary.add("Cookie")
+            response.set_cookie(
+                name,
+                session.sid,
+                max_age=self.lifetime,
+                httponly=self.get_cookie_httponly(app),
+                secure=self.get_cookie_secure(app),
+                samesite=self.get_cookie_samesite(app),
+                domain=domain,
+                path=path,
+            )

@@ -1,0 +1,43 @@
+"""Platform API: clinic signup."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from saas import db
+from saas.extensions import limiter
+
+from .schemas import SignupResultSchema, SignupSchema
+from .services import SignupError, commit_signup, signup_clinic
+
+blp = Blueprint("signup_api", __name__, url_prefix="/api/v1", description="Clinic signup")
+
+
+@blp.route("/signup")
+class Signup(MethodView):
+    """Clinic signup on the platform host."""
+
+    decorators = [limiter.limit("10/hour;3/minute", methods=["POST"])]
+
+    @blp.arguments(SignupSchema)
+    @blp.response(201, SignupResultSchema)
+    def post(self, data):
+        """Create a clinic with its owner, keys and TOTP enrolment."""
+        keys = current_app.extensions["similia.keys"]
+        try:
+            result = signup_clinic(db.session, keys, data)
+        except SignupError as exc:
+            abort(exc.status, message=str(exc), errors={"json": exc.errors})
+        commit_signup(db.session, keys, result.tenant.id)
+        t = result.tenant
+        return {
+            "tenant": {**_tenant_dict(t), "url": current_app.config["SIMILIA"].public_url(t.slug)},
+            "owner": result.owner,
+            "mfa": {"secret": result.totp_secret, "otpauth_uri": result.otpauth_uri},
+        }
+
+
+def _tenant_dict(t):
+    return {k: getattr(t, k) for k in ("id", "slug", "name", "timezone", "country", "currency", "status")}

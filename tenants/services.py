@@ -1,0 +1,141 @@
+"""Tenant lifecycle: clinic signup (one unit across Postgres and Vault), suspension."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from saas import audit
+from saas.crypto import KeyService, KeyServiceUnavailable
+from saas.db import bind_tenant
+from saas.models import Tenant, TenantDataKey, User
+from saas.security.auth import new_totp_secret, provisioning_uri
+from saas.security.passwords import hash_password, password_problem
+
+from . import rules
+
+log = logging.getLogger(__name__)
+
+
+class SignupError(Exception):
+    """Signup input was refused; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors: dict[str, str], *, status: int = 422):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.status = status
+
+
+@dataclass
+class SignupResult:
+    """What signup made; ``totp_secret`` and ``otpauth_uri`` are shown to the owner once."""
+
+    tenant: Tenant
+    owner: User
+    totp_secret: str
+    otpauth_uri: str
+
+
+def get_tenant_by_slug(sess: Session, slug: str) -> Tenant | None:
+    """The clinic with this address label."""
+    return sess.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def validate_signup(data: dict) -> dict[str, str]:
+    """Field errors for a signup request (empty when valid)."""
+    errors = {}
+    if problem := rules.slug_problem(data.get("slug", "")):
+        errors["slug"] = problem
+    if problem := rules.timezone_problem(data.get("timezone", "")):
+        errors["timezone"] = problem
+    if problem := rules.country_problem(data.get("country", "")):
+        errors["country"] = problem
+    currency = data.get("currency")
+    if currency and currency not in rules.CURRENCIES:
+        errors["currency"] = "Choose one of: " + ", ".join(sorted(rules.CURRENCIES)) + "."
+    if not (data.get("name") or "").strip():
+        errors["name"] = "Enter the clinic's name."
+    if not (data.get("owner_name") or "").strip():
+        errors["owner_name"] = "Enter your name."
+    if problem := password_problem(data.get("password") or ""):
+        errors["password"] = problem
+    return errors
+
+
+def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
+    """Create a clinic, its owner, its Vault key and first data key, and an audit entry.
+
+    Flushes but does not commit; call :func:`commit_signup` so a failed commit also removes
+    the Vault key. Raises :class:`SignupError` (422/409) or ``KeyServiceUnavailable``.
+    """
+    data = {**data, "slug": (data.get("slug") or "").strip().lower()}
+    if errors := validate_signup(data):
+        raise SignupError(errors)
+    if get_tenant_by_slug(sess, data["slug"]) is not None:
+        raise SignupError({"slug": "This address is already taken."}, status=409)
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        slug=data["slug"],
+        name=data["name"].strip(),
+        timezone=data["timezone"],
+        country=data["country"],
+        currency=data.get("currency") or rules.CURRENCY_BY_COUNTRY[data["country"]],
+        status="active",
+        settings={"brand_color": "#2f6f5e", "patient_names_in_feeds": "initials"},
+        dek_version=1,
+    )
+    sess.add(tenant)
+    try:
+        sess.flush()
+    except IntegrityError as exc:
+        raise SignupError({"slug": "This address is already taken."}, status=409) from exc
+    bind_tenant(sess, tenant.id)
+
+    wrapped = keys.create_tenant_key(tenant.id)
+    try:
+        sess.add(TenantDataKey(id=uuid.uuid4(), tenant_id=tenant.id, version=1, wrapped=wrapped))
+        owner = User(
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            email=data["owner_email"].strip().lower(),
+            name=data["owner_name"].strip(),
+            role="owner",
+            password_hash=hash_password(data["password"]),
+        )
+        sess.add(owner)
+        sess.flush()
+        secret = new_totp_secret(sess, tenant, owner)
+        audit.record(
+            sess,
+            tenant.id,
+            "tenant.created",
+            actor=owner,
+            target=f"tenant:{tenant.slug}",
+            data={"timezone": tenant.timezone, "country": tenant.country},
+        )
+    except BaseException:
+        _shred_quietly(keys, tenant.id)
+        raise
+    return SignupResult(tenant, owner, secret, provisioning_uri(secret, owner, tenant))
+
+
+def commit_signup(sess: Session, keys: KeyService, tenant_id: uuid.UUID) -> None:
+    """Commit the signup; if the commit fails, delete the new Vault key too."""
+    try:
+        sess.commit()
+    except BaseException:
+        sess.rollback()
+        _shred_quietly(keys, tenant_id)
+        raise
+
+
+def _shred_quietly(keys: KeyService, tenant_id: uuid.UUID) -> None:
+    try:
+        keys.delete_tenant_key(tenant_id)
+    except KeyServiceUnavailable:
+        log.error("could not delete transit key of failed signup", extra={"tenant": str(tenant_id)})

@@ -1,0 +1,220 @@
+"""Shared fixtures: real Postgres, Redis, OpenBao and SMTP for the whole session.
+
+Servers named by DATABASE_URL / REDIS_URL / VAULT_ADDR / SMTP_URL are used as they are;
+the others start embedded under ``.var/test`` (kept between runs for speed). Each session
+migrates a fresh database. Tests do not share clinics: every test signs up its own (two,
+for access tests), so nothing needs rolling back and isolation is exercised constantly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pyotp
+import pytest
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _psycopg_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def services():
+    """The running servers and their environment."""
+    from saas.devservices import DevServices
+
+    svc = DevServices(ROOT / ".var" / "test", log=lambda *_: None)
+    env = svc.start()
+    yield svc, env
+    svc.stop()
+
+
+@pytest.fixture(scope="session")
+def service_env(services):
+    """Environment for this test session, with a freshly migrated database."""
+    _, env = services
+    admin_url = env["DATABASE_URL"]
+    name = f"similia_test_{os.getpid()}"
+    with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
+        for (old,) in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'similia_test_%'"
+        ).fetchall():
+            conn.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **env,
+        "DATABASE_URL": make_url(admin_url).set(database=name).render_as_string(hide_password=False),
+        "SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    os.environ.update(env)
+    from saas.migrate import upgrade
+
+    upgrade(env["DATABASE_URL"])
+    yield env
+
+
+def make_config(**overrides):
+    """Test configuration from the session environment."""
+    from saas.config import Config
+
+    return Config.from_env(testing=True, password_time_cost=1, **overrides)
+
+
+@pytest.fixture(scope="session")
+def app(service_env):
+    """The app under test (one per session)."""
+    from saas.app import create_app
+
+    application = create_app(make_config())
+    import workers.runtime
+
+    workers.runtime.use_app(application)
+    return application
+
+
+@pytest.fixture(scope="session")
+def keys(app):
+    """The app's key service (real OpenBao)."""
+    return app.extensions["similia.keys"]
+
+
+@pytest.fixture(scope="session")
+def runtime_dsn(app):
+    """psycopg DSN of the runtime role (RLS applies)."""
+    return _psycopg_url(app.config["SIMILIA"].app_database_url)
+
+
+@pytest.fixture(scope="session")
+def owner_dsn(service_env):
+    """psycopg DSN of the migration/admin connection."""
+    return _psycopg_url(service_env["DATABASE_URL"])
+
+
+def random_ip() -> str:
+    """A distinct client address per test client, so per-IP limits do not collide."""
+    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def new_client(app):
+    """A test client with its own client address."""
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = random_ip()
+    return c
+
+
+@pytest.fixture
+def client(app):
+    """A test client with its own client address."""
+    return new_client(app)
+
+
+@dataclass
+class Clinic:
+    """A clinic signed up through the API, with its owner's credentials."""
+
+    id: uuid.UUID
+    slug: str
+    host: str
+    owner_id: uuid.UUID
+    owner_email: str
+    password: str
+    totp_secret: str
+    signup: dict
+
+    def code(self) -> str:
+        """The owner's current TOTP code."""
+        return pyotp.TOTP(self.totp_secret).now()
+
+
+@pytest.fixture
+def make_clinic(app):
+    """Sign up a clinic through ``POST /api/v1/signup``; returns a :class:`Clinic`."""
+
+    def make(**fields) -> Clinic:
+        slug = fields.pop("slug", None) or f"c-{uuid.uuid4().hex[:12]}"
+        body = {
+            "name": f"Clinic {slug}",
+            "slug": slug,
+            "timezone": "Europe/London",
+            "country": "GB",
+            "owner_name": "Olive Owner",
+            "owner_email": f"owner@{slug}.example.org",
+            "password": "correct horse 42",
+            **fields,
+        }
+        c = new_client(app)
+        resp = c.post("/api/v1/signup", json=body, base_url="http://localhost")
+        assert resp.status_code == 201, resp.get_json()
+        data = resp.get_json()
+        return Clinic(
+            id=uuid.UUID(data["tenant"]["id"]),
+            slug=slug,
+            host=f"{slug}.localhost",
+            owner_id=uuid.UUID(data["owner"]["id"]),
+            owner_email=body["owner_email"],
+            password=body["password"],
+            totp_secret=data["mfa"]["secret"],
+            signup=data,
+        )
+
+    return make
+
+
+@pytest.fixture
+def token_for(app):
+    """Exchange a clinic owner's credentials for a bearer token through the API."""
+
+    def get(clinic: Clinic, *, email=None, password=None, secret=None) -> str:
+        c = new_client(app)
+        resp = c.post(
+            "/api/v1/auth/token",
+            json={
+                "email": email or clinic.owner_email,
+                "password": password or clinic.password,
+                "otp": pyotp.TOTP(secret or clinic.totp_secret).now(),
+            },
+            base_url=f"http://{clinic.host}",
+        )
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()["access_token"]
+
+    return get
+
+
+@pytest.fixture
+def two_clinics(make_clinic, token_for):
+    """Clinics A and B with owner tokens: every access test proves B is refused A's data."""
+    a, b = make_clinic(), make_clinic()
+    return (a, token_for(a)), (b, token_for(b))
+
+
+@pytest.fixture(scope="session")
+def mail_dir(service_env):
+    """Directory of the embedded SMTP sink."""
+    path = service_env.get("MAIL_DIR")
+    if not path:
+        pytest.skip("SMTP_URL points at an external server; mail tests need the embedded sink")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def worker(app):
+    """A real dramatiq worker (in-process threads) consuming the Redis queue."""
+    import dramatiq
+
+    import workers.tasks  # noqa: F401 - declares the actors
+    from workers import broker
+
+    w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    w.start()
+    yield w
+    w.stop()

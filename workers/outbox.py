@@ -1,0 +1,85 @@
+"""Outbox relay: deliver messages written in committed transactions (at least once).
+
+``relay_outbox(tenant_id)`` is enqueued after each commit that wrote messages; the periodic
+``sweep_outbox`` re-enqueues every active clinic so nothing is stranded when Redis was down
+at commit time. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so parallel workers never
+deliver the same message twice at once. Email bodies may carry single-use links, so they are
+scrubbed once delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from flask import current_app
+from sqlalchemy import select
+
+from saas.db import tenant_session
+from saas.mail import send_email
+from saas.models import OutboxMessage, Tenant, utcnow
+
+from . import broker  # noqa: F401 - sets the broker before actors are declared
+from .runtime import in_app
+
+log = logging.getLogger(__name__)
+BATCH = 50
+MAX_ATTEMPTS = 8
+
+
+def deliver(msg: OutboxMessage) -> None:
+    """Hand one message to its channel."""
+    cfg = current_app.config["SIMILIA"]
+    if msg.topic.startswith("email."):
+        p = msg.payload
+        send_email(cfg.smtp_url, cfg.mail_from, p["to"], p["subject"], p["body"])
+    else:
+        log.info("outbox message without a channel yet", extra={"topic": msg.topic})
+
+
+def relay(tenant_id: str) -> int:
+    """Deliver pending messages of one clinic; returns how many were delivered."""
+    delivered = 0
+    while True:
+        with tenant_session(tenant_id) as sess:
+            msg = sess.scalar(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.tenant_id == tenant_id,
+                    OutboxMessage.dispatched_at.is_(None),
+                    OutboxMessage.attempts < MAX_ATTEMPTS,
+                )
+                .order_by(OutboxMessage.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if msg is None:
+                return delivered
+            try:
+                deliver(msg)
+            except Exception:  # noqa: BLE001 - retried by the next relay or sweep
+                log.exception("outbox delivery failed", extra={"topic": msg.topic})
+                msg.attempts += 1
+                return delivered
+            msg.dispatched_at = utcnow()
+            msg.attempts += 1
+            if "body" in msg.payload:
+                msg.payload = {**msg.payload, "body": "[delivered]"}
+            delivered += 1
+
+
+@dramatiq.actor(queue_name="outbox", max_retries=3)
+@in_app
+def relay_outbox(tenant_id: str) -> None:
+    """Relay one clinic's pending outbox messages."""
+    relay(tenant_id)
+
+
+@dramatiq.actor(queue_name="outbox", max_retries=0)
+@in_app
+def sweep_outbox() -> None:
+    """Enqueue a relay for every active clinic (periodic safety net)."""
+    with tenant_session(None) as sess:
+        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
+    for tenant_id in ids:
+        relay_outbox.send(str(tenant_id))

@@ -1,0 +1,3 @@
+"""Every actor module, for ``dramatiq workers.tasks``."""
+
+from . import outbox  # noqa: F401
