@@ -70,6 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from admin import api as admin_api
     from admin import auth_views, views as console_views
+    from portal import api as portal_api
     from portal import views as portal_views
     from tenants import api as tenants_api
     from tenants import views as tenant_views
@@ -87,7 +88,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(portal_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(console_views.bp)
-    for blp in (tenants_api.blp, admin_api.blp):
+    for blp in (tenants_api.blp, admin_api.blp, portal_api.blp):
         csrf.exempt(blp)  # bearer tokens, never cookies
         api.register_blueprint(blp)
 

@@ -40,3 +40,22 @@ def open_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: 
     """Decrypt a value sealed by :func:`seal_field` (any data-key version still held)."""
     key = _key(sess, tenant_id, blob_version(blob))
     return open_sealed(key, tenant_id, table, column, row_id, blob)
+
+
+def blind_index(sess: Session, tenant_id, purpose: str, value: str) -> str:
+    """Keyed HMAC of a normalised value for exact lookups without decrypting.
+
+    The index key is derived (HKDF) from the clinic's first data key, which is kept (and only
+    rewrapped) forever, so indexes stay valid across data-key rotation.
+    """
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    base = _key(sess, tenant_id, 1)
+    index_key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"similia-index:{purpose}".encode()
+    ).derive(base)
+    return hmac.new(index_key, value.strip().lower().encode(), hashlib.sha256).hexdigest()

@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
+from .patient import SEALED_PATIENT_FIELDS, Patient, PatientToken
 from .tenant import Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
 
@@ -13,6 +14,9 @@ __all__ = [
     "Invitation",
     "OutboxMessage",
     "PasswordReset",
+    "Patient",
+    "PatientToken",
+    "SEALED_PATIENT_FIELDS",
     "RecoveryCode",
     "Tenant",
     "TenantDataKey",

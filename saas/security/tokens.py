@@ -48,8 +48,8 @@ def authenticate_bearer() -> User | None:
     g.api_user = None
     plain = _bearer()
     tenant = g.get("tenant")
-    if plain is None or tenant is None:
-        return None
+    if plain is None or tenant is None or plain.startswith("simp_"):
+        return None  # patient portal tokens are handled by saas.patients
     row = db.session.execute(
         select(ApiToken, User)
         .join(User, (User.tenant_id == ApiToken.tenant_id) & (User.id == ApiToken.user_id))

@@ -1,0 +1,64 @@
+"""Patients of a clinic. Contact details and date of birth are sealed with the clinic's key.
+
+Decisions: the display name stays in clear (staff search it and schedules show it); email is
+stored sealed plus a keyed blind index (HMAC) for exact lookup; a patient may exist without
+a portal login (created by staff) until they register with the same email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import DateTime, ForeignKeyConstraint, LargeBinary, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TenantScoped
+
+#: Sealed columns of ``patients`` (each opened with ``saas.fields.open_field``).
+SEALED_PATIENT_FIELDS = ("email", "phone", "date_of_birth", "address", "emergency_contact")
+
+
+class Patient(TenantScoped, Base):
+    """A patient of one clinic."""
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email_index", name="uq_patients_tenant_email_index"),
+    )
+
+    full_name: Mapped[str] = mapped_column(String(160))
+    #: HMAC-SHA256 of the normalised email under the clinic's blind-index key.
+    email_index: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[bytes | None] = mapped_column("email_enc", LargeBinary)
+    phone: Mapped[bytes | None] = mapped_column("phone_enc", LargeBinary)
+    date_of_birth: Mapped[bytes | None] = mapped_column("date_of_birth_enc", LargeBinary)
+    address: Mapped[bytes | None] = mapped_column("address_enc", LargeBinary)
+    emergency_contact: Mapped[bytes | None] = mapped_column("emergency_contact_enc", LargeBinary)
+    preferred_language: Mapped[str | None] = mapped_column(String(16))
+    communication_prefs: Mapped[dict] = mapped_column(JSONB, default=dict)
+    #: Portal password (Argon2id); None until the patient registers.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: active, or erased (personal data destroyed on request).
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class PatientToken(TenantScoped, Base):
+    """A patient's portal bearer token (``simp_...``); only its SHA-256 is stored."""
+
+    __tablename__ = "patient_tokens"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "patient_id"], ["patients.tenant_id", "patients.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "token_hash", name="uq_patient_tokens_tenant_hash"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    #: "session" (portal sign-in) or "verify" (email verification link).
+    purpose: Mapped[str] = mapped_column(String(16), default="session")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

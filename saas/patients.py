@@ -1,0 +1,205 @@
+"""Patients: the shared verbs every feature uses (portal registration, staff, booking).
+
+Sealed fields are written and read only through :func:`set_sealed` / :func:`read_sealed`,
+so the database never holds their plaintext. Patient portal tokens start with ``simp_``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, g, request
+from flask_smorest import abort
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import audit, outbox
+from .fields import blind_index, open_field, seal_field
+from .models import SEALED_PATIENT_FIELDS, Patient, PatientToken, Tenant, utcnow
+from .security.passwords import DUMMY_HASH, hash_password, password_problem, verify_password
+from .security.secrets import digest, new_token
+
+VERIFY_TTL = dt.timedelta(days=2)
+SESSION_TTL = dt.timedelta(days=7)
+TOKEN_PREFIX = "simp_"
+
+
+class PatientError(Exception):
+    """Refused patient change; ``errors`` maps fields to messages."""
+
+    def __init__(self, errors: dict[str, str], *, status: int = 422):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.status = status
+
+
+def normalise_email(email: str) -> str:
+    """Validated, lower-case email; raises :class:`PatientError`."""
+    try:
+        return validate_email(email or "", check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise PatientError({"email": str(exc)}) from exc
+
+
+def set_sealed(sess: Session, tenant: Tenant, patient: Patient, field: str, value: str | None) -> None:
+    """Seal one contact field of ``patient`` (None clears it)."""
+    if field not in SEALED_PATIENT_FIELDS:
+        raise KeyError(field)
+    sealed = None if value is None else seal_field(sess, tenant, "patients", field, patient.id, value)
+    setattr(patient, field, sealed)
+    if field == "email":
+        patient.email_index = None if value is None else blind_index(sess, tenant.id, "email", value)
+
+
+def read_sealed(sess: Session, patient: Patient, field: str) -> str | None:
+    """Open one sealed field of ``patient``."""
+    blob = getattr(patient, field)
+    if blob is None:
+        return None
+    return open_field(sess, patient.tenant_id, "patients", field, patient.id, blob)
+
+
+def get_patient_in_tenant(sess: Session, tenant: Tenant, patient_id) -> Patient | None:
+    """The clinic's patient with this id (None for missing and for another clinic's)."""
+    return sess.scalar(
+        select(Patient).where(Patient.tenant_id == tenant.id, Patient.id == patient_id)
+    )
+
+
+def get_patient_by_email_in_tenant(sess: Session, tenant: Tenant, email: str) -> Patient | None:
+    """Exact email lookup through the blind index (no decryption)."""
+    index = blind_index(sess, tenant.id, "email", email)
+    return sess.scalar(
+        select(Patient).where(Patient.tenant_id == tenant.id, Patient.email_index == index)
+    )
+
+
+def create_patient(
+    sess: Session, tenant: Tenant, *, full_name: str, email: str | None = None, actor=None, **sealed
+) -> Patient:
+    """Create a patient record (staff, or registration); contact fields are sealed."""
+    if not (full_name or "").strip():
+        raise PatientError({"full_name": "Enter the patient's name."})
+    if email:
+        email = normalise_email(email)
+        if get_patient_by_email_in_tenant(sess, tenant, email) is not None:
+            raise PatientError({"email": "A patient with this email already exists."}, status=409)
+    patient = Patient(id=uuid.uuid4(), tenant_id=tenant.id, full_name=full_name.strip())
+    sess.add(patient)
+    if email:
+        set_sealed(sess, tenant, patient, "email", email)
+    for field, value in sealed.items():
+        set_sealed(sess, tenant, patient, field, value)
+    sess.flush()
+    audit.record(sess, tenant.id, "patient.created", actor=actor, target=f"patient:{patient.id}")
+    return patient
+
+
+def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: str, password: str) -> Patient:
+    """Portal self-registration; sends an email-verification link (outbox).
+
+    If staff already created a record with this email and it has no login yet, the
+    registration claims it (same patient, history kept).
+    """
+    email = normalise_email(email)
+    if problem := password_problem(password or ""):
+        raise PatientError({"password": problem})
+    patient = get_patient_by_email_in_tenant(sess, tenant, email)
+    if patient is not None and patient.password_hash is not None:
+        raise PatientError({"email": "An account with this email already exists. Sign in instead."}, status=409)
+    if patient is None:
+        patient = create_patient(sess, tenant, full_name=full_name, email=email, actor=None)
+    patient.password_hash = hash_password(password)
+    token = _issue(sess, patient, "verify", VERIFY_TTL)
+    link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/verify-email?token={token}")
+    outbox.emit(
+        sess, tenant.id, "email.verify_patient",
+        {
+            "to": email,
+            "subject": f"Confirm your email for {tenant.name}",
+            "body": f"Hello {patient.full_name},\n\nConfirm your email to book online:\n{link}\n",
+        },
+    )
+    audit.record(sess, tenant.id, "patient.registered", actor_label=email, target=f"patient:{patient.id}")
+    return patient
+
+
+def _issue(sess: Session, patient: Patient, purpose: str, ttl: dt.timedelta) -> str:
+    plain = TOKEN_PREFIX + new_token()
+    sess.add(
+        PatientToken(
+            id=uuid.uuid4(), tenant_id=patient.tenant_id, patient_id=patient.id, purpose=purpose,
+            token_hash=digest(plain), expires_at=utcnow() + ttl,
+        )
+    )
+    sess.flush()
+    return plain
+
+
+def verify_email(sess: Session, tenant: Tenant, token: str) -> Patient | None:
+    """Consume a verification token (single use); marks the email verified."""
+    row = sess.execute(
+        update(PatientToken)
+        .where(
+            PatientToken.tenant_id == tenant.id,
+            PatientToken.token_hash == digest(token or ""),
+            PatientToken.purpose == "verify",
+            PatientToken.revoked_at.is_(None),
+            PatientToken.expires_at > utcnow(),
+        )
+        .values(revoked_at=utcnow())
+        .returning(PatientToken.patient_id)
+    ).first()
+    if row is None:
+        return None
+    patient = get_patient_in_tenant(sess, tenant, row[0])
+    patient.email_verified_at = patient.email_verified_at or utcnow()
+    audit.record(sess, tenant.id, "patient.email_verified", target=f"patient:{patient.id}")
+    return patient
+
+
+def sign_in_patient(sess: Session, tenant: Tenant, email: str, password: str) -> tuple[Patient, str]:
+    """Portal sign-in: returns the patient and a bearer token. Generic error on failure."""
+    try:
+        patient = get_patient_by_email_in_tenant(sess, tenant, normalise_email(email))
+    except PatientError:
+        patient = None
+    ok = verify_password(patient.password_hash if patient and patient.password_hash else DUMMY_HASH, password or "")
+    if not (patient and patient.password_hash and ok and patient.status == "active"):
+        raise PatientError({"email": "Email or password is incorrect."}, status=401)
+    if patient.email_verified_at is None:
+        raise PatientError({"email": "Confirm your email first: we sent you a link."}, status=403)
+    token = _issue(sess, patient, "session", SESSION_TTL)
+    audit.record(sess, tenant.id, "patient.sign_in", actor_label=f"patient:{patient.id}")
+    return patient, token
+
+
+def authenticate_patient_bearer() -> Patient | None:
+    """Set ``g.patient`` from a ``simp_`` bearer token on this clinic's host, or None."""
+    if "patient" in g:
+        return g.patient
+    g.patient = None
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    tenant = g.get("tenant")
+    if scheme.lower() != "bearer" or not value.startswith(TOKEN_PREFIX) or tenant is None:
+        return None
+    from . import db
+
+    row = db.session.execute(
+        select(PatientToken, Patient)
+        .join(Patient, (Patient.tenant_id == PatientToken.tenant_id) & (Patient.id == PatientToken.patient_id))
+        .where(
+            PatientToken.tenant_id == tenant.id,
+            PatientToken.token_hash == digest(value),
+            PatientToken.purpose == "session",
+        )
+    ).first()
+    if row is None or row[0].revoked_at is not None or row[0].expires_at <= utcnow():
+        abort(401, message="The bearer token is invalid or expired.")
+    if row[1].status != "active":
+        abort(401, message="This account is closed.")
+    g.patient = row[1]
+    return row[1]
