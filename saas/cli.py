@@ -36,7 +36,7 @@ def db() -> None:
 
 
 @db.command("upgrade", with_appcontext=False)
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Apply migrations as the owner role (DATABASE_URL)."""
     from .migrate import upgrade

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): ``make bench`` runs every scenario and prints one table."""

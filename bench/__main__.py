@@ -1,0 +1,30 @@
+"""Run every benchmark scenario: ``python -m bench`` (``make bench``)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SCENARIOS = ["bench.scheduling", "bench.records"]
+
+
+def main() -> int:
+    """Run the scenarios that exist; each prints its own table."""
+    from bench import env
+
+    services = env.start()
+    try:
+        for name in SCENARIOS:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError:
+                print(f"(scenario {name} not present)")
+                continue
+            module.main()
+    finally:
+        services.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
