@@ -101,7 +101,8 @@ def mfa():
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(_safe_next(url_for("console.dashboard")))
         db.session.commit()
-        flash("That code did not work. Codes change every 30 seconds; try the current one.", "error")
+        form.code.data = ""
+        form.code.errors.append("That code did not work. Codes change every 30 seconds; try the current one.")
         return render_template("admin/mfa.html", form=form), 401
     return render_template("admin/mfa.html", form=form)
 
@@ -124,7 +125,8 @@ def enrol():
             db.session.commit()
             _finish_sign_in(user)
             return render_template("admin/recovery_codes.html", codes=codes)
-        flash("That code did not match. Check your device's clock and try the current code.", "error")
+        form.code.data = ""
+        form.code.errors.append("That code did not match. Check your device's clock and try the current code.")
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5, dark="#1b1b1b", light="#ffffff")
     status = 422 if request.method == "POST" else 200
     return render_template("admin/enrol.html", form=form, secret=secret, uri=uri, qr_svg=qr_svg), status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from saas.models import ROLES
@@ -12,8 +13,14 @@ from saas.models import ROLES
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    email = EmailField(
+        "Email", validators=[DataRequired(), Email(), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class CodeForm(FlaskForm):
@@ -36,7 +43,9 @@ class NewPasswordForm(FlaskForm):
     """Choose a password."""
 
     password = PasswordField(
-        "New password (at least 10 characters)", validators=[DataRequired(), Length(max=256)]
+        "New password (at least 10 characters, letters with digits or symbols)",
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
     )
 
 
@@ -45,10 +54,10 @@ class InviteForm(FlaskForm):
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES], default="practitioner")
+    role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES], default="practitioner")
 
 
 class RoleForm(FlaskForm):
     """Change a role."""
 
-    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])

@@ -7,7 +7,6 @@ from flask import Blueprint, render_template
 bp = Blueprint("portal", __name__, template_folder="templates")
 
 
-@bp.route("/")
 def home():
     """The clinic's branded front page."""
     return render_template("portal/home.html")

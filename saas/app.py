@@ -49,11 +49,17 @@ def create_app(config: Config | None = None) -> Flask:
             },
         },
     )
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)
+    if config.proxy_hops:
+        hops = config.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     logs.configure()
     passwords.configure(config.password_time_cost)
 
-    engine = db.make_engine(config.app_database_url, pool_size=config.db_pool_size)
+    engine = db.make_engine(
+        config.app_database_url,
+        pool_size=config.db_pool_size,
+        max_overflow=config.extra.get("db_max_overflow", 10),
+    )
     app.extensions["similia.engine"] = engine
     redis_client = redis.Redis.from_url(config.redis_url, socket_timeout=5)
     app.extensions["similia.redis"] = redis_client
@@ -83,12 +89,21 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
 
+    def front_page():
+        """``/`` is the platform's page on the base domain and the clinic's page on its host."""
+        return portal_views.home() if g.get("tenant") else tenant_views.home()
+
+    app.add_url_rule("/", "front_page", front_page)
     app.register_blueprint(ops.bp)
     app.register_blueprint(tenant_views.bp)
     app.register_blueprint(portal_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(console_views.bp)
-    for blp in (tenants_api.blp, admin_api.blp, portal_api.blp):
+    for blp in (
+        tenants_api.blp,
+        admin_api.blp,
+        portal_api.blp,
+    ):
         csrf.exempt(blp)  # bearer tokens, never cookies
         api.register_blueprint(blp)
 
@@ -99,6 +114,8 @@ def create_app(config: Config | None = None) -> Flask:
         structlog.contextvars.bind_contextvars(request_id=g.request_id, path=request.path)
         resolve_tenant()
 
+    clinic_origins = config.public_url("*").rstrip("/")
+
     @app.after_request
     def _headers(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
@@ -106,10 +123,12 @@ def create_app(config: Config | None = None) -> Flask:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith("/api/docs"):
+            # signup on the platform host continues on the clinic's own host
+            form_action = "'self'" if g.get("tenant") else f"'self' {clinic_origins}"
             response.headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                "frame-ancestors 'none'; form-action 'self'",
+                f"frame-ancestors 'none'; form-action {form_action}",
             )
         return response
 

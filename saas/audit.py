@@ -21,6 +21,7 @@ GENESIS = "0" * 64
 
 
 def _canonical(entry: AuditEntry) -> str:
+    ip = str(entry.ip) if entry.ip is not None else None  # INET reads back as an ip object
     return json.dumps(
         {
             "seq": entry.seq,
@@ -28,7 +29,7 @@ def _canonical(entry: AuditEntry) -> str:
             "actor": entry.actor_label,
             "action": entry.action,
             "target": entry.target,
-            "ip": entry.ip,
+            "ip": ip,
             "request_id": entry.request_id,
             "data": entry.data,
             "at": entry.created_at.isoformat(),
@@ -96,8 +97,6 @@ def verify_chain(sess: Session, tenant_id: uuid.UUID) -> int | None:
         select(AuditEntry).where(AuditEntry.tenant_id == tenant_id).order_by(AuditEntry.seq)
     )
     for entry in rows:
-        ip = str(entry.ip) if entry.ip is not None else None
-        entry.ip = ip
         if entry.prev_hash != prev or entry_hash(prev, entry) != entry.hash:
             return entry.seq
         prev = entry.hash

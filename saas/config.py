@@ -59,9 +59,11 @@ class Config:
     password_time_cost: int = 3
     token_ttl: int = 3600
     login_max_failures: int = 5
-    login_ip_max_failures: int = 30
+    login_ip_max_failures: int = 15
     login_lock_seconds: int = 900
     db_pool_size: int = 5
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0 = none).
+    proxy_hops: int = 0
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -85,6 +87,7 @@ class Config:
             public_port=int(port) if port else None,
             public_scheme=env.get("SAAS_PUBLIC_SCHEME", "http"),
             mail_from=env.get("MAIL_FROM", cls.mail_from),
+            proxy_hops=int(env.get("SAAS_PROXY_HOPS", "0") or 0),
         )
         values.update(overrides)
         return cls(**values)

@@ -34,9 +34,9 @@ session: scoped_session[Session] = scoped_session(_factory)
 TENANT_KEY = "tenant_id"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     """Create the runtime engine (psycopg 3)."""
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 @event.listens_for(Session, "after_begin")

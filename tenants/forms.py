@@ -6,6 +6,7 @@ import zoneinfo
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from .rules import CURRENCY_BY_COUNTRY
@@ -23,7 +24,10 @@ ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.s
 class SignupForm(FlaskForm):
     """Create a clinic."""
 
-    name = StringField("Clinic name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(
+        "Clinic name", validators=[DataRequired(), Length(max=120)],
+        render_kw={"autocomplete": "organization"},
+    )
     slug = StringField(
         "Clinic address",
         validators=[DataRequired(), Length(max=40)],
@@ -31,11 +35,19 @@ class SignupForm(FlaskForm):
         render_kw={"autocapitalize": "none", "spellcheck": "false"},
     )
     country = SelectField(
-        "Country", choices=sorted(COUNTRIES.items(), key=lambda kv: kv[1]), default="GB"
+        "Country", choices=[SelectChoice(code, name) for code, name in sorted(COUNTRIES.items(), key=lambda kv: kv[1])],
+        default="GB",
     )
-    timezone = SelectField("Time zone", choices=[(z, z) for z in ZONES], default="Europe/London")
-    owner_name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    owner_email = EmailField("Your email", validators=[DataRequired(), Email(), Length(max=254)])
+    timezone = SelectField("Time zone", choices=[SelectChoice(z) for z in ZONES], default="Europe/London")
+    owner_name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=120)], render_kw={"autocomplete": "name"}
+    )
+    owner_email = EmailField(
+        "Your email", validators=[DataRequired(), Email(), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
     password = PasswordField(
-        "Password (at least 10 characters)", validators=[DataRequired(), Length(max=256)]
+        "Password (at least 10 characters, letters with digits or symbols)",
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import structlog
-from flask import abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, render_template, request
 from flask_smorest import abort as api_abort
 from sqlalchemy import select
 
@@ -22,7 +22,9 @@ UNRESOLVED_BLUEPRINTS = frozenset({"ops"})
 #: Blueprints served only on the platform host / only on a clinic host.
 PLATFORM_BLUEPRINTS = frozenset({"platform", "signup_api"})
 #: Blueprints served on every host (OpenAPI document and its UI).
-SHARED_BLUEPRINTS = frozenset({"api-docs", "assets"})
+SHARED_BLUEPRINTS = frozenset({"api-docs"})
+#: App-level endpoints served on every host (they dispatch on ``g.tenant`` themselves).
+SHARED_ENDPOINTS = frozenset({"front_page"})
 
 
 def parse_host(raw: str) -> str | None:
@@ -36,11 +38,11 @@ def parse_host(raw: str) -> str | None:
 def resolve_tenant() -> None:
     """``before_request``: set ``g.tenant`` and bind it to the database session."""
     g.tenant = None
-    if request.blueprint in UNRESOLVED_BLUEPRINTS:
+    if request.blueprint in UNRESOLVED_BLUEPRINTS or request.endpoint == "static":
         return
     host = parse_host(request.headers.get("Host", ""))
-    if host is None:
-        abort(400, description="Malformed Host header.")
+    if host is None:  # no page template: URLs cannot be built for a malformed host
+        abort(Response("Malformed Host header.\n", 400, mimetype="text/plain"))
     base = current_app.config["SIMILIA"].base_domain
     if host == base:
         tenant = None
@@ -55,7 +57,9 @@ def resolve_tenant() -> None:
             abort(404)
     is_api = request.path.startswith("/api/")
     if tenant is None:
-        if request.blueprint not in PLATFORM_BLUEPRINTS | SHARED_BLUEPRINTS:
+        if request.blueprint not in PLATFORM_BLUEPRINTS | SHARED_BLUEPRINTS and (
+            request.endpoint not in SHARED_ENDPOINTS
+        ):
             abort(404)
         return
     if request.blueprint in PLATFORM_BLUEPRINTS:

@@ -73,7 +73,7 @@ def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
     Flushes but does not commit; call :func:`commit_signup` so a failed commit also removes
     the Vault key. Raises :class:`SignupError` (422/409) or ``KeyServiceUnavailable``.
     """
-    data = {**data, "slug": (data.get("slug") or "").strip().lower()}
+    data = {**data, "slug": (data.get("slug") or "").strip()}
     if errors := validate_signup(data):
         raise SignupError(errors)
     if get_tenant_by_slug(sess, data["slug"]) is not None:

@@ -14,7 +14,6 @@ from .services import SignupError, commit_signup, signup_clinic
 bp = Blueprint("platform", __name__, template_folder="templates")
 
 
-@bp.route("/")
 def home():
     """What Similia is, and the way in."""
     return render_template("tenants/home.html")
@@ -29,7 +28,8 @@ def signup():
     if form.validate_on_submit():
         keys = current_app.extensions["similia.keys"]
         try:
-            result = signup_clinic(db.session, keys, form.data)
+            # the page is forgiving about case; the API is strict
+            result = signup_clinic(db.session, keys, {**form.data, "slug": form.slug.data.lower()})
         except SignupError as exc:
             db.session.rollback()
             for field, message in exc.errors.items():

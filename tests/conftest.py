@@ -23,19 +23,44 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _psycopg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def services():
-    """The running servers and their environment."""
+def services(tmp_path_factory):
+    """The running servers and their environment.
+
+    The embedded servers live in ``.var/test`` (kept between runs); a second test session
+    running at the same time gets its own throw-away directory instead of stopping them.
+    """
+    import fcntl
+
     from saas.devservices import DevServices
 
-    svc = DevServices(ROOT / ".var" / "test", log=lambda *_: None)
+    shared = ROOT / ".var" / "test"
+    shared.mkdir(parents=True, exist_ok=True)
+    lock = open(shared.parent / "test.lock", "w")  # noqa: SIM115 - held for the session
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        var_dir = shared
+    except BlockingIOError:
+        var_dir = tmp_path_factory.mktemp("var")
+    svc = DevServices(var_dir, log=lambda *_: None)
     env = svc.start()
     yield svc, env
     svc.stop()
+    lock.close()
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +73,8 @@ def service_env(services):
         for (old,) in conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE 'similia_test_%'"
         ).fetchall():
-            conn.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+            if not _pid_alive(int(old.rsplit("_", 1)[1])):  # left by a finished session
+                conn.execute(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     env = {
         **env,

@@ -1,0 +1,74 @@
+"""Host resolution, suspension, errors, health, OpenAPI, audit chain, escaping."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tests.helpers import bearer
+
+
+def test_unknown_clinic_and_bad_hosts(client):
+    """Unknown slug → 404 page; malformed Host → 400; foreign domain → 404."""
+    assert client.get("/", base_url="http://no-such-clinic.localhost").status_code == 404
+    assert client.get("/", headers={"Host": "bad..host"}).status_code == 400
+    assert client.get("/", headers={"Host": "a b"}).status_code == 400
+    assert client.get("/", base_url="http://example.com").status_code == 404
+    assert client.get("/", base_url="http://a.b.localhost").status_code == 404
+
+
+def test_platform_and_clinic_pages(make_clinic, client):
+    """The base domain shows the platform; a clinic's host shows that clinic."""
+    clinic = make_clinic(name="Nux Vomica <b>Clinic</b>")
+    home = client.get("/", base_url="http://localhost").get_data(as_text=True)
+    assert "Create your clinic" in home
+    page = client.get("/", base_url=f"http://{clinic.host}").get_data(as_text=True)
+    assert "Nux Vomica &lt;b&gt;Clinic&lt;/b&gt;" in page  # escaped
+    assert client.get("/console/", base_url="http://localhost").status_code == 404
+
+
+def test_suspended_clinic(make_clinic, token_for, client, owner_dsn):
+    """A suspended clinic shows an unavailable page and its API answers 403."""
+    clinic = make_clinic()
+    token = token_for(clinic)
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("UPDATE tenants SET status = 'suspended' WHERE id = %s", (clinic.id,))
+    page = client.get("/", base_url=f"http://{clinic.host}")
+    assert page.status_code == 403 and b"unavailable" in page.data
+    api = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
+    assert api.status_code == 403 and api.get_json()["message"] == "This clinic is unavailable."
+
+
+def test_errors_are_json_for_api_and_pages_otherwise(make_clinic, client):
+    """API 404 is JSON with a message; page 404 is HTML; 405 likewise."""
+    clinic = make_clinic()
+    api = client.get("/api/v1/nothing", base_url=f"http://{clinic.host}")
+    assert api.status_code == 404 and api.get_json()["code"] == 404
+    page = client.get("/nothing", base_url=f"http://{clinic.host}")
+    assert page.status_code == 404 and b"Page not found" in page.data
+    assert b"Traceback" not in page.data
+
+
+def test_openapi_and_health(client):
+    """OpenAPI 3 is served and lists our routes; health answers with request ids."""
+    spec = client.get("/api/openapi.json", base_url="http://localhost").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/signup" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]
+    resp = client.get("/readyz", headers={"X-Request-Id": "req-123"})
+    assert resp.headers["X-Request-Id"] == "req-123"
+    assert resp.get_json()["status"] == "ok"
+
+
+def test_audit_chain_is_intact_and_detects_tampering(two_clinics, app, client, owner_dsn):
+    """Each clinic's audit chain verifies; altering an entry breaks it at that entry."""
+    from saas import audit, db
+
+    (a, token), _ = two_clinics
+    entries = client.get("/api/v1/audit", headers=bearer(token), base_url=f"http://{a.host}").get_json()
+    assert {e["action"] for e in entries} >= {"tenant.created", "auth.sign_in", "mfa.enrolled", "auth.token_issued"}
+    assert [e["seq"] for e in entries] == sorted((e["seq"] for e in entries), reverse=True)
+    with app.app_context(), db.tenant_session(a.id) as sess:
+        assert audit.verify_chain(sess, a.id) is None
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("UPDATE audit_log SET actor_label = 'mallory' WHERE tenant_id = %s AND seq = 2", (a.id,))
+    with app.app_context(), db.tenant_session(a.id) as sess:
+        assert audit.verify_chain(sess, a.id) == 2

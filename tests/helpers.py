@@ -1,0 +1,31 @@
+"""Small helpers shared by tests (page forms, hosts)."""
+
+from __future__ import annotations
+
+import re
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: bytes | str) -> str:
+    """The CSRF token embedded in a rendered form."""
+    text = html.decode() if isinstance(html, bytes) else html
+    match = CSRF_RE.search(text)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def post_form(client, path: str, host: str, data: dict, *, follow: bool = False):
+    """GET the page for its CSRF token, then POST the form like a browser would."""
+    page = client.get(path, base_url=f"http://{host}")
+    return client.post(
+        path,
+        data={**data, "csrf_token": csrf_from(page.data)},
+        base_url=f"http://{host}",
+        follow_redirects=follow,
+    )
+
+
+def bearer(token: str) -> dict:
+    """Authorization header."""
+    return {"Authorization": f"Bearer {token}"}
