@@ -1,0 +1,473 @@
+"""Practice configuration API (staff).
+
+Locations, practitioners, visit types, weekly hours, time off and extra hours, closures,
+booking rules, scheduling settings, calendar feeds.
+
+Reading needs ``schedule.view``; changing needs ``practice.manage``. A practitioner may
+also manage their own calendar feed. Every id is looked up within the clinic of the host,
+so another clinic's id is a plain 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+
+from saas import db
+from saas.scheduling import feeds, practice
+from saas.scheduling.access import staff_actor
+from saas.scheduling.errors import SchedulingError, abort_with
+from saas.scheduling.models import (
+    AvailabilityException,
+    AvailabilityRule,
+    BookingRules,
+    Closure,
+    Location,
+    Practitioner,
+    Service,
+)
+from saas.scheduling.queries import (
+    get_location_in_tenant,
+    get_practitioner_in_tenant,
+    get_service_in_tenant,
+)
+from saas.scheduling.rules import RULE_FIELDS, effective_rules, rule_rows
+from saas.security.rbac import can, requires
+
+from .practice_schemas import (
+    AvailabilityPatchSchema,
+    AvailabilityQuerySchema,
+    AvailabilitySchema,
+    BookingRulesSchema,
+    BookingRulesViewSchema,
+    CalendarFeedSchema,
+    ClosureSchema,
+    ExceptionQuerySchema,
+    ExceptionSchema,
+    LocationPatchSchema,
+    LocationSchema,
+    PracticeSettingsSchema,
+    PractitionerPatchSchema,
+    PractitionerSchema,
+    ServicePatchSchema,
+    ServiceSchema,
+)
+
+blp = Blueprint(
+    "practice_api",
+    __name__,
+    url_prefix="/api/v1/practice",
+    description="Practice configuration: locations, practitioners, visit types, hours, rules",
+)
+
+VIEW, MANAGE = "schedule.view", "practice.manage"
+
+
+def _run(fn, *args, **kwargs):
+    """Call a configuration verb and commit; a refusal becomes a JSON error."""
+    try:
+        result = fn(db.session, g.tenant, staff_actor(), *args, **kwargs)
+    except SchedulingError as exc:
+        abort_with(exc)
+    db.session.commit()
+    return result
+
+
+def _get(getter, object_id, what: str):
+    obj = getter(db.session, g.tenant.id, object_id)
+    if obj is None:
+        abort(404, message=f"No such {what}.")
+    return obj
+
+
+# -- locations ---------------------------------------------------------------------------------
+
+
+@blp.route("/locations")
+class Locations(MethodView):
+    """The clinic's locations."""
+
+    @requires(VIEW)
+    @blp.response(200, LocationSchema(many=True))
+    def get(self):
+        """List locations (archived ones too)."""
+        return db.session.scalars(
+            select(Location).where(Location.tenant_id == g.tenant.id).order_by(Location.name)
+        ).all()
+
+    @requires(MANAGE)
+    @blp.arguments(LocationSchema)
+    @blp.response(201, LocationSchema)
+    def post(self, data):
+        """Add a location (time zone defaults to the clinic's)."""
+        return _run(practice.create_location, data)
+
+
+@blp.route("/locations/<uuid:location_id>")
+class LocationItem(MethodView):
+    """One location."""
+
+    @requires(VIEW)
+    @blp.response(200, LocationSchema)
+    def get(self, location_id: uuid.UUID):
+        """Show a location."""
+        return _get(get_location_in_tenant, location_id, "location")
+
+    @requires(MANAGE)
+    @blp.arguments(LocationPatchSchema)
+    @blp.response(200, LocationSchema)
+    def patch(self, data, location_id: uuid.UUID):
+        """Change a location."""
+        loc = _get(get_location_in_tenant, location_id, "location")
+        return _run(practice.update_location, loc, data)
+
+    @requires(MANAGE)
+    @blp.response(204)
+    def delete(self, location_id: uuid.UUID):
+        """Archive a location: no new bookings there; appointments stay."""
+        loc = _get(get_location_in_tenant, location_id, "location")
+        _run(practice.update_location, loc, {"is_active": False})
+
+
+# -- practitioners -----------------------------------------------------------------------------
+
+
+@blp.route("/practitioners")
+class Practitioners(MethodView):
+    """The clinic's practitioners."""
+
+    @requires(VIEW)
+    @blp.response(200, PractitionerSchema(many=True))
+    def get(self):
+        """List practitioners (archived ones too)."""
+        return db.session.scalars(
+            select(Practitioner)
+            .where(Practitioner.tenant_id == g.tenant.id)
+            .order_by(Practitioner.display_name)
+        ).all()
+
+    @requires(MANAGE)
+    @blp.arguments(PractitionerSchema)
+    @blp.response(201, PractitionerSchema)
+    def post(self, data):
+        """Add a practitioner profile."""
+        return _run(practice.create_practitioner, data)
+
+
+@blp.route("/practitioners/<uuid:practitioner_id>")
+class PractitionerItem(MethodView):
+    """One practitioner."""
+
+    @requires(VIEW)
+    @blp.response(200, PractitionerSchema)
+    def get(self, practitioner_id: uuid.UUID):
+        """Show a practitioner."""
+        return _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
+
+    @requires(MANAGE)
+    @blp.arguments(PractitionerPatchSchema)
+    @blp.response(200, PractitionerSchema)
+    def patch(self, data, practitioner_id: uuid.UUID):
+        """Change a practitioner's profile."""
+        p = _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
+        return _run(practice.update_practitioner, p, data)
+
+    @requires(MANAGE)
+    @blp.response(204)
+    def delete(self, practitioner_id: uuid.UUID):
+        """Archive a practitioner: no new bookings; appointments stay."""
+        p = _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
+        _run(practice.update_practitioner, p, {"is_active": False})
+
+
+@blp.route("/practitioners/<uuid:practitioner_id>/calendar-feed")
+class PractitionerFeed(MethodView):
+    """The practitioner's secret calendar subscription URL."""
+
+    def _practitioner(self, practitioner_id):
+        p = _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
+        user = g.api_user
+        if not (can(user.role, MANAGE) or (p.user_id is not None and p.user_id == user.id)):
+            abort(403, message="Only the practitioner or a practice manager can manage this feed.")
+        return p
+
+    @requires(VIEW)
+    @blp.response(201, CalendarFeedSchema)
+    def post(self, practitioner_id: uuid.UUID):
+        """Issue a new feed URL (shown once); the previous URL stops working."""
+        p = self._practitioner(practitioner_id)
+        token = _run(feeds.issue_feed, p)
+        url = current_app.config["SIMILIA"].public_url(g.tenant.slug, f"/calendar/{token}.ics")
+        return {"url": url, "webcal_url": "webcal://" + url.split("://", 1)[1]}
+
+    @requires(VIEW)
+    @blp.response(204)
+    def delete(self, practitioner_id: uuid.UUID):
+        """Revoke the feed URL."""
+        p = self._practitioner(practitioner_id)
+        _run(feeds.revoke_feeds, p)
+
+
+# -- services ----------------------------------------------------------------------------------
+
+
+def _service_dict(s: Service) -> dict:
+    practitioner_ids, location_ids = practice.service_links(db.session, g.tenant.id, s.id)
+    return {
+        **{c: getattr(s, c) for c in ServiceSchema._declared_fields if hasattr(s, c)},
+        "practitioner_ids": practitioner_ids,
+        "location_ids": location_ids,
+    }
+
+
+@blp.route("/services")
+class Services(MethodView):
+    """The clinic's visit types."""
+
+    @requires(VIEW)
+    @blp.response(200, ServiceSchema(many=True))
+    def get(self):
+        """List visit types (archived ones too)."""
+        rows = db.session.scalars(
+            select(Service).where(Service.tenant_id == g.tenant.id).order_by(Service.name)
+        ).all()
+        return [_service_dict(s) for s in rows]
+
+    @requires(MANAGE)
+    @blp.arguments(ServiceSchema)
+    @blp.response(201, ServiceSchema)
+    def post(self, data):
+        """Add a visit type offered by some practitioners at some locations."""
+        return _service_dict(_run(practice.create_service, data))
+
+
+@blp.route("/services/<uuid:service_id>")
+class ServiceItem(MethodView):
+    """One visit type."""
+
+    @requires(VIEW)
+    @blp.response(200, ServiceSchema)
+    def get(self, service_id: uuid.UUID):
+        """Show a visit type."""
+        return _service_dict(_get(get_service_in_tenant, service_id, "service"))
+
+    @requires(MANAGE)
+    @blp.arguments(ServicePatchSchema)
+    @blp.response(200, ServiceSchema)
+    def patch(self, data, service_id: uuid.UUID):
+        """Change a visit type (``practitioner_ids``/``location_ids`` replace the sets)."""
+        s = _get(get_service_in_tenant, service_id, "service")
+        return _service_dict(_run(practice.update_service, s, data))
+
+    @requires(MANAGE)
+    @blp.response(204)
+    def delete(self, service_id: uuid.UUID):
+        """Archive a visit type: no new bookings; appointments stay."""
+        s = _get(get_service_in_tenant, service_id, "service")
+        _run(practice.update_service, s, {"is_active": False})
+
+
+def _rules_view(row: BookingRules | None, service_id=None) -> dict:
+    own = {k: getattr(row, k) if row else None for k in RULE_FIELDS}
+    effective = effective_rules(db.session, g.tenant.id, service_id)
+    return {"own": own, "effective": {k: getattr(effective, k) for k in RULE_FIELDS}}
+
+
+@blp.route("/services/<uuid:service_id>/booking-rules")
+class ServiceRules(MethodView):
+    """A visit type's overrides of the clinic's booking rules."""
+
+    @requires(VIEW)
+    @blp.response(200, BookingRulesViewSchema)
+    def get(self, service_id: uuid.UUID):
+        """The service's overrides and the rules in force for it."""
+        s = _get(get_service_in_tenant, service_id, "service")
+        return _rules_view(rule_rows(db.session, g.tenant.id, s.id)[1], s.id)
+
+    @requires(MANAGE)
+    @blp.arguments(BookingRulesSchema)
+    @blp.response(200, BookingRulesViewSchema)
+    def put(self, data, service_id: uuid.UUID):
+        """Set overrides (null inherits the clinic's value); e.g. a 28–42 day follow-up."""
+        s = _get(get_service_in_tenant, service_id, "service")
+        row = _run(practice.set_booking_rules, data, service=s)
+        return _rules_view(row, s.id)
+
+
+@blp.route("/booking-rules")
+class ClinicRules(MethodView):
+    """The clinic's booking rules."""
+
+    @requires(VIEW)
+    @blp.response(200, BookingRulesViewSchema)
+    def get(self):
+        """The clinic's rules as set and as in force (defaults fill the gaps)."""
+        return _rules_view(rule_rows(db.session, g.tenant.id, None)[0])
+
+    @requires(MANAGE)
+    @blp.arguments(BookingRulesSchema)
+    @blp.response(200, BookingRulesViewSchema)
+    def put(self, data):
+        """Set the clinic's rules: slot step, notice, advance window, cutoffs, fee, hold time."""
+        return _rules_view(_run(practice.set_booking_rules, data))
+
+
+# -- weekly availability -----------------------------------------------------------------------
+
+
+@blp.route("/availability")
+class Availability(MethodView):
+    """Weekly availability windows."""
+
+    @requires(VIEW)
+    @blp.arguments(AvailabilityQuerySchema, location="query")
+    @blp.response(200, AvailabilitySchema(many=True))
+    def get(self, args):
+        """List weekly windows (filter by practitioner or location)."""
+        q = select(AvailabilityRule).where(AvailabilityRule.tenant_id == g.tenant.id)
+        if "practitioner_id" in args:
+            q = q.where(AvailabilityRule.practitioner_id == args["practitioner_id"])
+        if "location_id" in args:
+            q = q.where(AvailabilityRule.location_id == args["location_id"])
+        return db.session.scalars(
+            q.order_by(AvailabilityRule.weekday, AvailabilityRule.start_time)
+        ).all()
+
+    @requires(MANAGE)
+    @blp.arguments(AvailabilitySchema)
+    @blp.response(201, AvailabilitySchema)
+    def post(self, data):
+        """Add a weekly window (must not overlap the practitioner's other windows)."""
+        return _run(practice.create_availability_rule, data)
+
+
+@blp.route("/availability/<uuid:rule_id>")
+class AvailabilityItem(MethodView):
+    """One weekly window."""
+
+    @requires(VIEW)
+    @blp.response(200, AvailabilitySchema)
+    def get(self, rule_id: uuid.UUID):
+        """Show a weekly window."""
+        return _get(practice.get_availability_rule_in_tenant, rule_id, "availability window")
+
+    @requires(MANAGE)
+    @blp.arguments(AvailabilityPatchSchema)
+    @blp.response(200, AvailabilitySchema)
+    def patch(self, data, rule_id: uuid.UUID):
+        """Change a weekly window."""
+        w = _get(practice.get_availability_rule_in_tenant, rule_id, "availability window")
+        return _run(practice.update_availability_rule, w, data)
+
+    @requires(MANAGE)
+    @blp.response(204)
+    def delete(self, rule_id: uuid.UUID):
+        """Remove a weekly window (booked appointments stay)."""
+        w = _get(practice.get_availability_rule_in_tenant, rule_id, "availability window")
+        _run(practice.delete_availability_rule, w)
+
+
+# -- exceptions --------------------------------------------------------------------------------
+
+
+@blp.route("/exceptions")
+class Exceptions(MethodView):
+    """Time off and extra hours."""
+
+    @requires(VIEW)
+    @blp.arguments(ExceptionQuerySchema, location="query")
+    @blp.response(200, ExceptionSchema(many=True))
+    def get(self, args):
+        """List time off and extra hours (filter by practitioner and range)."""
+        q = select(AvailabilityException).where(AvailabilityException.tenant_id == g.tenant.id)
+        if "practitioner_id" in args:
+            q = q.where(AvailabilityException.practitioner_id == args["practitioner_id"])
+        if "end" in args:
+            q = q.where(AvailabilityException.starts_at < args["end"])
+        if "start" in args:
+            q = q.where(AvailabilityException.ends_at > args["start"])
+        return db.session.scalars(q.order_by(AvailabilityException.starts_at).limit(500)).all()
+
+    @requires(MANAGE)
+    @blp.arguments(ExceptionSchema)
+    @blp.response(201, ExceptionSchema)
+    def post(self, data):
+        """Add time off (blocks every location unless one is given) or extra hours."""
+        data = {**data, "start": data.pop("starts_at"), "end": data.pop("ends_at")}
+        return _run(practice.create_exception, data)
+
+
+@blp.route("/exceptions/<uuid:exception_id>")
+class ExceptionItem(MethodView):
+    """One exception."""
+
+    @requires(MANAGE)
+    @blp.response(204)
+    def delete(self, exception_id: uuid.UUID):
+        """Remove time off or extra hours."""
+        exc = _get(practice.get_exception_in_tenant, exception_id, "exception")
+        _run(practice.delete_exception, exc)
+
+
+# -- closures ----------------------------------------------------------------------------------
+
+
+@blp.route("/closures")
+class Closures(MethodView):
+    """Clinic-wide or per-location closures and holidays."""
+
+    @requires(VIEW)
+    @blp.response(200, ClosureSchema(many=True))
+    def get(self):
+        """List closures, latest first."""
+        return db.session.scalars(
+            select(Closure)
+            .where(Closure.tenant_id == g.tenant.id)
+            .order_by(Closure.start_date.desc())
+            .limit(500)
+        ).all()
+
+    @requires(MANAGE)
+    @blp.arguments(ClosureSchema)
+    @blp.response(201, ClosureSchema)
+    def post(self, data):
+        """Close on whole days (inclusive) — a holiday, a training day."""
+        return _run(practice.create_closure, data)
+
+
+@blp.route("/closures/<uuid:closure_id>")
+class ClosureItem(MethodView):
+    """One closure."""
+
+    @requires(MANAGE)
+    @blp.response(204)
+    def delete(self, closure_id: uuid.UUID):
+        """Remove a closure."""
+        c = _get(practice.get_closure_in_tenant, closure_id, "closure")
+        _run(practice.delete_closure, c)
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@blp.route("/settings")
+class Settings(MethodView):
+    """Clinic-wide scheduling settings."""
+
+    @requires(VIEW)
+    @blp.response(200, PracticeSettingsSchema)
+    def get(self):
+        """Current settings."""
+        return {"patient_names_in_feeds": practice.feed_name_mode(g.tenant)}
+
+    @requires(MANAGE)
+    @blp.arguments(PracticeSettingsSchema)
+    @blp.response(200, PracticeSettingsSchema)
+    def put(self, data):
+        """Change settings."""
+        _run(practice.set_feed_name_mode, data["patient_names_in_feeds"])
+        return {"patient_names_in_feeds": practice.feed_name_mode(g.tenant)}

@@ -1,0 +1,123 @@
+"""Who is acting on the schedule: a patient (portal token), a staff member, or the system.
+
+``request_actor`` accepts either kind of bearer token on the clinic's host: a patient
+portal token (``simp_...``) acts for that patient only; a staff token must carry the given
+permission. ``access_appointment`` gives the same 404 for "missing" and "not yours", so a
+patient cannot probe other patients' (or clinics') appointment ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+
+from flask import g, request
+from flask_smorest import abort
+
+from saas import db
+from saas.models import Patient, User
+from saas.patients import TOKEN_PREFIX, authenticate_patient_bearer
+from saas.security.rbac import can
+from saas.security.tokens import authenticate_bearer
+
+from .models import Appointment
+from .queries import get_appointment_in_tenant
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The one acting: ``kind`` is patient, staff or system; ``label`` goes to the audit log."""
+
+    kind: str
+    id: uuid.UUID | None
+    label: str
+    user: User | None = None
+    patient: Patient | None = None
+
+    @classmethod
+    def for_patient(cls, patient: Patient) -> Actor:
+        """A patient acting through the portal."""
+        return cls("patient", patient.id, f"patient:{patient.id}", patient=patient)
+
+    @classmethod
+    def for_staff(cls, user: User) -> Actor:
+        """A staff member acting through the console or API."""
+        return cls("staff", user.id, user.email, user=user)
+
+    @property
+    def is_staff(self) -> bool:
+        """True for staff (and the system), who are not bound by patient-facing limits."""
+        return self.kind in ("staff", "system")
+
+
+SYSTEM = Actor("system", None, "system")
+
+
+def _is_patient_token() -> bool:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and value.strip().startswith(TOKEN_PREFIX)
+
+
+def request_actor(staff_permission: str) -> Actor:
+    """The caller of this API request, or a 401/403 JSON error."""
+    if _is_patient_token():
+        patient = authenticate_patient_bearer()
+        if patient is None:
+            abort(401, message="Sign in: send a valid bearer token.")
+        return Actor.for_patient(patient)
+    user = authenticate_bearer()
+    if user is None:
+        abort(401, message="Sign in: send a valid bearer token.")
+    if not can(user.role, staff_permission):
+        abort(403, message=f"Your role does not allow {staff_permission}.")
+    return Actor.for_staff(user)
+
+
+def check_presented_credentials() -> None:
+    """On public routes: a bearer token, if one is sent, must be valid on this host (else 401).
+
+    Public data needs no token, but silently ignoring a foreign or expired one would hide
+    a client's mistake (and answer clinic B's data to a request made with clinic A's token).
+    """
+    if not request.headers.get("Authorization"):
+        return
+    if _is_patient_token():
+        authenticate_patient_bearer()
+    elif authenticate_bearer() is None:
+        abort(401, message="The bearer token is invalid.")
+
+
+def staff_actor() -> Actor:
+    """The staff member already authenticated by ``rbac.requires``."""
+    return Actor.for_staff(g.api_user)
+
+
+def access_appointment(actor: Actor, appointment_id, *, for_update: bool = False) -> Appointment:
+    """The appointment if ``actor`` may see it; 404 otherwise (missing or not theirs)."""
+    appt = get_appointment_in_tenant(db.session, g.tenant.id, appointment_id, for_update=for_update)
+    if appt is None or (actor.kind == "patient" and appt.patient_id != actor.id):
+        abort(404, message="No such appointment.")
+    return appt
+
+
+def authenticated(staff_permission: str):
+    """Guard an API view for patients or staff: sets ``g.actor`` before the body is parsed.
+
+    Put it outermost (above ``blp.arguments``) so an unauthenticated call gets 401, not 422.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            g.actor = request_actor(staff_permission)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def current_actor() -> Actor:
+    """The actor set by :func:`authenticated`."""
+    return g.actor

@@ -1,0 +1,330 @@
+"""Read helpers, each scoped to one clinic in the query itself (RLS is the safety net).
+
+``search_slots`` is the hot path: a handful of indexed queries, each leading with
+``tenant_id`` and bounded by the searched range, then the pure engine in ``slots.py``.
+Its cost grows with the clinic's own calendar in the range, never with the platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from saas.models import utcnow
+
+from . import slots as engine
+from .errors import not_found
+from .models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AvailabilityException,
+    AvailabilityRule,
+    Closure,
+    Location,
+    Practitioner,
+    Service,
+    ServiceLocation,
+    ServicePractitioner,
+)
+from .rules import EffectiveRules, effective_rules
+
+MARGIN = dt.timedelta(days=1)
+
+
+def get_location_in_tenant(sess: Session, tenant_id, location_id) -> Location | None:
+    """The clinic's location with this id (None for missing and for another clinic's)."""
+    return sess.scalar(
+        select(Location).where(Location.tenant_id == tenant_id, Location.id == location_id)
+    )
+
+
+def get_practitioner_in_tenant(sess: Session, tenant_id, practitioner_id) -> Practitioner | None:
+    """The clinic's practitioner with this id."""
+    return sess.scalar(
+        select(Practitioner).where(
+            Practitioner.tenant_id == tenant_id, Practitioner.id == practitioner_id
+        )
+    )
+
+
+def get_practitioner_for_user(sess: Session, tenant_id, user_id) -> Practitioner | None:
+    """The practitioner profile linked to a staff account, if any."""
+    return sess.scalar(
+        select(Practitioner).where(
+            Practitioner.tenant_id == tenant_id, Practitioner.user_id == user_id
+        )
+    )
+
+
+def get_service_in_tenant(sess: Session, tenant_id, service_id) -> Service | None:
+    """The clinic's service (visit type) with this id."""
+    return sess.scalar(
+        select(Service).where(Service.tenant_id == tenant_id, Service.id == service_id)
+    )
+
+
+def get_appointment_in_tenant(
+    sess: Session, tenant_id, appointment_id, *, for_update: bool = False
+) -> Appointment | None:
+    """The clinic's appointment with this id (row-locked with ``for_update``)."""
+    q = select(Appointment).where(
+        Appointment.tenant_id == tenant_id, Appointment.id == appointment_id
+    )
+    if for_update:
+        q = q.with_for_update()
+    return sess.scalar(q)
+
+
+def service_practitioner_ids(sess: Session, tenant_id, service_id) -> list[uuid.UUID]:
+    """Practitioners offering a service."""
+    return list(
+        sess.scalars(
+            select(ServicePractitioner.practitioner_id).where(
+                ServicePractitioner.tenant_id == tenant_id,
+                ServicePractitioner.service_id == service_id,
+            )
+        )
+    )
+
+
+def service_location_ids(sess: Session, tenant_id, service_id) -> list[uuid.UUID]:
+    """Locations offering a service."""
+    return list(
+        sess.scalars(
+            select(ServiceLocation.location_id).where(
+                ServiceLocation.tenant_id == tenant_id, ServiceLocation.service_id == service_id
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Offering:
+    """A practitioner offering a service at a location (both active)."""
+
+    practitioner_id: uuid.UUID
+    practitioner_name: str
+    location_id: uuid.UUID
+    location_name: str
+    location_kind: str
+    timezone: str
+
+
+def offerings(
+    sess: Session, tenant_id, service_id, *, practitioner_id=None, location_id=None
+) -> list[Offering]:
+    """Active (practitioner, location) pairs that offer a service."""
+    sp, sl = ServicePractitioner, ServiceLocation
+    q = (
+        select(
+            sp.practitioner_id,
+            Practitioner.display_name,
+            sl.location_id,
+            Location.name,
+            Location.kind,
+            Location.timezone,
+        )
+        .join(sl, and_(sl.tenant_id == sp.tenant_id, sl.service_id == sp.service_id))
+        .join(
+            Practitioner,
+            and_(Practitioner.tenant_id == sp.tenant_id, Practitioner.id == sp.practitioner_id),
+        )
+        .join(Location, and_(Location.tenant_id == sl.tenant_id, Location.id == sl.location_id))
+        .where(
+            sp.tenant_id == tenant_id,
+            sp.service_id == service_id,
+            Practitioner.is_active.is_(True),
+            Location.is_active.is_(True),
+        )
+    )
+    if practitioner_id is not None:
+        q = q.where(sp.practitioner_id == practitioner_id)
+    if location_id is not None:
+        q = q.where(sl.location_id == location_id)
+    return [
+        Offering(*row) for row in sess.execute(q.order_by(Practitioner.display_name, Location.name))
+    ]
+
+
+def visit_of(service: Service) -> engine.Visit:
+    """The engine's view of a service."""
+    return engine.Visit(
+        duration=dt.timedelta(minutes=service.duration_minutes),
+        buffer_before=dt.timedelta(minutes=service.buffer_before_minutes),
+        buffer_after=dt.timedelta(minutes=service.buffer_after_minutes),
+    )
+
+
+def load_schedule(
+    sess: Session,
+    tenant_id,
+    practitioner_ids: list[uuid.UUID],
+    zones: dict[uuid.UUID, str],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    *,
+    exclude_appointment_id: uuid.UUID | None = None,
+) -> engine.Schedule:
+    """The part of one clinic's calendar that can affect starts in ``[start, end)``.
+
+    ``zones`` maps the locations of interest to their IANA zone names. Lapsed holds are
+    not busy (they are expired in all but name); ``exclude_appointment_id`` is an
+    appointment being rescheduled, whose own time must not block its new time.
+    """
+    lo, hi = start - MARGIN, end + MARGIN
+    location_ids = list(zones)
+    windows = [
+        engine.WeeklyWindow(*row)
+        for row in sess.execute(
+            select(
+                AvailabilityRule.practitioner_id,
+                AvailabilityRule.location_id,
+                AvailabilityRule.weekday,
+                AvailabilityRule.start_time,
+                AvailabilityRule.end_time,
+                AvailabilityRule.valid_from,
+                AvailabilityRule.valid_until,
+            ).where(
+                AvailabilityRule.tenant_id == tenant_id,
+                AvailabilityRule.practitioner_id.in_(practitioner_ids),
+                AvailabilityRule.location_id.in_(location_ids),
+                or_(
+                    AvailabilityRule.valid_from.is_(None),
+                    AvailabilityRule.valid_from <= hi.date() + MARGIN,
+                ),
+                or_(
+                    AvailabilityRule.valid_until.is_(None),
+                    AvailabilityRule.valid_until >= lo.date() - MARGIN,
+                ),
+            )
+        )
+    ]
+    extra, time_off = [], []
+    for pid, lid, kind, s, e in sess.execute(
+        select(
+            AvailabilityException.practitioner_id,
+            AvailabilityException.location_id,
+            AvailabilityException.kind,
+            AvailabilityException.starts_at,
+            AvailabilityException.ends_at,
+        ).where(
+            AvailabilityException.tenant_id == tenant_id,
+            AvailabilityException.practitioner_id.in_(practitioner_ids),
+            AvailabilityException.starts_at < hi,
+            AvailabilityException.ends_at > lo,
+        )
+    ):
+        (extra if kind == "extra_hours" else time_off).append(engine.Span(pid, s, e, lid))
+    closures = [
+        engine.ClosureDays(*row)
+        for row in sess.execute(
+            select(Closure.location_id, Closure.start_date, Closure.end_date).where(
+                Closure.tenant_id == tenant_id,
+                or_(Closure.location_id.is_(None), Closure.location_id.in_(location_ids)),
+                Closure.start_date <= hi.date() + MARGIN,
+                Closure.end_date >= lo.date() - MARGIN,
+            )
+        )
+    ]
+    busy_q = select(
+        Appointment.practitioner_id,
+        func.lower(Appointment.occupied),
+        func.upper(Appointment.occupied),
+    ).where(
+        Appointment.tenant_id == tenant_id,
+        Appointment.practitioner_id.in_(practitioner_ids),
+        Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.occupied.op("&&")(func.tstzrange(lo, hi)),
+        or_(Appointment.status != "held", Appointment.hold_expires_at > now),
+    )
+    if exclude_appointment_id is not None:
+        busy_q = busy_q.where(Appointment.id != exclude_appointment_id)
+    busy = [engine.Span(pid, s, e) for pid, s, e in sess.execute(busy_q)]
+    return engine.Schedule(
+        zones={lid: ZoneInfo(name) for lid, name in zones.items()},
+        windows=windows,
+        extra_hours=extra,
+        time_off=time_off,
+        closures=closures,
+        busy=busy,
+    )
+
+
+@dataclass
+class SlotSearch:
+    """The result of :func:`search_slots`."""
+
+    service: Service
+    rules: EffectiveRules
+    offerings: list[Offering]
+    slots: list[engine.Slot]
+
+
+def search_slots(
+    sess: Session,
+    tenant_id,
+    service_id,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    practitioner_id=None,
+    location_id=None,
+    now: dt.datetime | None = None,
+) -> SlotSearch:
+    """Free starts of an active service in ``[start, end)`` (optionally one practitioner/place)."""
+    now = now or utcnow()
+    service = get_service_in_tenant(sess, tenant_id, service_id)
+    if service is None or not service.is_active:
+        raise not_found("service", "service_id")
+    offers = offerings(
+        sess, tenant_id, service.id, practitioner_id=practitioner_id, location_id=location_id
+    )
+    rules = effective_rules(sess, tenant_id, service.id)
+    if not offers:
+        return SlotSearch(service, rules, [], [])
+    schedule = load_schedule(
+        sess,
+        tenant_id,
+        sorted({o.practitioner_id for o in offers}),
+        {o.location_id: o.timezone for o in offers},
+        start,
+        end,
+        now,
+    )
+    found = engine.free_slots(
+        schedule,
+        visit_of(service),
+        rules.policy(),
+        [(o.practitioner_id, o.location_id) for o in offers],
+        start,
+        end,
+        now,
+    )
+    return SlotSearch(service, rules, offers, found)
+
+
+def is_returning_patient(
+    sess: Session, tenant_id, patient_id, *, now: dt.datetime, exclude_id=None
+) -> bool:
+    """True when the patient has (or had) a visit: completed, checked in, confirmed or a live hold.
+
+    Cancelled, no-show and expired bookings do not count: a patient who never had a
+    case-taking is still new.
+    """
+    q = select(Appointment.id).where(
+        Appointment.tenant_id == tenant_id,
+        Appointment.patient_id == patient_id,
+        or_(
+            Appointment.status.in_(("confirmed", "checked_in", "completed")),
+            and_(Appointment.status == "held", Appointment.hold_expires_at > now),
+        ),
+    )
+    if exclude_id is not None:
+        q = q.where(Appointment.id != exclude_id)
+    return sess.scalar(q.limit(1)) is not None
