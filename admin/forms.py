@@ -43,8 +43,9 @@ class NewPasswordForm(FlaskForm):
     """Choose a password."""
 
     password = PasswordField(
-        "New password (at least 10 characters, letters with digits or symbols)",
+        "New password",
         validators=[DataRequired(), Length(max=256)],
+        description="At least 10 characters, mixing letters with digits or symbols.",
         render_kw={"autocomplete": "new-password"},
     )
 

@@ -47,7 +47,8 @@ class SignupForm(FlaskForm):
         render_kw={"autocomplete": "email"},
     )
     password = PasswordField(
-        "Password (at least 10 characters, letters with digits or symbols)",
+        "Password",
         validators=[DataRequired(), Length(max=256)],
+        description="At least 10 characters, mixing letters with digits or symbols.",
         render_kw={"autocomplete": "new-password"},
     )
