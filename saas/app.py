@@ -10,6 +10,7 @@ from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, errors, logs, outbox
+from .apispec_names import marshmallow_plugin
 from .config import Config
 from .crypto import KeyService
 from flask_smorest import Api
@@ -71,16 +72,15 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
     errors.register(app)
 
     from admin import api as admin_api
-    from admin import appointments_api, practice_api
     from admin import auth_views, views as console_views
     from portal import api as portal_api
-    from portal import booking_api, calendar_feed
     from portal import views as portal_views
     from tenants import api as tenants_api
+    from tenants import settings as tenant_settings
     from tenants import views as tenant_views
     from tenants.resolve import resolve_tenant
 
@@ -101,14 +101,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(portal_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(console_views.bp)
-    app.register_blueprint(calendar_feed.bp)
     for blp in (
         tenants_api.blp,
+        tenant_settings.blp,
         admin_api.blp,
         portal_api.blp,
-        practice_api.blp,
-        appointments_api.blp,
-        booking_api.blp,
     ):
         csrf.exempt(blp)  # bearer tokens, never cookies
         api.register_blueprint(blp)
