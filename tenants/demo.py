@@ -20,7 +20,7 @@ from .services import commit_signup, get_tenant_by_slug, signup_clinic
 
 SLUG = "demo"
 PASSWORD = "similia-demo-2026"
-TOTP_SECRET = "JBSWY3DPEHPK3PXPSIMILIADEMO2026A"
+TOTP_SECRET = "SIMILIADEMOTOTPSECRETKEYFORDEMOS"
 ACCOUNTS = [
     ("owner@demo.similia.test", "Dr. Hannah Weber", "owner"),
     ("practitioner@demo.similia.test", "Dr. Arjun Mehta", "practitioner"),
