@@ -76,8 +76,10 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
 
     from admin import api as admin_api
+    from admin import appointments_api, practice_api
     from admin import auth_views, views as console_views
     from portal import api as portal_api
+    from portal import booking_api, calendar_feed
     from portal import views as portal_views
     from tenants import api as tenants_api
     from tenants import settings as tenant_settings
@@ -101,11 +103,15 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(portal_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(console_views.bp)
+    app.register_blueprint(calendar_feed.bp)
     for blp in (
         tenants_api.blp,
         tenant_settings.blp,
         admin_api.blp,
         portal_api.blp,
+        practice_api.blp,
+        appointments_api.blp,
+        booking_api.blp,
     ):
         csrf.exempt(blp)  # bearer tokens, never cookies
         api.register_blueprint(blp)
