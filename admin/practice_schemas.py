@@ -171,7 +171,9 @@ def _patch_schema(schema: type[Schema], name: str) -> type[Schema]:
         f = copy.deepcopy(f)
         f.required = False
         declared[key] = f
-    return type(name, (Schema,), {**declared, "__doc__": f"Change some fields of {schema.__name__[:-6]}."})
+    return type(
+        name, (Schema,), {**declared, "__doc__": f"Change some fields of {schema.__name__[:-6]}."}
+    )
 
 
 LocationPatchSchema = _patch_schema(LocationSchema, "LocationPatchSchema")

@@ -12,6 +12,7 @@ from saas import db
 from saas.models import AuditEntry, User
 from saas.security.rbac import can, requires
 
+from .day import appointments_on_day_in_tenant, clinic_today
 from .forms import InviteForm, RoleForm
 from .services import (
     StaffError,
@@ -35,7 +36,9 @@ def _permissions():
 def dashboard():
     """The day at a glance."""
     staff = list_staff_in_tenant(db.session, g.tenant)
-    return render_template("admin/dashboard.html", staff_count=len(staff))
+    today = appointments_on_day_in_tenant(db.session, g.tenant, clinic_today(g.tenant))
+    active = [r for r in today if r["appt"].status not in ("cancelled",)]
+    return render_template("admin/dashboard.html", staff_count=len(staff), today_count=len(active))
 
 
 @bp.route("/staff", methods=["GET", "POST"])

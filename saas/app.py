@@ -77,7 +77,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from admin import api as admin_api
     from admin import appointments_api, practice_api
-    from admin import auth_views, views as console_views
+    from admin import auth_views, day, views as console_views
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
     from portal import views as portal_views
@@ -103,6 +103,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(portal_views.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(console_views.bp)
+    app.register_blueprint(day.bp)
     app.register_blueprint(calendar_feed.bp)
     for blp in (
         tenants_api.blp,

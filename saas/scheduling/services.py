@@ -22,9 +22,10 @@ Decisions:
   notification worker resolves the patient's address at delivery time.
 - **Waitlist:** whenever future time frees up (cancellation, reschedule, lapsed hold), the
   earliest matching waitlist entries get offers in the same transaction.
-- **Order of writes:** domain rows first, audit entry last. The audit chain takes a
-  per-clinic lock held to commit; taking it last keeps a transaction that waits on a
-  conflicting booking from holding it (no lock cycles).
+- **Locks, always in this order:** a claim of time first takes a per-practitioner advisory
+  lock (so racing claims queue instead of deadlocking inside the exclusion check), then
+  writes the domain rows; the audit entry comes last, since the audit chain's per-clinic
+  lock is held to commit. A transaction waiting for a claim never holds the audit lock.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import datetime as dt
 import logging
 import uuid
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, func, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from saas import audit, outbox
@@ -112,13 +113,31 @@ def _conflict(exc: IntegrityError) -> SchedulingError | None:
     return refuse(_CONSTRAINT_REASONS.get(name, "slot_taken"))
 
 
+def _claim_lock(sess: Session, tenant_id, practitioner_id) -> None:
+    """Serialise claims on one practitioner's time until commit.
+
+    Two transactions inserting overlapping rows each wait for the other inside the
+    exclusion check, and Postgres aborts one with a deadlock error. Taking this lock first
+    turns such races into a clean queue: the second claimant sees the first one's
+    committed row in its own check. The exclusion constraint still has the last word.
+    """
+    sess.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"claim:{tenant_id}:{practitioner_id}"},
+    )
+
+
 def _flush_claim(sess: Session) -> None:
-    """Flush a claim of time; an exclusion violation becomes a 409."""
+    """Flush a claim of time; an exclusion violation (or a deadlock between claims) is a 409."""
     try:
         sess.flush()
     except IntegrityError as exc:
         if (err := _conflict(exc)) is not None:
             raise err from exc
+        raise
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "40P01":  # two claims waited on each other
+            raise refuse("slot_taken") from exc
         raise
 
 
@@ -373,6 +392,7 @@ def book_appointment(
     rules = effective_rules(sess, tenant.id, service.id)
     end = start + dt.timedelta(minutes=service.duration_minutes)
     occupied = _occupied(start, end, service)
+    _claim_lock(sess, tenant.id, practitioner.id)
     _expire_overlapping(
         sess,
         tenant,
@@ -486,6 +506,7 @@ def confirm_appointment(
         raise refuse("invalid_state")
     before = appt.status
     if appt.effective_status(now) == "expired":
+        _claim_lock(sess, tenant.id, appt.practitioner_id)
         _expire_overlapping(
             sess,
             tenant,
@@ -553,6 +574,7 @@ def reschedule_appointment(
         raise refuse("unchanged")
     end = start + dt.timedelta(minutes=service.duration_minutes)
     occupied = _occupied(start, end, service)
+    _claim_lock(sess, tenant.id, practitioner.id)
     _expire_overlapping(
         sess,
         tenant,

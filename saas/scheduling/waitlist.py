@@ -242,7 +242,7 @@ def _first_start(
     end: dt.datetime,
     now: dt.datetime,
 ) -> dt.datetime | None:
-    """The earliest free start of ``service`` whose visit overlaps the freed time."""
+    """The freed start, or else the earliest free start of ``service`` overlapping it."""
     visit = visit_of(service)
     found = engine.free_slots(
         schedule,
@@ -253,6 +253,9 @@ def _first_start(
         end,
         now,
     )
+    for slot in found:  # the freed start itself when this service can start there
+        if slot.start == start:
+            return slot.start
     return found[0].start if found else None
 
 

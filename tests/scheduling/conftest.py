@@ -1,5 +1,6 @@
-"""Scheduling fixtures: a configured practice, patients with portal tokens, an API helper,
-and a live gunicorn server for the concurrency test.
+"""Scheduling fixtures: a configured practice, patients, an API helper, a live server.
+
+A live gunicorn server serves the concurrency tests.
 
 Practices are configured through the staff API (so every test also exercises it);
 patients are created with ``saas.patients.create_patient`` plus a portal token row, which
@@ -54,7 +55,11 @@ class Api:
     def send(self, method, path, json=None, *, token=...):
         """POST/PUT/PATCH/DELETE with a JSON body."""
         return self.client.open(
-            path, method=method, json=json, headers=self._headers(token), base_url=f"http://{self.host}"
+            path,
+            method=method,
+            json=json,
+            headers=self._headers(token),
+            base_url=f"http://{self.host}",
         )
 
     def post(self, path, json=None, *, token=...):
@@ -145,10 +150,19 @@ def make_practice(app, make_clinic, token_for):
     ) -> Practice:
         clinic = make_clinic(timezone=tz, country=COUNTRY.get(tz, "GB"))
         owner = Api(new_client(app), clinic.host, token_for(clinic))
-        loc = check(owner.post("/api/v1/practice/locations",
-                               {"name": "Main practice", "address": "1 Remedy Lane"}), 201)
-        prac = check(owner.post("/api/v1/practice/practitioners",
-                                {"display_name": "Dr. Anna Weber", "title": "Homeopath"}), 201)
+        loc = check(
+            owner.post(
+                "/api/v1/practice/locations", {"name": "Main practice", "address": "1 Remedy Lane"}
+            ),
+            201,
+        )
+        prac = check(
+            owner.post(
+                "/api/v1/practice/practitioners",
+                {"display_name": "Dr. Anna Weber", "title": "Homeopath"},
+            ),
+            201,
+        )
         body = {
             "name": "Follow-up consultation",
             "duration_minutes": 60,
@@ -159,11 +173,25 @@ def make_practice(app, make_clinic, token_for):
         }
         svc = check(owner.post("/api/v1/practice/services", body), 201)
         for weekday, start, end in windows or [(d, "09:00", "17:00") for d in range(1, 8)]:
-            check(owner.post("/api/v1/practice/availability", {
-                "practitioner_id": prac["id"], "location_id": loc["id"], "weekday": weekday,
-                "start_time": start, "end_time": end,
-            }), 201)
-        rules = {"slot_step_minutes": 30, "min_notice_minutes": 60, "max_advance_days": 365, **(rules or {})}
+            check(
+                owner.post(
+                    "/api/v1/practice/availability",
+                    {
+                        "practitioner_id": prac["id"],
+                        "location_id": loc["id"],
+                        "weekday": weekday,
+                        "start_time": start,
+                        "end_time": end,
+                    },
+                ),
+                201,
+            )
+        rules = {
+            "slot_step_minutes": 30,
+            "min_notice_minutes": 60,
+            "max_advance_days": 365,
+            **(rules or {}),
+        }
         check(owner.send("PUT", "/api/v1/practice/booking-rules", rules), 200)
         return Practice(clinic, owner, tz, loc["id"], prac["id"], svc["id"])
 
@@ -183,12 +211,51 @@ def make_patient(app):
         with app.app_context(), tenant_session(clinic.id) as sess:
             tenant = sess.get(Tenant, clinic.id)
             patient = create_patient(sess, tenant, full_name=full_name)
-            sess.add(PatientToken(
-                id=uuid.uuid4(), tenant_id=clinic.id, patient_id=patient.id, purpose="session",
-                token_hash=digest(plain), expires_at=utcnow() + dt.timedelta(days=1),
-            ))
+            sess.add(
+                PatientToken(
+                    id=uuid.uuid4(),
+                    tenant_id=clinic.id,
+                    patient_id=patient.id,
+                    purpose="session",
+                    token_hash=digest(plain),
+                    expires_at=utcnow() + dt.timedelta(days=1),
+                )
+            )
             pid = patient.id
         return Patient(pid, plain, full_name)
+
+    return make
+
+
+@pytest.fixture
+def make_staff(app, token_for):
+    """Add a staff member with ``role`` (TOTP enrolled) to a clinic; returns (user id, token)."""
+    import pyotp
+
+    from saas.db import tenant_session
+    from saas.fields import seal_field
+    from saas.models import Tenant, User, utcnow
+    from saas.security.passwords import hash_password
+
+    def make(clinic, role: str, name: str = "Sam Staff") -> tuple[uuid.UUID, str]:
+        secret, password = pyotp.random_base32(), "staff password 2026"
+        email = f"{role}-{uuid.uuid4().hex[:6]}@{clinic.slug}.example.org"
+        with app.app_context(), tenant_session(clinic.id) as sess:
+            tenant = sess.get(Tenant, clinic.id)
+            user = User(
+                id=uuid.uuid4(),
+                tenant_id=clinic.id,
+                email=email,
+                name=name,
+                role=role,
+                password_hash=hash_password(password),
+            )
+            sess.add(user)
+            sess.flush()
+            user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, secret)
+            user.mfa_enrolled_at = utcnow()
+            user_id = user.id
+        return user_id, token_for(clinic, email=email, password=password, secret=secret)
 
     return make
 
@@ -218,17 +285,34 @@ def live_server(app):
     port = _free_port()
     log = open(ROOT / ".var" / f"gunicorn-{os.getpid()}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "4", "-k", "gthread", "--threads", "4",
-         "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "saas.wsgi:app"],
-        cwd=ROOT, env={**os.environ, "SAAS_PUBLIC_PORT": str(port)}, stdout=log, stderr=log,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "4",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "5",
+            "saas.wsgi:app",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SAAS_PUBLIC_PORT": str(port)},
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(url + "/healthz", timeout=5).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

@@ -2,32 +2,7 @@
 
 from __future__ import annotations
 
-import pyotp
-
-from tests.conftest import new_client
-from tests.scheduling.conftest import Api, check
-
-
-def _receptionist(app, clinic, owner: Api, token_for, sql) -> Api:
-    """A receptionist of ``clinic`` (schedule.view, no practice.manage) with a token."""
-    from saas.db import tenant_session
-    from saas.fields import seal_field
-    from saas.models import Tenant, User, utcnow
-    from saas.security.passwords import hash_password
-
-    import uuid
-
-    secret = pyotp.random_base32()
-    with app.app_context(), tenant_session(clinic.id) as sess:
-        tenant = sess.get(Tenant, clinic.id)
-        user = User(id=uuid.uuid4(), tenant_id=clinic.id, email=f"desk@{clinic.slug}.example.org",
-                    name="Rita Reception", role="receptionist", password_hash=hash_password("front desk 2026"))
-        sess.add(user)
-        sess.flush()
-        user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, secret)
-        user.mfa_enrolled_at = utcnow()
-    token = token_for(clinic, email=f"desk@{clinic.slug}.example.org", password="front desk 2026", secret=secret)
-    return owner.as_(token)
+from tests.scheduling.conftest import check
 
 
 def test_configure_a_practice(make_practice, sql):
@@ -39,7 +14,9 @@ def test_configure_a_practice(make_practice, sql):
     svc = check(p.owner.get(f"/api/v1/practice/services/{p.service_id}"), 200)
     assert svc["currency"] == "INR"  # defaulted to the clinic's currency
     assert svc["practitioner_ids"] == [p.practitioner_id] and svc["location_ids"] == [p.location_id]
-    windows = check(p.owner.get("/api/v1/practice/availability", practitioner_id=p.practitioner_id), 200)
+    windows = check(
+        p.owner.get("/api/v1/practice/availability", practitioner_id=p.practitioner_id), 200
+    )
     assert [(w["weekday"], w["start_time"], w["end_time"]) for w in windows] == [
         (d, "09:00", "17:00") for d in range(1, 8)
     ]
@@ -48,23 +25,39 @@ def test_configure_a_practice(make_practice, sql):
     assert rules["effective"]["slot_step_minutes"] == 30
     assert rules["effective"]["cancellation_cutoff_minutes"] == 24 * 60  # default filled in
     assert rules["own"]["cancellation_cutoff_minutes"] is None
-    rows = sql("SELECT count(*) FROM audit_log WHERE tenant_id = %s AND action LIKE 'practice.%%'", p.clinic.id)
+    rows = sql(
+        "SELECT count(*) FROM audit_log WHERE tenant_id = %s AND action LIKE 'practice.%%'",
+        p.clinic.id,
+    )
     assert rows[0][0] == 1 + 1 + 1 + 7 + 1  # location, practitioner, service, 7 windows, rules
 
 
 def test_service_overrides_and_follow_up(make_practice):
     """A service overrides some rules (null inherits) and carries a follow-up interval."""
     p = make_practice()
-    body = {"slot_step_minutes": 15, "follow_up_min_days": 28, "follow_up_max_days": 42, "hold_minutes": None}
-    view = check(p.owner.send("PUT", f"/api/v1/practice/services/{p.service_id}/booking-rules", body), 200)
+    body = {
+        "slot_step_minutes": 15,
+        "follow_up_min_days": 28,
+        "follow_up_max_days": 42,
+        "hold_minutes": None,
+    }
+    view = check(
+        p.owner.send("PUT", f"/api/v1/practice/services/{p.service_id}/booking-rules", body), 200
+    )
     assert view["own"]["slot_step_minutes"] == 15 and view["own"]["hold_minutes"] is None
     assert view["effective"]["slot_step_minutes"] == 15
     assert view["effective"]["min_notice_minutes"] == 60  # inherited from the clinic
-    assert (view["effective"]["follow_up_min_days"], view["effective"]["follow_up_max_days"]) == (28, 42)
+    assert (view["effective"]["follow_up_min_days"], view["effective"]["follow_up_max_days"]) == (
+        28,
+        42,
+    )
     bad = p.owner.send("PUT", "/api/v1/practice/booking-rules", {"follow_up_min_days": 10})
     assert "follow_up_min_days" in check(bad, 422)["errors"]["json"]
-    inverted = p.owner.send("PUT", f"/api/v1/practice/services/{p.service_id}/booking-rules",
-                            {"follow_up_min_days": 42, "follow_up_max_days": 28})
+    inverted = p.owner.send(
+        "PUT",
+        f"/api/v1/practice/services/{p.service_id}/booking-rules",
+        {"follow_up_min_days": 42, "follow_up_max_days": 28},
+    )
     assert "follow_up_max_days" in check(inverted, 422)["errors"]["json"]
 
 
@@ -73,27 +66,102 @@ def test_validation_errors_name_the_field(make_practice):
     p = make_practice(windows=[(1, "09:00", "13:00")])
     o = p.owner
     cases = [
-        ("/api/v1/practice/locations", {"name": "Annex", "address": "2 Lane", "timezone": "Mars/Olympus"}, "timezone"),
+        (
+            "/api/v1/practice/locations",
+            {"name": "Annex", "address": "2 Lane", "timezone": "Mars/Olympus"},
+            "timezone",
+        ),
         ("/api/v1/practice/locations", {"name": "Annex", "kind": "in_person"}, "address"),
-        ("/api/v1/practice/services", {"name": "X", "duration_minutes": 30, "price_minor": -1}, "price_minor"),
+        (
+            "/api/v1/practice/services",
+            {"name": "X", "duration_minutes": 30, "price_minor": -1},
+            "price_minor",
+        ),
         ("/api/v1/practice/services", {"name": "X", "duration_minutes": 0}, "duration_minutes"),
-        ("/api/v1/practice/services", {"name": "X", "duration_minutes": 30, "new_patients_only": True,
-                                       "returning_patients_only": True}, "returning_patients_only"),
-        ("/api/v1/practice/services", {"name": "X", "duration_minutes": 30, "mode": "online",
-                                       "location_ids": [p.location_id]}, "location_ids"),
-        ("/api/v1/practice/availability", {"practitioner_id": p.practitioner_id, "location_id": p.location_id,
-                                           "weekday": 2, "start_time": "12:00", "end_time": "09:00"}, "end_time"),
-        ("/api/v1/practice/availability", {"practitioner_id": p.practitioner_id, "location_id": p.location_id,
-                                           "weekday": 1, "start_time": "12:00", "end_time": "14:00"}, "start_time"),
-        ("/api/v1/practice/availability", {"practitioner_id": p.practitioner_id, "location_id": p.location_id,
-                                           "weekday": 8, "start_time": "12:00", "end_time": "14:00"}, "weekday"),
-        ("/api/v1/practice/exceptions", {"practitioner_id": p.practitioner_id, "kind": "extra_hours",
-                                         "start": "2030-01-01T09:00", "end": "2030-01-01T10:00"}, "location_id"),
-        ("/api/v1/practice/exceptions", {"practitioner_id": p.practitioner_id, "kind": "time_off",
-                                         "start": "2030-01-01T09:00", "end": "2030-01-01T08:00"}, "end"),
-        ("/api/v1/practice/closures", {"name": "Holiday", "start_date": "2030-01-05", "end_date": "2030-01-01"}, "end_date"),
+        (
+            "/api/v1/practice/services",
+            {
+                "name": "X",
+                "duration_minutes": 30,
+                "new_patients_only": True,
+                "returning_patients_only": True,
+            },
+            "returning_patients_only",
+        ),
+        (
+            "/api/v1/practice/services",
+            {
+                "name": "X",
+                "duration_minutes": 30,
+                "mode": "online",
+                "location_ids": [p.location_id],
+            },
+            "location_ids",
+        ),
+        (
+            "/api/v1/practice/availability",
+            {
+                "practitioner_id": p.practitioner_id,
+                "location_id": p.location_id,
+                "weekday": 2,
+                "start_time": "12:00",
+                "end_time": "09:00",
+            },
+            "end_time",
+        ),
+        (
+            "/api/v1/practice/availability",
+            {
+                "practitioner_id": p.practitioner_id,
+                "location_id": p.location_id,
+                "weekday": 1,
+                "start_time": "12:00",
+                "end_time": "14:00",
+            },
+            "start_time",
+        ),
+        (
+            "/api/v1/practice/availability",
+            {
+                "practitioner_id": p.practitioner_id,
+                "location_id": p.location_id,
+                "weekday": 8,
+                "start_time": "12:00",
+                "end_time": "14:00",
+            },
+            "weekday",
+        ),
+        (
+            "/api/v1/practice/exceptions",
+            {
+                "practitioner_id": p.practitioner_id,
+                "kind": "extra_hours",
+                "start": "2030-01-01T09:00",
+                "end": "2030-01-01T10:00",
+            },
+            "location_id",
+        ),
+        (
+            "/api/v1/practice/exceptions",
+            {
+                "practitioner_id": p.practitioner_id,
+                "kind": "time_off",
+                "start": "2030-01-01T09:00",
+                "end": "2030-01-01T08:00",
+            },
+            "end",
+        ),
+        (
+            "/api/v1/practice/closures",
+            {"name": "Holiday", "start_date": "2030-01-05", "end_date": "2030-01-01"},
+            "end_date",
+        ),
         ("/api/v1/practice/booking-rules", {"slot_step_minutes": 1}, "slot_step_minutes"),
-        ("/api/v1/practice/practitioners", {"display_name": "Dr. X", "photo_url": "javascript:alert(1)"}, "photo_url"),
+        (
+            "/api/v1/practice/practitioners",
+            {"display_name": "Dr. X", "photo_url": "javascript:alert(1)"},
+            "photo_url",
+        ),
     ]
     for path, body, field in cases:
         method = "PUT" if path.endswith("booking-rules") else "POST"
@@ -111,24 +179,51 @@ def test_validation_errors_name_the_field(make_practice):
 def test_adjacent_windows_and_patch_validation(make_practice):
     """Touching windows are fine; a PATCH is validated on the resulting window."""
     p = make_practice(windows=[(1, "09:00", "12:00")])
-    second = check(p.owner.post("/api/v1/practice/availability", {
-        "practitioner_id": p.practitioner_id, "location_id": p.location_id, "weekday": 1,
-        "start_time": "12:00", "end_time": "15:00",
-    }), 201)
+    second = check(
+        p.owner.post(
+            "/api/v1/practice/availability",
+            {
+                "practitioner_id": p.practitioner_id,
+                "location_id": p.location_id,
+                "weekday": 1,
+                "start_time": "12:00",
+                "end_time": "15:00",
+            },
+        ),
+        201,
+    )
     # a new schedule from 2099 overlaps the open-ended windows until they end in 2098
     later = {
-        "practitioner_id": p.practitioner_id, "location_id": p.location_id, "weekday": 1,
-        "start_time": "08:00", "end_time": "18:00", "valid_from": "2099-01-01",
+        "practitioner_id": p.practitioner_id,
+        "location_id": p.location_id,
+        "weekday": 1,
+        "start_time": "08:00",
+        "end_time": "18:00",
+        "valid_from": "2099-01-01",
     }
-    assert check(p.owner.post("/api/v1/practice/availability", later), 422)["reason"] == "overlapping_window"
+    assert (
+        check(p.owner.post("/api/v1/practice/availability", later), 422)["reason"]
+        == "overlapping_window"
+    )
     for w in check(p.owner.get("/api/v1/practice/availability"), 200):
-        check(p.owner.send("PATCH", f"/api/v1/practice/availability/{w['id']}", {"valid_until": "2098-12-31"}), 200)
+        check(
+            p.owner.send(
+                "PATCH", f"/api/v1/practice/availability/{w['id']}", {"valid_until": "2098-12-31"}
+            ),
+            200,
+        )
     check(p.owner.post("/api/v1/practice/availability", later), 201)
-    bad = p.owner.send("PATCH", f"/api/v1/practice/availability/{second['id']}", {"start_time": "11:00"})
+    bad = p.owner.send(
+        "PATCH", f"/api/v1/practice/availability/{second['id']}", {"start_time": "11:00"}
+    )
     assert check(bad, 422)["reason"] == "overlapping_window"
-    end_first = p.owner.send("PATCH", f"/api/v1/practice/availability/{second['id']}", {"end_time": "11:00"})
+    end_first = p.owner.send(
+        "PATCH", f"/api/v1/practice/availability/{second['id']}", {"end_time": "11:00"}
+    )
     assert "end_time" in check(end_first, 422)["errors"]["json"]
-    ok = p.owner.send("PATCH", f"/api/v1/practice/availability/{second['id']}", {"end_time": "16:30"})
+    ok = p.owner.send(
+        "PATCH", f"/api/v1/practice/availability/{second['id']}", {"end_time": "16:30"}
+    )
     assert check(ok, 200)["end_time"] == "16:30"
     check(p.owner.send("DELETE", f"/api/v1/practice/availability/{second['id']}"), 204)
     assert check(p.owner.get(f"/api/v1/practice/availability/{second['id']}"), 404)
@@ -139,9 +234,17 @@ def test_duplicates_archive_and_links(make_practice):
     p = make_practice()
     dup = p.owner.post("/api/v1/practice/locations", {"name": "Main practice", "address": "x"})
     assert check(dup, 409)["errors"]["json"]["name"]
-    online = check(p.owner.post("/api/v1/practice/locations", {"name": "Video", "kind": "online"}), 201)
-    changed = check(p.owner.send("PATCH", f"/api/v1/practice/services/{p.service_id}",
-                                 {"mode": "either", "location_ids": [p.location_id, online["id"]]}), 200)
+    online = check(
+        p.owner.post("/api/v1/practice/locations", {"name": "Video", "kind": "online"}), 201
+    )
+    changed = check(
+        p.owner.send(
+            "PATCH",
+            f"/api/v1/practice/services/{p.service_id}",
+            {"mode": "either", "location_ids": [p.location_id, online["id"]]},
+        ),
+        200,
+    )
     assert sorted(changed["location_ids"]) == sorted([p.location_id, online["id"]])
     assert changed["practitioner_ids"] == [p.practitioner_id]  # untouched set stays
     check(p.owner.send("DELETE", f"/api/v1/practice/practitioners/{p.practitioner_id}"), 204)
@@ -155,39 +258,66 @@ def test_link_practitioner_to_staff_account(make_practice, make_clinic):
     """A profile may link to a staff account of the same clinic only, once."""
     p = make_practice()
     other = make_clinic()
-    foreign = p.owner.send("PATCH", f"/api/v1/practice/practitioners/{p.practitioner_id}",
-                           {"user_id": str(other.owner_id)})
+    foreign = p.owner.send(
+        "PATCH",
+        f"/api/v1/practice/practitioners/{p.practitioner_id}",
+        {"user_id": str(other.owner_id)},
+    )
     assert "user_id" in check(foreign, 422)["errors"]["json"]
-    mine = check(p.owner.send("PATCH", f"/api/v1/practice/practitioners/{p.practitioner_id}",
-                              {"user_id": str(p.clinic.owner_id)}), 200)
+    mine = check(
+        p.owner.send(
+            "PATCH",
+            f"/api/v1/practice/practitioners/{p.practitioner_id}",
+            {"user_id": str(p.clinic.owner_id)},
+        ),
+        200,
+    )
     assert mine["user_id"] == str(p.clinic.owner_id)
-    second = p.owner.post("/api/v1/practice/practitioners",
-                          {"display_name": "Dr. Two", "user_id": str(p.clinic.owner_id)})
+    second = p.owner.post(
+        "/api/v1/practice/practitioners",
+        {"display_name": "Dr. Two", "user_id": str(p.clinic.owner_id)},
+    )
     assert "user_id" in check(second, 409)["errors"]["json"]
 
 
 def test_exceptions_and_closures(make_practice):
     """Time off, extra hours (naive times read in the location's zone) and closures."""
     p = make_practice("America/New_York")
-    extra = check(p.owner.post("/api/v1/practice/exceptions", {
-        "practitioner_id": p.practitioner_id, "location_id": p.location_id, "kind": "extra_hours",
-        "start": "2030-07-06T18:00:00", "end": "2030-07-06T20:00:00", "reason": "Evening clinic",
-    }), 201)
+    extra = check(
+        p.owner.post(
+            "/api/v1/practice/exceptions",
+            {
+                "practitioner_id": p.practitioner_id,
+                "location_id": p.location_id,
+                "kind": "extra_hours",
+                "start": "2030-07-06T18:00:00",
+                "end": "2030-07-06T20:00:00",
+                "reason": "Evening clinic",
+            },
+        ),
+        201,
+    )
     assert extra["start"].startswith("2030-07-06T22:00:00")  # 18:00 EDT stored as 22:00 UTC
-    listed = check(p.owner.get("/api/v1/practice/exceptions", practitioner_id=p.practitioner_id), 200)
+    listed = check(
+        p.owner.get("/api/v1/practice/exceptions", practitioner_id=p.practitioner_id), 200
+    )
     assert [e["id"] for e in listed] == [extra["id"]]
-    closure = check(p.owner.post("/api/v1/practice/closures",
-                                 {"name": "Independence Day", "start_date": "2030-07-04"}), 201)
+    closure = check(
+        p.owner.post(
+            "/api/v1/practice/closures", {"name": "Independence Day", "start_date": "2030-07-04"}
+        ),
+        201,
+    )
     assert closure["end_date"] == "2030-07-04"
     check(p.owner.send("DELETE", f"/api/v1/practice/closures/{closure['id']}"), 204)
     check(p.owner.send("DELETE", f"/api/v1/practice/exceptions/{extra['id']}"), 204)
     assert check(p.owner.get("/api/v1/practice/closures"), 200) == []
 
 
-def test_roles(app, make_practice, token_for, sql):
+def test_roles(make_practice, make_staff):
     """Reception reads the configuration but cannot change it; no token is a 401."""
     p = make_practice()
-    desk = _receptionist(app, p.clinic, p.owner, token_for, sql)
+    desk = p.owner.as_(make_staff(p.clinic, "receptionist")[1])
     assert len(check(desk.get("/api/v1/practice/services"), 200)) == 1
     refused = desk.post("/api/v1/practice/locations", {"name": "Annex", "address": "2 Lane"})
     assert check(refused, 403)["message"].endswith("practice.manage.")
@@ -204,12 +334,16 @@ def test_cross_tenant(make_practice):
     check(b_on_a.get("/api/v1/practice/locations"), 401)
     check(b_on_a.post("/api/v1/practice/closures", {"name": "x", "start_date": "2030-01-01"}), 401)
     ids = {
-        "locations": a.location_id, "practitioners": a.practitioner_id, "services": a.service_id,
+        "locations": a.location_id,
+        "practitioners": a.practitioner_id,
+        "services": a.service_id,
     }
     for kind, object_id in ids.items():
         body = check(b.owner.get(f"/api/v1/practice/{kind}/{object_id}"), 404)
         assert object_id not in str(body)
-        check(b.owner.send("PATCH", f"/api/v1/practice/{kind}/{object_id}", {"is_active": False}), 404)
+        check(
+            b.owner.send("PATCH", f"/api/v1/practice/{kind}/{object_id}", {"is_active": False}), 404
+        )
         check(b.owner.send("DELETE", f"/api/v1/practice/{kind}/{object_id}"), 404)
     check(b.owner.get(f"/api/v1/practice/services/{a.service_id}/booking-rules"), 404)
     check(b.owner.post(f"/api/v1/practice/practitioners/{a.practitioner_id}/calendar-feed"), 404)
@@ -217,29 +351,48 @@ def test_cross_tenant(make_practice):
     check(b.owner.get(f"/api/v1/practice/availability/{window}"), 404)
     check(b.owner.send("DELETE", f"/api/v1/practice/availability/{window}"), 404)
     # B cannot attach A's practitioner or location to its own records
-    stolen = b.owner.post("/api/v1/practice/availability", {
-        "practitioner_id": a.practitioner_id, "location_id": a.location_id, "weekday": 1,
-        "start_time": "09:00", "end_time": "10:00",
-    })
+    stolen = b.owner.post(
+        "/api/v1/practice/availability",
+        {
+            "practitioner_id": a.practitioner_id,
+            "location_id": a.location_id,
+            "weekday": 1,
+            "start_time": "09:00",
+            "end_time": "10:00",
+        },
+    )
     assert set(check(stolen, 422)["errors"]["json"]) == {"practitioner_id", "location_id"}
-    svc = b.owner.post("/api/v1/practice/services", {"name": "Steal", "duration_minutes": 30,
-                                                     "practitioner_ids": [a.practitioner_id]})
+    svc = b.owner.post(
+        "/api/v1/practice/services",
+        {"name": "Steal", "duration_minutes": 30, "practitioner_ids": [a.practitioner_id]},
+    )
     assert "practitioner_ids" in check(svc, 422)["errors"]["json"]
-    closure = b.owner.post("/api/v1/practice/closures", {"name": "x", "start_date": "2030-01-01",
-                                                         "location_id": a.location_id})
+    closure = b.owner.post(
+        "/api/v1/practice/closures",
+        {"name": "x", "start_date": "2030-01-01", "location_id": a.location_id},
+    )
     assert "location_id" in check(closure, 422)["errors"]["json"]
     # A's configuration is intact and B sees only its own
-    assert check(a.owner.get(f"/api/v1/practice/locations/{a.location_id}"), 200)["is_active"] is True
-    assert [x["id"] for x in check(b.owner.get("/api/v1/practice/locations"), 200)] == [b.location_id]
+    assert (
+        check(a.owner.get(f"/api/v1/practice/locations/{a.location_id}"), 200)["is_active"] is True
+    )
+    assert [x["id"] for x in check(b.owner.get("/api/v1/practice/locations"), 200)] == [
+        b.location_id
+    ]
 
 
 def test_settings(make_practice):
     """The feed privacy setting defaults to initials and can be changed."""
     p = make_practice()
-    assert check(p.owner.get("/api/v1/practice/settings"), 200) == {"patient_names_in_feeds": "initials"}
+    assert check(p.owner.get("/api/v1/practice/settings"), 200) == {
+        "patient_names_in_feeds": "initials"
+    }
     check(p.owner.send("PUT", "/api/v1/practice/settings", {"patient_names_in_feeds": "full"}), 200)
     assert check(p.owner.get("/api/v1/practice/settings"), 200)["patient_names_in_feeds"] == "full"
-    check(p.owner.send("PUT", "/api/v1/practice/settings", {"patient_names_in_feeds": "everything"}), 422)
+    check(
+        p.owner.send("PUT", "/api/v1/practice/settings", {"patient_names_in_feeds": "everything"}),
+        422,
+    )
     check(new_client_api(p).get("/api/v1/practice/settings"), 401)
 
 

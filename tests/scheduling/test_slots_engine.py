@@ -58,9 +58,15 @@ def test_berlin_spring_forward_has_no_0230():
     """On 28 March 2027 Berlin skips 02:00–03:00: no 02:00 or 02:30 slot, offsets switch."""
     starts = _iso(_day_slots("Europe/Berlin", dt.date(2027, 3, 28)))
     assert starts == [
-        "2027-03-28T00:00:00+01:00", "2027-03-28T00:30:00+01:00", "2027-03-28T01:00:00+01:00",
-        "2027-03-28T01:30:00+01:00", "2027-03-28T03:00:00+02:00", "2027-03-28T03:30:00+02:00",
-        "2027-03-28T04:00:00+02:00", "2027-03-28T04:30:00+02:00", "2027-03-28T05:00:00+02:00",
+        "2027-03-28T00:00:00+01:00",
+        "2027-03-28T00:30:00+01:00",
+        "2027-03-28T01:00:00+01:00",
+        "2027-03-28T01:30:00+01:00",
+        "2027-03-28T03:00:00+02:00",
+        "2027-03-28T03:30:00+02:00",
+        "2027-03-28T04:00:00+02:00",
+        "2027-03-28T04:30:00+02:00",
+        "2027-03-28T05:00:00+02:00",
         "2027-03-28T05:30:00+02:00",
     ]
     assert not any("T02:" in s for s in starts)
@@ -71,10 +77,24 @@ def test_berlin_fall_back_has_no_duplicate():
     slots = _day_slots("Europe/Berlin", dt.date(2027, 10, 31))
     walls = [s.start.strftime("%H:%M") for s in slots]
     assert len(walls) == len(set(walls))
-    assert walls == ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30",
-                     "04:00", "04:30", "05:00", "05:30"]
+    assert walls == [
+        "00:00",
+        "00:30",
+        "01:00",
+        "01:30",
+        "02:00",
+        "02:30",
+        "03:00",
+        "03:30",
+        "04:00",
+        "04:30",
+        "05:00",
+        "05:30",
+    ]
     assert _iso(slots)[4:7] == [
-        "2027-10-31T02:00:00+02:00", "2027-10-31T02:30:00+02:00", "2027-10-31T03:00:00+01:00",
+        "2027-10-31T02:00:00+02:00",
+        "2027-10-31T02:30:00+02:00",
+        "2027-10-31T03:00:00+01:00",
     ]
     instants = [s.start.astimezone(dt.UTC) for s in slots]
     assert instants == sorted(set(instants))
@@ -91,7 +111,9 @@ def test_working_hours_keep_wall_clock_across_dst():
     after = _day_slots("Europe/Berlin", dt.date(2027, 3, 29), windows=windows, duration=60)
     assert _iso(before) == ["2027-03-27T09:00:00+01:00"]
     assert _iso(after) == ["2027-03-29T09:00:00+02:00"]
-    assert before[0].start.astimezone(dt.UTC).hour == 8 and after[0].start.astimezone(dt.UTC).hour == 7
+    assert (
+        before[0].start.astimezone(dt.UTC).hour == 8 and after[0].start.astimezone(dt.UTC).hour == 7
+    )
 
 
 def test_new_york_spring_and_fall():
@@ -107,11 +129,20 @@ def test_new_york_spring_and_fall():
 
 def test_kolkata_half_hour_offset():
     """Asia/Kolkata is +05:30 all year: 09:00 local is 03:30 UTC."""
-    slots = _day_slots("Asia/Kolkata", dt.date(2027, 3, 28), windows=_every_day("09:00", "11:00"), duration=45,
-                       step=15)
+    slots = _day_slots(
+        "Asia/Kolkata",
+        dt.date(2027, 3, 28),
+        windows=_every_day("09:00", "11:00"),
+        duration=45,
+        step=15,
+    )
     assert _iso(slots) == [
-        "2027-03-28T09:00:00+05:30", "2027-03-28T09:15:00+05:30", "2027-03-28T09:30:00+05:30",
-        "2027-03-28T09:45:00+05:30", "2027-03-28T10:00:00+05:30", "2027-03-28T10:15:00+05:30",
+        "2027-03-28T09:00:00+05:30",
+        "2027-03-28T09:15:00+05:30",
+        "2027-03-28T09:30:00+05:30",
+        "2027-03-28T09:45:00+05:30",
+        "2027-03-28T10:00:00+05:30",
+        "2027-03-28T10:15:00+05:30",
     ]
     assert slots[0].start.astimezone(dt.UTC).time() == dt.time(3, 30)
 
@@ -123,8 +154,10 @@ def test_local_to_utc_gap_and_fold():
     assert gap == dt.datetime(2027, 3, 28, 1, 0, tzinfo=dt.UTC)  # 03:00 CEST
     first = local_to_utc(dt.datetime(2027, 10, 31, 2, 30), berlin)
     last = local_to_utc(dt.datetime(2027, 10, 31, 2, 30), berlin, latest=True)
-    assert (first, last) == (dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC),
-                             dt.datetime(2027, 10, 31, 1, 30, tzinfo=dt.UTC))
+    assert (first, last) == (
+        dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2027, 10, 31, 1, 30, tzinfo=dt.UTC),
+    )
 
 
 # -- blocking ----------------------------------------------------------------------------------
@@ -134,12 +167,29 @@ def test_buffers_of_both_sides_are_respected():
     """A 09:30–10:00 visit with 10 min after-buffer blocks new 30-min visits needing 15 before."""
     zone = ZoneInfo("Europe/London")
     day = dt.date(2027, 6, 1)
-    busy = [Span(P, dt.datetime(2027, 6, 1, 9, 30, tzinfo=zone), dt.datetime(2027, 6, 1, 10, 10, tzinfo=zone))]
+    busy = [
+        Span(
+            P,
+            dt.datetime(2027, 6, 1, 9, 30, tzinfo=zone),
+            dt.datetime(2027, 6, 1, 10, 10, tzinfo=zone),
+        )
+    ]
     sched = Schedule(zones={L: zone}, windows=_every_day("09:00", "12:00"), busy=busy)
-    visit = Visit(dt.timedelta(minutes=30), buffer_before=dt.timedelta(minutes=15), buffer_after=dt.timedelta(0))
+    visit = Visit(
+        dt.timedelta(minutes=30),
+        buffer_before=dt.timedelta(minutes=15),
+        buffer_after=dt.timedelta(0),
+    )
     start = dt.datetime.combine(day, dt.time(), zone)
-    slots = free_slots(sched, visit, Policy(step=dt.timedelta(minutes=5)), [(P, L)], start,
-                       start + dt.timedelta(days=1), start - dt.timedelta(days=1))
+    slots = free_slots(
+        sched,
+        visit,
+        Policy(step=dt.timedelta(minutes=5)),
+        [(P, L)],
+        start,
+        start + dt.timedelta(days=1),
+        start - dt.timedelta(days=1),
+    )
     walls = [s.start.strftime("%H:%M") for s in slots]
     assert walls[:1] == ["09:00"]  # 08:45–09:30 occupied: touches the busy range, no overlap
     assert "09:05" not in walls and "10:20" not in walls
@@ -155,14 +205,36 @@ def test_closure_time_off_and_extra_hours():
         zones={L: zone},
         windows=_every_day("09:00", "12:00"),
         closures=[ClosureDays(None, day, day)],
-        time_off=[Span(P, dt.datetime(2027, 1, 27, 10, 0, tzinfo=zone), dt.datetime(2027, 1, 27, 11, 0, tzinfo=zone))],
-        extra_hours=[Span(P, dt.datetime(2027, 1, 27, 18, 0, tzinfo=zone), dt.datetime(2027, 1, 27, 19, 0, tzinfo=zone), L)],
+        time_off=[
+            Span(
+                P,
+                dt.datetime(2027, 1, 27, 10, 0, tzinfo=zone),
+                dt.datetime(2027, 1, 27, 11, 0, tzinfo=zone),
+            )
+        ],
+        extra_hours=[
+            Span(
+                P,
+                dt.datetime(2027, 1, 27, 18, 0, tzinfo=zone),
+                dt.datetime(2027, 1, 27, 19, 0, tzinfo=zone),
+                L,
+            )
+        ],
     )
     start = dt.datetime.combine(day, dt.time(), zone)
-    slots = free_slots(sched, Visit(dt.timedelta(minutes=60)), Policy(step=dt.timedelta(minutes=30)), [(P, L)],
-                       start, start + dt.timedelta(days=2), start - dt.timedelta(days=1))
+    slots = free_slots(
+        sched,
+        Visit(dt.timedelta(minutes=60)),
+        Policy(step=dt.timedelta(minutes=30)),
+        [(P, L)],
+        start,
+        start + dt.timedelta(days=2),
+        start - dt.timedelta(days=1),
+    )
     assert _iso(slots) == [
-        "2027-01-27T09:00:00+05:30", "2027-01-27T11:00:00+05:30", "2027-01-27T18:00:00+05:30",
+        "2027-01-27T09:00:00+05:30",
+        "2027-01-27T11:00:00+05:30",
+        "2027-01-27T18:00:00+05:30",
     ]
 
 
@@ -171,20 +243,55 @@ def test_policy_notice_and_advance():
     zone = ZoneInfo("Europe/Berlin")
     sched = Schedule(zones={L: zone}, windows=_every_day("09:00", "17:00"))
     now = dt.datetime(2027, 6, 1, 10, 5, tzinfo=zone)
-    policy = Policy(step=dt.timedelta(minutes=60), min_notice=dt.timedelta(hours=2), max_advance=dt.timedelta(days=1))
-    slots = free_slots(sched, Visit(dt.timedelta(minutes=60)), policy, [(P, L)], now - dt.timedelta(days=1),
-                       now + dt.timedelta(days=3), now)
+    policy = Policy(
+        step=dt.timedelta(minutes=60),
+        min_notice=dt.timedelta(hours=2),
+        max_advance=dt.timedelta(days=1),
+    )
+    slots = free_slots(
+        sched,
+        Visit(dt.timedelta(minutes=60)),
+        policy,
+        [(P, L)],
+        now - dt.timedelta(days=1),
+        now + dt.timedelta(days=3),
+        now,
+    )
     assert slots[0].start == dt.datetime(2027, 6, 1, 13, 0, tzinfo=zone)
     assert slots[-1].start == dt.datetime(2027, 6, 2, 10, 0, tzinfo=zone)
     visit = Visit(dt.timedelta(minutes=60))
-    assert check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 9, 0, tzinfo=zone), now) == "in_past"
-    assert check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 11, 0, tzinfo=zone), now) == "too_soon"
-    assert check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 2, 11, 0, tzinfo=zone), now) == "too_far_ahead"
-    assert check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 13, 30, tzinfo=zone), now) == (
-        "outside_availability")  # off the grid
-    assert check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 13, 0, tzinfo=zone), now) is None
-    assert check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 11, 0, tzinfo=zone), now,
-                      enforce_notice=False) is None
+    assert (
+        check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 9, 0, tzinfo=zone), now)
+        == "in_past"
+    )
+    assert (
+        check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 11, 0, tzinfo=zone), now)
+        == "too_soon"
+    )
+    assert (
+        check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 2, 11, 0, tzinfo=zone), now)
+        == "too_far_ahead"
+    )
+    assert check_slot(
+        sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 13, 30, tzinfo=zone), now
+    ) == ("outside_availability")  # off the grid
+    assert (
+        check_slot(sched, visit, policy, P, L, dt.datetime(2027, 6, 1, 13, 0, tzinfo=zone), now)
+        is None
+    )
+    assert (
+        check_slot(
+            sched,
+            visit,
+            policy,
+            P,
+            L,
+            dt.datetime(2027, 6, 1, 11, 0, tzinfo=zone),
+            now,
+            enforce_notice=False,
+        )
+        is None
+    )
 
 
 # -- properties -----------------------------------------------------------------------------------
@@ -200,7 +307,9 @@ ZONES = list(ZONE_DAYS)
 PAIRS = [(P, L), (P, L2), (P2, L)]
 #: Background threads of session fixtures (the dramatiq worker) touch the global ``random``
 #: while examples are drawn; Hypothesis would blame these strategies for it.
-BACKGROUND_RANDOM = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+BACKGROUND_RANDOM = pytest.mark.filterwarnings(
+    "ignore::hypothesis.errors.HypothesisDeprecationWarning"
+)
 
 
 @st.composite
@@ -217,12 +326,21 @@ def schedules(draw):
             length = draw(st.integers(1, 20)) * 30
             end = min(start + length, 23 * 60 + 30)
             assume(end > start)
-            for weekday in draw(st.sets(st.integers(1, 7), min_size=1)):  # same hours on several days
-                windows.append(WeeklyWindow(p, loc, weekday,
-                                            dt.time(start // 60, start % 60), dt.time(end // 60, end % 60)))
+            for weekday in draw(
+                st.sets(st.integers(1, 7), min_size=1)
+            ):  # same hours on several days
+                windows.append(
+                    WeeklyWindow(
+                        p,
+                        loc,
+                        weekday,
+                        dt.time(start // 60, start % 60),
+                        dt.time(end // 60, end % 60),
+                    )
+                )
     # no two windows of a practitioner overlap or touch (the API refuses overlaps)
     for i, a in enumerate(windows):
-        for b in windows[i + 1:]:
+        for b in windows[i + 1 :]:
             if a.practitioner_id == b.practitioner_id and a.weekday == b.weekday:
                 assume(a.end < b.start or b.end < a.start)
     # window boundaries that do not exist (inside a DST gap) are covered by the unit tests
@@ -231,7 +349,10 @@ def schedules(draw):
             for t in (w.start, w.end):
                 naive = dt.datetime.combine(day, t)
                 zw = zones[w.location_id]
-                assume(naive.replace(tzinfo=zw).astimezone(dt.UTC).astimezone(zw).replace(tzinfo=None) == naive)
+                assume(
+                    naive.replace(tzinfo=zw).astimezone(dt.UTC).astimezone(zw).replace(tzinfo=None)
+                    == naive
+                )
     origin = dt.datetime.combine(base, dt.time(), zone)
 
     origin = origin.astimezone(dt.UTC)  # instants in UTC: aware arithmetic in a zone is wall-clock
@@ -270,8 +391,12 @@ def _blocks(sched: Schedule, p, loc):
     zone = sched.zones[loc]
     for c in sched.closures:
         if c.location_id in (None, loc):
-            out.append((dt.datetime.combine(c.start_date, dt.time(), zone),
-                        dt.datetime.combine(c.end_date + dt.timedelta(days=1), dt.time(), zone)))
+            out.append(
+                (
+                    dt.datetime.combine(c.start_date, dt.time(), zone),
+                    dt.datetime.combine(c.end_date + dt.timedelta(days=1), dt.time(), zone),
+                )
+            )
     return out
 
 
@@ -298,11 +423,16 @@ def _oracle(sched: Schedule, visit: Visit, policy: Policy, now, start, end):
                     ok = (
                         exists
                         and wall_key not in seen_walls
-                        and s >= w_start and s + visit.duration <= w_end
+                        and s >= w_start
+                        and s + visit.duration <= w_end
                         and start <= s < end
-                        and s >= now + policy.min_notice and s <= now + policy.max_advance
-                        and not any(s - visit.buffer_before < b_end and s + visit.duration + visit.buffer_after > b_start
-                                    for b_start, b_end in blocks)
+                        and s >= now + policy.min_notice
+                        and s <= now + policy.max_advance
+                        and not any(
+                            s - visit.buffer_before < b_end
+                            and s + visit.duration + visit.buffer_after > b_start
+                            for b_start, b_end in blocks
+                        )
                     )
                     if exists:
                         seen_walls.add(wall_key)
@@ -314,7 +444,11 @@ def _oracle(sched: Schedule, visit: Visit, policy: Policy, now, start, end):
 
 
 @BACKGROUND_RANDOM
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(schedules())
 def test_engine_matches_brute_force(case):
     """Random calendars: the engine returns exactly the starts a brute-force walk allows."""
@@ -326,11 +460,17 @@ def test_engine_matches_brute_force(case):
 
 
 @BACKGROUND_RANDOM
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(schedules())
 def test_returned_slots_are_free_and_bookable(case):
-    """No returned slot overlaps an appointment, time off or closure (buffers included);
-    each one passes ``check_slot``, and once booked it is no longer offered."""
+    """No returned slot overlaps an appointment, time off or closure (buffers included).
+
+    Each one passes ``check_slot``, and once booked it is no longer offered.
+    """
     sched, visit, policy, now, start, end = case
     slots = free_slots(sched, visit, policy, PAIRS, start, end, now)
     for slot in slots:
@@ -340,17 +480,31 @@ def test_returned_slots_are_free_and_bookable(case):
         for b_start, b_end in _blocks(sched, slot.practitioner_id, slot.location_id):
             assert not (occupied[0] < b_end and occupied[1] > b_start), (slot, b_start, b_end)
         assert end_utc - start_utc == visit.duration  # real time, even across a DST change
-        reason = check_slot(sched, visit, policy, slot.practitioner_id, slot.location_id, slot.start, now)
+        reason = check_slot(
+            sched, visit, policy, slot.practitioner_id, slot.location_id, slot.start, now
+        )
         assert reason is None, (slot, reason)
     if slots:
         taken = slots[len(slots) // 2]
         booked = Schedule(
-            zones=sched.zones, windows=sched.windows, time_off=sched.time_off, closures=sched.closures,
-            busy=[*sched.busy, Span(taken.practitioner_id,
-                                    taken.start.astimezone(dt.UTC) - visit.buffer_before,
-                                    taken.end.astimezone(dt.UTC) + visit.buffer_after)],
+            zones=sched.zones,
+            windows=sched.windows,
+            time_off=sched.time_off,
+            closures=sched.closures,
+            busy=[
+                *sched.busy,
+                Span(
+                    taken.practitioner_id,
+                    taken.start.astimezone(dt.UTC) - visit.buffer_before,
+                    taken.end.astimezone(dt.UTC) + visit.buffer_after,
+                ),
+            ],
         )
         again = free_slots(booked, visit, policy, PAIRS, start, end, now)
-        assert all(not (s.practitioner_id == taken.practitioner_id and s.start == taken.start) for s in again)
-        assert check_slot(booked, visit, policy, taken.practitioner_id, taken.location_id, taken.start, now) == (
-            "slot_taken")
+        assert all(
+            not (s.practitioner_id == taken.practitioner_id and s.start == taken.start)
+            for s in again
+        )
+        assert check_slot(
+            booked, visit, policy, taken.practitioner_id, taken.location_id, taken.start, now
+        ) == ("slot_taken")
