@@ -77,9 +77,11 @@ def create_app(config: Config | None = None) -> Flask:
 
     from admin import api as admin_api
     from admin import appointments_api, practice_api
+    from admin import records_api
     from admin import auth_views, day, views as console_views
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
+    from portal import records_api as portal_records_api
     from portal import views as portal_views
     from tenants import api as tenants_api
     from tenants import settings as tenant_settings
@@ -113,6 +115,8 @@ def create_app(config: Config | None = None) -> Flask:
         practice_api.blp,
         appointments_api.blp,
         booking_api.blp,
+        records_api.blp,
+        portal_records_api.blp,
     ):
         csrf.exempt(blp)  # bearer tokens, never cookies
         api.register_blueprint(blp)

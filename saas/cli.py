@@ -64,3 +64,11 @@ def demo_code() -> None:
     from tenants.demo import current_code
 
     click.echo(current_code())
+
+
+from tenants.lifecycle import tenants_cli  # noqa: E402
+
+from .keys_cli import keys  # noqa: E402
+
+main.add_command(keys)
+main.add_command(tenants_cli)

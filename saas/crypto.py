@@ -36,6 +36,14 @@ class KeyServiceUnavailable(RuntimeError):
     """Vault/OpenBao cannot be reached or refused the call; retry later."""
 
 
+class TenantKeyMissing(KeyServiceUnavailable):
+    """The clinic's transit key does not exist (mistyped, or deleted: crypto-shredded).
+
+    Never "fixed" by creating a key: ``disable_upsert`` is set and the runtime policy has no
+    ``create`` capability, so encrypting to a missing key is an error, not a new key.
+    """
+
+
 class DecryptionError(RuntimeError):
     """A ciphertext does not open under this tenant/table/column/row."""
 
@@ -70,7 +78,13 @@ class KeyService:
         except (requests.exceptions.RequestException, hvac.exceptions.VaultDown) as exc:
             log.error("vault unreachable: %s", exc.__class__.__name__)
             raise KeyServiceUnavailable("The key service is unavailable.") from exc
+        except hvac.exceptions.InvalidPath as exc:
+            log.error("vault key missing for %s: %s", getattr(fn, "__name__", fn), exc)
+            raise TenantKeyMissing(f"The clinic's key does not exist: {exc}") from exc
         except hvac.exceptions.VaultError as exc:
+            if "not found" in str(exc).lower():
+                log.error("vault key missing for %s: %s", getattr(fn, "__name__", fn), exc)
+                raise TenantKeyMissing(f"The clinic's key does not exist: {exc}") from exc
             log.error("vault refused %s: %s", getattr(fn, "__name__", fn), exc)
             raise KeyServiceUnavailable(f"The key service refused the request: {exc}") from exc
 
@@ -101,6 +115,39 @@ class KeyService:
         )
         self._call(self._admin.secrets.transit.delete_key, name=name)
         self.forget(tenant_id)
+
+    def rotate_transit_key(self, tenant_id) -> int:
+        """Add a new version of the clinic's transit key (admin token); returns it."""
+        name = key_name(tenant_id)
+        self._call(self._admin.secrets.transit.rotate_key, name=name)
+        return self.key_info(tenant_id)["latest_version"]
+
+    def rewrap_data_key(self, tenant_id, wrapped: str) -> str:
+        """Re-encrypt a wrapped data key under the latest transit key version (no plaintext)."""
+        resp = self._call(
+            self._admin.secrets.transit.rewrap_data, name=key_name(tenant_id), ciphertext=wrapped
+        )
+        return resp["data"]["ciphertext"]
+
+    def set_min_decryption_version(self, tenant_id, version: int) -> None:
+        """Refuse transit ciphertext older than ``version`` (after every DEK was rewrapped)."""
+        self._call(
+            self._admin.secrets.transit.update_key_configuration,
+            name=key_name(tenant_id),
+            min_decryption_version=version,
+        )
+
+    def key_info(self, tenant_id) -> dict:
+        """Transit key metadata: ``latest_version``, ``min_decryption_version``, ``deletion_allowed``."""
+        resp = self._call(self._admin.secrets.transit.read_key, name=key_name(tenant_id))
+        data = resp["data"]
+        return {
+            "name": data["name"],
+            "latest_version": data["latest_version"],
+            "min_decryption_version": data["min_decryption_version"],
+            "deletion_allowed": data.get("deletion_allowed", False),
+            "versions": sorted(int(v) for v in (data.get("keys") or {})),
+        }
 
     def unwrap(self, tenant_id, wrapped: str) -> bytes:
         """Decrypt a wrapped data key with the runtime token (no cache)."""
@@ -143,13 +190,20 @@ class KeyService:
 
 def seal(key: bytes, version: int, tenant_id, table: str, column: str, row_id, plaintext: str) -> bytes:
     """Encrypt one field value."""
+    return seal_bytes(key, version, tenant_id, table, column, row_id, plaintext.encode())
+
+
+def seal_bytes(key: bytes, version: int, tenant_id, table: str, column: str, row_id, data: bytes) -> bytes:
+    """Encrypt one binary value (attachments, export bundles); same format as :func:`seal`."""
     nonce = os.urandom(12)
-    ct = AESGCM(key).encrypt(nonce, plaintext.encode(), _aad(tenant_id, table, column, row_id))
+    ct = AESGCM(key).encrypt(nonce, data, _aad(tenant_id, table, column, row_id))
     return _HEADER.pack(FORMAT_V1, version) + nonce + ct
 
 
 def blob_version(blob: bytes) -> int:
     """The data-key version a sealed value was written with."""
+    if len(blob) < _HEADER.size + 12 + 16:
+        raise DecryptionError("ciphertext is truncated")
     fmt, version = _HEADER.unpack_from(blob)
     if fmt != FORMAT_V1:
         raise DecryptionError(f"unknown ciphertext format {fmt}")
@@ -158,9 +212,15 @@ def blob_version(blob: bytes) -> int:
 
 def open_sealed(key: bytes, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
     """Decrypt one field value sealed by :func:`seal`."""
+    return open_sealed_bytes(key, tenant_id, table, column, row_id, blob).decode()
+
+
+def open_sealed_bytes(key: bytes, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
+    """Decrypt one value sealed by :func:`seal_bytes` (or :func:`seal`)."""
+    blob = bytes(blob)
     blob_version(blob)
     nonce, ct = blob[_HEADER.size : _HEADER.size + 12], blob[_HEADER.size + 12 :]
     try:
-        return AESGCM(key).decrypt(nonce, ct, _aad(tenant_id, table, column, row_id)).decode()
+        return AESGCM(key).decrypt(nonce, ct, _aad(tenant_id, table, column, row_id))
     except InvalidTag as exc:
         raise DecryptionError("ciphertext does not belong to this record") from exc

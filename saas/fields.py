@@ -6,7 +6,14 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .crypto import KeyService, blob_version, open_sealed, seal
+from .crypto import (
+    KeyService,
+    blob_version,
+    open_sealed,
+    open_sealed_bytes,
+    seal,
+    seal_bytes,
+)
 from .models import Tenant, TenantDataKey
 
 
@@ -38,8 +45,30 @@ def seal_field(sess: Session, tenant: Tenant, table: str, column: str, row_id, v
 
 def open_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
     """Decrypt a value sealed by :func:`seal_field` (any data-key version still held)."""
+    blob = bytes(blob)
     key = _key(sess, tenant_id, blob_version(blob))
     return open_sealed(key, tenant_id, table, column, row_id, blob)
+
+
+def seal_bytes_field(
+    sess: Session, tenant: Tenant, table: str, column: str, row_id, data: bytes
+) -> bytes:
+    """Encrypt binary ``data`` (an attachment, an export bundle) like :func:`seal_field`."""
+    key = _key(sess, tenant.id, tenant.dek_version)
+    return seal_bytes(key, tenant.dek_version, tenant.id, table, column, row_id, data)
+
+
+def open_bytes_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
+    """Decrypt a value sealed by :func:`seal_bytes_field`."""
+    blob = bytes(blob)
+    key = _key(sess, tenant_id, blob_version(blob))
+    return open_sealed_bytes(key, tenant_id, table, column, row_id, blob)
+
+
+def reseal(sess: Session, tenant: Tenant, table: str, column: str, row_id, blob: bytes) -> bytes:
+    """Re-encrypt a sealed value under the clinic's current data key (key rotation)."""
+    data = open_bytes_field(sess, tenant.id, table, column, row_id, blob)
+    return seal_bytes_field(sess, tenant, table, column, row_id, data)
 
 
 def blind_index(sess: Session, tenant_id, purpose: str, value: str) -> str:

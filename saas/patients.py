@@ -122,7 +122,11 @@ def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: st
             "body": f"Hello {patient.full_name},\n\nConfirm your email to book online:\n{link}\n",
         },
     )
-    audit.record(sess, tenant.id, "patient.registered", actor_label=email, target=f"patient:{patient.id}")
+    # the audit log is append-only and outlives erasure: no email in it, only the id
+    audit.record(
+        sess, tenant.id, "patient.registered", actor_label=f"patient:{patient.id}",
+        target=f"patient:{patient.id}",
+    )
     return patient
 
 

@@ -2,3 +2,4 @@
 
 from . import outbox  # noqa: F401
 from . import scheduling  # noqa: F401
+from . import records  # noqa: F401

@@ -43,6 +43,11 @@ class Patient(TenantScoped, Base):
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: active, or erased (personal data destroyed on request).
     status: Mapped[str] = mapped_column(String(16), default="active")
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the patient's personal and clinical data were erased (row kept, anonymised).
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Staff member who created the record (None for portal self-registration).
+    created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class PatientToken(TenantScoped, Base):

@@ -28,9 +28,14 @@ ALL = frozenset(
         "patients.manage",
         "clinical.read",
         "clinical.write",
+        "records.export",
+        "patients.erase",
     }
 )
 
+# records.export / patients.erase (GDPR requests) are owner/admin duties; reading clinical
+# content on top of the coarse clinical.* permissions is decided per clinic by
+# saas.records.policy (admins have no clinical access unless the owner grants it).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": ALL,
     "admin": ALL - {"billing.manage"},

@@ -1,0 +1,383 @@
+"""Data subject rights and retention: export, erasure, retention, records settings.
+
+Decisions:
+
+- **Export**: staff with ``records.export`` request it; a worker assembles a zip with
+  ``record.json`` (demographics, consents, allergies/medication, every visit with *every*
+  note version, prescriptions, attachment metadata and the access log of the patient's
+  record) and ``attachments/<id>-<name>``. The zip is sealed with the clinic's key in
+  ``record_exports``; it can be downloaded **once**, within :data:`EXPORT_TTL`, by a user who
+  holds ``records.export`` *and* may read clinical content; then it is destroyed.
+- **Erasure**: personal and clinical data are destroyed (rows deleted, sealed values gone);
+  the ``patients`` row stays, anonymised (``status='erased'``), so appointments and visit
+  rows keep their foreign keys and the clinic's statistics (dates, kinds, practitioners)
+  survive without identity. Undelivered outbox mail to the patient is dropped, delivered
+  mail is scrubbed of the address. Other features add their own anonymisation with
+  :func:`on_erasure` (e.g. scheduling clearing appointment notes). The audit log is
+  append-only and keeps only pseudonymous ids; an entry records the erasure itself.
+- **Retention**: ``retention_years`` per clinic (None = keep); the daily worker erases
+  patients with no visit and no registration within that time, and expires export bundles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import uuid
+import zipfile
+from collections.abc import Callable
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from saas import audit, outbox
+from saas.fields import open_bytes_field, seal_bytes_field
+from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
+from saas.patients import read_sealed
+
+from .attachments import safe_filename
+from .consents import list_consents
+from .models import (
+    Attachment,
+    CaseNote,
+    ClinicalFact,
+    ClinicalVisit,
+    Consent,
+    Prescription,
+    RecordExport,
+)
+from .policy import LEVELS, RecordsError, records_settings, require_clinical
+from .queries import demographics, fact_dict, patients_with_activity_before, prescription_dict
+from .sealing import open_json, open_text
+
+log = logging.getLogger(__name__)
+EXPORT_TTL = dt.timedelta(hours=24)
+ERASED_NAME = "Erased patient"
+#: Callables ``(sess, tenant, patient) -> dict[str, int]`` run inside erasure.
+ERASURE_HOOKS: list[Callable[[Session, Tenant, Patient], dict]] = []
+
+
+def on_erasure(hook: Callable[[Session, Tenant, Patient], dict]) -> Callable:
+    """Register another feature's anonymisation step (decorator)."""
+    ERASURE_HOOKS.append(hook)
+    return hook
+
+
+# -- export -----------------------------------------------------------------------------------
+def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient) -> RecordExport:
+    """Queue a data export of one patient."""
+    export = RecordExport(
+        id=uuid.uuid4(), tenant_id=tenant.id, patient_id=patient.id, requested_by=actor.id,
+        status="pending", created_at=utcnow(),
+    )
+    sess.add(export)
+    sess.flush()
+    audit.record(
+        sess, tenant.id, "records.export_requested", actor=actor, target=f"patient:{patient.id}",
+        data={"export_id": str(export.id)},
+    )
+    return export
+
+
+def enqueue_export(tenant_id, export_id) -> None:
+    """Hand the assembly to a worker (after commit); the retention sweep retries if lost."""
+    try:
+        from workers.records import assemble_export
+
+        assemble_export.send(str(tenant_id), str(export_id))
+    except Exception:  # noqa: BLE001 - the daily sweep picks pending exports up
+        log.warning("export enqueue failed", extra={"export_id": str(export_id)})
+
+
+def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | None:
+    """An export of this clinic."""
+    return sess.scalar(
+        select(RecordExport).where(RecordExport.tenant_id == tenant.id, RecordExport.id == export_id)
+    )
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    return _iso(obj)
+
+
+def build_bundle(sess: Session, tenant: Tenant, patient: Patient) -> bytes:
+    """The export zip of one patient (system read: the caller audits)."""
+    tid = tenant.id
+    visits = list(
+        sess.scalars(
+            select(ClinicalVisit)
+            .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == patient.id)
+            .order_by(ClinicalVisit.visit_date, ClinicalVisit.created_at)
+        )
+    )
+    notes = list(
+        sess.scalars(
+            select(CaseNote)
+            .where(CaseNote.tenant_id == tid, CaseNote.visit_id.in_([v.id for v in visits] or [None]))
+            .order_by(CaseNote.version)
+        )
+    )
+    names = dict(sess.execute(select(User.id, User.name).where(User.tenant_id == tid)).all())
+    rxs = sess.scalars(
+        select(Prescription)
+        .where(Prescription.tenant_id == tid, Prescription.patient_id == patient.id)
+        .order_by(Prescription.created_at)
+    )
+    facts = sess.scalars(
+        select(ClinicalFact).where(ClinicalFact.tenant_id == tid, ClinicalFact.patient_id == patient.id)
+    )
+    atts = list(
+        sess.scalars(select(Attachment).where(Attachment.tenant_id == tid, Attachment.patient_id == patient.id))
+    )
+    access_log = sess.execute(
+        select(AuditEntry.created_at, AuditEntry.actor_label, AuditEntry.action, AuditEntry.data)
+        .where(AuditEntry.tenant_id == tid, AuditEntry.target == f"patient:{patient.id}")
+        .order_by(AuditEntry.seq)
+    ).all()
+    files = {}
+    att_out = []
+    for a in atts:
+        name = open_text(sess, tid, "patient_attachments", "filename", a.id, a.filename)
+        path = f"attachments/{a.id}-{safe_filename(name)}"
+        files[path] = open_bytes_field(sess, tid, "patient_attachments", "content", a.id, a.content)
+        att_out.append({"id": a.id, "visit_id": a.visit_id, "filename": name, "content_type": a.content_type,
+                        "size_bytes": a.size_bytes, "created_at": a.created_at, "path": path})
+    record = {
+        "format": "similia-patient-export/1",
+        "generated_at": utcnow(),
+        "clinic": {"name": tenant.name, "slug": tenant.slug},
+        "patient": {k: v for k, v in demographics(sess, patient).items()},
+        "consents": [
+            {"purpose": c.purpose, "text_version": c.text_version, "channel": c.channel,
+             "granted_at": c.granted_at, "withdrawn_at": c.withdrawn_at,
+             "withdrawn_channel": c.withdrawn_channel}
+            for c in list_consents(sess, tenant, patient)
+        ],
+        "allergies_and_medication": [fact_dict(sess, f) for f in facts],
+        "visits": [
+            {
+                "id": v.id, "kind": v.kind, "visit_date": v.visit_date, "status": v.status,
+                "signed_at": v.signed_at, "practitioner": names.get(v.practitioner_id),
+                "patient_summary": open_text(sess, tid, "clinical_visits", "patient_summary", v.id, v.patient_summary),
+                "note_versions": [
+                    {"version": n.version, "is_amendment": n.is_amendment, "created_at": n.created_at,
+                     "author": names.get(n.author_id),
+                     "reason": open_text(sess, tid, "case_notes", "reason", n.id, n.reason),
+                     "sections": open_json(sess, tid, "case_notes", "body", n.id, n.body)}
+                    for n in notes if n.visit_id == v.id
+                ],
+            }
+            for v in visits
+        ],
+        "prescriptions": [prescription_dict(sess, r, names) for r in rxs],
+        "attachments": att_out,
+        "access_log": [
+            {"at": at, "by": who, "action": action, "record": (data or {}).get("record")}
+            for at, who, action, data in access_log
+        ],
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("record.json", json.dumps(_jsonable(record), indent=2, ensure_ascii=False))
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return buf.getvalue()
+
+
+def assemble_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | None:
+    """Worker step: build, seal and store the bundle; tell the requester it is ready."""
+    export = sess.scalar(
+        select(RecordExport)
+        .where(RecordExport.tenant_id == tenant.id, RecordExport.id == export_id)
+        .with_for_update(skip_locked=True)
+    )
+    if export is None or export.status != "pending":
+        return export
+    patient = sess.get(Patient, (tenant.id, export.patient_id))
+    if patient is None or patient.status != "active":
+        export.status = "failed"
+        return export
+    data = build_bundle(sess, tenant, patient)
+    export.bundle = seal_bytes_field(sess, tenant, "record_exports", "bundle", export.id, data)
+    export.size_bytes = len(data)
+    export.status, export.ready_at = "ready", utcnow()
+    export.expires_at = export.ready_at + EXPORT_TTL
+    sess.flush()
+    audit.record(
+        sess, tenant.id, "records.export_ready", actor_label="system", target=f"patient:{patient.id}",
+        data={"export_id": str(export.id), "size": len(data)},
+    )
+    requester = sess.get(User, (tenant.id, export.requested_by))
+    if requester is not None:
+        outbox.emit(
+            sess, tenant.id, "email.export_ready",
+            {
+                "to": requester.email,
+                "subject": f"A patient data export is ready at {tenant.name}",
+                "body": (
+                    f"Hello {requester.name},\n\nThe data export you requested (ref {export.id}) is "
+                    f"ready. Download it once before {export.expires_at:%d %b %Y %H:%M} UTC from the "
+                    "staff console or the API.\n"
+                ),
+            },
+        )
+    return export
+
+
+def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordExport) -> bytes:
+    """Claim the bundle once (atomic), destroy it, return the zip (audited)."""
+    require_clinical(tenant, actor)
+    claimed = sess.execute(
+        update(RecordExport)
+        .where(
+            RecordExport.tenant_id == tenant.id,
+            RecordExport.id == export.id,
+            RecordExport.status == "ready",
+            RecordExport.downloaded_at.is_(None),
+            RecordExport.expires_at > func.now(),
+        )
+        .values(status="downloaded", downloaded_at=func.now(), downloaded_by=actor.id)
+        .returning(RecordExport.bundle_enc)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        sess.refresh(export)
+        status = export.status
+        msg = {
+            "pending": "The export is still being prepared.",
+            "downloaded": "This export was already downloaded.",
+        }.get(status, "This export has expired.")
+        raise RecordsError({"export": msg}, status=409 if status == "pending" else 410)
+    data = open_bytes_field(sess, tenant.id, "record_exports", "bundle", export.id, claimed[0])
+    sess.execute(
+        update(RecordExport)
+        .where(RecordExport.tenant_id == tenant.id, RecordExport.id == export.id)
+        .values(bundle_enc=None)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        sess, tenant.id, "records.export_downloaded", actor=actor, target=f"patient:{export.patient_id}",
+        data={"export_id": str(export.id)},
+    )
+    sess.refresh(export)
+    return data
+
+
+def expire_exports(sess: Session, tenant: Tenant) -> int:
+    """Destroy bundles past their time limit."""
+    res = sess.execute(
+        update(RecordExport)
+        .where(RecordExport.tenant_id == tenant.id, RecordExport.status == "ready",
+               RecordExport.expires_at <= func.now())
+        .values(status="expired", bundle_enc=None)
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount or 0
+
+
+# -- erasure ---------------------------------------------------------------------------------------
+def _count_delete(sess: Session, model, *where) -> int:
+    return sess.execute(delete(model).where(*where).execution_options(synchronize_session=False)).rowcount or 0
+
+
+def erase_patient(
+    sess: Session, tenant: Tenant, actor: User | None, patient: Patient, *, reason: str,
+    reference: str | None = None,
+) -> dict[str, int]:
+    """Destroy a patient's personal and clinical data; keep anonymised statistics."""
+    if patient.status == "erased":
+        raise RecordsError({"patient": "Already erased."}, status=409)
+    tid, pid = tenant.id, patient.id
+    email = read_sealed(sess, patient, "email") if patient.email is not None else None
+    visit_ids = select(ClinicalVisit.id).where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
+    removed = {
+        "case_notes": _count_delete(sess, CaseNote, CaseNote.tenant_id == tid, CaseNote.visit_id.in_(visit_ids)),
+        "prescriptions": _count_delete(sess, Prescription, Prescription.tenant_id == tid, Prescription.patient_id == pid),
+        "clinical_facts": _count_delete(sess, ClinicalFact, ClinicalFact.tenant_id == tid, ClinicalFact.patient_id == pid),
+        "attachments": _count_delete(sess, Attachment, Attachment.tenant_id == tid, Attachment.patient_id == pid),
+        "consents": _count_delete(sess, Consent, Consent.tenant_id == tid, Consent.patient_id == pid),
+        "exports": _count_delete(sess, RecordExport, RecordExport.tenant_id == tid, RecordExport.patient_id == pid),
+        "portal_tokens": _count_delete(sess, PatientToken, PatientToken.tenant_id == tid, PatientToken.patient_id == pid),
+    }
+    removed["visits_anonymised"] = sess.execute(
+        update(ClinicalVisit)
+        .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
+        .values(patient_summary_enc=None, shared_with_patient=False)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+    if email:
+        addressed = or_(OutboxMessage.payload["to"].astext == email,
+                        OutboxMessage.payload["patient_id"].astext == str(pid))
+        removed["outbox_dropped"] = _count_delete(
+            sess, OutboxMessage, OutboxMessage.tenant_id == tid, OutboxMessage.dispatched_at.is_(None), addressed
+        )
+        for msg in sess.scalars(select(OutboxMessage).where(OutboxMessage.tenant_id == tid, addressed)):
+            msg.payload = {**msg.payload, "to": "[erased]", "body": "[erased]"}
+    for hook in ERASURE_HOOKS:
+        removed.update(hook(sess, tenant, patient) or {})
+    patient.full_name = ERASED_NAME
+    patient.email_index = None
+    for field in ("email", "phone", "date_of_birth", "address", "emergency_contact"):
+        setattr(patient, field, None)
+    patient.preferred_language = None
+    patient.communication_prefs = {}
+    patient.password_hash = None
+    patient.email_verified_at = None
+    patient.status = "erased"
+    patient.erased_at = patient.updated_at = utcnow()
+    sess.flush()
+    audit.record(
+        sess, tid, "patient.erased", actor=actor, actor_label=None if actor else "system",
+        target=f"patient:{pid}", data={"reason": reason, "reference": reference, "removed": removed},
+    )
+    return removed
+
+
+# -- retention and settings ---------------------------------------------------------------------------
+def apply_retention(sess: Session, tenant: Tenant, *, now: dt.datetime | None = None) -> int:
+    """Erase patients inactive for longer than the clinic's retention; expire exports."""
+    expire_exports(sess, tenant)
+    years = records_settings(tenant)["retention_years"]
+    if not years:
+        return 0
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=round(365.25 * years))
+    erased = 0
+    for patient in patients_with_activity_before(sess, tenant, cutoff):
+        erase_patient(sess, tenant, None, patient, reason="retention", reference=f"{years}y")
+        erased += 1
+    return erased
+
+
+def update_records_settings(sess: Session, tenant: Tenant, actor: User, data: dict) -> dict:
+    """Change the clinic's records settings (clinical access: owners only)."""
+    current = records_settings(tenant)
+    if "clinical_access" in data:
+        if actor.role != "owner":
+            raise RecordsError({"clinical_access": "Only an owner can change clinical access."}, status=403)
+        for role, level in data["clinical_access"].items():
+            if level not in LEVELS:
+                raise RecordsError({"clinical_access": f"Unknown level {level!r}."})
+        current["clinical_access"] = {**current["clinical_access"], **data["clinical_access"]}
+    for key in ("retention_years", "follow_up_invite_lead_days"):
+        if key in data:
+            current[key] = data[key]
+    tenant.settings = {**(tenant.settings or {}), "records": current}
+    sess.flush()
+    audit.record(
+        sess, tenant.id, "records.settings_changed", actor=actor,
+        data={k: current[k] for k in sorted(data)},
+    )
+    return current

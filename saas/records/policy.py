@@ -1,0 +1,64 @@
+"""Who may see clinical content: enforced in the service layer, not only at the view.
+
+Decisions:
+
+- practitioners always read and write clinical records; receptionists never (they keep
+  demographics, consents and appointments; the API omits clinical fields for them and every
+  clinical service verb refuses them even if a view forgot its decorator);
+- owners and admins are configurable per clinic (``tenant.settings["records"]
+  ["clinical_access"]``, each ``"none"``, ``"read"`` or ``"write"``). Defaults: owner
+  ``write`` (usually a practising homeopath), admin ``none`` (practice managers need no
+  case notes: minimum necessary access);
+- the RBAC table (``saas.security.rbac``) still gates the route coarsely; this module is
+  the fine-grained, per-clinic rule.
+"""
+
+from __future__ import annotations
+
+from saas.models import Tenant
+
+LEVELS = ("none", "read", "write")
+FIXED = {"practitioner": "write", "receptionist": "none"}
+DEFAULT_CONFIGURABLE = {"owner": "write", "admin": "none"}
+
+
+class RecordsError(Exception):
+    """Refused records operation; ``errors`` maps fields to messages."""
+
+    def __init__(self, errors: dict[str, str], *, status: int = 422):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.status = status
+
+
+def records_settings(tenant: Tenant) -> dict:
+    """The clinic's records settings with defaults filled in."""
+    stored = (tenant.settings or {}).get("records") or {}
+    access = {**DEFAULT_CONFIGURABLE, **(stored.get("clinical_access") or {})}
+    return {
+        "clinical_access": access,
+        #: Years after the last visit (or registration) before records are erased; None keeps.
+        "retention_years": stored.get("retention_years"),
+        #: Days before a follow-up window opens that the patient is invited to book.
+        "follow_up_invite_lead_days": stored.get("follow_up_invite_lead_days", 7),
+    }
+
+
+def clinical_level(tenant: Tenant, role: str | None) -> str:
+    """``none``, ``read`` or ``write`` for a staff role in this clinic."""
+    if role in FIXED:
+        return FIXED[role]
+    return records_settings(tenant)["clinical_access"].get(role or "", "none")
+
+
+def can_read_clinical(tenant: Tenant, actor) -> bool:
+    """True when ``actor`` (a staff user) may read clinical content in this clinic."""
+    return actor is not None and clinical_level(tenant, getattr(actor, "role", None)) != "none"
+
+
+def require_clinical(tenant: Tenant, actor, *, write: bool = False) -> None:
+    """Raise 403 unless the staff ``actor`` may read (or write) clinical content."""
+    level = clinical_level(tenant, getattr(actor, "role", None)) if actor is not None else "none"
+    if level == "none" or (write and level != "write"):
+        what = "change" if write else "see"
+        raise RecordsError({"role": f"Your role may not {what} clinical records."}, status=403)
