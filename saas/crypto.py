@@ -82,7 +82,8 @@ class KeyService:
             log.error("vault key missing for %s: %s", getattr(fn, "__name__", fn), exc)
             raise TenantKeyMissing(f"The clinic's key does not exist: {exc}") from exc
         except hvac.exceptions.VaultError as exc:
-            if "not found" in str(exc).lower():
+            text = str(exc).lower()
+            if "key not found" in text or "no existing key named" in text:
                 log.error("vault key missing for %s: %s", getattr(fn, "__name__", fn), exc)
                 raise TenantKeyMissing(f"The clinic's key does not exist: {exc}") from exc
             log.error("vault refused %s: %s", getattr(fn, "__name__", fn), exc)

@@ -249,7 +249,7 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
             RecordExport.expires_at > func.now(),
         )
         .values(status="downloaded", downloaded_at=func.now(), downloaded_by=actor.id)
-        .returning(RecordExport.bundle_enc)
+        .returning(RecordExport.bundle)
         .execution_options(synchronize_session=False)
     ).first()
     if claimed is None:
@@ -264,7 +264,7 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
     sess.execute(
         update(RecordExport)
         .where(RecordExport.tenant_id == tenant.id, RecordExport.id == export.id)
-        .values(bundle_enc=None)
+        .values({RecordExport.bundle: None})
         .execution_options(synchronize_session=False)
     )
     audit.record(
@@ -281,7 +281,7 @@ def expire_exports(sess: Session, tenant: Tenant) -> int:
         update(RecordExport)
         .where(RecordExport.tenant_id == tenant.id, RecordExport.status == "ready",
                RecordExport.expires_at <= func.now())
-        .values(status="expired", bundle_enc=None)
+        .values({RecordExport.status: "expired", RecordExport.bundle: None})
         .execution_options(synchronize_session=False)
     )
     return res.rowcount or 0
@@ -314,7 +314,7 @@ def erase_patient(
     removed["visits_anonymised"] = sess.execute(
         update(ClinicalVisit)
         .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
-        .values(patient_summary_enc=None, shared_with_patient=False)
+        .values({ClinicalVisit.patient_summary: None, ClinicalVisit.shared_with_patient: False})
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     if email:
