@@ -1,0 +1,40 @@
+# Secrets Manager holds every secret the app reads (README "Configuration"). ECS injects them
+# into the containers at start (task definition "secrets"), so no value ever appears in a task
+# definition, an image or this code. All are encrypted with the KMS key.
+#
+# Generated here (values live in the encrypted remote state, see versions.tf):
+#   SECRET_KEY, DATABASE_URL, APP_DATABASE_URL, REDIS_URL
+# Put by an operator after the first apply (README.md), never through Terraform:
+#   VAULT_TOKEN, VAULT_ADMIN_TOKEN (see vault.md), SMTP_URL (the mail provider's credentials)
+
+locals {
+  generated_secret_names = ["SECRET_KEY", "DATABASE_URL", "APP_DATABASE_URL", "REDIS_URL"]
+  operator_secret_names  = ["VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "SMTP_URL"]
+
+  generated_secret_values = {
+    SECRET_KEY       = random_password.secret_key.result
+    DATABASE_URL     = "postgresql+psycopg://${local.db_master_username}:${random_password.db_master.result}@${local.db_url_base}"
+    APP_DATABASE_URL = "postgresql+psycopg://similia_app:${random_password.db_app.result}@${local.db_url_base}"
+    REDIS_URL        = "rediss://:${random_password.redis_auth.result}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379/0"
+  }
+}
+
+resource "random_password" "secret_key" {
+  length  = 64
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "app" {
+  #checkov:skip=CKV2_AWS_57:rotation is an operator runbook (README.md); a rotation Lambda must also re-run the ALTER ROLE step
+  for_each                = toset(concat(local.generated_secret_names, local.operator_secret_names))
+  name                    = "${local.name}/${each.key}"
+  description             = "Similia ${each.key} (injected into ECS tasks as an environment variable)"
+  kms_key_id              = aws_kms_key.main.arn
+  recovery_window_in_days = 30
+}
+
+resource "aws_secretsmanager_secret_version" "generated" {
+  for_each      = toset(local.generated_secret_names)
+  secret_id     = aws_secretsmanager_secret.app[each.key].id
+  secret_string = local.generated_secret_values[each.key]
+}
