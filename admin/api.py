@@ -48,23 +48,30 @@ class Token(MethodView):
         except auth.AuthError as exc:
             db.session.commit()
             abort(401, message=str(exc))
-        enrolling = user.mfa_enrolled_at is None
-        if enrolling:
-            ok = auth.complete_enrolment(db.session, g.tenant, user, data["otp"]) is not None
+        codes = None
+        if user.mfa_enrolled_at is None:
+            # first use after signup or invitation: the code confirms the authenticator
+            if not auth.claim_attempt(g.tenant.id, user.email, ip):
+                db.session.commit()
+                abort(401, message=auth.LOCKED)
+            codes = auth.complete_enrolment(db.session, g.tenant, user, data["otp"])
+            ok = codes is not None
             if ok:
+                auth.release_attempt(g.tenant.id, user.email, ip)
                 audit.record(db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "api"})
         else:
             ok = auth.second_factor(db.session, g.tenant, user, data["otp"], ip)
         if not ok:
-            if enrolling:
-                auth.note_failure(g.tenant.id, user.email, ip)
             db.session.commit()
             abort(401, message=auth.GENERIC_FAILURE)
         ttl = token_ttl()
         plain, _ = issue_token(db.session, user, ttl)
         audit.record(db.session, g.tenant.id, "auth.token_issued", actor=user)
         db.session.commit()
-        return {"access_token": plain, "token_type": "Bearer", "expires_in": ttl}
+        body = {"access_token": plain, "token_type": "Bearer", "expires_in": ttl}
+        if codes is not None:
+            body["recovery_codes"] = codes  # enrolment just completed: shown this once
+        return body
 
     @blp.response(204)
     @requires("console.view")
@@ -104,9 +111,9 @@ class Staff(MethodView):
 class StaffRole(MethodView):
     """A staff member's role."""
 
+    @requires("staff.manage")
     @blp.arguments(RoleChangeSchema)
     @blp.response(200, UserSchema)
-    @requires("staff.manage")
     def put(self, data, user_id: uuid.UUID):
         """Change a staff member's role."""
         user = db.session.scalar(select(User).where(User.tenant_id == g.tenant.id, User.id == user_id))
@@ -124,9 +131,9 @@ class StaffRole(MethodView):
 class Invitations(MethodView):
     """Staff invitations."""
 
+    @requires("staff.invite")
     @blp.arguments(InvitationRequestSchema)
     @blp.response(201, InvitationSchema)
-    @requires("staff.invite")
     def post(self, data):
         """Invite someone by email with a role."""
         try:

@@ -21,6 +21,10 @@ class TokenSchema(Schema):
     access_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()
+    recovery_codes = fields.List(
+        fields.String(),
+        metadata={"description": "Only on the request that completed MFA enrolment (shown once)"},
+    )
 
 
 class UserSchema(Schema):

@@ -7,7 +7,7 @@ import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from saas import audit, outbox
 from saas.models import ROLES, Invitation, Tenant, User, utcnow
@@ -119,7 +119,16 @@ def accept_invitation(sess, tenant: Tenant, token: str, password: str) -> tuple[
         raise StaffError({"token": "This invitation link is invalid or has expired."}, status=404)
     if problem := password_problem(password or ""):
         raise StaffError({"password": problem})
-    inv.accepted_at = utcnow()
+    claimed = sess.execute(  # single use, even when the form is sent twice at once
+        update(Invitation)
+        .where(Invitation.tenant_id == tenant.id, Invitation.id == inv.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=utcnow())
+        .returning(Invitation.id)
+    ).first()
+    if claimed is None:
+        raise StaffError({"token": "This invitation was already accepted."}, status=409)
+    if get_user_by_email_in_tenant(sess, tenant.id, inv.email) is not None:
+        raise StaffError({"token": "This person already has an account at this clinic."}, status=409)
     user = User(
         id=uuid.uuid4(), tenant_id=tenant.id, email=inv.email, name=inv.name, role=inv.role,
         password_hash=hash_password(password),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 
 import redis
@@ -18,6 +20,12 @@ from flask_smorest import Api
 from .extensions import csrf, limiter, login_manager
 from .security import passwords
 from .sessions import RedisSessionInterface
+
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Responses that may carry secrets (TOTP enrolment, recovery codes, tokens) are never cached.
+NO_STORE_PREFIXES = ("/api/", "/login", "/mfa", "/password", "/invite", "/auth", "/signup", "/console")
+access_log = structlog.get_logger("similia.access")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -123,7 +131,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     @app.before_request
     def _request_context():
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id, path=request.path)
         resolve_tenant()
@@ -133,6 +143,12 @@ def create_app(config: Config | None = None) -> Flask:
     @app.after_request
     def _headers(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if request.path.startswith(NO_STORE_PREFIXES):
+            response.headers["Cache-Control"] = "no-store"
+        if config.public_scheme == "https":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -143,6 +159,13 @@ def create_app(config: Config | None = None) -> Flask:
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                 f"frame-ancestors 'none'; form-action {form_action}",
+            )
+        if "started" in g and request.blueprint != "ops":
+            access_log.info(
+                "request",
+                method=request.method,
+                status=response.status_code,
+                ms=round((time.perf_counter() - g.started) * 1000, 1),
             )
         return response
 

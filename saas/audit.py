@@ -7,6 +7,7 @@ writers cannot fork it; ``(tenant_id, seq)`` is unique as the last line of defen
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -32,7 +33,7 @@ def _canonical(entry: AuditEntry) -> str:
             "ip": ip,
             "request_id": entry.request_id,
             "data": entry.data,
-            "at": entry.created_at.isoformat(),
+            "at": entry.created_at.astimezone(dt.UTC).isoformat(),
         },
         sort_keys=True,
         separators=(",", ":"),

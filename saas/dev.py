@@ -64,7 +64,6 @@ def _wait_http(url: str, timeout: float) -> bool:
 
 def run(var_dir: Path, port: int = 8000, workers: int = 2) -> int:
     """Run the platform until Ctrl-C."""
-    services = prepare(var_dir, port)
     children: list[subprocess.Popen] = []
     stopping = False
 
@@ -72,6 +71,9 @@ def run(var_dir: Path, port: int = 8000, workers: int = 2) -> int:
         nonlocal stopping
         stopping = True
 
+    # SIGTERM during start-up must still stop the embedded servers (atexit does that)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    services = prepare(var_dir, port)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     logs = var_dir / "logs"

@@ -12,6 +12,7 @@ def configure(level: str = "INFO") -> None:
     """Route stdlib and structlog records through one JSON renderer on stderr."""
     shared = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

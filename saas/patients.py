@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from . import audit, outbox
 from .fields import blind_index, open_field, seal_field
 from .models import SEALED_PATIENT_FIELDS, Patient, PatientToken, Tenant, utcnow
-from .security.passwords import DUMMY_HASH, hash_password, password_problem, verify_password
+from .security.passwords import dummy_hash, hash_password, password_problem, verify_password
 from .security.secrets import digest, new_token
 
 VERIFY_TTL = dt.timedelta(days=2)
@@ -170,7 +170,7 @@ def sign_in_patient(sess: Session, tenant: Tenant, email: str, password: str) ->
         patient = get_patient_by_email_in_tenant(sess, tenant, normalise_email(email))
     except PatientError:
         patient = None
-    ok = verify_password(patient.password_hash if patient and patient.password_hash else DUMMY_HASH, password or "")
+    ok = verify_password(patient.password_hash if patient and patient.password_hash else dummy_hash(), password or "")
     if not (patient and patient.password_hash and ok and patient.status == "active"):
         raise PatientError({"email": "Email or password is incorrect."}, status=401)
     if patient.email_verified_at is None:

@@ -96,8 +96,8 @@ def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
         raise SignupError({"slug": "This address is already taken."}, status=409) from exc
     bind_tenant(sess, tenant.id)
 
-    wrapped = keys.create_tenant_key(tenant.id)
     try:
+        wrapped = keys.create_tenant_key(tenant.id)
         sess.add(TenantDataKey(id=uuid.uuid4(), tenant_id=tenant.id, version=1, wrapped=wrapped))
         owner = User(
             id=uuid.uuid4(),
@@ -125,13 +125,27 @@ def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
 
 
 def commit_signup(sess: Session, keys: KeyService, tenant_id: uuid.UUID) -> None:
-    """Commit the signup; if the commit fails, delete the new Vault key too."""
+    """Commit the signup; if the commit fails, delete the new Vault key too.
+
+    A connection can break *after* the server committed, so the key is deleted only once a
+    fresh connection confirms that the clinic's row does not exist.
+    """
     try:
         sess.commit()
     except BaseException:
         sess.rollback()
-        _shred_quietly(keys, tenant_id)
+        if not _tenant_exists(sess, tenant_id):
+            _shred_quietly(keys, tenant_id)
         raise
+
+
+def _tenant_exists(sess: Session, tenant_id: uuid.UUID) -> bool:
+    try:
+        with sess.get_bind().connect() as conn:
+            return conn.scalar(select(Tenant.id).where(Tenant.id == tenant_id)) is not None
+    except Exception:  # noqa: BLE001 - cannot tell: keep the key (an orphan key is harmless)
+        log.error("cannot confirm failed signup; keeping its key", extra={"tenant": str(tenant_id)})
+        return True
 
 
 def _shred_quietly(keys: KeyService, tenant_id: uuid.UUID) -> None:

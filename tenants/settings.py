@@ -85,9 +85,9 @@ class Clinic(MethodView):
         """Read the clinic's settings and branding."""
         return clinic_view(g.tenant)
 
+    @requires("settings.manage")
     @blp.arguments(ClinicSchema(partial=True))
     @blp.response(200, ClinicSchema)
-    @requires("settings.manage")
     def patch(self, changes):
         """Change the clinic's name, time zone, branding or privacy settings."""
         tenant = db.session.merge(g.tenant)

@@ -1,8 +1,9 @@
 """Staff authentication: password, lockout, TOTP MFA, recovery codes, password reset.
 
-Lockout: failures are counted in Redis per (clinic, email) and per (clinic, IP) with a
-window of ``login_lock_seconds``; past the limit every attempt is refused with the same
-generic message, whether or not the email exists. A TOTP code is accepted once only: the
+Lockout: attempts are counted in Redis per (clinic, email) and per (clinic, IP) *before*
+the password is checked, within ``login_lock_seconds``; a full sign-in clears the account's
+count. Past the limit every attempt is refused with the same lockout message, whether or not
+the email exists (so it reveals nothing). A TOTP code is accepted once only: the
 last accepted time step is advanced with one conditional UPDATE, so two requests carrying
 the same code at the same moment cannot both succeed.
 """
@@ -19,8 +20,8 @@ from sqlalchemy import select, text, update
 
 from .. import audit
 from ..fields import open_field, seal_field
-from ..models import PasswordReset, RecoveryCode, Tenant, User, utcnow
-from .passwords import DUMMY_HASH, hash_password, verify_password
+from ..models import ApiToken, PasswordReset, RecoveryCode, Tenant, User, utcnow
+from .passwords import dummy_hash, hash_password, verify_password
 from .secrets import digest, new_token
 
 GENERIC_FAILURE = "Email or password is incorrect."
@@ -45,21 +46,31 @@ def _keys(tenant_id, email: str, ip: str | None) -> tuple[str, str]:
     return f"authfail:acct:{tenant_id}:{email}", f"authfail:ip:{tenant_id}:{ip or '-'}"
 
 
-def is_locked(tenant_id, email: str, ip: str | None) -> bool:
-    """True when this account or this address has too many recent failures."""
+def claim_attempt(tenant_id, email: str, ip: str | None) -> bool:
+    """Count this attempt *before* checking the password; False when over the limit.
+
+    Counting first (one atomic INCR per key) means parallel guesses cannot all slip in
+    between a check and an increment. A successful sign-in clears the account's counter.
+    """
+    cfg = _cfg()
     acct, addr = _keys(tenant_id, email, ip)
-    a, b = _redis().mget(acct, addr)
-    cfg = _cfg()
-    return int(a or 0) >= cfg.login_max_failures or int(b or 0) >= cfg.login_ip_max_failures
+    pipe = _redis().pipeline()
+    pipe.incr(acct)
+    pipe.expire(acct, cfg.login_lock_seconds)
+    pipe.incr(addr)
+    pipe.expire(addr, cfg.login_lock_seconds)
+    n_acct, _, n_addr, _ = pipe.execute()
+    if n_acct <= cfg.login_max_failures and n_addr <= cfg.login_ip_max_failures:
+        return True
+    release_attempt(tenant_id, email, ip)  # a refused attempt is not checked, so not counted
+    return False
 
 
-def note_failure(tenant_id, email: str, ip: str | None) -> None:
-    """Count one failure for the account and the address."""
-    cfg = _cfg()
+def release_attempt(tenant_id, email: str, ip: str | None) -> None:
+    """Un-count an attempt that turned out right (only failures should add up)."""
     pipe = _redis().pipeline()
     for key in _keys(tenant_id, email, ip):
-        pipe.incr(key)
-        pipe.expire(key, cfg.login_lock_seconds)
+        pipe.decr(key)
     pipe.execute()
 
 
@@ -78,15 +89,15 @@ def get_user_by_email_in_tenant(sess, tenant_id, email: str) -> User | None:
 def authenticate_password(sess, tenant: Tenant, email: str, password: str, ip: str | None) -> User:
     """First factor. Raises :class:`AuthError` with a generic message on any failure."""
     email = (email or "").strip().lower()
-    if is_locked(tenant.id, email, ip):
-        audit.record(sess, tenant.id, "auth.locked", actor_label=email, data={"ip": ip})
+    if not claim_attempt(tenant.id, email, ip):
+        audit.record(sess, tenant.id, "auth.locked", actor_label=email or "-", data={"ip": ip})
         raise AuthError(LOCKED)
     user = get_user_by_email_in_tenant(sess, tenant.id, email)
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, password or "")
+    ok = verify_password(user.password_hash if user else dummy_hash(), password or "")
     if not (user and ok and user.is_active):
-        note_failure(tenant.id, email, ip)
         audit.record(sess, tenant.id, "auth.failure", actor_label=email or "-")
         raise AuthError(GENERIC_FAILURE)
+    release_attempt(tenant.id, email, ip)
     return user
 
 
@@ -180,7 +191,8 @@ def complete_enrolment(sess, tenant: Tenant, user: User, code: str) -> list[str]
 
 def second_factor(sess, tenant: Tenant, user: User, code: str, ip: str | None) -> bool:
     """Check a TOTP or recovery code; count failures toward the lockout."""
-    if is_locked(tenant.id, user.email, ip):
+    if not claim_attempt(tenant.id, user.email, ip):
+        audit.record(sess, tenant.id, "auth.locked", actor=user, data={"ip": ip})
         return False
     code = (code or "").strip()
     ok = verify_totp(sess, user, code) if code.replace(" ", "").isdigit() else False
@@ -188,9 +200,9 @@ def second_factor(sess, tenant: Tenant, user: User, code: str, ip: str | None) -
     if not ok and "-" in code:
         ok, via = use_recovery_code(sess, user, code), "recovery_code"
     if not ok:
-        note_failure(tenant.id, user.email, ip)
         audit.record(sess, tenant.id, "auth.mfa_failure", actor=user)
         return False
+    release_attempt(tenant.id, user.email, ip)
     clear_failures(tenant.id, user.email)
     user.last_login_at = utcnow()
     audit.record(sess, tenant.id, "auth.sign_in", actor=user, data={"via": via})
@@ -245,6 +257,18 @@ def finish_password_reset(sess, tenant: Tenant, token: str, new_password: str) -
     user = sess.get(User, (tenant.id, used[0]))
     user.password_hash = hash_password(new_password)
     user.session_epoch += 1
+    now = utcnow()
+    # a reset ends every other way in: API tokens and the user's other reset links
+    sess.execute(
+        update(ApiToken)
+        .where(ApiToken.tenant_id == tenant.id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    sess.execute(
+        update(PasswordReset)
+        .where(PasswordReset.tenant_id == tenant.id, PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
     clear_failures(tenant.id, user.email)
     audit.record(sess, tenant.id, "auth.password_reset", actor=user)
     return user

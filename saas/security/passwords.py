@@ -6,13 +6,24 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+_dummy: str | None = None
 MIN_LENGTH = 10
 
 
 def configure(time_cost: int) -> None:
     """Set the Argon2id time cost (tests use a cheaper setting)."""
-    global _hasher
+    global _hasher, _dummy
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=65536 if time_cost > 1 else 8192)
+    _dummy = None
+
+
+def dummy_hash() -> str:
+    """A hash with the current parameters, verified when an account does not exist, so an
+    unknown email costs as much time as a known one (no timing oracle)."""
+    global _dummy
+    if _dummy is None:
+        _dummy = _hasher.hash("not-a-real-password")
+    return _dummy
 
 
 def hash_password(password: str) -> str:
@@ -26,10 +37,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-#: A valid hash to verify against when the account does not exist (same timing).
-DUMMY_HASH = PasswordHasher(time_cost=1, memory_cost=8192).hash("not-a-real-password")
 
 
 def password_problem(password: str) -> str | None:

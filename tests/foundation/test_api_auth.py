@@ -93,6 +93,74 @@ def test_concurrent_totp_replay_exactly_one_success(make_clinic, app):
     assert sorted(statuses) == [201] + [401] * 7
 
 
+def test_concurrent_replay_of_an_enrolled_users_code(make_clinic, app):
+    """The same race through the second-factor path of an enrolled user: one token only."""
+    from tests.foundation.staff import PASSWORD, add_staff
+
+    clinic = make_clinic()
+    email, secret = add_staff(app, clinic, "practitioner")
+    code = pyotp.TOTP(secret).now()
+    barrier = threading.Barrier(6)
+    statuses = []
+
+    def attempt():
+        c = new_client(app)
+        barrier.wait()
+        statuses.append(_token_request(c, clinic, email=email, password=PASSWORD, otp=code).status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [401] * 5
+
+
+def test_parallel_guesses_cannot_exceed_the_lockout(make_clinic, app, owner_dsn):
+    """Twenty wrong passwords at once from different addresses: at most five are checked."""
+    clinic = make_clinic()
+    barrier = threading.Barrier(20)
+    messages = []
+
+    def attempt(n):
+        c = new_client(app)
+        barrier.wait()
+        messages.append(_token_request(c, clinic, password=f"wrong guess {n}").get_json()["message"])
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with psycopg.connect(owner_dsn) as conn:
+        checked = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE tenant_id = %s AND action = 'auth.failure'", (clinic.id,)
+        ).fetchone()[0]
+    assert checked == 5
+    assert messages.count("Email or password is incorrect.") == 5
+
+
+def test_password_reset_revokes_api_tokens(make_clinic, token_for, app, client):
+    """After a reset, bearer tokens issued before it stop working."""
+    from saas import db
+    from saas.models import Tenant
+    from saas.security import auth
+
+    clinic = make_clinic()
+    token = token_for(clinic)
+    with app.test_request_context("/", base_url=f"http://{clinic.host}"):
+        app.preprocess_request()
+        tenant = db.session.get(Tenant, clinic.id)
+        reset = auth.start_password_reset(db.session, tenant, clinic.owner_email)
+        other = auth.start_password_reset(db.session, tenant, clinic.owner_email)
+        assert auth.finish_password_reset(db.session, tenant, reset, "another good pass 7")
+        db.session.commit()
+        assert not auth.reset_is_valid(db.session, tenant, other)  # other links die too
+        db.session.remove()
+    resp = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
+    assert resp.status_code == 401
+
+
 def test_lockout_after_repeated_failures_is_generic(make_clinic, app):
     """Five wrong passwords lock the account (even with the right one after), same message
     for an unknown email; the audit log records the failures."""
@@ -162,10 +230,41 @@ def test_every_api_route_refuses_other_clinics(two_clinics, app):
     assert checked >= 8
 
 
+def test_protected_routes_without_a_token_are_401(make_clinic, app):
+    """No credentials → 401 (auth is checked before the body is parsed)."""
+    clinic = make_clinic()
+    client = new_client(app)
+    for path, method in (
+        ("/api/v1/me", "GET"), ("/api/v1/staff", "GET"), ("/api/v1/audit", "GET"),
+        ("/api/v1/staff/invitations", "POST"), ("/api/v1/clinic", "PATCH"),
+        (f"/api/v1/staff/{clinic.owner_id}/role", "PUT"), ("/api/v1/auth/token", "DELETE"),
+    ):  # fmt: skip
+        resp = client.open(path, method=method, json={}, base_url=f"http://{clinic.host}")
+        assert resp.status_code == 401, (method, path, resp.get_json())
+
+
+def test_changing_another_clinics_staff_role_is_404(two_clinics, client, owner_dsn):
+    """B's user id on A's host with a valid body is a 404, and B's user is unchanged."""
+    (a, token_a), (b, _) = two_clinics
+    resp = client.put(
+        f"/api/v1/staff/{b.owner_id}/role", json={"role": "receptionist"},
+        headers=bearer(token_a), base_url=f"http://{a.host}",
+    )
+    assert resp.status_code == 404
+    with psycopg.connect(owner_dsn) as conn:
+        role = conn.execute("SELECT role FROM users WHERE id = %s", (b.owner_id,)).fetchone()[0]
+    assert role == "owner"
+
+
 def test_pool_of_one_connection_never_leaks_between_clinics(two_clinics, service_env):
     """1,000 interleaved requests for A and B through a single pooled connection: 0 rows of
     the other clinic ever appear."""
     from saas.app import create_app
+
+    from sqlalchemy import select
+
+    from saas import db
+    from saas.models import User
 
     (a, token_a), (b, token_b) = two_clinics
     app1 = create_app(make_config(db_pool_size=1, extra={"db_max_overflow": 0}))
@@ -173,8 +272,14 @@ def test_pool_of_one_connection_never_leaks_between_clinics(two_clinics, service
     leaks = 0
     for i in range(1000):
         clinic, token, other = (a, token_a, b) if i % 2 == 0 else (b, token_b, a)
-        resp = client.get("/api/v1/staff", headers=bearer(token), base_url=f"http://{clinic.host}")
-        emails = {u["email"] for u in resp.get_json()}
+        if i % 4 < 2:  # through the HTTP stack
+            resp = client.get("/api/v1/staff", headers=bearer(token), base_url=f"http://{clinic.host}")
+            emails = {u["email"] for u in resp.get_json()}
+        else:  # the request pipeline binds the clinic; the query itself has no WHERE at all
+            with app1.test_request_context("/", base_url=f"http://{clinic.host}"):
+                app1.preprocess_request()
+                emails = set(db.session.scalars(select(User.email)))
+                db.session.remove()
         assert clinic.owner_email in emails
         leaks += other.owner_email in emails
     assert leaks == 0

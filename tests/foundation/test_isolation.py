@@ -35,6 +35,47 @@ def test_every_tenant_table_has_forced_rls_and_a_policy(owner_dsn):
         assert tables_missing_rls(conn) == []
 
 
+EXPECTED_PREDICATE = "(tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid AS \"nullif\"))"
+
+
+def test_every_policy_is_the_tenant_predicate_for_all_commands(owner_dsn):
+    """Each tenant table has exactly one permissive ALL policy whose USING and WITH CHECK are
+    the tenant predicate, and tenant_id is NOT NULL (so `USING (true)` would fail here)."""
+    with psycopg.connect(owner_dsn) as conn:
+        tables = [row[0] for row in conn.execute(CATALOG_QUERY).fetchall()]
+        for table in tables:
+            policies = conn.execute(
+                "SELECT cmd, permissive, qual, with_check FROM pg_policies "
+                "WHERE schemaname = 'public' AND tablename = %s",
+                (table,),
+            ).fetchall()
+            assert policies == [("ALL", "PERMISSIVE", EXPECTED_PREDICATE, EXPECTED_PREDICATE)], table
+            not_null = conn.execute(
+                "SELECT a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE c.relname = %s AND a.attname = 'tenant_id'",
+                (table,),
+            ).fetchone()[0]
+            assert not_null, table
+
+
+def test_foreign_keys_between_tenant_tables_include_tenant_id(owner_dsn):
+    """A foreign key from one tenant table to another always carries tenant_id."""
+    with psycopg.connect(owner_dsn) as conn:
+        tenant_tables = {row[0] for row in conn.execute(CATALOG_QUERY).fetchall()}
+        fks = conn.execute(
+            "SELECT con.conname, src.relname, dst.relname, "
+            "  ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = con.conrelid AND attnum = ANY(con.conkey)) "
+            "FROM pg_constraint con JOIN pg_class src ON src.oid = con.conrelid "
+            "JOIN pg_class dst ON dst.oid = con.confrelid WHERE con.contype = 'f'"
+        ).fetchall()
+    checked = 0
+    for name, src, dst, cols in fks:
+        if src in tenant_tables and dst in tenant_tables:
+            assert "tenant_id" in cols, (name, src, dst, cols)
+            checked += 1
+    assert checked >= 5
+
+
 def test_catalog_check_catches_a_table_without_rls(owner_dsn):
     """The catalog check fails for a new tenant table that lacks RLS (so it can fail)."""
     with psycopg.connect(owner_dsn) as conn:

@@ -56,6 +56,18 @@ def test_openapi_and_health(client):
     resp = client.get("/readyz", headers={"X-Request-Id": "req-123"})
     assert resp.headers["X-Request-Id"] == "req-123"
     assert resp.get_json()["status"] == "ok"
+    spoofed = client.get("/healthz", headers={"X-Request-Id": "<script>x</script>"})
+    assert "<" not in spoofed.headers["X-Request-Id"] and len(spoofed.headers["X-Request-Id"]) == 32
+
+
+def test_secret_bearing_pages_are_not_cached(make_clinic, client):
+    """Sign-in pages and API answers carry Cache-Control: no-store; pages carry a CSP."""
+    clinic = make_clinic()
+    login = client.get("/login", base_url=f"http://{clinic.host}")
+    assert login.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
+    api = client.get("/api/v1/me", base_url=f"http://{clinic.host}")
+    assert api.headers["Cache-Control"] == "no-store"
 
 
 def test_audit_chain_is_intact_and_detects_tampering(two_clinics, app, client, owner_dsn):
