@@ -14,6 +14,7 @@ nothing is ever written in clear as a fallback.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import struct
@@ -53,8 +54,13 @@ def key_name(tenant_id: uuid.UUID | str) -> str:
     return f"tenant-{tenant_id}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _aad_prefix(tenant_id, table: str, column: str) -> str:
+    return f"similia|{tenant_id}|{table}|{column}|"
+
+
 def _aad(tenant_id, table: str, column: str, row_id) -> bytes:
-    return f"similia|{tenant_id}|{table}|{column}|{row_id}".encode()
+    return (_aad_prefix(tenant_id, table, column) + str(row_id)).encode()
 
 
 class KeyService:
@@ -170,14 +176,29 @@ class KeyService:
         hit = self._cache.get((str(tenant_id), version))
         return hit[0] if hit and hit[1] > time.monotonic() else None
 
+    def cached_cipher(self, tenant_id, version: int) -> AESGCM | None:
+        """The AES-GCM cipher of a cached, fresh DEK (built once per key, not per field)."""
+        hit = self._cache.get((str(tenant_id), version))
+        return hit[2] if hit and hit[1] > time.monotonic() else None
+
     def data_key(self, tenant_id, version: int, wrapped: str) -> bytes:
         """The plaintext DEK, from the in-memory cache when fresh, else unwrapped by Vault."""
         key = self.cached(tenant_id, version)
         if key is None:
             key = self.unwrap(tenant_id, wrapped)
             with self._lock:
-                self._cache[(str(tenant_id), version)] = (key, time.monotonic() + self.ttl)
+                self._cache[(str(tenant_id), version)] = (
+                    key, time.monotonic() + self.ttl, AESGCM(key)
+                )
         return key
+
+    def cipher(self, tenant_id, version: int, wrapped: str) -> AESGCM:
+        """The cipher for a DEK version (unwrapping through Vault only when not cached)."""
+        aead = self.cached_cipher(tenant_id, version)
+        if aead is None:
+            self.data_key(tenant_id, version, wrapped)
+            aead = self._cache[(str(tenant_id), version)][2]
+        return aead
 
     def forget(self, tenant_id=None) -> None:
         """Drop cached data keys (of one clinic, or all)."""
@@ -196,8 +217,13 @@ def seal(key: bytes, version: int, tenant_id, table: str, column: str, row_id, p
 
 def seal_bytes(key: bytes, version: int, tenant_id, table: str, column: str, row_id, data: bytes) -> bytes:
     """Encrypt one binary value (attachments, export bundles); same format as :func:`seal`."""
+    return seal_with(AESGCM(key), version, tenant_id, table, column, row_id, data)
+
+
+def seal_with(aead: AESGCM, version: int, tenant_id, table: str, column: str, row_id, data: bytes) -> bytes:
+    """Encrypt with a ready cipher (the cached one of a DEK version)."""
     nonce = os.urandom(12)
-    ct = AESGCM(key).encrypt(nonce, data, _aad(tenant_id, table, column, row_id))
+    ct = aead.encrypt(nonce, data, _aad(tenant_id, table, column, row_id))
     return _HEADER.pack(FORMAT_V1, version) + nonce + ct
 
 
@@ -218,10 +244,15 @@ def open_sealed(key: bytes, tenant_id, table: str, column: str, row_id, blob: by
 
 def open_sealed_bytes(key: bytes, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
     """Decrypt one value sealed by :func:`seal_bytes` (or :func:`seal`)."""
+    return open_with(AESGCM(key), tenant_id, table, column, row_id, blob)
+
+
+def open_with(aead: AESGCM, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
+    """Decrypt with a ready cipher; raises :class:`DecryptionError` on any mismatch."""
     blob = bytes(blob)
     blob_version(blob)
     nonce, ct = blob[_HEADER.size : _HEADER.size + 12], blob[_HEADER.size + 12 :]
     try:
-        return AESGCM(key).decrypt(nonce, ct, _aad(tenant_id, table, column, row_id))
+        return aead.decrypt(nonce, ct, _aad(tenant_id, table, column, row_id))
     except InvalidTag as exc:
         raise DecryptionError("ciphertext does not belong to this record") from exc

@@ -6,14 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .crypto import (
-    KeyService,
-    blob_version,
-    open_sealed,
-    open_sealed_bytes,
-    seal,
-    seal_bytes,
-)
+from .crypto import KeyService, blob_version, open_with, seal_with
 from .models import Tenant, TenantDataKey
 
 
@@ -22,11 +15,7 @@ def key_service() -> KeyService:
     return current_app.extensions["similia.keys"]
 
 
-def _key(sess: Session, tenant_id, version: int) -> bytes:
-    keys = key_service()
-    key = keys.cached(tenant_id, version)
-    if key is not None:
-        return key
+def _wrapped(sess: Session, tenant_id, version: int) -> str:
     wrapped = sess.scalar(
         select(TenantDataKey.wrapped).where(
             TenantDataKey.tenant_id == tenant_id, TenantDataKey.version == version
@@ -34,35 +23,52 @@ def _key(sess: Session, tenant_id, version: int) -> bytes:
     )
     if wrapped is None:
         raise LookupError(f"no data key version {version} for tenant {tenant_id}")
-    return keys.data_key(tenant_id, version, wrapped)
+    return wrapped
+
+
+def _key(sess: Session, tenant_id, version: int) -> bytes:
+    keys = key_service()
+    key = keys.cached(tenant_id, version)
+    if key is not None:
+        return key
+    return keys.data_key(tenant_id, version, _wrapped(sess, tenant_id, version))
+
+
+def _cipher(sess: Session, tenant_id, version: int):
+    """The cached AES-GCM cipher of a data-key version (no Vault call when warm)."""
+    keys = key_service()
+    aead = keys.cached_cipher(tenant_id, version)
+    if aead is None:
+        aead = keys.cipher(tenant_id, version, _wrapped(sess, tenant_id, version))
+    return aead
 
 
 def seal_field(sess: Session, tenant: Tenant, table: str, column: str, row_id, value: str) -> bytes:
     """Encrypt ``value`` for one column of one row with the clinic's current data key."""
-    key = _key(sess, tenant.id, tenant.dek_version)
-    return seal(key, tenant.dek_version, tenant.id, table, column, row_id, value)
+    aead = _cipher(sess, tenant.id, tenant.dek_version)
+    return seal_with(aead, tenant.dek_version, tenant.id, table, column, row_id, value.encode())
 
 
 def open_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
     """Decrypt a value sealed by :func:`seal_field` (any data-key version still held)."""
     blob = bytes(blob)
-    key = _key(sess, tenant_id, blob_version(blob))
-    return open_sealed(key, tenant_id, table, column, row_id, blob)
+    aead = _cipher(sess, tenant_id, blob_version(blob))
+    return open_with(aead, tenant_id, table, column, row_id, blob).decode()
 
 
 def seal_bytes_field(
     sess: Session, tenant: Tenant, table: str, column: str, row_id, data: bytes
 ) -> bytes:
     """Encrypt binary ``data`` (an attachment, an export bundle) like :func:`seal_field`."""
-    key = _key(sess, tenant.id, tenant.dek_version)
-    return seal_bytes(key, tenant.dek_version, tenant.id, table, column, row_id, data)
+    aead = _cipher(sess, tenant.id, tenant.dek_version)
+    return seal_with(aead, tenant.dek_version, tenant.id, table, column, row_id, data)
 
 
 def open_bytes_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
     """Decrypt a value sealed by :func:`seal_bytes_field`."""
     blob = bytes(blob)
-    key = _key(sess, tenant_id, blob_version(blob))
-    return open_sealed_bytes(key, tenant_id, table, column, row_id, blob)
+    aead = _cipher(sess, tenant_id, blob_version(blob))
+    return open_with(aead, tenant_id, table, column, row_id, blob)
 
 
 def reseal(sess: Session, tenant: Tenant, table: str, column: str, row_id, blob: bytes) -> bytes:

@@ -150,3 +150,20 @@ def test_warm_page_of_50_makes_no_vault_call(app, team):
     calls = keys.vault_calls
     assert len(desk.get("/api/v1/patients?page_size=50").get_json()) == 50
     assert keys.vault_calls == calls
+
+
+def test_runtime_token_cannot_manage_keys(app, team):
+    """The app's runtime token (policy runtime.hcl, not root) cannot rotate, reconfigure or
+    delete a clinic key; only the key-admin token can."""
+    keys = app.extensions["similia.keys"]
+    name = f"tenant-{team.clinic.id}"
+    runtime = keys._runtime.secrets.transit
+    for call in (
+        lambda: runtime.rotate_key(name=name),
+        lambda: runtime.update_key_configuration(name=name, deletion_allowed=True),
+        lambda: runtime.delete_key(name=name),
+        lambda: keys._runtime.sys.list_mounted_secrets_engines(),
+    ):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            call()
+    assert keys.key_info(team.clinic.id)["latest_version"] == 1
