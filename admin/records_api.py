@@ -89,10 +89,10 @@ def _found(obj, what: str):
 class Patients(MethodView):
     """The clinic's patients."""
 
+    @requires("patients.view")
     @blp.arguments(PatientQuerySchema, location="query")
     @blp.response(200, PatientSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=100)
-    @requires("patients.view")
     def get(self, args, pagination_parameters):
         """Search patients by name (substring) or exact email; 50 per page."""
         sess = db.session
@@ -109,9 +109,9 @@ class Patients(MethodView):
         sess.commit()
         return out
 
+    @requires("patients.manage")
     @blp.arguments(PatientCreateSchema)
     @blp.response(201, PatientSchema)
-    @requires("patients.manage")
     def post(self, data):
         """Create a patient (receptionists too)."""
         try:
@@ -127,8 +127,8 @@ class Patients(MethodView):
 class PatientItem(MethodView):
     """One patient's demographics."""
 
-    @blp.response(200, PatientSchema)
     @requires("patients.view")
+    @blp.response(200, PatientSchema)
     def get(self, patient_id: uuid.UUID):
         """Read a patient's demographics."""
         patient = _patient(patient_id)
@@ -137,9 +137,9 @@ class PatientItem(MethodView):
         db.session.commit()
         return out
 
+    @requires("patients.manage")
     @blp.arguments(PatientUpdateSchema)
     @blp.response(200, PatientSchema)
-    @requires("patients.manage")
     def patch(self, data, patient_id: uuid.UUID):
         """Change demographics (only the fields sent; null clears)."""
         patient = _patient(patient_id)
@@ -157,8 +157,8 @@ class PatientItem(MethodView):
 class PatientRecord(MethodView):
     """A patient's clinical record."""
 
-    @blp.response(200, RecordSchema)
     @requires("clinical.read")
+    @blp.response(200, RecordSchema)
     def get(self, patient_id: uuid.UUID):
         """Allergies, medication, visits with current notes, prescriptions."""
         patient = _patient(patient_id)
@@ -174,9 +174,9 @@ class PatientRecord(MethodView):
 class Visits(MethodView):
     """Visit records of a patient."""
 
+    @requires("clinical.write")
     @blp.arguments(VisitCreateSchema)
     @blp.response(201, VisitSchema)
-    @requires("clinical.write")
     def post(self, data, patient_id: uuid.UUID):
         """Open a visit's record with its first case-note version."""
         patient = _patient(patient_id)
@@ -198,8 +198,8 @@ class Visits(MethodView):
 class VisitItem(MethodView):
     """One visit record."""
 
-    @blp.response(200, VisitSchema)
     @requires("clinical.read")
+    @blp.response(200, VisitSchema)
     def get(self, visit_id: uuid.UUID):
         """The visit with its current notes, version history and prescriptions."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
@@ -215,9 +215,9 @@ class VisitItem(MethodView):
 class VisitNote(MethodView):
     """The visit's case notes."""
 
+    @requires("clinical.write")
     @blp.arguments(NoteVersionRequestSchema)
     @blp.response(201, NoteSchema)
-    @requires("clinical.write")
     def put(self, data, visit_id: uuid.UUID):
         """Write a new version (an amendment with a reason once the visit is signed)."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
@@ -237,8 +237,8 @@ class VisitNote(MethodView):
 class VisitNoteVersion(MethodView):
     """One version of the visit's notes."""
 
-    @blp.response(200, NoteSchema)
     @requires("clinical.read")
+    @blp.response(200, NoteSchema)
     def get(self, visit_id: uuid.UUID, version: int):
         """Read an earlier (or the current) version."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
@@ -254,8 +254,8 @@ class VisitNoteVersion(MethodView):
 class VisitSign(MethodView):
     """Signing."""
 
-    @blp.response(200, VisitSchema)
     @requires("clinical.write")
+    @blp.response(200, VisitSchema)
     def post(self, visit_id: uuid.UUID):
         """Sign (lock) the visit; later changes are amendments."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
@@ -272,9 +272,9 @@ class VisitSign(MethodView):
 class VisitSharing(MethodView):
     """What the patient sees of this visit."""
 
+    @requires("clinical.write")
     @blp.arguments(ShareVisitSchema)
     @blp.response(200, VisitSchema)
-    @requires("clinical.write")
     def put(self, data, visit_id: uuid.UUID):
         """Share the visit summary with the patient on the portal (or stop)."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
@@ -295,9 +295,9 @@ class VisitSharing(MethodView):
 class VisitPrescriptions(MethodView):
     """Prescriptions of a visit."""
 
+    @requires("clinical.write")
     @blp.arguments(PrescriptionRequestSchema)
     @blp.response(201, PrescriptionSchema)
-    @requires("clinical.write")
     def post(self, data, visit_id: uuid.UUID):
         """Prescribe a remedy (with an optional follow-up window)."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
@@ -314,8 +314,8 @@ class VisitPrescriptions(MethodView):
 class PatientPrescriptions(MethodView):
     """A patient's prescriptions."""
 
-    @blp.response(200, PrescriptionSchema(many=True))
     @requires("clinical.read")
+    @blp.response(200, PrescriptionSchema(many=True))
     def get(self, patient_id: uuid.UUID):
         """All prescriptions, newest first (void ones included, marked)."""
         patient = _patient(patient_id)
@@ -331,9 +331,9 @@ class PatientPrescriptions(MethodView):
 class PrescriptionVoid(MethodView):
     """Voiding."""
 
+    @requires("clinical.write")
     @blp.arguments(ReasonSchema)
     @blp.response(200, PrescriptionSchema)
-    @requires("clinical.write")
     def post(self, data, rx_id: uuid.UUID):
         """Void a prescription with a reason (kept in the record)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
@@ -350,9 +350,9 @@ class PrescriptionVoid(MethodView):
 class PrescriptionSharing(MethodView):
     """What the patient sees of this prescription."""
 
+    @requires("clinical.write")
     @blp.arguments(SharePrescriptionSchema)
     @blp.response(200, PrescriptionSchema)
-    @requires("clinical.write")
     def put(self, data, rx_id: uuid.UUID):
         """Share the prescription with the patient on the portal (or stop)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
@@ -370,9 +370,9 @@ class PrescriptionSharing(MethodView):
 class Recalls(MethodView):
     """Follow-ups due."""
 
+    @requires("schedule.view")
     @blp.arguments(RecallQuerySchema, location="query")
     @blp.response(200, RecallItemSchema(many=True))
-    @requires("schedule.view")
     def get(self, args):
         """Follow-ups whose window opens within ``within_days`` and that nobody has booked.
 
@@ -392,8 +392,8 @@ class Recalls(MethodView):
 class RecallClose(MethodView):
     """Taking an item off the recall list."""
 
-    @blp.response(204)
     @requires("appointments.manage")
+    @blp.response(204)
     def post(self, rx_id: uuid.UUID):
         """Close a recall by hand (booked by phone, patient declined, ...)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
@@ -409,9 +409,9 @@ class RecallClose(MethodView):
 class Facts(MethodView):
     """Allergies and current medication."""
 
+    @requires("clinical.write")
     @blp.arguments(FactRequestSchema)
     @blp.response(201, FactSchema)
-    @requires("clinical.write")
     def post(self, data, patient_id: uuid.UUID):
         """Record an allergy or a current medication."""
         patient = _patient(patient_id)
@@ -431,9 +431,9 @@ class Facts(MethodView):
 class FactEnd(MethodView):
     """Ending an allergy/medication entry."""
 
+    @requires("clinical.write")
     @blp.arguments(ReasonSchema)
     @blp.response(200, FactSchema)
-    @requires("clinical.write")
     def post(self, data, fact_id: uuid.UUID):
         """Mark resolved/stopped, with a reason (kept in the history)."""
         fact = _found(queries.access_fact(db.session, g.tenant, fact_id), "entry")
@@ -463,8 +463,8 @@ class UploadQuerySchema(Schema):
 class Attachments(MethodView):
     """Scanned reports and images."""
 
-    @blp.response(200, AttachmentSchema(many=True))
     @requires("clinical.read")
+    @blp.response(200, AttachmentSchema(many=True))
     def get(self, patient_id: uuid.UUID):
         """List a patient's attachments (metadata only)."""
         patient = _patient(patient_id)
@@ -475,10 +475,10 @@ class Attachments(MethodView):
         db.session.commit()
         return out
 
+    @requires("clinical.write")
     @blp.arguments(UploadSchema, location="files")
     @blp.arguments(UploadQuerySchema, location="query")
     @blp.response(201, AttachmentSchema)
-    @requires("clinical.write")
     def post(self, files, args, patient_id: uuid.UUID):
         """Upload a PDF or image (type sniffed from the content; size limited)."""
         patient = _patient(patient_id)
@@ -500,8 +500,8 @@ class Attachments(MethodView):
 class AttachmentContent(MethodView):
     """An attachment's bytes."""
 
-    @blp.response(200, description="The file, always as a download")
     @requires("clinical.read")
+    @blp.response(200, description="The file, always as a download")
     def get(self, attachment_id: uuid.UUID):
         """Download the file (never rendered inline)."""
         att = _found(queries.access_attachment(db.session, g.tenant, attachment_id), "attachment")
@@ -518,16 +518,16 @@ class AttachmentContent(MethodView):
 class Consents(MethodView):
     """A patient's consents (current and history)."""
 
-    @blp.response(200, ConsentSchema(many=True))
     @requires("patients.view")
+    @blp.response(200, ConsentSchema(many=True))
     def get(self, patient_id: uuid.UUID):
         """Every consent given and withdrawn, newest first."""
         patient = _patient(patient_id)
         return consent_svc.list_consents(db.session, g.tenant, patient)
 
+    @requires("patients.manage")
     @blp.arguments(ConsentRequestSchema)
     @blp.response(201, ConsentSchema)
-    @requires("patients.manage")
     def post(self, data, patient_id: uuid.UUID):
         """Record a consent (purpose, text version, channel)."""
         patient = _patient(patient_id)
@@ -543,9 +543,9 @@ class Consents(MethodView):
 class ConsentWithdraw(MethodView):
     """Withdrawal."""
 
+    @requires("patients.manage")
     @blp.arguments(WithdrawSchema)
     @blp.response(200, ConsentSchema)
-    @requires("patients.manage")
     def post(self, data, consent_id: uuid.UUID):
         """Record that the patient withdrew this consent."""
         consent: Consent = _found(queries.access_consent(db.session, g.tenant, consent_id), "consent")
@@ -562,8 +562,8 @@ class ConsentWithdraw(MethodView):
 class Exports(MethodView):
     """Data export (GDPR right of access / portability)."""
 
-    @blp.response(202, ExportSchema)
     @requires("records.export")
+    @blp.response(202, ExportSchema)
     def post(self, patient_id: uuid.UUID):
         """Request a machine-readable export; a worker assembles it."""
         patient = _patient(patient_id)
@@ -580,8 +580,8 @@ class Exports(MethodView):
 class ExportItem(MethodView):
     """One export."""
 
-    @blp.response(200, ExportSchema)
     @requires("records.export")
+    @blp.response(200, ExportSchema)
     def get(self, export_id: uuid.UUID):
         """Status of an export (pending, ready, downloaded, expired, failed)."""
         return _found(gdpr.access_export(db.session, g.tenant, export_id), "export")
@@ -591,8 +591,8 @@ class ExportItem(MethodView):
 class ExportDownload(MethodView):
     """The export bundle."""
 
-    @blp.response(200, description="A zip: record.json plus attachments/")
     @requires("records.export")
+    @blp.response(200, description="A zip: record.json plus attachments/")
     def get(self, export_id: uuid.UUID):
         """Download the bundle: once, before it expires (then it is destroyed)."""
         export = _found(gdpr.access_export(db.session, g.tenant, export_id), "export")
@@ -611,9 +611,9 @@ class ExportDownload(MethodView):
 class Erasure(MethodView):
     """Erasure (GDPR right to be forgotten)."""
 
+    @requires("patients.erase")
     @blp.arguments(ErasureRequestSchema)
     @blp.response(200, ErasureSchema)
-    @requires("patients.erase")
     def post(self, data, patient_id: uuid.UUID):
         """Destroy the patient's personal and clinical data; anonymised statistics stay."""
         patient = _patient(patient_id)
@@ -636,15 +636,15 @@ class Erasure(MethodView):
 class Settings(MethodView):
     """Records settings of the clinic."""
 
-    @blp.response(200, RecordsSettingsSchema)
     @requires("settings.manage")
+    @blp.response(200, RecordsSettingsSchema)
     def get(self):
         """Clinical access of owners/admins, retention, follow-up invitation lead time."""
         return records_settings(g.tenant)
 
+    @requires("settings.manage")
     @blp.arguments(RecordsSettingsSchema)
     @blp.response(200, RecordsSettingsSchema)
-    @requires("settings.manage")
     def put(self, data):
         """Change settings; only an owner may change who reads clinical records."""
         try:

@@ -74,3 +74,18 @@ def test_demographics_are_sealed_in_the_raw_row(team, raw):
         assert clear.encode() not in blob
     assert all(bytes(c)[0] == 1 for c in row[:5])  # format byte
     assert p["email"] not in row[5]
+
+
+def test_records_routes_without_a_token_are_401_before_body_parsing(team):
+    """Authentication comes before validation: an empty body without a token is a 401."""
+    anon = team.api("anonymous")
+    some = "00000000-0000-0000-0000-000000000001"
+    for method, path in (
+        ("post", "/api/v1/patients"), ("patch", f"/api/v1/patients/{some}"),
+        ("post", f"/api/v1/patients/{some}/visits"), ("put", f"/api/v1/visits/{some}/note"),
+        ("post", f"/api/v1/visits/{some}/prescriptions"), ("post", f"/api/v1/patients/{some}/consents"),
+        ("post", f"/api/v1/patients/{some}/erasure"), ("put", "/api/v1/records/settings"),
+        ("get", "/api/v1/recalls?within_days=-5"),
+    ):  # fmt: skip
+        resp = getattr(anon, method)(path, json={})
+        assert resp.status_code == 401, (method, path, resp.get_json())
