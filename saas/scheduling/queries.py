@@ -34,6 +34,11 @@ from .models import (
 from .rules import EffectiveRules, effective_rules
 
 MARGIN = dt.timedelta(days=1)
+#: Longest visit (12 h) plus its longest buffers (4 h each): bounds index range scans.
+MAX_VISIT_SPAN = dt.timedelta(hours=12 + 4 + 4)
+MAX_BUFFER = dt.timedelta(hours=4)
+#: Longest time off (``practice.MAX_TIME_OFF``, a year and a day) and extra hours.
+MAX_EXCEPTION = dt.timedelta(days=367)
 
 
 def get_location_in_tenant(sess: Session, tenant_id, location_id) -> Location | None:
@@ -217,6 +222,7 @@ def load_schedule(
             AvailabilityException.tenant_id == tenant_id,
             AvailabilityException.practitioner_id.in_(practitioner_ids),
             AvailabilityException.starts_at < hi,
+            AvailabilityException.starts_at > lo - MAX_EXCEPTION,  # bounded index range
             AvailabilityException.ends_at > lo,
         )
     ):
@@ -232,27 +238,42 @@ def load_schedule(
             )
         )
     ]
-    busy_q = select(
-        Appointment.practitioner_id,
-        func.lower(Appointment.occupied),
-        func.upper(Appointment.occupied),
-    ).where(
-        Appointment.tenant_id == tenant_id,
-        Appointment.practitioner_id.in_(practitioner_ids),
-        Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.occupied.op("&&")(func.tstzrange(lo, hi)),
-        or_(Appointment.status != "held", Appointment.hold_expires_at > now),
+    # bounded on start_at too, so the (tenant_id, practitioner_id, start_at) index reads only
+    # this range, never the practitioner's whole history: a visit lasts at most 12 hours and
+    # its buffers at most 4 hours each (CHECK constraints on services). Aggregated per
+    # practitioner: a handful of rows of two arrays instead of one row per appointment.
+    busy_q = (
+        select(
+            Appointment.practitioner_id,
+            func.array_agg(func.lower(Appointment.occupied)),
+            func.array_agg(func.upper(Appointment.occupied)),
+        )
+        .where(
+            Appointment.tenant_id == tenant_id,
+            Appointment.practitioner_id.in_(practitioner_ids),
+            Appointment.status.in_(ACTIVE_STATUSES),
+            Appointment.occupied.op("&&")(func.tstzrange(lo, hi)),
+            Appointment.start_at > lo - MAX_VISIT_SPAN,
+            Appointment.start_at < hi + MAX_BUFFER,
+            or_(Appointment.status != "held", Appointment.hold_expires_at > now),
+        )
+        .group_by(Appointment.practitioner_id)
     )
     if exclude_appointment_id is not None:
         busy_q = busy_q.where(Appointment.id != exclude_appointment_id)
-    busy = [engine.Span(pid, s, e) for pid, s, e in sess.execute(busy_q)]
+    busy = {
+        pid: [
+            (s.astimezone(dt.UTC), e.astimezone(dt.UTC)) for s, e in zip(starts, ends, strict=True)
+        ]
+        for pid, starts, ends in sess.execute(busy_q)
+    }
     return engine.Schedule(
         zones={lid: ZoneInfo(name) for lid, name in zones.items()},
         windows=windows,
         extra_hours=extra,
         time_off=time_off,
         closures=closures,
-        busy=busy,
+        busy_by_practitioner=busy,
     )
 
 

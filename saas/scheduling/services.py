@@ -246,8 +246,8 @@ def _expire(sess: Session, tenant: Tenant, condition, now: dt.datetime) -> list[
         )
     )
     for appt in expired:
-        _record(sess, tenant.id, SYSTEM, appt, "hold_expired", "held")
         _emit(sess, appt, "appointment.hold_expired")
+        _record(sess, tenant.id, SYSTEM, appt, "hold_expired", "held")
     return expired
 
 
@@ -431,15 +431,6 @@ def book_appointment(
     sess.add(appt)
     _flush_claim(sess)
     _fulfil_waitlist(sess, tenant, appt, location.timezone)
-    _record(
-        sess,
-        tenant.id,
-        actor,
-        appt,
-        "booked",
-        None,
-        data={"service_id": str(service.id), "practitioner_id": str(practitioner.id)},
-    )
     extra = {"hold_expires_at": appt.hold_expires_at.isoformat()} if held else {}
     outbox.emit(
         sess,
@@ -451,6 +442,15 @@ def book_appointment(
             "currency": appt.currency,
             **extra,
         },
+    )
+    _record(
+        sess,
+        tenant.id,
+        actor,
+        appt,
+        "booked",
+        None,
+        data={"service_id": str(service.id), "practitioner_id": str(practitioner.id)},
     )
     return appt
 
@@ -522,6 +522,7 @@ def confirm_appointment(
     appt.status, appt.hold_expires_at = "confirmed", None
     appt.paid_at, appt.payment_ref, appt.updated_at = now, payment_ref, now
     _flush_claim(sess)
+    _emit(sess, appt, "appointment.confirmed", price_minor=appt.price_minor, currency=appt.currency)
     _record(
         sess,
         tenant.id,
@@ -531,7 +532,6 @@ def confirm_appointment(
         before,
         data={"payment_ref": payment_ref} if payment_ref else None,
     )
-    _emit(sess, appt, "appointment.confirmed", price_minor=appt.price_minor, currency=appt.currency)
     return appt
 
 
@@ -603,9 +603,9 @@ def reschedule_appointment(
         data["old_practitioner_id"] = str(old[2])
     if old[3] != location.id:
         data["old_location_id"] = str(old[3])
-    _record(sess, tenant.id, actor, appt, "rescheduled", status, old_start=old[0], data=data)
     zone = engine.ZoneInfo(location.timezone)
     _emit(sess, appt, "appointment.rescheduled", old_start=old[0].astimezone(zone).isoformat())
+    _record(sess, tenant.id, actor, appt, "rescheduled", status, old_start=old[0], data=data)
     from .waitlist import offer_freed_time
 
     offer_freed_time(
@@ -646,16 +646,6 @@ def cancel_appointment(
     appt.late_cancellation = late and actor.kind == "patient"
     appt.fee_minor, appt.updated_at = fee, now
     sess.flush()
-    _record(
-        sess,
-        tenant.id,
-        actor,
-        appt,
-        "cancelled",
-        status,
-        reason=reason,
-        data={"late": appt.late_cancellation, "fee_minor": fee},
-    )
     _emit(
         sess,
         appt,
@@ -665,6 +655,16 @@ def cancel_appointment(
         late_cancellation=appt.late_cancellation,
         fee_minor=fee,
         currency=appt.currency,
+    )
+    _record(
+        sess,
+        tenant.id,
+        actor,
+        appt,
+        "cancelled",
+        status,
+        reason=reason,
+        data={"late": appt.late_cancellation, "fee_minor": fee},
     )
     from .waitlist import offer_freed_time
 
@@ -715,7 +715,6 @@ def complete(
         raise refuse("not_started")
     appt.status, appt.completed_at, appt.updated_at = "completed", now, now
     sess.flush()
-    _record(sess, tenant.id, actor, appt, "completed", status)
     rules = effective_rules(sess, tenant.id, appt.service_id)
     location = get_location_in_tenant(sess, tenant.id, appt.location_id)
     window = rules.follow_up_window(appt.start_at.astimezone(engine.ZoneInfo(location.timezone)))
@@ -725,6 +724,7 @@ def complete(
         "appointment.completed",
         follow_up={"from": window[0].isoformat(), "to": window[1].isoformat()} if window else None,
     )
+    _record(sess, tenant.id, actor, appt, "completed", status)
     return appt
 
 
@@ -744,8 +744,8 @@ def mark_no_show(
     rules = effective_rules(sess, tenant.id, appt.service_id)
     appt.status, appt.fee_minor, appt.updated_at = "no_show", rules.late_cancellation_fee_minor, now
     sess.flush()
+    _emit(sess, appt, "appointment.no_show", fee_minor=appt.fee_minor, currency=appt.currency)
     _record(
         sess, tenant.id, actor, appt, "no_show", "confirmed", data={"fee_minor": appt.fee_minor}
     )
-    _emit(sess, appt, "appointment.no_show", fee_minor=appt.fee_minor, currency=appt.currency)
     return appt

@@ -33,7 +33,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -95,6 +95,11 @@ class Schedule:
     time_off: Sequence[Span] = ()
     closures: Sequence[ClosureDays] = ()
     busy: Sequence[Span] = ()  #: occupied ranges of active appointments
+    #: The same, pre-grouped: practitioner id -> [(start, end), ...] (what the database loader
+    #: passes: a few lists instead of thousands of small objects for the garbage collector).
+    busy_by_practitioner: Mapping[uuid.UUID, Sequence[tuple[dt.datetime, dt.datetime]]] = field(
+        default_factory=dict
+    )
 
     @cached_property
     def _windows_by_pair(self) -> dict:
@@ -105,17 +110,20 @@ class Schedule:
 
     @cached_property
     def _busy_by_practitioner(self) -> dict:
+        """Merged UTC intervals per practitioner, computed once per schedule."""
         grouped: dict = defaultdict(list)
         for b in self.busy:
-            grouped[b.practitioner_id].append((b.start, b.end))
-        return grouped
+            grouped[b.practitioner_id].append((b.start.astimezone(UTC), b.end.astimezone(UTC)))
+        for p, intervals in self.busy_by_practitioner.items():
+            grouped[p].extend(intervals)
+        return {p: _merge(intervals) for p, intervals in grouped.items()}
 
     def windows_for(self, practitioner_id, location_id) -> list[WeeklyWindow]:
         """Weekly windows of one practitioner at one location."""
         return self._windows_by_pair.get((practitioner_id, location_id), [])
 
-    def busy_for(self, practitioner_id) -> list[tuple[dt.datetime, dt.datetime]]:
-        """Occupied ranges of one practitioner's active appointments."""
+    def busy_for(self, practitioner_id) -> list[list[dt.datetime]]:
+        """Occupied ranges of one practitioner's active appointments (merged, UTC; read-only)."""
         return self._busy_by_practitioner.get(practitioner_id, [])
 
 
@@ -253,8 +261,6 @@ def blocked(
     """
     kinds = kinds or ("busy", "time_off", "closed")
     raw: list[tuple[dt.datetime, dt.datetime]] = []
-    if "busy" in kinds:
-        raw += schedule.busy_for(practitioner_id)
     if "time_off" in kinds:
         raw += [
             (t.start, t.end)
@@ -271,7 +277,12 @@ def blocked(
                         local_to_utc(dt.datetime.combine(c.end_date + ONE_DAY, dt.time()), zone),
                     )
                 )
-    return _merge((s.astimezone(UTC), e.astimezone(UTC)) for s, e in raw)
+    busy = schedule.busy_for(practitioner_id) if "busy" in kinds else []
+    if not raw:
+        return busy  # already merged and in UTC
+    return _merge(
+        [*((a, b) for a, b in busy), *((s.astimezone(UTC), e.astimezone(UTC)) for s, e in raw)]
+    )
 
 
 def _grid(
@@ -332,14 +343,19 @@ def free_slots(
     start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
     earliest = max(start, now + policy.min_notice)
     latest_start = now + policy.max_advance
-    slots: list[Slot] = []
+    found: list[tuple[dt.datetime, uuid.UUID, uuid.UUID]] = []
     for practitioner_id, location_id in offerings:
         zone = schedule.zones[location_id]
+        hours = [
+            (a, b)
+            for a, b in availability(schedule, practitioner_id, location_id, start, end)
+            if b > earliest and a < end
+        ]
+        if not hours:
+            continue
         forbidden = _forbidden(blocked(schedule, practitioner_id, location_id), visit)
         lows = [f[0] for f in forbidden]
-        for a, b in availability(schedule, practitioner_id, location_id, start, end):
-            if b <= earliest or a >= end:
-                continue
+        for a, b in hours:
             for s in _grid(a, b, zone, policy.step, visit.duration):
                 if s < earliest:
                     continue
@@ -349,16 +365,17 @@ def free_slots(
                 # open interval (low, high): s is forbidden when low < s < high
                 if i >= 0 and forbidden[i][0] < s < forbidden[i][1]:
                     continue
-                slots.append(
-                    Slot(
-                        practitioner_id,
-                        location_id,
-                        s.astimezone(zone),
-                        (s + visit.duration).astimezone(zone),
-                    )
-                )
-    slots.sort(key=lambda x: (x.start, str(x.practitioner_id), str(x.location_id)))
-    return slots
+                found.append((s, practitioner_id, location_id))
+    found.sort()  # by instant, then practitioner and location ids
+    return [
+        Slot(
+            p,
+            loc,
+            s.astimezone(schedule.zones[loc]),
+            (s + visit.duration).astimezone(schedule.zones[loc]),
+        )
+        for s, p, loc in found
+    ]
 
 
 def check_slot(
