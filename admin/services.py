@@ -13,6 +13,7 @@ from saas import audit, outbox
 from saas.models import ROLES, Invitation, Tenant, User, utcnow
 from saas.security.auth import get_user_by_email_in_tenant, new_totp_secret
 from saas.security.passwords import hash_password, password_problem
+from saas.security.rbac import can
 from saas.security.secrets import digest, new_token
 
 INVITATION_TTL = dt.timedelta(days=7)
@@ -58,7 +59,7 @@ def invite_staff(
         errors["email"] = str(exc)
     if role not in ROLES:
         errors["role"] = "Choose one of: " + ", ".join(ROLES) + "."
-    elif role == "owner" and actor.role != "owner":
+    elif role == "owner" and not can(actor.role, "staff.manage_owners"):
         errors["role"] = "Only an owner can invite another owner."
     if not (name or "").strip():
         errors["name"] = "Enter the person's name."
@@ -144,7 +145,7 @@ def change_role(sess, tenant: Tenant, actor: User, user: User, role: str) -> Non
     """Change a staff member's role; the last owner cannot be demoted."""
     if role not in ROLES:
         raise StaffError({"role": "Choose one of: " + ", ".join(ROLES) + "."})
-    if "owner" in (role, user.role) and actor.role != "owner":
+    if "owner" in (role, user.role) and not can(actor.role, "staff.manage_owners"):
         raise StaffError({"role": "Only an owner can grant or remove the owner role."}, status=403)
     if user.role == "owner" and role != "owner":
         owners = sess.scalar(

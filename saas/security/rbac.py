@@ -18,6 +18,7 @@ ALL = frozenset(
         "staff.view",
         "staff.invite",
         "staff.manage",
+        "staff.manage_owners",
         "audit.view",
         "settings.manage",
         "billing.manage",
@@ -38,7 +39,7 @@ ALL = frozenset(
 # saas.records.policy (admins have no clinical access unless the owner grants it).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": ALL,
-    "admin": ALL - {"billing.manage"},
+    "admin": ALL - {"billing.manage", "staff.manage_owners"},
     "practitioner": frozenset(
         {
             "console.view",

@@ -313,3 +313,19 @@ def test_staff_without_permission_cannot_invite_or_read_audit(make_clinic, token
     assert inv.status_code == 403
     assert client.get("/api/v1/audit", headers=bearer(token), base_url=host).status_code == 403
     assert client.get("/api/v1/staff", headers=bearer(token), base_url=host).status_code == 200
+
+
+def test_only_owners_grant_or_remove_the_owner_role(make_clinic, token_for, client, app):
+    """An admin may invite and manage staff, but not invite an owner or demote one."""
+    from tests.foundation.staff import add_staff
+
+    clinic = make_clinic()
+    email, secret = add_staff(app, clinic, "admin")
+    token = token_for(clinic, email=email, secret=secret)
+    host = f"http://{clinic.host}"
+    inv = client.post("/api/v1/staff/invitations", json={"email": "boss@example.org", "name": "B", "role": "owner"}, headers=bearer(token), base_url=host)
+    assert inv.status_code == 422 and "owner" in inv.get_json()["errors"]["json"]["role"]
+    demote = client.put(f"/api/v1/staff/{clinic.owner_id}/role", json={"role": "receptionist"}, headers=bearer(token), base_url=host)
+    assert demote.status_code == 403
+    ok = client.post("/api/v1/staff/invitations", json={"email": "dr@example.org", "name": "Dr", "role": "practitioner"}, headers=bearer(token), base_url=host)
+    assert ok.status_code == 201
