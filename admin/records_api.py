@@ -1,5 +1,7 @@
-"""Staff API for patients and their records: demographics, clinical records, prescriptions,
-recall list, attachments, consents, data export and erasure.
+"""Staff API for patients and their records.
+
+Demographics, clinical records, prescriptions, recall list, attachments, consents, data export and
+erasure.
 
 Views are thin: they resolve the object *in the clinic* (404 for missing and for another
 clinic's alike), call a service verb or reader (which checks the role again and audits),
@@ -22,9 +24,8 @@ from sqlalchemy import func, select
 from saas import audit, db
 from saas.models import utcnow
 from saas.records import attachments as attachment_svc
-from saas.records import errors
 from saas.records import consents as consent_svc
-from saas.records import followups, gdpr, queries, services
+from saas.records import errors, followups, gdpr, queries, services
 from saas.records.models import Consent
 from saas.records.policy import RecordsError, can_read_clinical, records_settings
 from saas.security.rbac import requires
@@ -84,7 +85,7 @@ def _found(obj, what: str):
     return obj
 
 
-# -- patients (demographics) ---------------------------------------------------------------
+# -- patients (demographics) -----------------------------------------------------------------------
 @blp.route("/patients")
 class Patients(MethodView):
     """The clinic's patients."""
@@ -97,13 +98,20 @@ class Patients(MethodView):
         """Search patients by name (substring) or exact email; 50 per page."""
         sess = db.session
         stmt = queries.search_patients(sess, g.tenant, q=args.get("q"), email=args.get("email"))
-        pagination_parameters.item_count = sess.scalar(select(func.count()).select_from(stmt.subquery()))
+        pagination_parameters.item_count = sess.scalar(
+            select(func.count()).select_from(stmt.subquery())
+        )
         rows = list(
-            sess.scalars(stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size))
+            sess.scalars(
+                stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
+            )
         )
         out = [queries.demographics(sess, p) for p in rows]
         audit.record(
-            sess, g.tenant.id, "patient.searched", actor=g.api_user,
+            sess,
+            g.tenant.id,
+            "patient.searched",
+            actor=g.api_user,
             data={"results": len(rows), "by": sorted(k for k in ("q", "email") if args.get(k))},
         )
         sess.commit()
@@ -133,7 +141,13 @@ class PatientItem(MethodView):
         """Read a patient's demographics."""
         patient = _patient(patient_id)
         out = queries.demographics(db.session, patient)
-        audit.record(db.session, g.tenant.id, "patient.read", actor=g.api_user, target=f"patient:{patient.id}")
+        audit.record(
+            db.session,
+            g.tenant.id,
+            "patient.read",
+            actor=g.api_user,
+            target=f"patient:{patient.id}",
+        )
         db.session.commit()
         return out
 
@@ -152,7 +166,7 @@ class PatientItem(MethodView):
         return out
 
 
-# -- the clinical record -----------------------------------------------------------------------
+# -- the clinical record ---------------------------------------------------------------------------
 @blp.route("/patients/<uuid:patient_id>/record")
 class PatientRecord(MethodView):
     """A patient's clinical record."""
@@ -182,9 +196,14 @@ class Visits(MethodView):
         patient = _patient(patient_id)
         try:
             visit = services.record_visit_note(
-                db.session, g.tenant, g.api_user, patient,
-                kind=data["kind"], visit_date=data["visit_date"] or utcnow().date(),
-                sections=data["note"], practitioner_id=data["practitioner_id"],
+                db.session,
+                g.tenant,
+                g.api_user,
+                patient,
+                kind=data["kind"],
+                visit_date=data["visit_date"] or utcnow().date(),
+                sections=data["note"],
+                practitioner_id=data["practitioner_id"],
                 appointment_id=data["appointment_id"],
             )
             out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
@@ -223,8 +242,13 @@ class VisitNote(MethodView):
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
         try:
             note = services.amend_note(
-                db.session, g.tenant, g.api_user, visit, data["sections"],
-                reason=data["reason"], expected_version=data["expected_version"],
+                db.session,
+                g.tenant,
+                g.api_user,
+                visit,
+                data["sections"],
+                reason=data["reason"],
+                expected_version=data["expected_version"],
             )
             out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, note.version)
         except RecordsError as exc:
@@ -280,8 +304,12 @@ class VisitSharing(MethodView):
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
         try:
             services.share_visit(
-                db.session, g.tenant, g.api_user, visit,
-                shared=data["shared_with_patient"], summary=data["patient_summary"],
+                db.session,
+                g.tenant,
+                g.api_user,
+                visit,
+                shared=data["shared_with_patient"],
+                summary=data["patient_summary"],
             )
             out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
         except RecordsError as exc:
@@ -290,7 +318,7 @@ class VisitSharing(MethodView):
         return out
 
 
-# -- prescriptions -----------------------------------------------------------------------------
+# -- prescriptions ---------------------------------------------------------------------------------
 @blp.route("/visits/<uuid:visit_id>/prescriptions")
 class VisitPrescriptions(MethodView):
     """Prescriptions of a visit."""
@@ -357,7 +385,9 @@ class PrescriptionSharing(MethodView):
         """Share the prescription with the patient on the portal (or stop)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
         try:
-            services.share_prescription(db.session, g.tenant, g.api_user, rx, shared=data["shared_with_patient"])
+            services.share_prescription(
+                db.session, g.tenant, g.api_user, rx, shared=data["shared_with_patient"]
+            )
         except RecordsError as exc:
             _refuse(exc)
         out = queries.prescription_dict(db.session, rx)
@@ -365,7 +395,7 @@ class PrescriptionSharing(MethodView):
         return out
 
 
-# -- recall list ------------------------------------------------------------------------------------
+# -- recall list -----------------------------------------------------------------------------------
 @blp.route("/recalls")
 class Recalls(MethodView):
     """Follow-ups due."""
@@ -381,7 +411,10 @@ class Recalls(MethodView):
         """
         include_clinical = can_read_clinical(g.tenant, g.api_user)
         out = followups.recall_list(
-            db.session, g.tenant, g.api_user, within_days=args["within_days"],
+            db.session,
+            g.tenant,
+            g.api_user,
+            within_days=args["within_days"],
             include_clinical=include_clinical,
         )
         db.session.commit()
@@ -404,7 +437,7 @@ class RecallClose(MethodView):
         db.session.commit()
 
 
-# -- allergies and medication ---------------------------------------------------------------------
+# -- allergies and medication ----------------------------------------------------------------------
 @blp.route("/patients/<uuid:patient_id>/facts")
 class Facts(MethodView):
     """Allergies and current medication."""
@@ -417,7 +450,11 @@ class Facts(MethodView):
         patient = _patient(patient_id)
         try:
             fact = services.record_fact(
-                db.session, g.tenant, g.api_user, patient, kind=data["kind"],
+                db.session,
+                g.tenant,
+                g.api_user,
+                patient,
+                kind=data["kind"],
                 details={"name": data["name"], "details": data["details"]},
             )
         except RecordsError as exc:
@@ -485,8 +522,12 @@ class Attachments(MethodView):
         upload = files["file"]
         try:
             att = attachment_svc.add_attachment(
-                db.session, g.tenant, g.api_user, patient,
-                filename=upload.filename or "upload", data=upload.read(attachment_svc.MAX_BYTES + 1),
+                db.session,
+                g.tenant,
+                g.api_user,
+                patient,
+                filename=upload.filename or "upload",
+                data=upload.read(attachment_svc.MAX_BYTES + 1),
                 visit_id=args["visit_id"],
             )
         except RecordsError as exc:
@@ -513,7 +554,7 @@ class AttachmentContent(MethodView):
         return attachment_svc.download_response(name, att.content_type, data)
 
 
-# -- consents ----------------------------------------------------------------------------------------
+# -- consents --------------------------------------------------------------------------------------
 @blp.route("/patients/<uuid:patient_id>/consents")
 class Consents(MethodView):
     """A patient's consents (current and history)."""
@@ -532,7 +573,9 @@ class Consents(MethodView):
         """Record a consent (purpose, text version, channel)."""
         patient = _patient(patient_id)
         try:
-            consent = consent_svc.record_consent(db.session, g.tenant, patient, actor=g.api_user, **data)
+            consent = consent_svc.record_consent(
+                db.session, g.tenant, patient, actor=g.api_user, **data
+            )
         except RecordsError as exc:
             _refuse(exc)
         db.session.commit()
@@ -548,16 +591,20 @@ class ConsentWithdraw(MethodView):
     @blp.response(200, ConsentSchema)
     def post(self, data, consent_id: uuid.UUID):
         """Record that the patient withdrew this consent."""
-        consent: Consent = _found(queries.access_consent(db.session, g.tenant, consent_id), "consent")
+        consent: Consent = _found(
+            queries.access_consent(db.session, g.tenant, consent_id), "consent"
+        )
         try:
-            consent_svc.withdraw_consent(db.session, g.tenant, consent, channel=data["channel"], actor=g.api_user)
+            consent_svc.withdraw_consent(
+                db.session, g.tenant, consent, channel=data["channel"], actor=g.api_user
+            )
         except RecordsError as exc:
             _refuse(exc)
         db.session.commit()
         return consent
 
 
-# -- export and erasure ---------------------------------------------------------------------------------
+# -- export and erasure ----------------------------------------------------------------------------
 @blp.route("/patients/<uuid:patient_id>/exports")
 class Exports(MethodView):
     """Data export (GDPR right of access / portability)."""
@@ -602,8 +649,11 @@ class ExportDownload(MethodView):
             _refuse(exc)
         db.session.commit()
         return send_file(
-            io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-            download_name=f"patient-{export.patient_id}.zip", max_age=0,
+            io.BytesIO(data),
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name=f"patient-{export.patient_id}.zip",
+            max_age=0,
         )
 
 
@@ -618,20 +668,32 @@ class Erasure(MethodView):
         """Destroy the patient's personal and clinical data; anonymised statistics stay."""
         patient = _patient(patient_id)
         if data["confirm_name"].strip() != patient.full_name:
-            abort(422, message="Type the patient's full name to confirm.",
-                  errors={"json": {"confirm_name": ["Does not match the patient's name."]}})
+            abort(
+                422,
+                message="Type the patient's full name to confirm.",
+                errors={"json": {"confirm_name": ["Does not match the patient's name."]}},
+            )
         try:
             removed = gdpr.erase_patient(
-                db.session, g.tenant, g.api_user, patient, reason=data["reason"], reference=data["reference"]
+                db.session,
+                g.tenant,
+                g.api_user,
+                patient,
+                reason=data["reason"],
+                reference=data["reference"],
             )
         except RecordsError as exc:
             _refuse(exc)
         db.session.commit()
-        return {"patient_id": patient.id, "status": patient.status, "erased_at": patient.erased_at,
-                "removed": removed}
+        return {
+            "patient_id": patient.id,
+            "status": patient.status,
+            "erased_at": patient.erased_at,
+            "removed": removed,
+        }
 
 
-# -- settings -------------------------------------------------------------------------------------------
+# -- settings --------------------------------------------------------------------------------------
 @blp.route("/records/settings")
 class Settings(MethodView):
     """Records settings of the clinic."""
@@ -653,4 +715,3 @@ class Settings(MethodView):
             _refuse(exc)
         db.session.commit()
         return out
-

@@ -37,12 +37,15 @@ class PatientCreateSchema(Schema):
 
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=160))
     email = fields.Email(allow_none=True)
-    phone = fields.String(allow_none=True, validate=validate.Regexp(PHONE_RE, error="Enter a phone number."))
+    phone = fields.String(
+        allow_none=True, validate=validate.Regexp(PHONE_RE, error="Enter a phone number.")
+    )
     date_of_birth = fields.Date(allow_none=True, validate=_not_future)
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
     emergency_contact = fields.String(allow_none=True, validate=validate.Length(max=300))
     preferred_language = fields.String(
-        allow_none=True, validate=validate.Regexp(LANG_RE, error="Use a language tag like en, de or pt-BR.")
+        allow_none=True,
+        validate=validate.Regexp(LANG_RE, error="Use a language tag like en, de or pt-BR."),
     )
     communication_prefs = fields.Nested(CommunicationPrefsSchema)
 
@@ -74,8 +77,12 @@ class PatientSchema(Schema):
 class PatientQuerySchema(Schema):
     """Search: name substring and/or exact email."""
 
-    q = fields.String(validate=validate.Length(max=160), metadata={"description": "part of the name"})
-    email = fields.String(validate=validate.Length(max=254), metadata={"description": "exact email"})
+    q = fields.String(
+        validate=validate.Length(max=160), metadata={"description": "part of the name"}
+    )
+    email = fields.String(
+        validate=validate.Length(max=254), metadata={"description": "exact email"}
+    )
 
 
 # -- clinical ---------------------------------------------------------------------------------
@@ -103,14 +110,18 @@ class FollowUpResponseSchema(Schema):
 class CaseNoteSectionsSchema(Schema):
     """The sections of a homeopathic case note."""
 
-    presenting_complaints = fields.List(fields.Nested(ComplaintSchema), validate=validate.Length(max=50))
+    presenting_complaints = fields.List(
+        fields.Nested(ComplaintSchema), validate=validate.Length(max=50)
+    )
     modalities = fields.String(validate=TEXT)
     mentals = fields.String(validate=TEXT, metadata={"description": "mentals and emotionals"})
     generals = fields.String(validate=TEXT)
     past_history = fields.String(validate=TEXT)
     family_history = fields.String(validate=TEXT)
     observations = fields.String(validate=TEXT)
-    analysis = fields.String(validate=TEXT, metadata={"description": "rubrics and remedies considered"})
+    analysis = fields.String(
+        validate=TEXT, metadata={"description": "rubrics and remedies considered"}
+    )
     follow_up = fields.Nested(FollowUpResponseSchema)
     outcome = fields.String(validate=TEXT)
     plan = fields.String(validate=TEXT)
@@ -131,7 +142,9 @@ class NoteVersionRequestSchema(Schema):
 
     sections = fields.Nested(CaseNoteSectionsSchema, required=True)
     reason = fields.String(validate=validate.Length(max=1000), load_default=None)
-    expected_version = fields.Integer(load_default=None, metadata={"description": "optimistic lock"})
+    expected_version = fields.Integer(
+        load_default=None, metadata={"description": "optimistic lock"}
+    )
 
 
 class NoteSchema(Schema):
@@ -163,7 +176,9 @@ class PrescriptionRequestSchema(Schema):
     remedy = fields.String(required=True, validate=validate.Length(min=1, max=120))
     potency = fields.String(required=True)
     form = fields.String(
-        validate=validate.OneOf(("globules", "pills", "tablets", "liquid", "drops", "powder", "other"))
+        validate=validate.OneOf(
+            ("globules", "pills", "tablets", "liquid", "drops", "powder", "other")
+        )
     )
     dose = fields.String(validate=validate.Length(max=200))
     frequency = fields.String(validate=validate.Length(max=200))
@@ -373,9 +388,12 @@ class ErasureRequestSchema(Schema):
     """Erase a patient: confirm with their exact name; the reason is a category."""
 
     confirm_name = fields.String(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(("patient_request", "retention", "other")))
+    reason = fields.String(
+        required=True, validate=validate.OneOf(("patient_request", "retention", "other"))
+    )
     reference = fields.String(
-        validate=validate.Length(max=64), load_default=None,
+        validate=validate.Length(max=64),
+        load_default=None,
         metadata={"description": "your ticket/reference; must not identify the patient"},
     )
 

@@ -33,12 +33,19 @@ WRITES = 300
 PAGE = 50
 NOTE = {
     "presenting_complaints": [
-        {"complaint": "Recurrent migraine, right-sided, throbbing", "location": "right temple",
-         "sensation": "hammering", "onset": "after grief two years ago", "duration": "6-8 hours",
-         "better_for": "pressure, dark room, sleep", "worse_for": "sun, noise, 10 am"}
+        {
+            "complaint": "Recurrent migraine, right-sided, throbbing",
+            "location": "right temple",
+            "sensation": "hammering",
+            "onset": "after grief two years ago",
+            "duration": "6-8 hours",
+            "better_for": "pressure, dark room, sleep",
+            "worse_for": "sun, noise, 10 am",
+        }
     ],
     "mentals": "Reserved; weeps when alone, averse to consolation; dwells on past grief. " * 3,
-    "generals": "Craves salt; thirsty for large quantities of cold water; chilly but worse sun. " * 3,
+    "generals": "Craves salt; thirsty for large quantities of cold water; chilly but worse sun. "
+    * 3,
     "observations": "Composed, answers briefly; lips dry and cracked in the middle. " * 3,
     "analysis": "Rubrics: Grief ailments from; Consolation aggravates; Salt desire. Nat-m. vs Ign.",
 }
@@ -69,7 +76,9 @@ def _create_plain_tables() -> None:
             conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
             conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
             conn.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
-            conn.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({POLICY}) WITH CHECK ({POLICY})")
+            conn.execute(
+                f"CREATE POLICY tenant_isolation ON {table} USING ({POLICY}) WITH CHECK ({POLICY})"
+            )
             conn.execute(f"GRANT SELECT, INSERT ON {table} TO similia_app")
 
 
@@ -77,9 +86,15 @@ def _signup(app) -> uuid.UUID:
     client = app.test_client()
     resp = client.post(
         "/api/v1/signup",
-        json={"name": "Bench Clinic", "slug": f"bench-{uuid.uuid4().hex[:8]}", "timezone": "Asia/Kolkata",
-              "country": "IN", "owner_name": "Bench Owner", "owner_email": "owner@bench.example.org",
-              "password": "correct horse 42"},
+        json={
+            "name": "Bench Clinic",
+            "slug": f"bench-{uuid.uuid4().hex[:8]}",
+            "timezone": "Asia/Kolkata",
+            "country": "IN",
+            "owner_name": "Bench Owner",
+            "owner_email": "owner@bench.example.org",
+            "password": "correct horse 42",
+        },
         base_url="http://localhost",
     )
     assert resp.status_code == 201, resp.get_json()
@@ -118,20 +133,36 @@ def main() -> None:
                 pid = uuid.uuid4()
                 patient = Patient(id=pid, tenant_id=tid, full_name=f"Patient {i:02d}")
                 sess.add(patient)
-                contact = {"email": f"p{i}@bench.example.org", "phone": "+91 98765 43210",
-                           "date_of_birth": "1984-03-09", "address": "12 MG Road, Pune 411001",
-                           "emergency_contact": "Ravi K. +91 98220 12345"}
+                contact = {
+                    "email": f"p{i}@bench.example.org",
+                    "phone": "+91 98765 43210",
+                    "date_of_birth": "1984-03-09",
+                    "address": "12 MG Road, Pune 411001",
+                    "emergency_contact": "Ravi K. +91 98220 12345",
+                }
                 for field, value in contact.items():
                     set_sealed(sess, tenant, patient, field, value)
                 sess.execute(
-                    text("INSERT INTO bench_plain_patients VALUES (:t, :i, :n, :e, :p, :d, :a, :c)"),
-                    {"t": tid, "i": pid, "n": patient.full_name, "e": contact["email"], "p": contact["phone"],
-                     "d": contact["date_of_birth"], "a": contact["address"], "c": contact["emergency_contact"]},
+                    text(
+                        "INSERT INTO bench_plain_patients VALUES (:t, :i, :n, :e, :p, :d, :a, :c)"
+                    ),
+                    {
+                        "t": tid,
+                        "i": pid,
+                        "n": patient.full_name,
+                        "e": contact["email"],
+                        "p": contact["phone"],
+                        "d": contact["date_of_birth"],
+                        "a": contact["address"],
+                        "c": contact["emergency_contact"],
+                    },
                 )
             sess.flush()
             import datetime as dt
 
-            visit = record_visit_note(sess, tenant, owner, patient, kind="initial", visit_date=dt.date.today())
+            visit = record_visit_note(
+                sess, tenant, owner, patient, kind="initial", visit_date=dt.date.today()
+            )
             visit_id = visit.id
         note_json = json.dumps(NOTE)
         version = [0]
@@ -141,8 +172,15 @@ def main() -> None:
                 tenant = sess.get(Tenant, tid)
                 version[0] += 1
                 note_id = uuid.uuid4()
-                sess.add(CaseNote(id=note_id, tenant_id=tid, visit_id=visit_id, version=version[0],
-                                  body=seal_json(sess, tenant, "case_notes", "body", note_id, NOTE)))
+                sess.add(
+                    CaseNote(
+                        id=note_id,
+                        tenant_id=tid,
+                        visit_id=visit_id,
+                        version=version[0],
+                        body=seal_json(sess, tenant, "case_notes", "body", note_id, NOTE),
+                    )
+                )
 
         plain_version = [0]
 
@@ -151,9 +189,17 @@ def main() -> None:
                 sess.get(Tenant, tid)
                 plain_version[0] += 1
                 sess.execute(
-                    text("INSERT INTO bench_plain_notes (tenant_id, id, visit_id, version, body) "
-                         "VALUES (:t, :i, :v, :n, :b)"),
-                    {"t": tid, "i": uuid.uuid4(), "v": visit_id, "n": plain_version[0], "b": note_json},
+                    text(
+                        "INSERT INTO bench_plain_notes (tenant_id, id, visit_id, version, body) "
+                        "VALUES (:t, :i, :v, :n, :b)"
+                    ),
+                    {
+                        "t": tid,
+                        "i": uuid.uuid4(),
+                        "v": visit_id,
+                        "n": plain_version[0],
+                        "b": note_json,
+                    },
                 )
 
         # warm-up, then write throughput (alternating blocks so drift hits both alike)
@@ -173,8 +219,11 @@ def main() -> None:
         def read_notes_sealed():
             with tenant_session(tid) as sess:
                 rows = sess.execute(
-                    text("SELECT id, body_enc FROM case_notes WHERE tenant_id = :t AND visit_id = :v "
-                         "ORDER BY version LIMIT :n"), {"t": tid, "v": visit_id, "n": PAGE}
+                    text(
+                        "SELECT id, body_enc FROM case_notes WHERE tenant_id = :t AND visit_id = :v "
+                        "ORDER BY version LIMIT :n"
+                    ),
+                    {"t": tid, "v": visit_id, "n": PAGE},
                 ).all()
                 out = [open_json(sess, tid, "case_notes", "body", r[0], r[1]) for r in rows]
             assert len(out) == PAGE and out[0]["mentals"]
@@ -182,8 +231,11 @@ def main() -> None:
         def read_notes_plain():
             with tenant_session(tid) as sess:
                 rows = sess.execute(
-                    text("SELECT id, body FROM bench_plain_notes WHERE tenant_id = :t AND visit_id = :v "
-                         "ORDER BY version LIMIT :n"), {"t": tid, "v": visit_id, "n": PAGE}
+                    text(
+                        "SELECT id, body FROM bench_plain_notes WHERE tenant_id = :t AND visit_id = :v "
+                        "ORDER BY version LIMIT :n"
+                    ),
+                    {"t": tid, "v": visit_id, "n": PAGE},
                 ).all()
                 out = [json.loads(r[1]) for r in rows]
             assert len(out) == PAGE and out[0]["mentals"]
@@ -195,19 +247,29 @@ def main() -> None:
 
             with tenant_session(tid) as sess:
                 rows = sess.execute(
-                    text("SELECT id, full_name, email_enc, phone_enc, date_of_birth_enc, address_enc, "
-                         "emergency_contact_enc FROM patients WHERE tenant_id = :t ORDER BY lower(full_name) "
-                         "LIMIT :n"), {"t": tid, "n": PAGE}
+                    text(
+                        "SELECT id, full_name, email_enc, phone_enc, date_of_birth_enc, address_enc, "
+                        "emergency_contact_enc FROM patients WHERE tenant_id = :t ORDER BY lower(full_name) "
+                        "LIMIT :n"
+                    ),
+                    {"t": tid, "n": PAGE},
                 ).all()
-                out = [{f: open_field(sess, tid, "patients", f, r[0], r[2 + i]) for i, f in enumerate(fields)}
-                       for r in rows]
+                out = [
+                    {
+                        f: open_field(sess, tid, "patients", f, r[0], r[2 + i])
+                        for i, f in enumerate(fields)
+                    }
+                    for r in rows
+                ]
             assert len(out) == PAGE and out[0]["phone"]
 
         def read_patients_plain():
             with tenant_session(tid) as sess:
                 rows = sess.execute(
-                    text("SELECT id, full_name, email, phone, date_of_birth, address, emergency_contact "
-                         "FROM bench_plain_patients WHERE tenant_id = :t ORDER BY lower(full_name) LIMIT :n"),
+                    text(
+                        "SELECT id, full_name, email, phone, date_of_birth, address, emergency_contact "
+                        "FROM bench_plain_patients WHERE tenant_id = :t ORDER BY lower(full_name) LIMIT :n"
+                    ),
                     {"t": tid, "n": PAGE},
                 ).all()
                 out = [{f: r[2 + i] for i, f in enumerate(fields)} for r in rows]
@@ -216,7 +278,11 @@ def main() -> None:
         rows = []
         for label, sealed, plain in (
             ("read page of 50 case notes", read_notes_sealed, read_notes_plain),
-            ("read page of 50 patients (5 sealed fields)", read_patients_sealed, read_patients_plain),
+            (
+                "read page of 50 patients (5 sealed fields)",
+                read_patients_sealed,
+                read_patients_plain,
+            ),
         ):
             sealed(), plain()  # warm
             calls = keys.vault_calls
@@ -226,13 +292,34 @@ def main() -> None:
             calls = keys.vault_calls
             cold = _median_ms(sealed, COLD_READS, before=keys.forget)
             cold_calls = (keys.vault_calls - calls) / COLD_READS
-            rows.append([f"{label}, warm", f"{warm:.2f} ms", f"{base:.2f} ms", f"{warm / base:.2f}x",
-                         f"{warm_calls:g}"])
-            rows.append([f"{label}, cold cache", f"{cold:.2f} ms", f"{base:.2f} ms", f"{cold / base:.2f}x",
-                         f"{cold_calls:g}"])
+            rows.append(
+                [
+                    f"{label}, warm",
+                    f"{warm:.2f} ms",
+                    f"{base:.2f} ms",
+                    f"{warm / base:.2f}x",
+                    f"{warm_calls:g}",
+                ]
+            )
+            rows.append(
+                [
+                    f"{label}, cold cache",
+                    f"{cold:.2f} ms",
+                    f"{base:.2f} ms",
+                    f"{cold / base:.2f}x",
+                    f"{cold_calls:g}",
+                ]
+            )
         sealed_rate, plain_rate = n_writes / t_sealed, n_writes / t_plain
-        rows.append(["write case note (1 per transaction)", f"{sealed_rate:.0f}/s", f"{plain_rate:.0f}/s",
-                     f"{plain_rate / sealed_rate:.2f}x", "0"])
+        rows.append(
+            [
+                "write case note (1 per transaction)",
+                f"{sealed_rate:.0f}/s",
+                f"{plain_rate:.0f}/s",
+                f"{plain_rate / sealed_rate:.2f}x",
+                "0",
+            ]
+        )
     env.print_table(
         f"Records: encrypted vs unencrypted (median of {READS} warm / {COLD_READS} cold reads, "
         f"{n_writes} writes)",

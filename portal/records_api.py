@@ -17,12 +17,13 @@ from saas import db
 from saas.models import Patient
 from saas.patients import authenticate_patient_bearer
 from saas.records import consents as consent_svc
-from saas.records import errors
-from saas.records import queries, services
+from saas.records import errors, queries, services
 from saas.records.policy import RecordsError
 
 blp = Blueprint(
-    "patient_records_api", __name__, url_prefix="/api/v1/patients/me",
+    "patient_records_api",
+    __name__,
+    url_prefix="/api/v1/patients/me",
     description="The signed-in patient's profile, shared records and consents",
 )
 errors.register(blp)
@@ -42,15 +43,22 @@ class ProfileSchema(Schema):
     id = fields.UUID(dump_only=True)
     full_name = fields.String(validate=validate.Length(min=1, max=160))
     email = fields.String(dump_only=True)
-    phone = fields.String(allow_none=True, validate=validate.Regexp(PHONE_RE, error="Enter a phone number."))
+    phone = fields.String(
+        allow_none=True, validate=validate.Regexp(PHONE_RE, error="Enter a phone number.")
+    )
     date_of_birth = fields.Date(allow_none=True, validate=_not_future)
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
     emergency_contact = fields.String(allow_none=True, validate=validate.Length(max=300))
     preferred_language = fields.String(
-        allow_none=True, validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a tag like en or pt-BR.")
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a tag like en or pt-BR."
+        ),
     )
-    communication_prefs = fields.Dict(keys=fields.String(validate=validate.OneOf(("email", "sms", "phone", "post"))),
-                                      values=fields.Boolean())
+    communication_prefs = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("email", "sms", "phone", "post"))),
+        values=fields.Boolean(),
+    )
 
 
 class SharedVisitSchema(Schema):
@@ -182,8 +190,13 @@ class MyConsents(MethodView):
         patient = _me()
         try:
             consent = consent_svc.record_consent(
-                db.session, g.tenant, patient, purpose=data["purpose"],
-                text_version=data["text_version"], channel="portal", actor=patient,
+                db.session,
+                g.tenant,
+                patient,
+                purpose=data["purpose"],
+                text_version=data["text_version"],
+                channel="portal",
+                actor=patient,
             )
         except RecordsError as exc:
             _refuse(exc)
@@ -203,7 +216,9 @@ class MyConsentWithdraw(MethodView):
         if consent is None:
             abort(404, message="You have no standing consent for this purpose.")
         try:
-            consent_svc.withdraw_consent(db.session, g.tenant, consent, channel="portal", actor=patient)
+            consent_svc.withdraw_consent(
+                db.session, g.tenant, consent, channel="portal", actor=patient
+            )
         except RecordsError as exc:
             _refuse(exc)
         db.session.commit()

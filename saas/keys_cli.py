@@ -37,8 +37,12 @@ def _tenants(slug: str | None) -> list[Tenant]:
 
 @keys.command("rotate")
 @click.option("--tenant", "slug", required=True, help="the clinic's slug")
-@click.option("--wait/--no-wait", default=False, show_default=True,
-              help="re-encrypt here, printing progress, instead of handing it to a worker")
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    show_default=True,
+    help="re-encrypt here, printing progress, instead of handing it to a worker",
+)
 @click.option("--batch-size", default=200, show_default=True)
 def rotate(slug: str, wait: bool, batch_size: int) -> None:
     """New data-key version for one clinic, then re-encrypt its rows in batches."""
@@ -50,12 +54,18 @@ def rotate(slug: str, wait: bool, batch_size: int) -> None:
         tenant = sess.get(Tenant, tenant.id)
         job = rotate_data_key(sess, keysvc, tenant)
         left = sum(remaining(sess, tenant).values())
-        click.echo(f"{slug}: data key v{job.from_version} -> v{job.to_version}; {left} values to re-encrypt")
+        click.echo(
+            f"{slug}: data key v{job.from_version} -> v{job.to_version}; "
+            f"{left} values to re-encrypt"
+        )
     if wait:
         from .records.keys import reencrypt_all
 
-        done = reencrypt_all(tenant.id, batch_size=batch_size,
-                             progress=lambda n: click.echo(f"  re-encrypted {n}/{left}"))
+        done = reencrypt_all(
+            tenant.id,
+            batch_size=batch_size,
+            progress=lambda n: click.echo(f"  re-encrypted {n}/{left}"),
+        )
         click.echo(f"{slug}: re-encryption done ({done} values)")
     else:
         from workers.records import reencrypt_tenant
@@ -66,8 +76,13 @@ def rotate(slug: str, wait: bool, batch_size: int) -> None:
 
 @keys.command("rewrap")
 @click.option("--tenant", "slug", default=None, help="one clinic (default: every active clinic)")
-@click.option("--rotate/--no-rotate", "rotate_transit", default=True, show_default=True,
-              help="rotate the transit key first (--no-rotate when it was rotated already)")
+@click.option(
+    "--rotate/--no-rotate",
+    "rotate_transit",
+    default=True,
+    show_default=True,
+    help="rotate the transit key first (--no-rotate when it was rotated already)",
+)
 def rewrap(slug: str | None, rotate_transit: bool) -> None:
     """Rewrap data keys under the latest transit key version, then refuse older versions."""
     from .records.keys import finish_rewrap, rewrap_data_keys
@@ -78,7 +93,10 @@ def rewrap(slug: str | None, rotate_transit: bool) -> None:
             t = sess.get(Tenant, tenant.id)
             latest = rewrap_data_keys(sess, keysvc, t, rotate=rotate_transit)
         finish_rewrap(keysvc, tenant, latest)
-        click.echo(f"{tenant.slug}: data keys wrapped by transit v{latest}; min_decryption_version={latest}")
+        click.echo(
+            f"{tenant.slug}: data keys wrapped by transit v{latest}; "
+            f"min_decryption_version={latest}"
+        )
 
 
 @keys.command("status")
@@ -100,10 +118,14 @@ def status(slug: str | None, as_json: bool) -> None:
         left = sum(s["rows_on_old_data_keys"].values())
         click.echo(
             f"{s['tenant']}: transit v{s['transit_latest_version']} "
-            f"(min decrypt v{s['transit_min_decryption_version']}), data key v{s['data_key_version']}, "
+            f"(min decrypt v{s['transit_min_decryption_version']}), "
+            f"data key v{s['data_key_version']}, "
             f"{left} values on older data keys"
         )
         for dk in s["data_keys"]:
             click.echo(f"  data key v{dk['version']} wrapped by transit {dk['wrapped_by']}")
         for job in s["jobs"]:
-            click.echo(f"  {job['kind']} v{job['from']}->v{job['to']}: {job['status']}, {job['rows_done']} rows")
+            click.echo(
+                f"  {job['kind']} v{job['from']}->v{job['to']}: {job['status']}, "
+                f"{job['rows_done']} rows"
+            )

@@ -28,7 +28,9 @@ from saas.models import Tenant
 log = logging.getLogger(__name__)
 
 
-def delete_clinic(sess: Session, keys: KeyService, tenant: Tenant, actor: str | None = None) -> None:
+def delete_clinic(
+    sess: Session, keys: KeyService, tenant: Tenant, actor: str | None = None
+) -> None:
     """Mark ``tenant`` deleted and destroy its transit key (the caller commits)."""
     bind_tenant(sess, tenant.id)
     was = tenant.status
@@ -36,8 +38,12 @@ def delete_clinic(sess: Session, keys: KeyService, tenant: Tenant, actor: str | 
     tenant.custom_domain = None
     sess.flush()
     audit.record(
-        sess, tenant.id, "tenant.deleted", actor_label=actor or "operator",
-        target=f"tenant:{tenant.slug}", data={"previous_status": was, "crypto_shredded": True},
+        sess,
+        tenant.id,
+        "tenant.deleted",
+        actor_label=actor or "operator",
+        target=f"tenant:{tenant.slug}",
+        data={"previous_status": was, "crypto_shredded": True},
     )
     try:
         keys.delete_tenant_key(tenant.id)
@@ -64,7 +70,8 @@ def delete_command(slug: str, yes: bool) -> None:
     if not yes:
         click.confirm(
             f"Delete clinic {slug!r} and destroy its encryption key? Its data becomes unreadable "
-            "forever.", abort=True,
+            "forever.",
+            abort=True,
         )
     with tenant_session(tenant_id) as sess:
         tenant = sess.get(Tenant, tenant_id)

@@ -1,5 +1,7 @@
-"""Clinical records: visits, versioned case notes, prescriptions, facts, attachments,
-consents, exports and key-rotation jobs; demographics columns on patients.
+"""Clinical records.
+
+Visits, versioned case notes, prescriptions, facts, attachments, consents, exports and key-rotation
+jobs; demographics columns on patients.
 
 Every clinical value lives in a ``*_enc`` bytea sealed with the clinic's data key (see
 ``saas/crypto.py``); only what must be queried without decrypting (dates, kinds, states,
@@ -67,7 +69,8 @@ def upgrade() -> None:
           FOREIGN KEY (tenant_id, signed_by) REFERENCES users (tenant_id, id),
           CHECK ((status = 'signed') = (signed_at IS NOT NULL))
         );
-        CREATE INDEX ix_clinical_visits_patient ON clinical_visits (tenant_id, patient_id, visit_date);
+        CREATE INDEX ix_clinical_visits_patient
+          ON clinical_visits (tenant_id, patient_id, visit_date);
 
         CREATE TABLE case_notes (
           tenant_id uuid NOT NULL,
@@ -168,9 +171,11 @@ def upgrade() -> None:
           PRIMARY KEY (tenant_id, id),
           FOREIGN KEY (tenant_id, patient_id) REFERENCES patients (tenant_id, id)
         );
-        CREATE INDEX ix_patient_consents_patient ON patient_consents (tenant_id, patient_id, purpose);
+        CREATE INDEX ix_patient_consents_patient
+          ON patient_consents (tenant_id, patient_id, purpose);
         -- at most one standing (not withdrawn) consent per patient and purpose
-        CREATE UNIQUE INDEX uq_patient_consents_active ON patient_consents (tenant_id, patient_id, purpose)
+        CREATE UNIQUE INDEX uq_patient_consents_active
+          ON patient_consents (tenant_id, patient_id, purpose)
           WHERE withdrawn_at IS NULL;
 
         CREATE TABLE record_exports (

@@ -1,5 +1,7 @@
-"""Encrypted patient records: clinical visits, versioned notes, prescriptions, consents,
-attachments, GDPR export/erasure, retention and data-key rotation.
+"""Encrypted patient records.
+
+Clinical visits, versioned notes, prescriptions, consents, attachments, GDPR export/erasure,
+retention and data-key rotation.
 
 ``services`` holds the verbs, ``queries`` the audited readers, ``policy`` who may see
 clinical content, ``keys`` rotation/rewrap/status. Every clinical value is sealed with the

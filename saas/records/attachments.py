@@ -62,7 +62,13 @@ def safe_filename(name: str) -> str:
 
 
 def add_attachment(
-    sess: Session, tenant: Tenant, actor: User, patient: Patient, *, filename: str, data: bytes,
+    sess: Session,
+    tenant: Tenant,
+    actor: User,
+    patient: Patient,
+    *,
+    filename: str,
+    data: bytes,
     visit_id=None,
 ) -> Attachment:
     """Store a sniffed, size-checked file, sealed."""
@@ -72,7 +78,9 @@ def add_attachment(
     if not data:
         raise RecordsError({"file": "The file is empty."})
     if len(data) > MAX_BYTES:
-        raise RecordsError({"file": f"Files are limited to {MAX_BYTES // (1024 * 1024)} MB."}, status=413)
+        raise RecordsError(
+            {"file": f"Files are limited to {MAX_BYTES // (1024 * 1024)} MB."}, status=413
+        )
     ctype = sniff(data)
     if ctype is None:
         raise RecordsError(
@@ -81,7 +89,8 @@ def add_attachment(
     if visit_id is not None:
         ok = sess.scalar(
             select(ClinicalVisit.id).where(
-                ClinicalVisit.tenant_id == tenant.id, ClinicalVisit.id == visit_id,
+                ClinicalVisit.tenant_id == tenant.id,
+                ClinicalVisit.id == visit_id,
                 ClinicalVisit.patient_id == patient.id,
             )
         )
@@ -89,16 +98,27 @@ def add_attachment(
             raise RecordsError({"visit_id": "No such visit for this patient."})
     att_id = uuid.uuid4()
     att = Attachment(
-        id=att_id, tenant_id=tenant.id, patient_id=patient.id, visit_id=visit_id,
-        content_type=ctype, size_bytes=len(data),
-        filename=seal_text(sess, tenant, "patient_attachments", "filename", att_id, safe_filename(filename)),
+        id=att_id,
+        tenant_id=tenant.id,
+        patient_id=patient.id,
+        visit_id=visit_id,
+        content_type=ctype,
+        size_bytes=len(data),
+        filename=seal_text(
+            sess, tenant, "patient_attachments", "filename", att_id, safe_filename(filename)
+        ),
         content=seal_bytes_field(sess, tenant, "patient_attachments", "content", att_id, data),
-        uploaded_by=actor.id, created_at=utcnow(),
+        uploaded_by=actor.id,
+        created_at=utcnow(),
     )
     sess.add(att)
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.attachment_added", actor=actor, target=f"patient:{patient.id}",
+        sess,
+        tenant.id,
+        "clinical.attachment_added",
+        actor=actor,
+        target=f"patient:{patient.id}",
         data={"attachment_id": str(att.id), "content_type": ctype, "size": len(data)},
     )
     return att
@@ -110,7 +130,9 @@ def attachment_dict(sess: Session, att: Attachment) -> dict:
         "id": att.id,
         "patient_id": att.patient_id,
         "visit_id": att.visit_id,
-        "filename": open_text(sess, att.tenant_id, "patient_attachments", "filename", att.id, att.filename),
+        "filename": open_text(
+            sess, att.tenant_id, "patient_attachments", "filename", att.id, att.filename
+        ),
         "content_type": att.content_type,
         "size_bytes": att.size_bytes,
         "created_at": att.created_at,
@@ -131,7 +153,9 @@ def list_attachments(sess: Session, tenant: Tenant, actor: User, patient: Patien
     return [attachment_dict(sess, a) for a in rows]
 
 
-def read_attachment(sess: Session, tenant: Tenant, actor: User, att: Attachment) -> tuple[str, bytes]:
+def read_attachment(
+    sess: Session, tenant: Tenant, actor: User, att: Attachment
+) -> tuple[str, bytes]:
     """File name and content (audited)."""
     require_clinical(tenant, actor)
     data = open_bytes_field(sess, tenant.id, "patient_attachments", "content", att.id, att.content)
@@ -143,8 +167,11 @@ def read_attachment(sess: Session, tenant: Tenant, actor: User, att: Attachment)
 def download_response(name: str, content_type: str, data: bytes) -> Response:
     """A response that browsers save, never render."""
     resp = send_file(
-        io.BytesIO(data), mimetype=content_type, as_attachment=True,
-        download_name=safe_filename(name), max_age=0,
+        io.BytesIO(data),
+        mimetype=content_type,
+        as_attachment=True,
+        download_name=safe_filename(name),
+        max_age=0,
     )
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -54,7 +54,10 @@ def consenting_patient_ids(sess: Session, tenant: Tenant, purpose: str) -> set:
     return set(
         sess.scalars(
             select(Consent.patient_id)
-            .join(Patient, (Patient.tenant_id == Consent.tenant_id) & (Patient.id == Consent.patient_id))
+            .join(
+                Patient,
+                (Patient.tenant_id == Consent.tenant_id) & (Patient.id == Consent.patient_id),
+            )
             .where(
                 Consent.tenant_id == tenant.id,
                 Consent.purpose == purpose,
@@ -77,8 +80,14 @@ def list_consents(sess: Session, tenant: Tenant, patient: Patient) -> list[Conse
 
 
 def record_consent(
-    sess: Session, tenant: Tenant, patient: Patient, *, purpose: str, text_version: str,
-    channel: str, actor=None,
+    sess: Session,
+    tenant: Tenant,
+    patient: Patient,
+    *,
+    purpose: str,
+    text_version: str,
+    channel: str,
+    actor=None,
 ) -> Consent:
     """Record a consent; ``actor`` is the staff member, or None/the patient on the portal."""
     if patient.status != "active":
@@ -96,22 +105,38 @@ def record_consent(
         current.withdrawn_recorded_by = actor.id if isinstance(actor, User) else None
         sess.flush()
     consent = Consent(
-        id=uuid.uuid4(), tenant_id=tenant.id, patient_id=patient.id, purpose=purpose,
-        text_version=text_version, channel=channel, granted_at=now,
-        recorded_by=actor.id if isinstance(actor, User) else None, created_at=now,
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        patient_id=patient.id,
+        purpose=purpose,
+        text_version=text_version,
+        channel=channel,
+        granted_at=now,
+        recorded_by=actor.id if isinstance(actor, User) else None,
+        created_at=now,
     )
     sess.add(consent)
     sess.flush()
     audit.record(
-        sess, tenant.id, "consent.granted", target=f"patient:{patient.id}",
-        data={"consent_id": str(consent.id), "purpose": purpose, "text_version": text_version,
-              "channel": channel, "replaces": str(current.id) if current else None},
+        sess,
+        tenant.id,
+        "consent.granted",
+        target=f"patient:{patient.id}",
+        data={
+            "consent_id": str(consent.id),
+            "purpose": purpose,
+            "text_version": text_version,
+            "channel": channel,
+            "replaces": str(current.id) if current else None,
+        },
         **_actor_kwargs(actor, patient.id),
     )
     return consent
 
 
-def withdraw_consent(sess: Session, tenant: Tenant, consent: Consent, *, channel: str, actor=None) -> Consent:
+def withdraw_consent(
+    sess: Session, tenant: Tenant, consent: Consent, *, channel: str, actor=None
+) -> Consent:
     """Record a withdrawal; reminders/marketing stop from now on."""
     if consent.withdrawn_at is not None:
         raise RecordsError({"consent": "This consent was already withdrawn."}, status=409)
@@ -121,7 +146,10 @@ def withdraw_consent(sess: Session, tenant: Tenant, consent: Consent, *, channel
     consent.withdrawn_recorded_by = actor.id if isinstance(actor, User) else None
     sess.flush()
     audit.record(
-        sess, tenant.id, "consent.withdrawn", target=f"patient:{consent.patient_id}",
+        sess,
+        tenant.id,
+        "consent.withdrawn",
+        target=f"patient:{consent.patient_id}",
         data={"consent_id": str(consent.id), "purpose": consent.purpose, "channel": channel},
         **_actor_kwargs(actor, consent.patient_id),
     )

@@ -53,8 +53,14 @@ def _open_recalls(tenant: Tenant):
     later = aliased(ClinicalVisit)
     return (
         select(Prescription, Patient, origin.visit_date)
-        .join(Patient, (Patient.tenant_id == Prescription.tenant_id) & (Patient.id == Prescription.patient_id))
-        .join(origin, (origin.tenant_id == Prescription.tenant_id) & (origin.id == Prescription.visit_id))
+        .join(
+            Patient,
+            (Patient.tenant_id == Prescription.tenant_id) & (Patient.id == Prescription.patient_id),
+        )
+        .join(
+            origin,
+            (origin.tenant_id == Prescription.tenant_id) & (origin.id == Prescription.visit_id),
+        )
         .where(
             Prescription.tenant_id == tenant.id,
             Prescription.follow_up_from.is_not(None),
@@ -71,7 +77,12 @@ def _open_recalls(tenant: Tenant):
 
 
 def recall_list(
-    sess: Session, tenant: Tenant, actor: User, *, within_days: int = 14, include_clinical: bool,
+    sess: Session,
+    tenant: Tenant,
+    actor: User,
+    *,
+    within_days: int = 14,
+    include_clinical: bool,
     today: dt.date | None = None,
 ) -> list[dict]:
     """Follow-ups due soon or overdue, earliest first (audited)."""
@@ -84,13 +95,20 @@ def recall_list(
     names = dict(
         sess.execute(
             select(User.id, User.name).where(
-                User.tenant_id == tenant.id, User.id.in_({r[0].practitioner_id for r in rows} or {None})
+                User.tenant_id == tenant.id,
+                User.id.in_({r[0].practitioner_id for r in rows} or {None}),
             )
         ).all()
     )
     out = []
     for rx, patient, _ in rows:
-        status = "upcoming" if rx.follow_up_from > today else "overdue" if rx.follow_up_to < today else "due"
+        status = (
+            "upcoming"
+            if rx.follow_up_from > today
+            else "overdue"
+            if rx.follow_up_to < today
+            else "due"
+        )
         item = {
             "prescription_id": rx.id,
             "patient_id": patient.id,
@@ -105,12 +123,21 @@ def recall_list(
             "booking_url": booking_url(tenant, rx),
         }
         if include_clinical:
-            details = open_json(sess, tenant.id, "prescriptions", "details", rx.id, rx.details) or {}
+            details = (
+                open_json(sess, tenant.id, "prescriptions", "details", rx.id, rx.details) or {}
+            )
             item["remedy"], item["potency"] = details.get("remedy"), details.get("potency")
         out.append(item)
     if include_clinical and rows:
         for patient_id in {r[1].id for r in rows}:
-            audit_read(sess, tenant, actor, patient_id, "recall", [r[0].id for r in rows if r[1].id == patient_id])
+            audit_read(
+                sess,
+                tenant,
+                actor,
+                patient_id,
+                "recall",
+                [r[0].id for r in rows if r[1].id == patient_id],
+            )
     audit.record(sess, tenant.id, "recall.viewed", actor=actor, data={"items": len(out)})
     return out
 
@@ -124,7 +151,11 @@ def close_recall(sess: Session, tenant: Tenant, actor: User, rx: Prescription) -
     rx.recall_closed_at = utcnow()
     sess.flush()
     audit.record(
-        sess, tenant.id, "recall.closed", actor=actor, target=f"patient:{rx.patient_id}",
+        sess,
+        tenant.id,
+        "recall.closed",
+        actor=actor,
+        target=f"patient:{rx.patient_id}",
         data={"prescription_id": str(rx.id)},
     )
 
@@ -134,20 +165,26 @@ def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | Non
     today = today or utcnow().date()
     lead = records_settings(tenant)["follow_up_invite_lead_days"]
     rows = sess.execute(
-        _open_recalls(tenant).where(
+        _open_recalls(tenant)
+        .where(
             Prescription.invited_at.is_(None),
             Prescription.follow_up_from <= today + dt.timedelta(days=lead),
             Prescription.follow_up_to >= today,
-        ).with_for_update(of=Prescription, skip_locked=True)
+        )
+        .with_for_update(of=Prescription, skip_locked=True)
     ).all()
     sent = 0
     for rx, patient, _ in rows:
         if patient.email is None or not has_consent(sess, tenant.id, patient.id, "reminders_email"):
             continue
-        practitioner = sess.get(User, (tenant.id, rx.practitioner_id)) if rx.practitioner_id else None
+        practitioner = (
+            sess.get(User, (tenant.id, rx.practitioner_id)) if rx.practitioner_id else None
+        )
         with_whom = f" with {practitioner.name}" if practitioner else ""
         outbox.emit(
-            sess, tenant.id, "email.follow_up_invitation",
+            sess,
+            tenant.id,
+            "email.follow_up_invitation",
             {
                 "to": read_sealed(sess, patient, "email"),
                 "subject": f"Time to book your follow-up at {tenant.name}",
@@ -163,7 +200,11 @@ def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | Non
         )
         rx.invited_at = utcnow()
         audit.record(
-            sess, tenant.id, "recall.invited", actor_label="system", target=f"patient:{patient.id}",
+            sess,
+            tenant.id,
+            "recall.invited",
+            actor_label="system",
+            target=f"patient:{patient.id}",
             data={"prescription_id": str(rx.id)},
         )
         sent += 1

@@ -65,17 +65,25 @@ def on_erasure(hook: Callable[[Session, Tenant, Patient], dict]) -> Callable:
     return hook
 
 
-# -- export -----------------------------------------------------------------------------------
+# -- export ----------------------------------------------------------------------------------------
 def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient) -> RecordExport:
     """Queue a data export of one patient."""
     export = RecordExport(
-        id=uuid.uuid4(), tenant_id=tenant.id, patient_id=patient.id, requested_by=actor.id,
-        status="pending", created_at=utcnow(),
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        patient_id=patient.id,
+        requested_by=actor.id,
+        status="pending",
+        created_at=utcnow(),
     )
     sess.add(export)
     sess.flush()
     audit.record(
-        sess, tenant.id, "records.export_requested", actor=actor, target=f"patient:{patient.id}",
+        sess,
+        tenant.id,
+        "records.export_requested",
+        actor=actor,
+        target=f"patient:{patient.id}",
         data={"export_id": str(export.id)},
     )
     return export
@@ -94,7 +102,9 @@ def enqueue_export(tenant_id, export_id) -> None:
 def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | None:
     """An export of this clinic."""
     return sess.scalar(
-        select(RecordExport).where(RecordExport.tenant_id == tenant.id, RecordExport.id == export_id)
+        select(RecordExport).where(
+            RecordExport.tenant_id == tenant.id, RecordExport.id == export_id
+        )
     )
 
 
@@ -125,7 +135,9 @@ def build_bundle(sess: Session, tenant: Tenant, patient: Patient) -> bytes:
     notes = list(
         sess.scalars(
             select(CaseNote)
-            .where(CaseNote.tenant_id == tid, CaseNote.visit_id.in_([v.id for v in visits] or [None]))
+            .where(
+                CaseNote.tenant_id == tid, CaseNote.visit_id.in_([v.id for v in visits] or [None])
+            )
             .order_by(CaseNote.version)
         )
     )
@@ -136,10 +148,16 @@ def build_bundle(sess: Session, tenant: Tenant, patient: Patient) -> bytes:
         .order_by(Prescription.created_at)
     )
     facts = sess.scalars(
-        select(ClinicalFact).where(ClinicalFact.tenant_id == tid, ClinicalFact.patient_id == patient.id)
+        select(ClinicalFact).where(
+            ClinicalFact.tenant_id == tid, ClinicalFact.patient_id == patient.id
+        )
     )
     atts = list(
-        sess.scalars(select(Attachment).where(Attachment.tenant_id == tid, Attachment.patient_id == patient.id))
+        sess.scalars(
+            select(Attachment).where(
+                Attachment.tenant_id == tid, Attachment.patient_id == patient.id
+            )
+        )
     )
     access_log = sess.execute(
         select(AuditEntry.created_at, AuditEntry.actor_label, AuditEntry.action, AuditEntry.data)
@@ -152,31 +170,56 @@ def build_bundle(sess: Session, tenant: Tenant, patient: Patient) -> bytes:
         name = open_text(sess, tid, "patient_attachments", "filename", a.id, a.filename)
         path = f"attachments/{a.id}-{safe_filename(name)}"
         files[path] = open_bytes_field(sess, tid, "patient_attachments", "content", a.id, a.content)
-        att_out.append({"id": a.id, "visit_id": a.visit_id, "filename": name, "content_type": a.content_type,
-                        "size_bytes": a.size_bytes, "created_at": a.created_at, "path": path})
+        att_out.append(
+            {
+                "id": a.id,
+                "visit_id": a.visit_id,
+                "filename": name,
+                "content_type": a.content_type,
+                "size_bytes": a.size_bytes,
+                "created_at": a.created_at,
+                "path": path,
+            }
+        )
     record = {
         "format": "similia-patient-export/1",
         "generated_at": utcnow(),
         "clinic": {"name": tenant.name, "slug": tenant.slug},
         "patient": {k: v for k, v in demographics(sess, patient).items()},
         "consents": [
-            {"purpose": c.purpose, "text_version": c.text_version, "channel": c.channel,
-             "granted_at": c.granted_at, "withdrawn_at": c.withdrawn_at,
-             "withdrawn_channel": c.withdrawn_channel}
+            {
+                "purpose": c.purpose,
+                "text_version": c.text_version,
+                "channel": c.channel,
+                "granted_at": c.granted_at,
+                "withdrawn_at": c.withdrawn_at,
+                "withdrawn_channel": c.withdrawn_channel,
+            }
             for c in list_consents(sess, tenant, patient)
         ],
         "allergies_and_medication": [fact_dict(sess, f) for f in facts],
         "visits": [
             {
-                "id": v.id, "kind": v.kind, "visit_date": v.visit_date, "status": v.status,
-                "signed_at": v.signed_at, "practitioner": names.get(v.practitioner_id),
-                "patient_summary": open_text(sess, tid, "clinical_visits", "patient_summary", v.id, v.patient_summary),
+                "id": v.id,
+                "kind": v.kind,
+                "visit_date": v.visit_date,
+                "status": v.status,
+                "signed_at": v.signed_at,
+                "practitioner": names.get(v.practitioner_id),
+                "patient_summary": open_text(
+                    sess, tid, "clinical_visits", "patient_summary", v.id, v.patient_summary
+                ),
                 "note_versions": [
-                    {"version": n.version, "is_amendment": n.is_amendment, "created_at": n.created_at,
-                     "author": names.get(n.author_id),
-                     "reason": open_text(sess, tid, "case_notes", "reason", n.id, n.reason),
-                     "sections": open_json(sess, tid, "case_notes", "body", n.id, n.body)}
-                    for n in notes if n.visit_id == v.id
+                    {
+                        "version": n.version,
+                        "is_amendment": n.is_amendment,
+                        "created_at": n.created_at,
+                        "author": names.get(n.author_id),
+                        "reason": open_text(sess, tid, "case_notes", "reason", n.id, n.reason),
+                        "sections": open_json(sess, tid, "case_notes", "body", n.id, n.body),
+                    }
+                    for n in notes
+                    if n.visit_id == v.id
                 ],
             }
             for v in visits
@@ -216,19 +259,26 @@ def assemble_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | 
     export.expires_at = export.ready_at + EXPORT_TTL
     sess.flush()
     audit.record(
-        sess, tenant.id, "records.export_ready", actor_label="system", target=f"patient:{patient.id}",
+        sess,
+        tenant.id,
+        "records.export_ready",
+        actor_label="system",
+        target=f"patient:{patient.id}",
         data={"export_id": str(export.id), "size": len(data)},
     )
     requester = sess.get(User, (tenant.id, export.requested_by))
     if requester is not None:
         outbox.emit(
-            sess, tenant.id, "email.export_ready",
+            sess,
+            tenant.id,
+            "email.export_ready",
             {
                 "to": requester.email,
                 "subject": f"A patient data export is ready at {tenant.name}",
                 "body": (
-                    f"Hello {requester.name},\n\nThe data export you requested (ref {export.id}) is "
-                    f"ready. Download it once before {export.expires_at:%d %b %Y %H:%M} UTC from the "
+                    f"Hello {requester.name},\n\nThe data export you requested "
+                    f"(ref {export.id}) is ready. Download it once before "
+                    f"{export.expires_at:%d %b %Y %H:%M} UTC from the "
                     "staff console or the API.\n"
                 ),
             },
@@ -268,7 +318,11 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
         .execution_options(synchronize_session=False)
     )
     audit.record(
-        sess, tenant.id, "records.export_downloaded", actor=actor, target=f"patient:{export.patient_id}",
+        sess,
+        tenant.id,
+        "records.export_downloaded",
+        actor=actor,
+        target=f"patient:{export.patient_id}",
         data={"export_id": str(export.id)},
     )
     sess.refresh(export)
@@ -279,8 +333,11 @@ def expire_exports(sess: Session, tenant: Tenant) -> int:
     """Destroy bundles past their time limit."""
     res = sess.execute(
         update(RecordExport)
-        .where(RecordExport.tenant_id == tenant.id, RecordExport.status == "ready",
-               RecordExport.expires_at <= func.now())
+        .where(
+            RecordExport.tenant_id == tenant.id,
+            RecordExport.status == "ready",
+            RecordExport.expires_at <= func.now(),
+        )
         .values({RecordExport.status: "expired", RecordExport.bundle: None})
         .execution_options(synchronize_session=False)
     )
@@ -289,11 +346,21 @@ def expire_exports(sess: Session, tenant: Tenant) -> int:
 
 # -- erasure ---------------------------------------------------------------------------------------
 def _count_delete(sess: Session, model, *where) -> int:
-    return sess.execute(delete(model).where(*where).execution_options(synchronize_session=False)).rowcount or 0
+    return (
+        sess.execute(
+            delete(model).where(*where).execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
 
 
 def erase_patient(
-    sess: Session, tenant: Tenant, actor: User | None, patient: Patient, *, reason: str,
+    sess: Session,
+    tenant: Tenant,
+    actor: User | None,
+    patient: Patient,
+    *,
+    reason: str,
     reference: str | None = None,
 ) -> dict[str, int]:
     """Destroy a patient's personal and clinical data; keep anonymised statistics."""
@@ -301,29 +368,56 @@ def erase_patient(
         raise RecordsError({"patient": "Already erased."}, status=409)
     tid, pid = tenant.id, patient.id
     email = read_sealed(sess, patient, "email") if patient.email is not None else None
-    visit_ids = select(ClinicalVisit.id).where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
+    visit_ids = select(ClinicalVisit.id).where(
+        ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid
+    )
     removed = {
-        "case_notes": _count_delete(sess, CaseNote, CaseNote.tenant_id == tid, CaseNote.visit_id.in_(visit_ids)),
-        "prescriptions": _count_delete(sess, Prescription, Prescription.tenant_id == tid, Prescription.patient_id == pid),
-        "clinical_facts": _count_delete(sess, ClinicalFact, ClinicalFact.tenant_id == tid, ClinicalFact.patient_id == pid),
-        "attachments": _count_delete(sess, Attachment, Attachment.tenant_id == tid, Attachment.patient_id == pid),
-        "consents": _count_delete(sess, Consent, Consent.tenant_id == tid, Consent.patient_id == pid),
-        "exports": _count_delete(sess, RecordExport, RecordExport.tenant_id == tid, RecordExport.patient_id == pid),
-        "portal_tokens": _count_delete(sess, PatientToken, PatientToken.tenant_id == tid, PatientToken.patient_id == pid),
+        "case_notes": _count_delete(
+            sess, CaseNote, CaseNote.tenant_id == tid, CaseNote.visit_id.in_(visit_ids)
+        ),
+        "prescriptions": _count_delete(
+            sess, Prescription, Prescription.tenant_id == tid, Prescription.patient_id == pid
+        ),
+        "clinical_facts": _count_delete(
+            sess, ClinicalFact, ClinicalFact.tenant_id == tid, ClinicalFact.patient_id == pid
+        ),
+        "attachments": _count_delete(
+            sess, Attachment, Attachment.tenant_id == tid, Attachment.patient_id == pid
+        ),
+        "consents": _count_delete(
+            sess, Consent, Consent.tenant_id == tid, Consent.patient_id == pid
+        ),
+        "exports": _count_delete(
+            sess, RecordExport, RecordExport.tenant_id == tid, RecordExport.patient_id == pid
+        ),
+        "portal_tokens": _count_delete(
+            sess, PatientToken, PatientToken.tenant_id == tid, PatientToken.patient_id == pid
+        ),
     }
-    removed["visits_anonymised"] = sess.execute(
-        update(ClinicalVisit)
-        .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
-        .values({ClinicalVisit.patient_summary: None, ClinicalVisit.shared_with_patient: False})
-        .execution_options(synchronize_session=False)
-    ).rowcount or 0
+    removed["visits_anonymised"] = (
+        sess.execute(
+            update(ClinicalVisit)
+            .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
+            .values({ClinicalVisit.patient_summary: None, ClinicalVisit.shared_with_patient: False})
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
     if email:
-        addressed = or_(OutboxMessage.payload["to"].astext == email,
-                        OutboxMessage.payload["patient_id"].astext == str(pid))
-        removed["outbox_dropped"] = _count_delete(
-            sess, OutboxMessage, OutboxMessage.tenant_id == tid, OutboxMessage.dispatched_at.is_(None), addressed
+        addressed = or_(
+            OutboxMessage.payload["to"].astext == email,
+            OutboxMessage.payload["patient_id"].astext == str(pid),
         )
-        for msg in sess.scalars(select(OutboxMessage).where(OutboxMessage.tenant_id == tid, addressed)):
+        removed["outbox_dropped"] = _count_delete(
+            sess,
+            OutboxMessage,
+            OutboxMessage.tenant_id == tid,
+            OutboxMessage.dispatched_at.is_(None),
+            addressed,
+        )
+        for msg in sess.scalars(
+            select(OutboxMessage).where(OutboxMessage.tenant_id == tid, addressed)
+        ):
             msg.payload = {**msg.payload, "to": "[erased]", "body": "[erased]"}
     for hook in ERASURE_HOOKS:
         removed.update(hook(sess, tenant, patient) or {})
@@ -339,13 +433,18 @@ def erase_patient(
     patient.erased_at = patient.updated_at = utcnow()
     sess.flush()
     audit.record(
-        sess, tid, "patient.erased", actor=actor, actor_label=None if actor else "system",
-        target=f"patient:{pid}", data={"reason": reason, "reference": reference, "removed": removed},
+        sess,
+        tid,
+        "patient.erased",
+        actor=actor,
+        actor_label=None if actor else "system",
+        target=f"patient:{pid}",
+        data={"reason": reason, "reference": reference, "removed": removed},
     )
     return removed
 
 
-# -- retention and settings ---------------------------------------------------------------------------
+# -- retention and settings ------------------------------------------------------------------------
 def apply_retention(sess: Session, tenant: Tenant, *, now: dt.datetime | None = None) -> int:
     """Erase patients inactive for longer than the clinic's retention; expire exports."""
     expire_exports(sess, tenant)
@@ -366,8 +465,10 @@ def update_records_settings(sess: Session, tenant: Tenant, actor: User, data: di
     current = records_settings(tenant)
     if "clinical_access" in data:
         if actor.role != "owner":
-            raise RecordsError({"clinical_access": "Only an owner can change clinical access."}, status=403)
-        for role, level in data["clinical_access"].items():
+            raise RecordsError(
+                {"clinical_access": "Only an owner can change clinical access."}, status=403
+            )
+        for level in data["clinical_access"].values():
             if level not in LEVELS:
                 raise RecordsError({"clinical_access": f"Unknown level {level!r}."})
         current["clinical_access"] = {**current["clinical_access"], **data["clinical_access"]}
@@ -377,7 +478,10 @@ def update_records_settings(sess: Session, tenant: Tenant, actor: User, data: di
     tenant.settings = {**(tenant.settings or {}), "records": current}
     sess.flush()
     audit.record(
-        sess, tenant.id, "records.settings_changed", actor=actor,
+        sess,
+        tenant.id,
+        "records.settings_changed",
+        actor=actor,
         data={k: current[k] for k in sorted(data)},
     )
     return current

@@ -42,7 +42,9 @@ def _version_sql(col: str) -> str:
     )
 
 
-def rotate_data_key(sess: Session, keys: KeyService, tenant: Tenant, *, actor_label: str = "operator") -> KeyRotation:
+def rotate_data_key(
+    sess: Session, keys: KeyService, tenant: Tenant, *, actor_label: str = "operator"
+) -> KeyRotation:
     """Create and switch to a new data-key version; returns the re-encryption job row."""
     sess.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
     sess.refresh(tenant)
@@ -51,13 +53,22 @@ def rotate_data_key(sess: Session, keys: KeyService, tenant: Tenant, *, actor_la
     sess.add(TenantDataKey(id=uuid.uuid4(), tenant_id=tenant.id, version=old + 1, wrapped=wrapped))
     tenant.dek_version = old + 1
     job = KeyRotation(
-        id=uuid.uuid4(), tenant_id=tenant.id, kind="data_key", from_version=old,
-        to_version=old + 1, status="running", rows_done=0, created_at=utcnow(),
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        kind="data_key",
+        from_version=old,
+        to_version=old + 1,
+        status="running",
+        rows_done=0,
+        created_at=utcnow(),
     )
     sess.add(job)
     sess.flush()
     audit.record(
-        sess, tenant.id, "keys.data_key_rotated", actor_label=actor_label,
+        sess,
+        tenant.id,
+        "keys.data_key_rotated",
+        actor_label=actor_label,
         data={"from": old, "to": old + 1},
     )
     return job
@@ -93,7 +104,11 @@ def reencrypt_batch(sess: Session, tenant: Tenant, batch_size: int = BATCH) -> i
         for row_id, blob in rows:
             sess.execute(
                 text(f"UPDATE {table} SET {col} = :b WHERE tenant_id = :t AND id = :id"),
-                {"b": reseal(sess, tenant, table, logical, row_id, bytes(blob)), "t": tenant.id, "id": row_id},
+                {
+                    "b": reseal(sess, tenant, table, logical, row_id, bytes(blob)),
+                    "t": tenant.id,
+                    "id": row_id,
+                },
             )
         done += len(rows)
         if done >= batch_size:
@@ -101,7 +116,9 @@ def reencrypt_batch(sess: Session, tenant: Tenant, batch_size: int = BATCH) -> i
     return done
 
 
-def reencrypt_all(tenant_id, *, batch_size: int = BATCH, max_batches: int | None = None, progress=None) -> int:
+def reencrypt_all(
+    tenant_id, *, batch_size: int = BATCH, max_batches: int | None = None, progress=None
+) -> int:
     """Run batches (each committed) until nothing is left; returns values re-sealed."""
     total = batches = 0
     while max_batches is None or batches < max_batches:
@@ -111,7 +128,8 @@ def reencrypt_all(tenant_id, *, batch_size: int = BATCH, max_batches: int | None
             jobs = list(
                 sess.scalars(
                     select(KeyRotation).where(
-                        KeyRotation.tenant_id == tenant.id, KeyRotation.kind == "data_key",
+                        KeyRotation.tenant_id == tenant.id,
+                        KeyRotation.kind == "data_key",
                         KeyRotation.status == "running",
                     )
                 )
@@ -121,8 +139,13 @@ def reencrypt_all(tenant_id, *, batch_size: int = BATCH, max_batches: int | None
                 if n == 0 and job.to_version <= tenant.dek_version:
                     job.status, job.finished_at = "done", utcnow()
             if n == 0 and jobs:
-                audit.record(sess, tenant.id, "keys.reencrypted", actor_label="system",
-                             data={"version": tenant.dek_version})
+                audit.record(
+                    sess,
+                    tenant.id,
+                    "keys.reencrypted",
+                    actor_label="system",
+                    data={"version": tenant.dek_version},
+                )
         batches += 1
         total += n
         if progress is not None:
@@ -132,9 +155,13 @@ def reencrypt_all(tenant_id, *, batch_size: int = BATCH, max_batches: int | None
     return total
 
 
-def rewrap_data_keys(sess: Session, keys: KeyService, tenant: Tenant, *, rotate: bool = True) -> int:
-    """Rotate the transit key (optionally) and rewrap every data key; returns the latest
-    transit version. Commit, then call :func:`finish_rewrap`."""
+def rewrap_data_keys(
+    sess: Session, keys: KeyService, tenant: Tenant, *, rotate: bool = True
+) -> int:
+    """Rotate the transit key (optionally) and rewrap every data key.
+
+    Returns the latest transit version. Commit, then call :func:`finish_rewrap`.
+    """
     before = keys.key_info(tenant.id)["latest_version"]
     latest = keys.rotate_transit_key(tenant.id) if rotate else before
     rows = list(sess.scalars(select(TenantDataKey).where(TenantDataKey.tenant_id == tenant.id)))
@@ -142,13 +169,25 @@ def rewrap_data_keys(sess: Session, keys: KeyService, tenant: Tenant, *, rotate:
         row.wrapped = keys.rewrap_data_key(tenant.id, row.wrapped)
         if not row.wrapped.startswith(f"vault:v{latest}:"):
             raise RuntimeError(f"data key {row.version} was not rewrapped to transit v{latest}")
-    sess.add(KeyRotation(
-        id=uuid.uuid4(), tenant_id=tenant.id, kind="rewrap", from_version=before, to_version=latest,
-        status="done", rows_done=len(rows), finished_at=utcnow(), created_at=utcnow(),
-    ))
+    sess.add(
+        KeyRotation(
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            kind="rewrap",
+            from_version=before,
+            to_version=latest,
+            status="done",
+            rows_done=len(rows),
+            finished_at=utcnow(),
+            created_at=utcnow(),
+        )
+    )
     sess.flush()
     audit.record(
-        sess, tenant.id, "keys.rewrapped", actor_label="operator",
+        sess,
+        tenant.id,
+        "keys.rewrapped",
+        actor_label="operator",
         data={"transit_from": before, "transit_to": latest, "data_keys": len(rows)},
     )
     return latest
@@ -169,8 +208,10 @@ def key_status(sess: Session, keys: KeyService, tenant: Tenant) -> dict:
     ).all()
     jobs = list(
         sess.scalars(
-            select(KeyRotation).where(KeyRotation.tenant_id == tenant.id)
-            .order_by(KeyRotation.created_at.desc()).limit(5)
+            select(KeyRotation)
+            .where(KeyRotation.tenant_id == tenant.id)
+            .order_by(KeyRotation.created_at.desc())
+            .limit(5)
         )
     )
     return {
@@ -182,8 +223,15 @@ def key_status(sess: Session, keys: KeyService, tenant: Tenant) -> dict:
         "data_keys": [{"version": v, "wrapped_by": w.split(":")[1]} for v, w in deks],
         "rows_on_old_data_keys": remaining(sess, tenant),
         "jobs": [
-            {"kind": j.kind, "from": j.from_version, "to": j.to_version, "status": j.status,
-             "rows_done": j.rows_done, "started": j.created_at, "finished": j.finished_at}
+            {
+                "kind": j.kind,
+                "from": j.from_version,
+                "to": j.to_version,
+                "status": j.status,
+                "rows_done": j.rows_done,
+                "started": j.created_at,
+                "finished": j.finished_at,
+            }
             for j in jobs
         ],
     }

@@ -27,9 +27,7 @@ from saas.models import Base, TenantScoped
 
 
 def _fk(cols, table):
-    return ForeignKeyConstraint(
-        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"]
-    )
+    return ForeignKeyConstraint(["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"])
 
 
 class ClinicalVisit(TenantScoped, Base):

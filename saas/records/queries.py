@@ -23,8 +23,10 @@ from .policy import RecordsError, require_clinical
 from .sealing import open_json, open_text
 
 
-# -- access ---------------------------------------------------------------------------------
-def access_patient(sess: Session, tenant: Tenant, patient_id, *, include_erased=False) -> Patient | None:
+# -- access ----------------------------------------------------------------------------------------
+def access_patient(
+    sess: Session, tenant: Tenant, patient_id, *, include_erased=False
+) -> Patient | None:
     """The clinic's patient (erased ones only when asked)."""
     q = select(Patient).where(Patient.tenant_id == tenant.id, Patient.id == patient_id)
     if not include_erased:
@@ -65,7 +67,7 @@ def access_consent(sess: Session, tenant: Tenant, consent_id) -> Consent | None:
     return _access(sess, Consent, tenant, consent_id)
 
 
-# -- demographics -----------------------------------------------------------------------------
+# -- demographics ----------------------------------------------------------------------------------
 def demographics(sess: Session, patient: Patient) -> dict:
     """A patient's contact details, opened."""
     dob = read_sealed(sess, patient, "date_of_birth")
@@ -87,7 +89,11 @@ def demographics(sess: Session, patient: Patient) -> dict:
 
 
 def search_patients(
-    sess: Session, tenant: Tenant, *, q: str | None = None, email: str | None = None,
+    sess: Session,
+    tenant: Tenant,
+    *,
+    q: str | None = None,
+    email: str | None = None,
     include_erased: bool = False,
 ):
     """A select of the clinic's patients by name (substring) or exact email (blind index)."""
@@ -95,7 +101,11 @@ def search_patients(
     if not include_erased:
         stmt = stmt.where(Patient.status == "active")
     if q:
-        like = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = (
+            "%"
+            + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
         stmt = stmt.where(func.lower(Patient.full_name).like(like, escape="\\"))
     if email:
         try:
@@ -107,13 +117,17 @@ def search_patients(
     return stmt.order_by(func.lower(Patient.full_name), Patient.id)
 
 
-# -- clinical readers ----------------------------------------------------------------------------
+# -- clinical readers ------------------------------------------------------------------------------
 def audit_read(sess: Session, tenant: Tenant, actor, patient_id, record: str, ids=()) -> None:
     """One ``clinical.read`` entry: who read which record of which patient."""
     label = None if isinstance(actor, User) else f"patient:{patient_id}"
     audit.record(
-        sess, tenant.id, "clinical.read", actor=actor if isinstance(actor, User) else None,
-        actor_label=label, target=f"patient:{patient_id}",
+        sess,
+        tenant.id,
+        "clinical.read",
+        actor=actor if isinstance(actor, User) else None,
+        actor_label=label,
+        target=f"patient:{patient_id}",
         data={"record": record, "ids": [str(i) for i in ids][:100]},
     )
 
@@ -122,7 +136,9 @@ def _names(sess: Session, tenant: Tenant, ids) -> dict:
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    rows = sess.execute(select(User.id, User.name).where(User.tenant_id == tenant.id, User.id.in_(ids)))
+    rows = sess.execute(
+        select(User.id, User.name).where(User.tenant_id == tenant.id, User.id.in_(ids))
+    )
     return dict(rows.all())
 
 
@@ -154,7 +170,12 @@ def _visit_dict(sess: Session, visit: ClinicalVisit, names: dict, current: CaseN
         "signed_by": visit.signed_by,
         "shared_with_patient": visit.shared_with_patient,
         "patient_summary": open_text(
-            sess, visit.tenant_id, "clinical_visits", "patient_summary", visit.id, visit.patient_summary
+            sess,
+            visit.tenant_id,
+            "clinical_visits",
+            "patient_summary",
+            visit.id,
+            visit.patient_summary,
         ),
         "note": _note_dict(sess, current, names) if current is not None else None,
     }
@@ -170,7 +191,10 @@ def prescription_dict(sess: Session, rx: Prescription, names: dict | None = None
         "patient_id": rx.patient_id,
         "practitioner_id": rx.practitioner_id,
         "practitioner_name": names.get(rx.practitioner_id),
-        **{k: details.get(k) for k in ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")},
+        **{
+            k: details.get(k)
+            for k in ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
+        },
         "follow_up_from": rx.follow_up_from,
         "follow_up_to": rx.follow_up_to,
         "follow_up_service_id": rx.follow_up_service_id,
@@ -180,7 +204,9 @@ def prescription_dict(sess: Session, rx: Prescription, names: dict | None = None
             sess, rx.tenant_id, "prescriptions", "amendment_reason", rx.id, rx.amendment_reason
         ),
         "voided_at": rx.voided_at,
-        "void_reason": open_text(sess, rx.tenant_id, "prescriptions", "void_reason", rx.id, rx.void_reason),
+        "void_reason": open_text(
+            sess, rx.tenant_id, "prescriptions", "void_reason", rx.id, rx.void_reason
+        ),
         "invited_at": rx.invited_at,
         "created_at": rx.created_at,
     }
@@ -188,7 +214,9 @@ def prescription_dict(sess: Session, rx: Prescription, names: dict | None = None
 
 def fact_dict(sess: Session, fact: ClinicalFact) -> dict:
     """An allergy or medication entry, opened."""
-    details = open_json(sess, fact.tenant_id, "clinical_facts", "details", fact.id, fact.details) or {}
+    details = (
+        open_json(sess, fact.tenant_id, "clinical_facts", "details", fact.id, fact.details) or {}
+    )
     return {
         "id": fact.id,
         "kind": fact.kind,
@@ -196,7 +224,9 @@ def fact_dict(sess: Session, fact: ClinicalFact) -> dict:
         "details": details.get("details"),
         "created_at": fact.created_at,
         "ended_at": fact.ended_at,
-        "end_reason": open_text(sess, fact.tenant_id, "clinical_facts", "end_reason", fact.id, fact.end_reason),
+        "end_reason": open_text(
+            sess, fact.tenant_id, "clinical_facts", "end_reason", fact.id, fact.end_reason
+        ),
     }
 
 
@@ -210,9 +240,9 @@ def _current_notes(sess: Session, tenant: Tenant, visit_ids) -> dict:
         .subquery()
     )
     notes = sess.scalars(
-        select(CaseNote).join(
-            latest, (CaseNote.visit_id == latest.c.visit_id) & (CaseNote.version == latest.c.v)
-        ).where(CaseNote.tenant_id == tenant.id)
+        select(CaseNote)
+        .join(latest, (CaseNote.visit_id == latest.c.visit_id) & (CaseNote.version == latest.c.v))
+        .where(CaseNote.tenant_id == tenant.id)
     )
     return {n.visit_id: n for n in notes}
 
@@ -240,12 +270,16 @@ def read_visit(sess: Session, tenant: Tenant, actor, visit: ClinicalVisit) -> di
     return d
 
 
-def read_note_version(sess: Session, tenant: Tenant, actor, visit: ClinicalVisit, version: int) -> dict:
+def read_note_version(
+    sess: Session, tenant: Tenant, actor, visit: ClinicalVisit, version: int
+) -> dict:
     """One earlier (or the current) version of a visit's notes (audited)."""
     require_clinical(tenant, actor)
     note = sess.scalar(
         select(CaseNote).where(
-            CaseNote.tenant_id == tenant.id, CaseNote.visit_id == visit.id, CaseNote.version == version
+            CaseNote.tenant_id == tenant.id,
+            CaseNote.visit_id == visit.id,
+            CaseNote.version == version,
         )
     )
     if note is None:
@@ -281,8 +315,10 @@ def read_patient_record(sess: Session, tenant: Tenant, actor, patient: Patient) 
         )
     )
     names = _names(
-        sess, tenant,
-        [v.practitioner_id for v in visits] + [n.author_id for n in current.values()]
+        sess,
+        tenant,
+        [v.practitioner_id for v in visits]
+        + [n.author_id for n in current.values()]
         + [r.practitioner_id for r in rxs],
     )
     facts_out = [fact_dict(sess, f) for f in facts]
@@ -311,7 +347,7 @@ def list_prescriptions(sess: Session, tenant: Tenant, actor, patient: Patient) -
     return [prescription_dict(sess, r, names) for r in rxs]
 
 
-# -- the patient's own view (portal) ------------------------------------------------------------
+# -- the patient's own view (portal) ---------------------------------------------------------------
 def shared_visits_for_patient(sess: Session, tenant: Tenant, patient: Patient) -> list[dict]:
     """Signed visits the clinic chose to share: date, kind, practitioner, summary (audited)."""
     visits = list(
@@ -358,12 +394,27 @@ def shared_prescriptions_for_patient(sess: Session, tenant: Tenant, patient: Pat
     )
     names = _names(sess, tenant, [r.practitioner_id for r in rxs])
     audit_read(sess, tenant, patient, patient.id, "shared_prescriptions", [r.id for r in rxs])
-    keep = ("id", "visit_id", "practitioner_name", "remedy", "potency", "form", "dose", "frequency",
-            "duration", "instructions", "follow_up_from", "follow_up_to", "created_at")
+    keep = (
+        "id",
+        "visit_id",
+        "practitioner_name",
+        "remedy",
+        "potency",
+        "form",
+        "dose",
+        "frequency",
+        "duration",
+        "instructions",
+        "follow_up_from",
+        "follow_up_to",
+        "created_at",
+    )
     return [{k: d[k] for k in keep} for d in (prescription_dict(sess, r, names) for r in rxs)]
 
 
-def patients_with_activity_before(sess: Session, tenant: Tenant, cutoff: dt.datetime) -> list[Patient]:
+def patients_with_activity_before(
+    sess: Session, tenant: Tenant, cutoff: dt.datetime
+) -> list[Patient]:
     """Active patients with no visit and no registration since ``cutoff`` (retention)."""
     last_visit = (
         select(func.max(ClinicalVisit.visit_date))

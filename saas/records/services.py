@@ -1,6 +1,8 @@
-"""The records verbs: demographics, visits and versioned case notes, signing, prescriptions,
-allergies and medication. Each verb checks the actor, writes its rows, an audit entry (and
-an outbox message where someone must be told) in the caller's transaction, and flushes.
+"""The records verbs.
+
+Demographics, visits and versioned case notes, signing, prescriptions, allergies and medication.
+Each verb checks the actor, writes its rows, an audit entry (and an outbox message where someone
+must be told) in the caller's transaction, and flushes.
 
 Decisions:
 
@@ -74,14 +76,20 @@ def _sealed_text(field: str, value) -> str | None:
     return str(value).strip() or None
 
 
-# -- demographics (receptionists too) ----------------------------------------------------
+# -- demographics (receptionists too) --------------------------------------------------------------
 def create_patient_by_staff(sess: Session, tenant: Tenant, actor: User, data: dict) -> Patient:
     """Create a patient from the console (no portal login until they register)."""
-    sealed = {f: _sealed_text(f, data.get(f)) for f in SEALED_DEMOGRAPHICS if data.get(f) is not None}
+    sealed = {
+        f: _sealed_text(f, data.get(f)) for f in SEALED_DEMOGRAPHICS if data.get(f) is not None
+    }
     try:
         patient = create_patient(
-            sess, tenant, full_name=data.get("full_name", ""), email=data.get("email"),
-            actor=actor, **sealed,
+            sess,
+            tenant,
+            full_name=data.get("full_name", ""),
+            email=data.get("email"),
+            actor=actor,
+            **sealed,
         )
     except PatientError as exc:
         raise RecordsError(exc.errors, status=exc.status) from exc
@@ -115,28 +123,36 @@ def update_demographics(
                     raise RecordsError(exc.errors) from exc
                 other = get_patient_by_email_in_tenant(sess, tenant, value)
                 if other is not None and other.id != patient.id:
-                    raise RecordsError({"email": "A patient with this email already exists."}, status=409)
+                    raise RecordsError(
+                        {"email": "A patient with this email already exists."}, status=409
+                    )
             elif patient.password_hash is not None:
                 raise RecordsError({"email": "A patient with a portal login needs an email."})
             set_sealed(sess, tenant, patient, "email", value or None)
         elif field in SEALED_DEMOGRAPHICS:
             set_sealed(sess, tenant, patient, field, _sealed_text(field, value))
         elif field in CLEAR_DEMOGRAPHICS:
-            setattr(patient, field, value if value is not None or field != "communication_prefs" else {})
+            setattr(
+                patient, field, value if value is not None or field != "communication_prefs" else {}
+            )
         else:
             raise RecordsError({field: "Unknown field."})
         changed.append(field)
     patient.updated_at = utcnow()
     sess.flush()
     audit.record(
-        sess, tenant.id, "patient.updated", actor=actor,
+        sess,
+        tenant.id,
+        "patient.updated",
+        actor=actor,
         actor_label=None if actor is not None else f"patient:{patient.id}",
-        target=_target(patient.id), data={"fields": sorted(changed)},
+        target=_target(patient.id),
+        data={"fields": sorted(changed)},
     )
     return changed
 
 
-# -- visits and case notes ----------------------------------------------------------------
+# -- visits and case notes -------------------------------------------------------------------------
 def _practitioner(sess: Session, tenant: Tenant, user_id) -> User:
     user = sess.scalar(select(User).where(User.tenant_id == tenant.id, User.id == user_id))
     if user is None or not user.is_active:
@@ -210,7 +226,11 @@ def record_visit_note(
     if sections:
         version = _add_version(sess, tenant, actor, visit, sections, None).version
     audit.record(
-        sess, tenant.id, "clinical.visit_created", actor=actor, target=_target(patient.id),
+        sess,
+        tenant.id,
+        "clinical.visit_created",
+        actor=actor,
+        target=_target(patient.id),
         data={"visit_id": str(visit.id), "kind": kind, "version": version},
     )
     return visit
@@ -250,8 +270,11 @@ def amend_note(
         raise RecordsError({"reason": "A signed record can only be amended with a reason."})
     note = _add_version(sess, tenant, actor, visit, sections, reason)
     audit.record(
-        sess, tenant.id, "clinical.note_amended" if note.is_amendment else "clinical.note_revised",
-        actor=actor, target=_target(visit.patient_id),
+        sess,
+        tenant.id,
+        "clinical.note_amended" if note.is_amendment else "clinical.note_revised",
+        actor=actor,
+        target=_target(visit.patient_id),
         data={"visit_id": str(visit.id), "version": note.version},
     )
     return note
@@ -271,14 +294,23 @@ def sign_visit(sess: Session, tenant: Tenant, actor: User, visit: ClinicalVisit)
     visit.status, visit.signed_at, visit.signed_by = "signed", utcnow(), actor.id
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.visit_signed", actor=actor, target=_target(visit.patient_id),
+        sess,
+        tenant.id,
+        "clinical.visit_signed",
+        actor=actor,
+        target=_target(visit.patient_id),
         data={"visit_id": str(visit.id), "version": version},
     )
     return visit
 
 
 def share_visit(
-    sess: Session, tenant: Tenant, actor: User, visit: ClinicalVisit, *, shared: bool,
+    sess: Session,
+    tenant: Tenant,
+    actor: User,
+    visit: ClinicalVisit,
+    *,
+    shared: bool,
     summary: str | None = None,
 ) -> ClinicalVisit:
     """Choose whether the patient sees this visit's summary on the portal (signed visits)."""
@@ -294,13 +326,17 @@ def share_visit(
     visit.shared_with_patient = shared
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.visit_shared" if shared else "clinical.visit_unshared",
-        actor=actor, target=_target(visit.patient_id), data={"visit_id": str(visit.id)},
+        sess,
+        tenant.id,
+        "clinical.visit_shared" if shared else "clinical.visit_unshared",
+        actor=actor,
+        target=_target(visit.patient_id),
+        data={"visit_id": str(visit.id)},
     )
     return visit
 
 
-# -- prescriptions -------------------------------------------------------------------------
+# -- prescriptions ---------------------------------------------------------------------------------
 PRESCRIPTION_FIELDS = ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
 
 
@@ -335,16 +371,25 @@ def add_prescription(
         follow_up_service_id=data.get("follow_up_service_id"),
         shared_with_patient=bool(data.get("shared_with_patient")),
         is_amendment=reason is not None and visit.status == "signed",
-        amendment_reason=seal_text(sess, tenant, "prescriptions", "amendment_reason", rx_id, reason),
+        amendment_reason=seal_text(
+            sess, tenant, "prescriptions", "amendment_reason", rx_id, reason
+        ),
         created_by=actor.id,
         created_at=utcnow(),
     )
     sess.add(rx)
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.prescription_added", actor=actor,
+        sess,
+        tenant.id,
+        "clinical.prescription_added",
+        actor=actor,
         target=_target(visit.patient_id),
-        data={"visit_id": str(visit.id), "prescription_id": str(rx.id), "amendment": rx.is_amendment},
+        data={
+            "visit_id": str(visit.id),
+            "prescription_id": str(rx.id),
+            "amendment": rx.is_amendment,
+        },
     )
     return rx
 
@@ -362,8 +407,12 @@ def void_prescription(
     rx.void_reason = seal_text(sess, tenant, "prescriptions", "void_reason", rx.id, reason.strip())
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.prescription_voided", actor=actor,
-        target=_target(rx.patient_id), data={"prescription_id": str(rx.id)},
+        sess,
+        tenant.id,
+        "clinical.prescription_voided",
+        actor=actor,
+        target=_target(rx.patient_id),
+        data={"prescription_id": str(rx.id)},
     )
     return rx
 
@@ -376,13 +425,17 @@ def share_prescription(
     rx.shared_with_patient = shared
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.prescription_shared" if shared else "clinical.prescription_unshared",
-        actor=actor, target=_target(rx.patient_id), data={"prescription_id": str(rx.id)},
+        sess,
+        tenant.id,
+        "clinical.prescription_shared" if shared else "clinical.prescription_unshared",
+        actor=actor,
+        target=_target(rx.patient_id),
+        data={"prescription_id": str(rx.id)},
     )
     return rx
 
 
-# -- allergies and current medication ----------------------------------------------------------
+# -- allergies and current medication --------------------------------------------------------------
 def record_fact(
     sess: Session, tenant: Tenant, actor: User, patient: Patient, *, kind: str, details: dict
 ) -> ClinicalFact:
@@ -391,20 +444,30 @@ def record_fact(
     _require_active(patient)
     fact_id = uuid.uuid4()
     fact = ClinicalFact(
-        id=fact_id, tenant_id=tenant.id, patient_id=patient.id, kind=kind,
+        id=fact_id,
+        tenant_id=tenant.id,
+        patient_id=patient.id,
+        kind=kind,
         details=seal_json(sess, tenant, "clinical_facts", "details", fact_id, details),
-        recorded_by=actor.id, created_at=utcnow(),
+        recorded_by=actor.id,
+        created_at=utcnow(),
     )
     sess.add(fact)
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.fact_recorded", actor=actor, target=_target(patient.id),
+        sess,
+        tenant.id,
+        "clinical.fact_recorded",
+        actor=actor,
+        target=_target(patient.id),
         data={"fact_id": str(fact.id), "kind": kind},
     )
     return fact
 
 
-def end_fact(sess: Session, tenant: Tenant, actor: User, fact: ClinicalFact, reason: str) -> ClinicalFact:
+def end_fact(
+    sess: Session, tenant: Tenant, actor: User, fact: ClinicalFact, reason: str
+) -> ClinicalFact:
     """Mark an allergy resolved or a medication stopped (kept in the history)."""
     require_clinical(tenant, actor, write=True)
     if fact.ended_at is not None:
@@ -412,10 +475,16 @@ def end_fact(sess: Session, tenant: Tenant, actor: User, fact: ClinicalFact, rea
     if not (reason or "").strip():
         raise RecordsError({"reason": "Say why (e.g. medication stopped)."})
     fact.ended_at, fact.ended_by = utcnow(), actor.id
-    fact.end_reason = seal_text(sess, tenant, "clinical_facts", "end_reason", fact.id, reason.strip())
+    fact.end_reason = seal_text(
+        sess, tenant, "clinical_facts", "end_reason", fact.id, reason.strip()
+    )
     sess.flush()
     audit.record(
-        sess, tenant.id, "clinical.fact_ended", actor=actor, target=_target(fact.patient_id),
+        sess,
+        tenant.id,
+        "clinical.fact_ended",
+        actor=actor,
+        target=_target(fact.patient_id),
         data={"fact_id": str(fact.id)},
     )
     return fact

@@ -1,5 +1,8 @@
-"""Fixtures for records tests: a clinic team (owner, practitioner, receptionist, admin) with
-bearer tokens, a second clinic, and a small API client that sends the clinic's Host."""
+"""Fixtures for records tests.
+
+A clinic team (owner, practitioner, receptionist, admin) with bearer tokens, a second clinic, and a
+small API client that sends the clinic's Host.
+"""
 
 from __future__ import annotations
 
@@ -70,8 +73,12 @@ def add_staff(app, token_for):
         with app.app_context(), tenant_session(clinic.id) as sess:
             tenant = sess.get(Tenant, clinic.id)
             user = User(
-                id=uuid.uuid4(), tenant_id=clinic.id, email=email, name=f"{role.title()} {clinic.slug}",
-                role=role, password_hash=hash_password(PASSWORD),
+                id=uuid.uuid4(),
+                tenant_id=clinic.id,
+                email=email,
+                name=f"{role.title()} {clinic.slug}",
+                role=role,
+                password_hash=hash_password(PASSWORD),
             )
             sess.add(user)
             sess.flush()
@@ -105,7 +112,11 @@ class Team:
             return Api(self.app, self.clinic, self.other_owner.token)
         if who == "anonymous":
             return Api(self.app, self.clinic, None)
-        return Api(self.app, self.clinic, getattr(self, who).token if hasattr(self, who) else self.extra[who].token)
+        return Api(
+            self.app,
+            self.clinic,
+            getattr(self, who).token if hasattr(self, who) else self.extra[who].token,
+        )
 
 
 @pytest.fixture
@@ -131,10 +142,16 @@ def raw(owner_dsn):
 
 def new_patient(api: Api, **fields) -> dict:
     """Create a patient through the API; returns the JSON."""
-    body = {"full_name": "Maya Krishnan", "email": f"maya-{uuid.uuid4().hex[:6]}@example.org",
-            "phone": "+44 20 7946 0958", "date_of_birth": "1984-03-09",
-            "address": "12 Orchard Lane, Bristol", "emergency_contact": "Ravi Krishnan +44 7700 900123",
-            "preferred_language": "en", **fields}
+    body = {
+        "full_name": "Maya Krishnan",
+        "email": f"maya-{uuid.uuid4().hex[:6]}@example.org",
+        "phone": "+44 20 7946 0958",
+        "date_of_birth": "1984-03-09",
+        "address": "12 Orchard Lane, Bristol",
+        "emergency_contact": "Ravi Krishnan +44 7700 900123",
+        "preferred_language": "en",
+        **fields,
+    }
     resp = api.post("/api/v1/patients", json=body)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
@@ -142,8 +159,13 @@ def new_patient(api: Api, **fields) -> dict:
 
 CASE = {
     "presenting_complaints": [
-        {"complaint": "Migraine, right-sided, throbbing", "location": "right temple",
-         "onset": "after grief", "worse_for": "sun, noise", "better_for": "pressure, dark room"}
+        {
+            "complaint": "Migraine, right-sided, throbbing",
+            "location": "right temple",
+            "onset": "after grief",
+            "worse_for": "sun, noise",
+            "better_for": "pressure, dark room",
+        }
     ],
     "mentals": "Weeps when alone; averse to consolation",
     "generals": "Craves salt; thirsty for large quantities",

@@ -17,19 +17,26 @@ def _audit(raw, clinic, action):
 
 
 def test_visit_notes_versions_sign_and_amend(team, raw):
-    """Edits add versions; after signing an edit needs a reason and is an amendment; all
-    versions stay readable; nothing is overwritten."""
+    """Edits add versions.
+
+    After signing an edit needs a reason and is an amendment; all versions stay readable; nothing is
+    overwritten.
+    """
     doc = team.api()
     p = new_patient(team.api("receptionist"))
     v = new_visit(doc, p["id"])
     assert v["note"]["version"] == 1 and v["status"] == "open"
     assert v["note"]["sections"]["mentals"] == CASE["mentals"]
 
-    revised = doc.put(f"/api/v1/visits/{v['id']}/note",
-                      json={"sections": {**CASE, "analysis": "Nat-m. vs Ign."}, "expected_version": 1})
+    revised = doc.put(
+        f"/api/v1/visits/{v['id']}/note",
+        json={"sections": {**CASE, "analysis": "Nat-m. vs Ign."}, "expected_version": 1},
+    )
     assert revised.status_code == 201 and revised.get_json()["version"] == 2
     assert revised.get_json()["is_amendment"] is False
-    stale = doc.put(f"/api/v1/visits/{v['id']}/note", json={"sections": CASE, "expected_version": 1})
+    stale = doc.put(
+        f"/api/v1/visits/{v['id']}/note", json={"sections": CASE, "expected_version": 1}
+    )
     assert stale.status_code == 409
 
     signed = doc.post(f"/api/v1/visits/{v['id']}/sign")
@@ -38,8 +45,10 @@ def test_visit_notes_versions_sign_and_amend(team, raw):
 
     no_reason = doc.put(f"/api/v1/visits/{v['id']}/note", json={"sections": CASE})
     assert no_reason.status_code == 422 and "reason" in no_reason.get_json()["errors"]["json"]
-    amended = doc.put(f"/api/v1/visits/{v['id']}/note",
-                      json={"sections": {**CASE, "outcome": "Better"}, "reason": "Added outcome after call"})
+    amended = doc.put(
+        f"/api/v1/visits/{v['id']}/note",
+        json={"sections": {**CASE, "outcome": "Better"}, "reason": "Added outcome after call"},
+    )
     assert amended.status_code == 201
     assert amended.get_json()["is_amendment"] is True and amended.get_json()["version"] == 3
 
@@ -90,7 +99,11 @@ def _clinical_routes(p, v, rx, fact, att):
         ("get", f"/api/v1/visits/{v}/notes/1", None),
         ("post", f"/api/v1/visits/{v}/sign", None),
         ("put", f"/api/v1/visits/{v}/sharing", {"shared_with_patient": False}),
-        ("post", f"/api/v1/visits/{v}/prescriptions", {"remedy": "Arnica montana", "potency": "30C"}),
+        (
+            "post",
+            f"/api/v1/visits/{v}/prescriptions",
+            {"remedy": "Arnica montana", "potency": "30C"},
+        ),
         ("get", f"/api/v1/patients/{p}/prescriptions", None),
         ("post", f"/api/v1/prescriptions/{rx}/void", {"reason": "wrong"}),
         ("put", f"/api/v1/prescriptions/{rx}/sharing", {"shared_with_patient": True}),
@@ -107,14 +120,20 @@ def clinical_objects(team):
     doc = team.api()
     p = new_patient(doc)
     v = new_visit(doc, p["id"])
-    rx = doc.post(f"/api/v1/visits/{v['id']}/prescriptions",
-                  json={"remedy": "Natrum muriaticum", "potency": "200C"}).get_json()
-    fact = doc.post(f"/api/v1/patients/{p['id']}/facts", json={"kind": "allergy", "name": "Latex"}).get_json()
+    rx = doc.post(
+        f"/api/v1/visits/{v['id']}/prescriptions",
+        json={"remedy": "Natrum muriaticum", "potency": "200C"},
+    ).get_json()
+    fact = doc.post(
+        f"/api/v1/patients/{p['id']}/facts", json={"kind": "allergy", "name": "Latex"}
+    ).get_json()
     import io
 
-    att = doc.post(f"/api/v1/patients/{p['id']}/attachments",
-                   data={"file": (io.BytesIO(b"%PDF-1.4 lab report"), "labs.pdf")},
-                   content_type="multipart/form-data").get_json()
+    att = doc.post(
+        f"/api/v1/patients/{p['id']}/attachments",
+        data={"file": (io.BytesIO(b"%PDF-1.4 lab report"), "labs.pdf")},
+        content_type="multipart/form-data",
+    ).get_json()
     return p["id"], v["id"], rx["id"], fact["id"], att["id"]
 
 
@@ -123,17 +142,28 @@ def test_receptionist_is_refused_every_clinical_route(team, clinical_objects, ra
     desk = team.api("receptionist")
     before = raw("SELECT count(*) FROM case_notes WHERE tenant_id = %s", (team.clinic.id,))[0][0]
     for method, path, body in _clinical_routes(*clinical_objects):
-        resp = getattr(desk, method)(path, json=body) if body is not None else getattr(desk, method)(path)
+        resp = (
+            getattr(desk, method)(path, json=body)
+            if body is not None
+            else getattr(desk, method)(path)
+        )
         assert resp.status_code == 403, (method, path, resp.status_code)
         assert "sections" not in resp.get_data(as_text=True)
-    assert raw("SELECT count(*) FROM case_notes WHERE tenant_id = %s", (team.clinic.id,))[0][0] == before
+    assert (
+        raw("SELECT count(*) FROM case_notes WHERE tenant_id = %s", (team.clinic.id,))[0][0]
+        == before
+    )
 
 
 def test_other_clinic_gets_404_on_every_clinical_route(team, clinical_objects):
     """Clinic B's owner, on B's host, cannot reach A's records by id: same 404 as missing."""
     other = team.api("other")
     for method, path, body in _clinical_routes(*clinical_objects):
-        resp = getattr(other, method)(path, json=body) if body is not None else getattr(other, method)(path)
+        resp = (
+            getattr(other, method)(path, json=body)
+            if body is not None
+            else getattr(other, method)(path)
+        )
         assert resp.status_code == 404, (method, path, resp.status_code)
     missing = team.api().get(f"/api/v1/visits/{uuid.uuid4()}")
     assert missing.status_code == 404
@@ -145,8 +175,15 @@ def test_admin_clinical_access_is_configured_by_the_owner(team, add_staff, clini
     team.extra["admin"] = add_staff(team.clinic, "admin")
     admin = team.api("admin")
     assert admin.get(f"/api/v1/visits/{v}").status_code == 403
-    assert admin.put("/api/v1/records/settings", json={"clinical_access": {"admin": "write"}}).status_code == 403
-    granted = team.api("owner").put("/api/v1/records/settings", json={"clinical_access": {"admin": "read"}})
+    assert (
+        admin.put(
+            "/api/v1/records/settings", json={"clinical_access": {"admin": "write"}}
+        ).status_code
+        == 403
+    )
+    granted = team.api("owner").put(
+        "/api/v1/records/settings", json={"clinical_access": {"admin": "read"}}
+    )
     assert granted.status_code == 200 and granted.get_json()["clinical_access"]["admin"] == "read"
     assert admin.get(f"/api/v1/visits/{v}").status_code == 200
     write = admin.put(f"/api/v1/visits/{v}/note", json={"sections": {"plan": "x"}})
@@ -168,8 +205,15 @@ def test_service_layer_refuses_receptionist_even_without_the_view(app, team):
         desk = sess.get(User, (tenant.id, team.receptionist.id))
         patient = sess.get(Patient, (tenant.id, uuid.UUID(p["id"])))
         with pytest.raises(RecordsError) as exc:
-            services.record_visit_note(sess, tenant, desk, patient, kind="acute", visit_date=dt.date.today(),
-                                       sections={"observations": "x"})
+            services.record_visit_note(
+                sess,
+                tenant,
+                desk,
+                patient,
+                kind="acute",
+                visit_date=dt.date.today(),
+                sections={"observations": "x"},
+            )
         assert exc.value.status == 403
         with pytest.raises(RecordsError):
             queries.read_patient_record(sess, tenant, desk, patient)

@@ -14,22 +14,40 @@ def test_consent_lifecycle_with_versions_and_withdrawal(team):
     desk = team.api("receptionist")
     p = new_patient(desk)
     path = f"/api/v1/patients/{p['id']}/consents"
-    c1 = desk.post(path, json={"purpose": "marketing_email", "text_version": "v1", "channel": "paper"})
+    c1 = desk.post(
+        path, json={"purpose": "marketing_email", "text_version": "v1", "channel": "paper"}
+    )
     assert c1.status_code == 201 and c1.get_json()["active"] is True
-    dup = desk.post(path, json={"purpose": "marketing_email", "text_version": "v1", "channel": "paper"})
+    dup = desk.post(
+        path, json={"purpose": "marketing_email", "text_version": "v1", "channel": "paper"}
+    )
     assert dup.status_code == 409
-    c2 = desk.post(path, json={"purpose": "marketing_email", "text_version": "v2", "channel": "email"})
+    c2 = desk.post(
+        path, json={"purpose": "marketing_email", "text_version": "v2", "channel": "email"}
+    )
     assert c2.status_code == 201
     bad = desk.post(path, json={"purpose": "spam", "text_version": "", "channel": "pigeon"})
-    assert bad.status_code == 422 and {"purpose", "text_version", "channel"} <= set(bad.get_json()["errors"]["json"])
+    assert bad.status_code == 422 and {"purpose", "text_version", "channel"} <= set(
+        bad.get_json()["errors"]["json"]
+    )
     w = desk.post(f"/api/v1/consents/{c2.get_json()['id']}/withdraw", json={"channel": "phone"})
     assert w.status_code == 200 and w.get_json()["active"] is False
     history = desk.get(path).get_json()
     assert [(h["text_version"], h["active"]) for h in history] == [("v2", False), ("v1", False)]
     other = team.api("other")
     assert other.get(path).status_code == 404
-    assert other.post(path, json={"purpose": "treatment", "text_version": "v1", "channel": "paper"}).status_code == 404
-    assert other.post(f"/api/v1/consents/{c1.get_json()['id']}/withdraw", json={"channel": "phone"}).status_code == 404
+    assert (
+        other.post(
+            path, json={"purpose": "treatment", "text_version": "v1", "channel": "paper"}
+        ).status_code
+        == 404
+    )
+    assert (
+        other.post(
+            f"/api/v1/consents/{c1.get_json()['id']}/withdraw", json={"channel": "phone"}
+        ).status_code
+        == 404
+    )
 
 
 def test_has_consent_reflects_withdrawal(app, team):
@@ -41,8 +59,10 @@ def test_has_consent_reflects_withdrawal(app, team):
 
     desk = team.api("receptionist")
     p = new_patient(desk)
-    c = desk.post(f"/api/v1/patients/{p['id']}/consents",
-                  json={"purpose": "reminders_sms", "text_version": "v1", "channel": "in_person"}).get_json()
+    c = desk.post(
+        f"/api/v1/patients/{p['id']}/consents",
+        json={"purpose": "reminders_sms", "text_version": "v1", "channel": "in_person"},
+    ).get_json()
     with app.app_context(), tenant_session(team.clinic.id) as sess:
         assert has_consent(sess, team.clinic.id, uuid.UUID(p["id"]), "reminders_sms")
         assert not has_consent(sess, team.clinic.id, uuid.UUID(p["id"]), "marketing_sms")
@@ -52,8 +72,11 @@ def test_has_consent_reflects_withdrawal(app, team):
 
 
 def _upload(api, patient_id, data, name):
-    return api.post(f"/api/v1/patients/{patient_id}/attachments",
-                    data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    return api.post(
+        f"/api/v1/patients/{patient_id}/attachments",
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_attachments_are_sniffed_sealed_and_downloaded_not_inline(team, raw):
@@ -78,10 +101,21 @@ def test_attachments_are_sniffed_sealed_and_downloaded_not_inline(team, raw):
     assert got.headers["Content-Type"] == "image/png"
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in got.headers["Content-Security-Policy"]
-    (row,) = raw("SELECT content_enc, filename_enc FROM patient_attachments WHERE id = %s", (att["id"],))
+    (row,) = raw(
+        "SELECT content_enc, filename_enc FROM patient_attachments WHERE id = %s", (att["id"],)
+    )
     assert PNG not in bytes(row[0]) and b"x-ray" not in bytes(row[1])
-    assert [a["id"] for a in doc.get(f"/api/v1/patients/{p['id']}/attachments").get_json()] == [att["id"]]
-    assert team.api("other").post(f"/api/v1/patients/{p['id']}/attachments",
-                                  data={"file": (io.BytesIO(PNG), "a.png")},
-                                  content_type="multipart/form-data").status_code == 404
+    assert [a["id"] for a in doc.get(f"/api/v1/patients/{p['id']}/attachments").get_json()] == [
+        att["id"]
+    ]
+    assert (
+        team.api("other")
+        .post(
+            f"/api/v1/patients/{p['id']}/attachments",
+            data={"file": (io.BytesIO(PNG), "a.png")},
+            content_type="multipart/form-data",
+        )
+        .status_code
+        == 404
+    )
     assert _upload(team.api("receptionist"), p["id"], PNG, "a.png").status_code == 403

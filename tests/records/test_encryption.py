@@ -1,5 +1,8 @@
-"""Encryption against the real OpenBao: no plaintext at rest, ciphertext bound to its row and
-clinic, Vault outage answers 503 without writing anything, warm reads make no Vault call."""
+"""Encryption against the real OpenBao.
+
+No plaintext at rest, ciphertext bound to its row and clinic, Vault outage answers 503 without
+writing anything, warm reads make no Vault call.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,33 @@ import pytest
 
 from .conftest import CASE, new_patient, new_visit
 
-SECRETS = ["Weeps when alone", "Craves salt", "right temple", "Natrum muriaticum", "Avoid coffee",
-           "Latex", "hives", "7946 0958", "1984-03-09", "Orchard Lane", "Ravi Krishnan",
-           "Grief after loss", "MRI-LEFT-KNEE", "Summary for Maya"]
+SECRETS = [
+    "Weeps when alone",
+    "Craves salt",
+    "right temple",
+    "Natrum muriaticum",
+    "Avoid coffee",
+    "Latex",
+    "hives",
+    "7946 0958",
+    "1984-03-09",
+    "Orchard Lane",
+    "Ravi Krishnan",
+    "Grief after loss",
+    "MRI-LEFT-KNEE",
+    "Summary for Maya",
+]
 
 
 def _tenant_tables(raw):
-    return [r[0] for r in raw(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped "
-        "WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1"
-    )]
+    return [
+        r[0]
+        for r in raw(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1"
+        )
+    ]
 
 
 def scan(raw, tenant_id, needles) -> dict[str, list[str]]:
@@ -31,7 +50,9 @@ def scan(raw, tenant_id, needles) -> dict[str, list[str]]:
         col = "id" if table == "tenants" else "tenant_id"
         for row in raw(f"SELECT * FROM {table} WHERE {col} = %s", (tenant_id,)):
             for value in row:
-                data = bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
+                data = (
+                    bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
+                )
                 for needle in needles:
                     if needle.encode() in data:
                         found.setdefault(needle, []).append(table)
@@ -42,14 +63,24 @@ def _full_record(team):
     doc = team.api()
     p = new_patient(team.api("receptionist"), full_name="Maya Krishnan")
     v = new_visit(doc, p["id"], note={**CASE, "past_history": "Grief after loss"})
-    doc.post(f"/api/v1/visits/{v['id']}/prescriptions",
-             json={"remedy": "Natrum muriaticum", "potency": "200C", "instructions": "Avoid coffee"})
-    doc.post(f"/api/v1/patients/{p['id']}/facts", json={"kind": "allergy", "name": "Latex", "details": "hives"})
-    doc.post(f"/api/v1/patients/{p['id']}/attachments",
-             data={"file": (io.BytesIO(b"%PDF-1.4 MRI-LEFT-KNEE"), "mri.pdf")}, content_type="multipart/form-data")
+    doc.post(
+        f"/api/v1/visits/{v['id']}/prescriptions",
+        json={"remedy": "Natrum muriaticum", "potency": "200C", "instructions": "Avoid coffee"},
+    )
+    doc.post(
+        f"/api/v1/patients/{p['id']}/facts",
+        json={"kind": "allergy", "name": "Latex", "details": "hives"},
+    )
+    doc.post(
+        f"/api/v1/patients/{p['id']}/attachments",
+        data={"file": (io.BytesIO(b"%PDF-1.4 MRI-LEFT-KNEE"), "mri.pdf")},
+        content_type="multipart/form-data",
+    )
     doc.post(f"/api/v1/visits/{v['id']}/sign")
-    doc.put(f"/api/v1/visits/{v['id']}/sharing", json={"shared_with_patient": True,
-                                                        "patient_summary": "Summary for Maya"})
+    doc.put(
+        f"/api/v1/visits/{v['id']}/sharing",
+        json={"shared_with_patient": True, "patient_summary": "Summary for Maya"},
+    )
     doc.get(f"/api/v1/patients/{p['id']}/record")
     return p, v
 
@@ -71,7 +102,9 @@ def test_ciphertext_moved_to_another_row_or_clinic_fails(app, team, raw):
     doc = team.api()
     p = new_patient(doc)
     v1, v2 = new_visit(doc, p["id"]), new_visit(doc, p["id"], note={"observations": "second"})
-    (n1,), (n2,) = (raw("SELECT id, body_enc FROM case_notes WHERE visit_id = %s", (v["id"],)) for v in (v1, v2))
+    (n1,), (n2,) = (
+        raw("SELECT id, body_enc FROM case_notes WHERE visit_id = %s", (v["id"],)) for v in (v1, v2)
+    )
     with app.app_context(), tenant_session(team.clinic.id) as sess:
         assert "Weeps" in open_field(sess, team.clinic.id, "case_notes", "body", n1[0], n1[1])
         with pytest.raises(DecryptionError):
@@ -90,8 +123,10 @@ def test_ciphertext_moved_to_another_row_or_clinic_fails(app, team, raw):
 
 
 def test_vault_down_gives_503_and_writes_nothing(app, team, services, raw):
-    """With Vault stopped and the key cache empty, encrypted reads and writes answer 503 and
-    no row is written (in clear or otherwise); everything works again when Vault returns."""
+    """With Vault stopped and the key cache empty, encrypted reads and writes answer 503 and no row is written (in clear or otherwise).
+
+    Everything works again when Vault returns.
+    """
     svc, _ = services
     keys = app.extensions["similia.keys"]
     doc = team.api()
@@ -106,16 +141,23 @@ def test_vault_down_gives_503_and_writes_nothing(app, team, services, raw):
         assert read.status_code == 503
         assert "temporarily unavailable" in read.get_json()["message"]
         assert doc.get(f"/api/v1/patients/{p['id']}").status_code == 503
-        write = doc.put(f"/api/v1/visits/{v['id']}/note", json={"sections": {"plan": "Unsent plan"}})
+        write = doc.put(
+            f"/api/v1/visits/{v['id']}/note", json={"sections": {"plan": "Unsent plan"}}
+        )
         assert write.status_code == 503
-        created = doc.post("/api/v1/patients", json={"full_name": "Nobody", "phone": "+44 1632 960001"})
+        created = doc.post(
+            "/api/v1/patients", json={"full_name": "Nobody", "phone": "+44 1632 960001"}
+        )
         assert created.status_code == 503
         assert raw(count, (team.clinic.id, team.clinic.id))[0][0] == before
         assert scan(raw, team.clinic.id, ["Unsent plan", "1632 960001"]) == {}
     finally:
         svc.start_vault()
     assert doc.get(f"/api/v1/visits/{v['id']}").status_code == 200
-    assert doc.put(f"/api/v1/visits/{v['id']}/note", json={"sections": {"plan": "Sent"}}).status_code == 201
+    assert (
+        doc.put(f"/api/v1/visits/{v['id']}/note", json={"sections": {"plan": "Sent"}}).status_code
+        == 201
+    )
 
 
 def test_encrypting_to_a_missing_key_never_creates_it(app, team):
@@ -153,8 +195,10 @@ def test_warm_page_of_50_makes_no_vault_call(app, team):
 
 
 def test_runtime_token_cannot_manage_keys(app, team):
-    """The app's runtime token (policy runtime.hcl, not root) cannot rotate, reconfigure or
-    delete a clinic key; only the key-admin token can."""
+    """The app's runtime token (policy runtime.hcl, not root) cannot rotate, reconfigure or delete a clinic key.
+
+    Only the key-admin token can.
+    """
     keys = app.extensions["similia.keys"]
     name = f"tenant-{team.clinic.id}"
     runtime = keys._runtime.secrets.transit

@@ -1,5 +1,8 @@
-"""GDPR rights end to end: export (worker-built, download once, time-limited), erasure
-(personal and clinical data destroyed, anonymised statistics kept), retention."""
+"""GDPR rights end to end.
+
+Export (worker-built, download once, time-limited), erasure (personal and clinical data destroyed,
+anonymised statistics kept), retention.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,10 @@ def test_export_is_assembled_by_a_worker_and_downloadable_once(team, worker, raw
     p, v = _full_record(team)
     owner = team.api("owner")
     doc = team.api()
-    doc.put(f"/api/v1/visits/{v['id']}/note", json={"sections": {"plan": "Repeat in 6 weeks"}, "reason": "plan"})
+    doc.put(
+        f"/api/v1/visits/{v['id']}/note",
+        json={"sections": {"plan": "Repeat in 6 weeks"}, "reason": "plan"},
+    )
     assert team.api("receptionist").post(f"/api/v1/patients/{p['id']}/exports").status_code == 403
     assert doc.post(f"/api/v1/patients/{p['id']}/exports").status_code == 403
     req = owner.post(f"/api/v1/patients/{p['id']}/exports")
@@ -36,7 +42,9 @@ def test_export_is_assembled_by_a_worker_and_downloadable_once(team, worker, raw
     assert record["patient"]["email"] == p["email"]
     versions = record["visits"][0]["note_versions"]
     assert [n["version"] for n in versions] == [1, 2]
-    assert versions[0]["sections"]["mentals"].startswith("Weeps") and versions[1]["reason"] == "plan"
+    assert (
+        versions[0]["sections"]["mentals"].startswith("Weeps") and versions[1]["reason"] == "plan"
+    )
     assert record["prescriptions"][0]["remedy"] == "Natrum muriaticum"
     assert record["allergies_and_medication"][0]["name"] == "Latex"
     att = record["attachments"][0]
@@ -45,10 +53,15 @@ def test_export_is_assembled_by_a_worker_and_downloadable_once(team, worker, raw
 
     again = owner.get(f"/api/v1/exports/{export_id}/download")
     assert again.status_code == 410
-    assert raw("SELECT bundle_enc IS NULL, status FROM record_exports WHERE id = %s", (export_id,))[0] == (
-        True, "downloaded")
-    actions = [a for (a,) in raw("SELECT action FROM audit_log WHERE tenant_id = %s", (team.clinic.id,))]
-    assert {"records.export_requested", "records.export_ready", "records.export_downloaded"} <= set(actions)
+    assert raw("SELECT bundle_enc IS NULL, status FROM record_exports WHERE id = %s", (export_id,))[
+        0
+    ] == (True, "downloaded")
+    actions = [
+        a for (a,) in raw("SELECT action FROM audit_log WHERE tenant_id = %s", (team.clinic.id,))
+    ]
+    assert {"records.export_requested", "records.export_ready", "records.export_downloaded"} <= set(
+        actions
+    )
 
 
 def test_expired_export_cannot_be_downloaded(app, team, worker, raw):
@@ -60,42 +73,65 @@ def test_expired_export_cannot_be_downloaded(app, team, worker, raw):
     p = new_patient(team.api())
     export_id = team.api("owner").post(f"/api/v1/patients/{p['id']}/exports").get_json()["id"]
     worker.broker.join("records", timeout=30_000)
-    raw("UPDATE record_exports SET expires_at = now() - interval '1 minute' WHERE id = %s RETURNING id",
-        (export_id,))
+    raw(
+        "UPDATE record_exports SET expires_at = now() - interval '1 minute' WHERE id = %s RETURNING id",
+        (export_id,),
+    )
     assert team.api("owner").get(f"/api/v1/exports/{export_id}/download").status_code == 410
     with app.app_context(), tenant_session(team.clinic.id) as sess:
         assert expire_exports(sess, sess.get(Tenant, team.clinic.id)) == 1
-    assert raw("SELECT bundle_enc IS NULL, status FROM record_exports WHERE id = %s", (export_id,))[0] == (
-        True, "expired")
+    assert raw("SELECT bundle_enc IS NULL, status FROM record_exports WHERE id = %s", (export_id,))[
+        0
+    ] == (True, "expired")
 
 
 def test_erasure_destroys_identity_and_clinical_data_keeps_statistics(team, raw):
-    """Erase: nothing personal or clinical is left; visits remain as anonymous statistics;
-    the erasure itself is audited; refused for receptionists and other clinics."""
+    """Erase.
+
+    Nothing personal or clinical is left; visits remain as anonymous statistics; the erasure itself
+    is audited; refused for receptionists and other clinics.
+    """
     p, v = _full_record(team)
     owner = team.api("owner")
-    team.api("receptionist").post(f"/api/v1/patients/{p['id']}/consents",
-                                  json={"purpose": "treatment", "text_version": "v1", "channel": "paper"})
+    team.api("receptionist").post(
+        f"/api/v1/patients/{p['id']}/consents",
+        json={"purpose": "treatment", "text_version": "v1", "channel": "paper"},
+    )
     body = {"confirm_name": "Maya Krishnan", "reason": "patient_request", "reference": "REQ-42"}
-    assert team.api("receptionist").post(f"/api/v1/patients/{p['id']}/erasure", json=body).status_code == 403
-    assert team.api("other").post(f"/api/v1/patients/{p['id']}/erasure", json=body).status_code == 404
+    assert (
+        team.api("receptionist").post(f"/api/v1/patients/{p['id']}/erasure", json=body).status_code
+        == 403
+    )
+    assert (
+        team.api("other").post(f"/api/v1/patients/{p['id']}/erasure", json=body).status_code == 404
+    )
     wrong = owner.post(f"/api/v1/patients/{p['id']}/erasure", json={**body, "confirm_name": "Maya"})
     assert wrong.status_code == 422 and "confirm_name" in wrong.get_json()["errors"]["json"]
 
     done = owner.post(f"/api/v1/patients/{p['id']}/erasure", json=body)
     assert done.status_code == 200, done.get_json()
     removed = done.get_json()["removed"]
-    assert removed["case_notes"] == 1 and removed["prescriptions"] == 1 and removed["attachments"] == 1
+    assert (
+        removed["case_notes"] == 1 and removed["prescriptions"] == 1 and removed["attachments"] == 1
+    )
     assert removed["consents"] == 1 and removed["visits_anonymised"] == 1
 
     assert scan(raw, team.clinic.id, SECRETS + [p["email"], "Maya Krishnan"]) == {}
-    row = raw("SELECT full_name, status, email_index, email_enc, phone_enc, erased_at IS NOT NULL "
-              "FROM patients WHERE id = %s", (p["id"],))[0]
+    row = raw(
+        "SELECT full_name, status, email_index, email_enc, phone_enc, erased_at IS NOT NULL "
+        "FROM patients WHERE id = %s",
+        (p["id"],),
+    )[0]
     assert row == ("Erased patient", "erased", None, None, None, True)
-    assert raw("SELECT kind, visit_date::text, practitioner_id IS NOT NULL FROM clinical_visits "
-               "WHERE patient_id = %s", (p["id"],)) == [("initial", "2026-01-15", True)]
-    audit = raw("SELECT actor_label, data FROM audit_log WHERE tenant_id = %s AND action = 'patient.erased'",
-                (team.clinic.id,))
+    assert raw(
+        "SELECT kind, visit_date::text, practitioner_id IS NOT NULL FROM clinical_visits "
+        "WHERE patient_id = %s",
+        (p["id"],),
+    ) == [("initial", "2026-01-15", True)]
+    audit = raw(
+        "SELECT actor_label, data FROM audit_log WHERE tenant_id = %s AND action = 'patient.erased'",
+        (team.clinic.id,),
+    )
     assert audit[0][0] == team.clinic.owner_email and audit[0][1]["reference"] == "REQ-42"
 
     assert owner.get(f"/api/v1/patients/{p['id']}").status_code == 404
@@ -112,17 +148,33 @@ def test_retention_erases_inactive_patients_only(app, team, raw):
 
     owner = team.api("owner")
     assert owner.put("/api/v1/records/settings", json={"retention_years": 0}).status_code == 422
-    assert owner.put("/api/v1/records/settings", json={"retention_years": 2}).get_json()["retention_years"] == 2
-    old, recent = new_patient(owner, full_name="Old Case"), new_patient(owner, full_name="Recent Case")
+    assert (
+        owner.put("/api/v1/records/settings", json={"retention_years": 2}).get_json()[
+            "retention_years"
+        ]
+        == 2
+    )
+    old, recent = (
+        new_patient(owner, full_name="Old Case"),
+        new_patient(owner, full_name="Recent Case"),
+    )
     new_visit(team.api(), old["id"], visit_date="2023-01-10")
     new_visit(team.api(), recent["id"], visit_date="2023-01-10")
     new_visit(team.api(), recent["id"], visit_date="2026-01-10")
-    raw("UPDATE patients SET created_at = now() - interval '4 years' WHERE tenant_id = %s RETURNING id",
-        (team.clinic.id,))
+    raw(
+        "UPDATE patients SET created_at = now() - interval '4 years' WHERE tenant_id = %s RETURNING id",
+        (team.clinic.id,),
+    )
     with app.app_context(), tenant_session(team.clinic.id) as sess:
         assert apply_retention(sess, sess.get(Tenant, team.clinic.id)) == 1
-    statuses = dict(raw("SELECT id::text, status FROM patients WHERE tenant_id = %s", (team.clinic.id,)))
+    statuses = dict(
+        raw("SELECT id::text, status FROM patients WHERE tenant_id = %s", (team.clinic.id,))
+    )
     assert statuses == {old["id"]: "erased", recent["id"]: "active"}
-    audit = raw("SELECT actor_label, data FROM audit_log WHERE tenant_id = %s AND action = 'patient.erased'",
-                (team.clinic.id,))
-    assert audit == [("system", {"reason": "retention", "reference": "2y", "removed": audit[0][1]["removed"]})]
+    audit = raw(
+        "SELECT actor_label, data FROM audit_log WHERE tenant_id = %s AND action = 'patient.erased'",
+        (team.clinic.id,),
+    )
+    assert audit == [
+        ("system", {"reason": "retention", "reference": "2y", "removed": audit[0][1]["removed"]})
+    ]

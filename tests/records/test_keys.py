@@ -1,5 +1,8 @@
-"""Key management against the real OpenBao: data-key rotation with resumable re-encryption,
-transit rotation + rewrap with min_decryption_version, status, and crypto-shredding."""
+"""Key management against the real OpenBao.
+
+Data-key rotation with resumable re-encryption, transit rotation + rewrap with
+min_decryption_version, status, and crypto-shredding.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +30,10 @@ def _versions(raw, tenant_id):
 
     out = {}
     for table, col, _ in SEALED_COLUMNS:
-        for (v,) in raw(f"SELECT {_version_sql(col)} FROM {table} WHERE tenant_id = %s AND {col} IS NOT NULL",
-                        (tenant_id,)):
+        for (v,) in raw(
+            f"SELECT {_version_sql(col)} FROM {table} WHERE tenant_id = %s AND {col} IS NOT NULL",
+            (tenant_id,),
+        ):
             out.setdefault(f"{table}.{col}", set()).add(v)
     return out
 
@@ -37,21 +42,32 @@ def _data(team):
     doc = team.api()
     patients = [new_patient(team.api("receptionist"), full_name=f"Rota {i}") for i in range(4)]
     visits = [new_visit(doc, p["id"]) for p in patients]
-    doc.post(f"/api/v1/visits/{visits[0]['id']}/prescriptions", json={"remedy": "Sulphur", "potency": "30C"})
-    doc.post(f"/api/v1/patients/{patients[0]['id']}/attachments",
-             data={"file": (io.BytesIO(b"%PDF-1.4 scan"), "scan.pdf")}, content_type="multipart/form-data")
+    doc.post(
+        f"/api/v1/visits/{visits[0]['id']}/prescriptions",
+        json={"remedy": "Sulphur", "potency": "30C"},
+    )
+    doc.post(
+        f"/api/v1/patients/{patients[0]['id']}/attachments",
+        data={"file": (io.BytesIO(b"%PDF-1.4 scan"), "scan.pdf")},
+        content_type="multipart/form-data",
+    )
     return patients, visits
 
 
 def test_rotation_reencrypts_everything_resumably_and_all_stays_readable(app, team, raw, worker):
-    """Rotate: new writes use v2 at once; batches resume where they stopped; afterwards every
-    sealed value is v2 and every record reads back the same, cold cache included."""
+    """Rotate.
+
+    New writes use v2 at once; batches resume where they stopped; afterwards every sealed value is
+    v2 and every record reads back the same, cold cache included.
+    """
     from saas.records.keys import reencrypt_all
     from workers.records import reencrypt_tenant
 
     patients, visits = _data(team)
     doc = team.api()
-    before = {v["id"]: doc.get(f"/api/v1/visits/{v['id']}").get_json()["note"]["sections"] for v in visits}
+    before = {
+        v["id"]: doc.get(f"/api/v1/visits/{v['id']}").get_json()["note"]["sections"] for v in visits
+    }
     assert set().union(*_versions(raw, team.clinic.id).values()) == {1}
 
     app.extensions["similia.keys"].forget()
@@ -77,10 +93,16 @@ def test_rotation_reencrypts_everything_resumably_and_all_stays_readable(app, te
     assert set().union(*_versions(raw, team.clinic.id).values()) == {2}
 
     app.extensions["similia.keys"].forget()
-    after = {v["id"]: doc.get(f"/api/v1/visits/{v['id']}").get_json()["note"]["sections"] for v in visits}
+    after = {
+        v["id"]: doc.get(f"/api/v1/visits/{v['id']}").get_json()["note"]["sections"] for v in visits
+    }
     assert after == before
-    assert team.api("receptionist").get(f"/api/v1/patients?email={patients[1]['email']}").get_json()[0]["id"] \
-        == patients[1]["id"]  # blind index still valid
+    assert (
+        team.api("receptionist")
+        .get(f"/api/v1/patients?email={patients[1]['email']}")
+        .get_json()[0]["id"]
+        == patients[1]["id"]
+    )  # blind index still valid
     status = json.loads(_cli(app, "keys", "status", "--tenant", team.clinic.slug, "--json"))[0]
     assert status["data_key_version"] == 2 and status["rows_on_old_data_keys"] == {}
     assert status["jobs"][0]["status"] == "done" and status["jobs"][0]["rows_done"] == total
@@ -89,8 +111,11 @@ def test_rotation_reencrypts_everything_resumably_and_all_stays_readable(app, te
 
 
 def test_cli_rotate_wait_and_rewrap_raises_min_decryption_version(app, team, raw):
-    """``keys rotate --wait`` then ``keys rewrap``: data keys move to transit v2, v1 ciphertext
-    is refused afterwards, and records still read (cold cache); the other clinic is untouched."""
+    """``keys rotate --wait`` then ``keys rewrap``.
+
+    Data keys move to transit v2, v1 ciphertext is refused afterwards, and records still read (cold
+    cache); the other clinic is untouched.
+    """
     from saas.crypto import KeyServiceUnavailable
 
     keys = app.extensions["similia.keys"]
@@ -99,13 +124,23 @@ def test_cli_rotate_wait_and_rewrap_raises_min_decryption_version(app, team, raw
     assert "re-encryption done" in out
     assert set().union(*_versions(raw, team.clinic.id).values()) == {2}
 
-    old_wrapped = [w for (w,) in raw("SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s ORDER BY version",
-                                     (team.clinic.id,))]
+    old_wrapped = [
+        w
+        for (w,) in raw(
+            "SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s ORDER BY version",
+            (team.clinic.id,),
+        )
+    ]
     assert all(w.startswith("vault:v1:") for w in old_wrapped)
     out = _cli(app, "keys", "rewrap", "--tenant", team.clinic.slug)
     assert "min_decryption_version=2" in out
-    new_wrapped = [w for (w,) in raw("SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s ORDER BY version",
-                                     (team.clinic.id,))]
+    new_wrapped = [
+        w
+        for (w,) in raw(
+            "SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s ORDER BY version",
+            (team.clinic.id,),
+        )
+    ]
     assert all(w.startswith("vault:v2:") for w in new_wrapped)
     info = keys.key_info(team.clinic.id)
     assert (info["latest_version"], info["min_decryption_version"]) == (2, 2)
@@ -114,7 +149,7 @@ def test_cli_rotate_wait_and_rewrap_raises_min_decryption_version(app, team, raw
     assert keys.unwrap(team.clinic.id, new_wrapped[0])
 
     keys.forget()
-    record = team.api().get(f"/api/v1/patients?q=Rota").get_json()
+    record = team.api().get("/api/v1/patients?q=Rota").get_json()
     assert len(record) == 4 and record[0]["phone"]
     assert keys.key_info(team.other.id)["latest_version"] == 1
     status = _cli(app, "keys", "status", "--tenant", team.clinic.slug)
@@ -122,8 +157,11 @@ def test_cli_rotate_wait_and_rewrap_raises_min_decryption_version(app, team, raw
 
 
 def test_crypto_shredding(app, team, raw):
-    """Deleting a clinic hard-deletes its transit key: its ciphertexts stay in Postgres but can
-    never be opened again (no soft-delete restore either); the other clinic is unaffected."""
+    """Deleting a clinic hard-deletes its transit key.
+
+    Its ciphertexts stay in Postgres but can never be opened again (no soft-delete restore either);
+    the other clinic is unaffected.
+    """
     from saas.crypto import TenantKeyMissing
     from saas.db import tenant_session
     from saas.fields import open_field
@@ -132,8 +170,10 @@ def test_crypto_shredding(app, team, raw):
     p = new_patient(team.api())
     v = new_visit(team.api(), p["id"])
     q = new_patient(team.api("other"), full_name="Other Clinic Patient")
-    (note_id, body), = raw("SELECT id, body_enc FROM case_notes WHERE visit_id = %s", (v["id"],))
-    (wrapped,), = raw("SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s", (team.clinic.id,))
+    ((note_id, body),) = raw("SELECT id, body_enc FROM case_notes WHERE visit_id = %s", (v["id"],))
+    ((wrapped,),) = raw(
+        "SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s", (team.clinic.id,)
+    )
 
     out = _cli(app, "tenants", "delete", team.clinic.slug, "--yes")
     assert "destroyed" in out
@@ -158,9 +198,17 @@ def test_crypto_shredding(app, team, raw):
         keys.key_info(team.clinic.id)
     assert keys.key_info(team.other.id)["latest_version"] == 1
     with pytest.raises(hvac.exceptions.VaultError):
-        keys._admin.secrets.transit.decrypt_data(name=f"tenant-{team.clinic.id}", ciphertext=wrapped)
+        keys._admin.secrets.transit.decrypt_data(
+            name=f"tenant-{team.clinic.id}", ciphertext=wrapped
+        )
     assert team.api().get(f"/api/v1/patients/{p['id']}").status_code == 403  # clinic unavailable
-    assert team.api("other").get(f"/api/v1/patients/{q['id']}").get_json()["full_name"] == "Other Clinic Patient"
-    assert team.api("other").get(f"/api/v1/patients/{q['id']}").get_json()["phone"] == "+44 20 7946 0958"
+    assert (
+        team.api("other").get(f"/api/v1/patients/{q['id']}").get_json()["full_name"]
+        == "Other Clinic Patient"
+    )
+    assert (
+        team.api("other").get(f"/api/v1/patients/{q['id']}").get_json()["phone"]
+        == "+44 20 7946 0958"
+    )
     assert _cli(app, "tenants", "delete", team.clinic.slug, "--yes")  # idempotent
     assert uuid.UUID(str(team.other.id))

@@ -22,7 +22,9 @@ def test_receptionist_creates_searches_reads_and_updates(team):
     assert len(listing.get_json()) == 2
     assert '"total": 2' in listing.headers["X-Pagination"]
 
-    changed = desk.patch(f"/api/v1/patients/{p['id']}", json={"phone": "+49 30 1234567", "address": None})
+    changed = desk.patch(
+        f"/api/v1/patients/{p['id']}", json={"phone": "+49 30 1234567", "address": None}
+    )
     assert changed.status_code == 200, changed.get_json()
     got = desk.get(f"/api/v1/patients/{p['id']}").get_json()
     assert got["phone"] == "+49 30 1234567" and got["address"] is None
@@ -33,8 +35,13 @@ def test_validation_errors_are_per_field(team):
     """Bad input answers 422 naming each field."""
     resp = team.api().post(
         "/api/v1/patients",
-        json={"full_name": "", "email": "not-an-email", "phone": "call me", "date_of_birth": "2999-01-01",
-              "preferred_language": "English"},
+        json={
+            "full_name": "",
+            "email": "not-an-email",
+            "phone": "call me",
+            "date_of_birth": "2999-01-01",
+            "preferred_language": "English",
+        },
     )
     assert resp.status_code == 422
     errors = resp.get_json()["errors"]["json"]
@@ -55,7 +62,9 @@ def test_other_clinic_gets_404_and_sees_nothing(team):
     p = new_patient(team.api())
     other = team.api("other")
     assert other.get(f"/api/v1/patients/{p['id']}").status_code == 404
-    assert other.patch(f"/api/v1/patients/{p['id']}", json={"phone": "+1 555 0100"}).status_code == 404
+    assert (
+        other.patch(f"/api/v1/patients/{p['id']}", json={"phone": "+1 555 0100"}).status_code == 404
+    )
     assert other.get("/api/v1/patients").get_json() == []
     assert other.get(f"/api/v1/patients?email={p['email']}").get_json() == []
     assert team.api("other_on_a").get(f"/api/v1/patients/{p['id']}").status_code == 401
@@ -67,7 +76,8 @@ def test_demographics_are_sealed_in_the_raw_row(team, raw):
     p = new_patient(team.api())
     (row,) = raw(
         "SELECT email_enc, phone_enc, date_of_birth_enc, address_enc, emergency_contact_enc, email_index "
-        "FROM patients WHERE id = %s", (p["id"],)
+        "FROM patients WHERE id = %s",
+        (p["id"],),
     )
     blob = b"".join(bytes(c) for c in row[:5])
     for clear in (p["email"], "7946 0958", "1984-03-09", "Orchard Lane", "Ravi Krishnan"):

@@ -12,8 +12,15 @@ from .conftest import new_patient, new_visit
 
 
 def _rx(api, visit_id, **fields):
-    body = {"remedy": "Natrum muriaticum", "potency": "200c", "form": "pills", "dose": "3 pills",
-            "frequency": "single dose", "instructions": "Avoid coffee and mint", **fields}
+    body = {
+        "remedy": "Natrum muriaticum",
+        "potency": "200c",
+        "form": "pills",
+        "dose": "3 pills",
+        "frequency": "single dose",
+        "instructions": "Avoid coffee and mint",
+        **fields,
+    }
     return api.post(f"/api/v1/visits/{visit_id}/prescriptions", json=body)
 
 
@@ -49,21 +56,29 @@ def test_signed_visit_needs_amendment_reason_and_void_keeps_history(team, raw):
     assert amended.status_code == 201 and amended.get_json()["is_amendment"] is True
     voided = doc.post(f"/api/v1/prescriptions/{rx['id']}/void", json={"reason": "Wrong potency"})
     assert voided.get_json()["void_reason"] == "Wrong potency"
-    assert doc.post(f"/api/v1/prescriptions/{rx['id']}/void", json={"reason": "again"}).status_code == 409
+    assert (
+        doc.post(f"/api/v1/prescriptions/{rx['id']}/void", json={"reason": "again"}).status_code
+        == 409
+    )
     listed = doc.get(f"/api/v1/patients/{p['id']}/prescriptions").get_json()
     assert {x["remedy"] for x in listed} == {"Natrum muriaticum", "Ignatia amara"}
     assert raw("SELECT count(*) FROM prescriptions WHERE patient_id = %s", (p["id"],))[0][0] == 2
 
 
 def test_recall_list_for_desk_and_practitioner(team):
-    """Due follow-ups appear; receptionists see who and when but not the remedy; a later
-    visit, voiding or closing takes an item off."""
+    """Due follow-ups appear.
+
+    Receptionists see who and when but not the remedy; a later visit, voiding or closing takes an
+    item off.
+    """
     doc, desk = team.api(), team.api("receptionist")
     today = dt.date.today()
     p1, p2, p3 = (new_patient(doc, full_name=n) for n in ("Anna Due", "Ben Later", "Cara Void"))
     v1 = new_visit(doc, p1["id"], visit_date=(today - dt.timedelta(days=30)).isoformat())
     service = str(uuid.uuid4())
-    rx1 = _rx(doc, v1["id"], follow_up_from_days=28, follow_up_to_days=42, follow_up_service_id=service).get_json()
+    rx1 = _rx(
+        doc, v1["id"], follow_up_from_days=28, follow_up_to_days=42, follow_up_service_id=service
+    ).get_json()
     v2 = new_visit(doc, p2["id"], visit_date=today.isoformat())
     _rx(doc, v2["id"], follow_up_from_days=60, follow_up_to_days=70)
     v3 = new_visit(doc, p3["id"], visit_date=(today - dt.timedelta(days=30)).isoformat())
@@ -83,7 +98,10 @@ def test_recall_list_for_desk_and_practitioner(team):
     assert all("remedy" not in i and "potency" not in i for i in desk_items)
 
     assert {i["patient_name"] for i in doc.get("/api/v1/recalls?within_days=90").get_json()} == {
-        "Anna Due", "Ben Later", "Cara Void"}
+        "Anna Due",
+        "Ben Later",
+        "Cara Void",
+    }
     doc.post(f"/api/v1/prescriptions/{rx3['id']}/void", json={"reason": "Stopped"})
     new_visit(doc, p1["id"], kind="follow_up", visit_date=today.isoformat())
     assert doc.get("/api/v1/recalls?within_days=14").get_json() == []
@@ -93,8 +111,10 @@ def test_recall_list_for_desk_and_practitioner(team):
 
 
 def test_follow_up_invitation_respects_consent(app, team, worker, mail_dir):
-    """Patients with reminder consent get one email with the pre-filtered booking link;
-    patients without it get nothing."""
+    """Patients with reminder consent get one email with the pre-filtered booking link.
+
+    Patients without it get nothing.
+    """
     from saas.db import tenant_session
     from saas.models import Tenant
     from saas.records.followups import invite_due_follow_ups
@@ -104,7 +124,12 @@ def test_follow_up_invitation_respects_consent(app, team, worker, mail_dir):
     yes = new_patient(doc, full_name="Yes Consent", email=f"yes-{team.clinic.slug}@example.org")
     no = new_patient(doc, full_name="No Consent", email=f"no-{team.clinic.slug}@example.org")
     consent = {"purpose": "reminders_email", "text_version": "2026-01", "channel": "in_person"}
-    assert team.api("receptionist").post(f"/api/v1/patients/{yes['id']}/consents", json=consent).status_code == 201
+    assert (
+        team.api("receptionist")
+        .post(f"/api/v1/patients/{yes['id']}/consents", json=consent)
+        .status_code
+        == 201
+    )
     for p in (yes, no):
         v = new_visit(doc, p["id"], visit_date=(today - dt.timedelta(days=25)).isoformat())
         _rx(doc, v["id"], follow_up_from_days=28, follow_up_to_days=42)
@@ -118,5 +143,7 @@ def test_follow_up_invitation_respects_consent(app, team, worker, mail_dir):
     mine = [m for m in msgs if m["To"] == yes["email"]]
     assert len(mine) == 1 and not [m for m in msgs if m["To"] == no["email"]]
     body = mine[0].get_content()
-    assert re.search(r"/book\?practitioner=[0-9a-f-]+&from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d&follow_up=", body)
+    assert re.search(
+        r"/book\?practitioner=[0-9a-f-]+&from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d&follow_up=", body
+    )
     assert "Natrum" not in body
