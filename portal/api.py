@@ -20,6 +20,7 @@ from saas.patients import (
 
 from .schemas import (
     PatientLoginSchema,
+    RegisterResultSchema,
     PatientSelfSchema,
     PatientTokenSchema,
     RegisterSchema,
@@ -41,15 +42,18 @@ class Register(MethodView):
     decorators = [limiter.limit("10/hour", methods=["POST"])]
 
     @blp.arguments(RegisterSchema)
-    @blp.response(201, PatientSelfSchema)
+    @blp.response(202, RegisterResultSchema)
     def post(self, data):
-        """Register as a patient of this clinic; a verification link is emailed."""
+        """Register as a patient of this clinic: a link to choose a password is emailed."""
         try:
-            patient = register_patient(db.session, g.tenant, **data)
+            register_patient(db.session, g.tenant, **data)
         except PatientError as exc:
             _refuse(exc)
         db.session.commit()
-        return _self(patient)
+        return {
+            "status": "link_sent",
+            "message": "Check your email: the link in it lets you choose your password.",
+        }
 
 
 @blp.route("/verify")
@@ -59,8 +63,11 @@ class Verify(MethodView):
     @blp.arguments(VerifySchema)
     @blp.response(200, PatientSelfSchema)
     def post(self, data):
-        """Confirm the email address with the emailed token (single use)."""
-        patient = verify_email(db.session, g.tenant, data["token"])
+        """Confirm the email and choose a password with the emailed token (single use)."""
+        try:
+            patient = verify_email(db.session, g.tenant, data["token"], data["password"])
+        except PatientError as exc:
+            _refuse(exc)
         if patient is None:
             abort(404, message="This link is invalid, used or expired.", errors={"json": {"token": ["invalid"]}})
         db.session.commit()

@@ -6,17 +6,24 @@ from marshmallow import Schema, fields, validate
 
 
 class RegisterSchema(Schema):
-    """Portal self-registration."""
+    """Portal self-registration (email first: the password is chosen via the emailed link)."""
 
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=160))
     email = fields.Email(required=True)
-    password = fields.String(required=True, load_only=True)
+
+
+class RegisterResultSchema(Schema):
+    """The same answer for every address."""
+
+    status = fields.String()
+    message = fields.String()
 
 
 class VerifySchema(Schema):
-    """Email verification token from the emailed link."""
+    """The token from the emailed link and the password the patient chooses."""
 
     token = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
 
 
 class PatientLoginSchema(Schema):

@@ -97,37 +97,40 @@ def create_patient(
     return patient
 
 
-def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: str, password: str) -> Patient:
-    """Portal self-registration; sends an email-verification link (outbox).
+def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: str) -> None:
+    """Portal self-registration, email first: email a single-use link to choose a password.
 
-    If staff already created a record with this email and it has no login yet, the
-    registration claims it (same patient, history kept).
+    The password is chosen only through the emailed link (:func:`verify_email`), so nobody can
+    register someone else's address with a password of their own and wait for the real owner
+    to click "confirm". The caller answers the same whether or not the email is known (no
+    oracle for who is a patient of the clinic): for an existing account the link simply lets
+    its owner choose a new password. A record staff created earlier is claimed, history kept.
     """
     email = normalise_email(email)
-    if problem := password_problem(password or ""):
-        raise PatientError({"password": problem})
     patient = get_patient_by_email_in_tenant(sess, tenant, email)
-    if patient is not None and patient.password_hash is not None:
-        raise PatientError({"email": "An account with this email already exists. Sign in instead."}, status=409)
     if patient is None:
         patient = create_patient(sess, tenant, full_name=full_name, email=email, actor=None)
-    patient.password_hash = hash_password(password)
+    if patient.status != "active":
+        return
     token = _issue(sess, patient, "verify", VERIFY_TTL)
     link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/verify-email?token={token}")
     outbox.emit(
         sess, tenant.id, "email.verify_patient",
         {
             "to": email,
-            "subject": f"Confirm your email for {tenant.name}",
-            "body": f"Hello {patient.full_name},\n\nConfirm your email to book online:\n{link}\n",
+            "subject": f"Choose your password for {tenant.name}",
+            "body": (
+                f"Hello {patient.full_name},\n\nUse this link within two days to confirm your "
+                f"email and choose your password for online booking:\n{link}\n\n"
+                "If you did not ask for this, ignore this email; nothing changes."
+            ),
         },
     )
     # the audit log is append-only and outlives erasure: no email in it, only the id
     audit.record(
-        sess, tenant.id, "patient.registered", actor_label=f"patient:{patient.id}",
+        sess, tenant.id, "patient.registration_link_sent", actor_label=f"patient:{patient.id}",
         target=f"patient:{patient.id}",
     )
-    return patient
 
 
 def _issue(sess: Session, patient: Patient, purpose: str, ttl: dt.timedelta) -> str:
@@ -142,8 +145,15 @@ def _issue(sess: Session, patient: Patient, purpose: str, ttl: dt.timedelta) -> 
     return plain
 
 
-def verify_email(sess: Session, tenant: Tenant, token: str) -> Patient | None:
-    """Consume a verification token (single use); marks the email verified."""
+def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Patient | None:
+    """Consume an emailed link (single use): confirm the email and set the password.
+
+    Any portal sessions from before are revoked (the link doubles as a password reset).
+    Raises :class:`PatientError` for a weak password without using up the link.
+    """
+    if problem := password_problem(password or ""):
+        raise PatientError({"password": problem})
+    now = utcnow()
     row = sess.execute(
         update(PatientToken)
         .where(
@@ -151,15 +161,25 @@ def verify_email(sess: Session, tenant: Tenant, token: str) -> Patient | None:
             PatientToken.token_hash == digest(token or ""),
             PatientToken.purpose == "verify",
             PatientToken.revoked_at.is_(None),
-            PatientToken.expires_at > utcnow(),
+            PatientToken.expires_at > now,
         )
-        .values(revoked_at=utcnow())
+        .values(revoked_at=now)
         .returning(PatientToken.patient_id)
     ).first()
     if row is None:
         return None
     patient = get_patient_in_tenant(sess, tenant, row[0])
-    patient.email_verified_at = patient.email_verified_at or utcnow()
+    patient.password_hash = hash_password(password)
+    patient.email_verified_at = patient.email_verified_at or now
+    sess.execute(
+        update(PatientToken)
+        .where(
+            PatientToken.tenant_id == tenant.id,
+            PatientToken.patient_id == patient.id,
+            PatientToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
     audit.record(sess, tenant.id, "patient.email_verified", target=f"patient:{patient.id}")
     return patient
 

@@ -1,41 +1,55 @@
-"""Patient portal registration, verification and sign-in through the API."""
+"""Patient portal registration (email first), verification and sign-in through the API."""
 
 import re
+import time
 
 import psycopg
 
 from saas.devmail import read_messages
 
+PASSWORD = "remedy arnica 30C"
+
 
 def _register(client, clinic, email="pat@example.org"):
     return client.post(
         "/api/v1/patients/register",
-        json={"full_name": "Pat Patient", "email": email, "password": "remedy arnica 30C"},
+        json={"full_name": "Pat Patient", "email": email},
         base_url=f"http://{clinic.host}",
     )
 
 
-def test_register_verify_sign_in(make_clinic, client, worker, mail_dir):
-    """A patient registers, follows the emailed link, then gets a portal token."""
+def _link_token(mail_dir, email, *, count=1, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msgs = [m for m in read_messages(mail_dir) if m["To"] == email]
+        if len(msgs) >= count:
+            return re.search(r"token=(\S+)", msgs[-1].get_content()).group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no email to {email}")
+
+
+def _verify(client, clinic, token, password=PASSWORD):
+    return client.post(
+        "/api/v1/patients/verify", json={"token": token, "password": password},
+        base_url=f"http://{clinic.host}",
+    )
+
+
+def test_register_choose_password_sign_in(make_clinic, client, worker, mail_dir):
+    """Register → emailed link → choose password → portal token; the link works once."""
     clinic = make_clinic()
     email = f"pat-{clinic.slug}@example.org"
     resp = _register(client, clinic, email)
-    assert resp.status_code == 201, resp.get_json()
-    assert resp.get_json()["email_verified"] is False
-    login = {"email": email, "password": "remedy arnica 30C"}
+    assert resp.status_code == 202 and resp.get_json()["status"] == "link_sent"
+    login = {"email": email, "password": PASSWORD}
     refused = client.post("/api/v1/patients/token", json=login, base_url=f"http://{clinic.host}")
-    assert refused.status_code == 403
-
-    worker_broker = worker.broker
-    worker_broker.join("outbox", timeout=20_000)
-    msgs = [m for m in read_messages(mail_dir) if m["To"] == email]
-    assert msgs, "verification email not delivered"
-    token = re.search(r"token=(\S+)", msgs[-1].get_content()).group(1)
-    ok = client.post("/api/v1/patients/verify", json={"token": token}, base_url=f"http://{clinic.host}")
-    assert ok.get_json()["email_verified"] is True
-    again = client.post("/api/v1/patients/verify", json={"token": token}, base_url=f"http://{clinic.host}")
-    assert again.status_code == 404
-
+    assert refused.status_code == 401  # no password exists yet
+    token = _link_token(mail_dir, email)
+    weak = _verify(client, clinic, token, "short")
+    assert weak.status_code == 422 and "password" in weak.get_json()["errors"]["json"]
+    ok = _verify(client, clinic, token)
+    assert ok.status_code == 200 and ok.get_json()["email_verified"] is True
+    assert _verify(client, clinic, token).status_code == 404  # single use
     tok = client.post("/api/v1/patients/token", json=login, base_url=f"http://{clinic.host}")
     assert tok.status_code == 201
     me = client.get(
@@ -46,21 +60,36 @@ def test_register_verify_sign_in(make_clinic, client, worker, mail_dir):
     assert me.get_json()["email"] == email
 
 
-def test_duplicate_registration_is_409(make_clinic, client):
-    """The same email cannot register twice at one clinic; another clinic is independent."""
-    a, b = make_clinic(), make_clinic()
-    assert _register(client, a).status_code == 201
-    dup = _register(client, a)
-    assert dup.status_code == 409
-    assert "email" in dup.get_json()["errors"]["json"]
-    assert _register(client, b).status_code == 201
+def test_registering_a_known_email_reveals_nothing_and_cannot_take_it_over(
+    make_clinic, client, worker, mail_dir, owner_dsn
+):
+    """Same 202 for a known address; the account's password changes only via its own email."""
+    clinic = make_clinic()
+    email = f"known-{clinic.slug}@example.org"
+    _register(client, clinic, email)
+    _verify(client, clinic, _link_token(mail_dir, email))
+    with psycopg.connect(owner_dsn) as conn:
+        before = conn.execute("SELECT password_hash FROM patients WHERE tenant_id = %s", (clinic.id,)).fetchone()[0]
+    again = _register(client, clinic, email)  # e.g. an attacker
+    assert again.status_code == 202 and again.get_json() == _register(client, clinic, "new@example.org").get_json()
+    with psycopg.connect(owner_dsn) as conn:
+        after = conn.execute(
+            "SELECT password_hash, count(*) OVER () FROM patients WHERE tenant_id = %s AND password_hash IS NOT NULL",
+            (clinic.id,),
+        ).fetchone()
+    assert after == (before, 1)
+    # only the owner of the mailbox gets the link; using it sets a new password (a reset)
+    token = _link_token(mail_dir, email, count=2)
+    assert _verify(client, clinic, token, "brand new remedy 9").status_code == 200
+    tok = client.post("/api/v1/patients/token", json={"email": email, "password": "brand new remedy 9"}, base_url=f"http://{clinic.host}")
+    assert tok.status_code == 201
 
 
 def test_email_is_sealed_in_the_database(make_clinic, client, owner_dsn):
     """The raw row holds no plaintext email, only ciphertext and a blind index."""
     clinic = make_clinic()
     email = f"secret-{clinic.slug}@example.org"
-    assert _register(client, clinic, email).status_code == 201
+    assert _register(client, clinic, email).status_code == 202
     with psycopg.connect(owner_dsn) as conn:
         conn.execute("SET row_security = off")
         row = conn.execute(
@@ -70,17 +99,16 @@ def test_email_is_sealed_in_the_database(make_clinic, client, owner_dsn):
     assert len(row[1]) == 64 and email not in row[1]
 
 
-def test_patient_token_is_refused_on_another_clinic(make_clinic, client, owner_dsn):
+def test_patient_token_is_refused_on_another_clinic(make_clinic, client, worker, mail_dir):
     """A portal token of clinic A is not valid on clinic B's host."""
     a, b = make_clinic(), make_clinic()
     email = f"x-{a.slug}@example.org"
-    assert _register(client, a, email).status_code == 201
-    with psycopg.connect(owner_dsn) as conn:
-        conn.execute("UPDATE patients SET email_verified_at = now() WHERE tenant_id = %s", (a.id,))
+    assert _register(client, a, email).status_code == 202
+    assert _verify(client, a, _link_token(mail_dir, email)).status_code == 200
     tok = client.post(
-        "/api/v1/patients/token", json={"email": email, "password": "remedy arnica 30C"},
-        base_url=f"http://{a.host}",
+        "/api/v1/patients/token", json={"email": email, "password": PASSWORD}, base_url=f"http://{a.host}"
     ).get_json()["access_token"]
     other = client.get("/api/v1/patients/me", headers={"Authorization": f"Bearer {tok}"}, base_url=f"http://{b.host}")
     assert other.status_code == 401
     assert "email" not in other.get_json()
+    assert _register(client, b, email).status_code == 202  # clinics are independent
