@@ -44,7 +44,9 @@ class Token(MethodView):
         """Exchange email, password and a TOTP code for a bearer token."""
         ip = request.remote_addr
         try:
-            user = auth.authenticate_password(db.session, g.tenant, data["email"], data["password"], ip)
+            user = auth.authenticate_password(
+                db.session, g.tenant, data["email"], data["password"], ip
+            )
         except auth.AuthError as exc:
             db.session.commit()
             abort(401, message=str(exc))
@@ -58,7 +60,9 @@ class Token(MethodView):
             ok = codes is not None
             if ok:
                 auth.release_attempt(g.tenant.id, user.email, ip)
-                audit.record(db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "api"})
+                audit.record(
+                    db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "api"}
+                )
         else:
             ok = auth.second_factor(db.session, g.tenant, user, data["otp"], ip)
         if not ok:
@@ -116,7 +120,9 @@ class StaffRole(MethodView):
     @blp.response(200, UserSchema)
     def put(self, data, user_id: uuid.UUID):
         """Change a staff member's role."""
-        user = db.session.scalar(select(User).where(User.tenant_id == g.tenant.id, User.id == user_id))
+        user = db.session.scalar(
+            select(User).where(User.tenant_id == g.tenant.id, User.id == user_id)
+        )
         if user is None:
             abort(404, message="No such staff member.")
         try:

@@ -40,7 +40,9 @@ PENDING_SECONDS = 600
 
 def _set_pending(user: User, stage: str) -> None:
     session["pending"] = {
-        "uid": str(user.id), "tid": str(user.tenant_id), "stage": stage,
+        "uid": str(user.id),
+        "tid": str(user.tenant_id),
+        "stage": stage,
         "exp": time.time() + PENDING_SECONDS,
     }
 
@@ -81,7 +83,9 @@ def login():
         stage = "mfa" if user.mfa_enrolled_at else "enrol"
         _set_pending(user, stage)
         session.regenerate()
-        return redirect(url_for("auth.mfa" if stage == "mfa" else "auth.enrol", next=request.args.get("next")))
+        return redirect(
+            url_for("auth.mfa" if stage == "mfa" else "auth.enrol", next=request.args.get("next"))
+        )
     return render_template("admin/login.html", form=form), 422 if form.errors else 200
 
 
@@ -102,7 +106,9 @@ def mfa():
             return redirect(_safe_next(url_for("console.dashboard")))
         db.session.commit()
         form.code.data = ""
-        form.code.errors.append("That code did not work. Codes change every 30 seconds; try the current one.")
+        form.code.errors.append(
+            "That code did not work. Codes change every 30 seconds; try the current one."
+        )
         return render_template("admin/mfa.html", form=form), 401
     return render_template("admin/mfa.html", form=form)
 
@@ -121,15 +127,21 @@ def enrol():
         codes = auth.complete_enrolment(db.session, g.tenant, user, form.code.data)
         if codes is not None:
             user.last_login_at = auth.utcnow()
-            audit.record(db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "enrolment"})
+            audit.record(
+                db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "enrolment"}
+            )
             db.session.commit()
             _finish_sign_in(user)
             return render_template("admin/recovery_codes.html", codes=codes)
         form.code.data = ""
-        form.code.errors.append("That code did not match. Check your device's clock and try the current code.")
+        form.code.errors.append(
+            "That code did not match. Check your device's clock and try the current code."
+        )
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5, dark="#1b1b1b", light="#ffffff")
     status = 422 if request.method == "POST" else 200
-    return render_template("admin/enrol.html", form=form, secret=secret, uri=uri, qr_svg=qr_svg), status
+    return render_template(
+        "admin/enrol.html", form=form, secret=secret, uri=uri, qr_svg=qr_svg
+    ), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -149,9 +161,13 @@ def forgot():
     if form.validate_on_submit():
         token = auth.start_password_reset(db.session, g.tenant, form.email.data)
         if token:
-            link = current_app.config["SIMILIA"].public_url(g.tenant.slug, f"/password/reset/{token}")
+            link = current_app.config["SIMILIA"].public_url(
+                g.tenant.slug, f"/password/reset/{token}"
+            )
             outbox.emit(
-                db.session, g.tenant.id, "email.password_reset",
+                db.session,
+                g.tenant.id,
+                "email.password_reset",
                 {
                     "to": form.email.data.strip().lower(),
                     "subject": f"Reset your {g.tenant.name} password",

@@ -46,13 +46,19 @@ def appointments_on_day_in_tenant(sess, tenant, day: dt.date) -> list[dict]:
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
     rows = sess.execute(
         select(Appointment, Patient.full_name, Practitioner.display_name, Service.name)
-        .join(Patient, (Patient.tenant_id == Appointment.tenant_id) & (Patient.id == Appointment.patient_id))
+        .join(
+            Patient,
+            (Patient.tenant_id == Appointment.tenant_id) & (Patient.id == Appointment.patient_id),
+        )
         .join(
             Practitioner,
             (Practitioner.tenant_id == Appointment.tenant_id)
             & (Practitioner.id == Appointment.practitioner_id),
         )
-        .join(Service, (Service.tenant_id == Appointment.tenant_id) & (Service.id == Appointment.service_id))
+        .join(
+            Service,
+            (Service.tenant_id == Appointment.tenant_id) & (Service.id == Appointment.service_id),
+        )
         .where(
             Appointment.tenant_id == tenant.id,
             Appointment.start_at >= start,

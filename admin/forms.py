@@ -14,11 +14,13 @@ class LoginForm(FlaskForm):
     """Email and password."""
 
     email = EmailField(
-        "Email", validators=[DataRequired(), Email(), Length(max=254)],
+        "Email",
+        validators=[DataRequired(), Email(), Length(max=254)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
-        "Password", validators=[DataRequired(), Length(max=256)],
+        "Password",
+        validators=[DataRequired(), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -55,7 +57,9 @@ class InviteForm(FlaskForm):
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES], default="practitioner")
+    role = SelectField(
+        "Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES], default="practitioner"
+    )
 
 
 class RoleForm(FlaskForm):

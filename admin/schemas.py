@@ -12,7 +12,9 @@ class TokenRequestSchema(Schema):
 
     email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)
-    otp = fields.String(required=True, load_only=True, metadata={"description": "TOTP or recovery code"})
+    otp = fields.String(
+        required=True, load_only=True, metadata={"description": "TOTP or recovery code"}
+    )
 
 
 class TokenSchema(Schema):

@@ -95,7 +95,11 @@ def invite_staff(
         },
     )
     audit.record(
-        sess, tenant.id, "staff.invited", actor=actor, target=f"invitation:{inv.id}",
+        sess,
+        tenant.id,
+        "staff.invited",
+        actor=actor,
+        target=f"invitation:{inv.id}",
         data={"email": email, "role": role},
     )
     return inv, token
@@ -122,16 +126,26 @@ def accept_invitation(sess, tenant: Tenant, token: str, password: str) -> tuple[
         raise StaffError({"password": problem})
     claimed = sess.execute(  # single use, even when the form is sent twice at once
         update(Invitation)
-        .where(Invitation.tenant_id == tenant.id, Invitation.id == inv.id, Invitation.accepted_at.is_(None))
+        .where(
+            Invitation.tenant_id == tenant.id,
+            Invitation.id == inv.id,
+            Invitation.accepted_at.is_(None),
+        )
         .values(accepted_at=utcnow())
         .returning(Invitation.id)
     ).first()
     if claimed is None:
         raise StaffError({"token": "This invitation was already accepted."}, status=409)
     if get_user_by_email_in_tenant(sess, tenant.id, inv.email) is not None:
-        raise StaffError({"token": "This person already has an account at this clinic."}, status=409)
+        raise StaffError(
+            {"token": "This person already has an account at this clinic."}, status=409
+        )
     user = User(
-        id=uuid.uuid4(), tenant_id=tenant.id, email=inv.email, name=inv.name, role=inv.role,
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        email=inv.email,
+        name=inv.name,
+        role=inv.role,
         password_hash=hash_password(password),
     )
     sess.add(user)
@@ -156,6 +170,10 @@ def change_role(sess, tenant: Tenant, actor: User, user: User, role: str) -> Non
     old, user.role = user.role, role
     user.session_epoch += 1
     audit.record(
-        sess, tenant.id, "staff.role_changed", actor=actor, target=f"user:{user.id}",
+        sess,
+        tenant.id,
+        "staff.role_changed",
+        actor=actor,
+        target=f"user:{user.id}",
         data={"from": old, "to": role},
     )

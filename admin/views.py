@@ -53,8 +53,12 @@ def staff():
         if form.validate_on_submit():
             try:
                 invite_staff(
-                    db.session, g.tenant, current_user,
-                    email=form.email.data, name=form.name.data, role=form.role.data,
+                    db.session,
+                    g.tenant,
+                    current_user,
+                    email=form.email.data,
+                    name=form.name.data,
+                    role=form.role.data,
                 )
             except StaffError as exc:
                 for field, message in exc.errors.items():

@@ -20,9 +20,9 @@ from saas.patients import (
 
 from .schemas import (
     PatientLoginSchema,
-    RegisterResultSchema,
     PatientSelfSchema,
     PatientTokenSchema,
+    RegisterResultSchema,
     RegisterSchema,
     VerifySchema,
 )
@@ -69,7 +69,11 @@ class Verify(MethodView):
         except PatientError as exc:
             _refuse(exc)
         if patient is None:
-            abort(404, message="This link is invalid, used or expired.", errors={"json": {"token": ["invalid"]}})
+            abort(
+                404,
+                message="This link is invalid, used or expired.",
+                errors={"json": {"token": ["invalid"]}},
+            )
         db.session.commit()
         return _self(patient)
 
@@ -90,7 +94,11 @@ class Token(MethodView):
             db.session.commit() if exc.status == 401 else None
             abort(exc.status, message=str(exc), errors={"json": exc.errors})
         db.session.commit()
-        return {"access_token": token, "token_type": "Bearer", "expires_in": int(SESSION_TTL.total_seconds())}
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(SESSION_TTL.total_seconds()),
+        }
 
 
 @blp.route("/me")

@@ -9,22 +9,29 @@ import uuid
 import redis
 import structlog
 from flask import Flask, g, request
+from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, errors, logs, outbox
 from .apispec_names import marshmallow_plugin
 from .config import Config
 from .crypto import KeyService
-from flask_smorest import Api
-
 from .extensions import csrf, limiter, login_manager
 from .security import passwords
 from .sessions import RedisSessionInterface
 
-
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Responses that may carry secrets (TOTP enrolment, recovery codes, tokens) are never cached.
-NO_STORE_PREFIXES = ("/api/", "/login", "/mfa", "/password", "/invite", "/auth", "/signup", "/console")
+NO_STORE_PREFIXES = (
+    "/api/",
+    "/login",
+    "/mfa",
+    "/password",
+    "/invite",
+    "/auth",
+    "/signup",
+    "/console",
+)
 access_log = structlog.get_logger("similia.access")
 
 
@@ -53,9 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         API_SPEC_OPTIONS={
-            "components": {
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
-            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
     if config.proxy_hops:
@@ -84,9 +89,8 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
 
     from admin import api as admin_api
-    from admin import appointments_api, practice_api
-    from admin import records_api
-    from admin import auth_views, day, views as console_views
+    from admin import appointments_api, auth_views, day, practice_api, records_api
+    from admin import views as console_views
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
     from portal import records_api as portal_records_api

@@ -98,7 +98,9 @@ class KeyService:
     def create_tenant_key(self, tenant_id) -> str:
         """Create the clinic's transit key and its first data key; return the wrapped DEK."""
         self._call(
-            self._admin.secrets.transit.create_key, name=key_name(tenant_id), key_type="aes256-gcm96"
+            self._admin.secrets.transit.create_key,
+            name=key_name(tenant_id),
+            key_type="aes256-gcm96",
         )
         return self.new_wrapped_dek(tenant_id)
 
@@ -145,7 +147,10 @@ class KeyService:
         )
 
     def key_info(self, tenant_id) -> dict:
-        """Transit key metadata: ``latest_version``, ``min_decryption_version``, ``deletion_allowed``."""
+        """Transit key metadata.
+
+        ``latest_version``, ``min_decryption_version`` and ``deletion_allowed``.
+        """
         resp = self._call(self._admin.secrets.transit.read_key, name=key_name(tenant_id))
         data = resp["data"]
         return {
@@ -188,7 +193,9 @@ class KeyService:
             key = self.unwrap(tenant_id, wrapped)
             with self._lock:
                 self._cache[(str(tenant_id), version)] = (
-                    key, time.monotonic() + self.ttl, AESGCM(key)
+                    key,
+                    time.monotonic() + self.ttl,
+                    AESGCM(key),
                 )
         return key
 
@@ -210,17 +217,23 @@ class KeyService:
                     del self._cache[k]
 
 
-def seal(key: bytes, version: int, tenant_id, table: str, column: str, row_id, plaintext: str) -> bytes:
+def seal(
+    key: bytes, version: int, tenant_id, table: str, column: str, row_id, plaintext: str
+) -> bytes:
     """Encrypt one field value."""
     return seal_bytes(key, version, tenant_id, table, column, row_id, plaintext.encode())
 
 
-def seal_bytes(key: bytes, version: int, tenant_id, table: str, column: str, row_id, data: bytes) -> bytes:
+def seal_bytes(
+    key: bytes, version: int, tenant_id, table: str, column: str, row_id, data: bytes
+) -> bytes:
     """Encrypt one binary value (attachments, export bundles); same format as :func:`seal`."""
     return seal_with(AESGCM(key), version, tenant_id, table, column, row_id, data)
 
 
-def seal_with(aead: AESGCM, version: int, tenant_id, table: str, column: str, row_id, data: bytes) -> bytes:
+def seal_with(
+    aead: AESGCM, version: int, tenant_id, table: str, column: str, row_id, data: bytes
+) -> bytes:
     """Encrypt with a ready cipher (the cached one of a DEK version)."""
     nonce = os.urandom(12)
     ct = aead.encrypt(nonce, data, _aad(tenant_id, table, column, row_id))

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+
 class AppSession(Session):
     """A session that uses the current Flask app's engine unless bound explicitly."""
 

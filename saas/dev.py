@@ -80,9 +80,20 @@ def run(var_dir: Path, port: int = 8000, workers: int = 2) -> int:
     logs.mkdir(exist_ok=True)
     try:
         commands = {
-            "web": [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-                    "-w", str(workers), "--threads", "4", "--graceful-timeout", "5",
-                    "saas.wsgi:app"],
+            "web": [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                str(workers),
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                "5",
+                "saas.wsgi:app",
+            ],
             "worker": [sys.executable, "-m", "dramatiq", "workers.tasks", "-p", "1", "-t", "2"],
             "scheduler": [sys.executable, "-m", "workers.scheduler"],
         }

@@ -62,9 +62,12 @@ def register(app: Flask) -> None:
             extra = {k: v for k, v in data.items() if k in ("errors", "reason")}
             if "messages" in data:  # webargs/marshmallow validation errors
                 extra["errors"] = data["messages"]
-            message = data.get("message") or (
-                "Some fields are invalid." if "messages" in data else None
-            ) or exc.description or TITLES.get(exc.code, "Error")
+            message = (
+                data.get("message")
+                or ("Some fields are invalid." if "messages" in data else None)
+                or exc.description
+                or TITLES.get(exc.code, "Error")
+            )
             resp, status = _respond(exc.code, message, **extra)
             for k, v in (data.get("headers") or {}).items():
                 resp.headers[k] = v

@@ -64,7 +64,9 @@ def seal_bytes_field(
     return seal_with(aead, tenant.dek_version, tenant.id, table, column, row_id, data)
 
 
-def open_bytes_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
+def open_bytes_field(
+    sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes
+) -> bytes:
     """Decrypt a value sealed by :func:`seal_bytes_field`."""
     blob = bytes(blob)
     aead = _cipher(sess, tenant_id, blob_version(blob))

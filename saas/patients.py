@@ -43,14 +43,20 @@ def normalise_email(email: str) -> str:
         raise PatientError({"email": str(exc)}) from exc
 
 
-def set_sealed(sess: Session, tenant: Tenant, patient: Patient, field: str, value: str | None) -> None:
+def set_sealed(
+    sess: Session, tenant: Tenant, patient: Patient, field: str, value: str | None
+) -> None:
     """Seal one contact field of ``patient`` (None clears it)."""
     if field not in SEALED_PATIENT_FIELDS:
         raise KeyError(field)
-    sealed = None if value is None else seal_field(sess, tenant, "patients", field, patient.id, value)
+    sealed = (
+        None if value is None else seal_field(sess, tenant, "patients", field, patient.id, value)
+    )
     setattr(patient, field, sealed)
     if field == "email":
-        patient.email_index = None if value is None else blind_index(sess, tenant.id, "email", value)
+        patient.email_index = (
+            None if value is None else blind_index(sess, tenant.id, "email", value)
+        )
 
 
 def read_sealed(sess: Session, patient: Patient, field: str) -> str | None:
@@ -115,7 +121,9 @@ def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: st
     token = _issue(sess, patient, "verify", VERIFY_TTL)
     link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/verify-email?token={token}")
     outbox.emit(
-        sess, tenant.id, "email.verify_patient",
+        sess,
+        tenant.id,
+        "email.verify_patient",
         {
             "to": email,
             "subject": f"Choose your password for {tenant.name}",
@@ -128,7 +136,10 @@ def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: st
     )
     # the audit log is append-only and outlives erasure: no email in it, only the id
     audit.record(
-        sess, tenant.id, "patient.registration_link_sent", actor_label=f"patient:{patient.id}",
+        sess,
+        tenant.id,
+        "patient.registration_link_sent",
+        actor_label=f"patient:{patient.id}",
         target=f"patient:{patient.id}",
     )
 
@@ -137,8 +148,12 @@ def _issue(sess: Session, patient: Patient, purpose: str, ttl: dt.timedelta) -> 
     plain = TOKEN_PREFIX + new_token()
     sess.add(
         PatientToken(
-            id=uuid.uuid4(), tenant_id=patient.tenant_id, patient_id=patient.id, purpose=purpose,
-            token_hash=digest(plain), expires_at=utcnow() + ttl,
+            id=uuid.uuid4(),
+            tenant_id=patient.tenant_id,
+            patient_id=patient.id,
+            purpose=purpose,
+            token_hash=digest(plain),
+            expires_at=utcnow() + ttl,
         )
     )
     sess.flush()
@@ -184,13 +199,17 @@ def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Pa
     return patient
 
 
-def sign_in_patient(sess: Session, tenant: Tenant, email: str, password: str) -> tuple[Patient, str]:
+def sign_in_patient(
+    sess: Session, tenant: Tenant, email: str, password: str
+) -> tuple[Patient, str]:
     """Portal sign-in: returns the patient and a bearer token. Generic error on failure."""
     try:
         patient = get_patient_by_email_in_tenant(sess, tenant, normalise_email(email))
     except PatientError:
         patient = None
-    ok = verify_password(patient.password_hash if patient and patient.password_hash else dummy_hash(), password or "")
+    ok = verify_password(
+        patient.password_hash if patient and patient.password_hash else dummy_hash(), password or ""
+    )
     if not (patient and patient.password_hash and ok and patient.status == "active"):
         raise PatientError({"email": "Email or password is incorrect."}, status=401)
     if patient.email_verified_at is None:
@@ -214,7 +233,10 @@ def authenticate_patient_bearer() -> Patient | None:
 
     row = db.session.execute(
         select(PatientToken, Patient)
-        .join(Patient, (Patient.tenant_id == PatientToken.tenant_id) & (Patient.id == PatientToken.patient_id))
+        .join(
+            Patient,
+            (Patient.tenant_id == PatientToken.tenant_id) & (Patient.id == PatientToken.patient_id),
+        )
         .where(
             PatientToken.tenant_id == tenant.id,
             PatientToken.token_hash == digest(value),

@@ -40,4 +40,7 @@ class Signup(MethodView):
 
 
 def _tenant_dict(t):
-    return {k: getattr(t, k) for k in ("id", "slug", "name", "timezone", "country", "currency", "status")}
+    return {
+        k: getattr(t, k)
+        for k in ("id", "slug", "name", "timezone", "country", "currency", "status")
+    }

@@ -57,7 +57,11 @@ def seed_demo() -> bool:
     users = [result.owner]
     for email, name, role in ACCOUNTS[1:]:
         user = User(
-            id=uuid.uuid4(), tenant_id=tenant.id, email=email, name=name, role=role,
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            email=email,
+            name=name,
+            role=role,
             password_hash=hash_password(PASSWORD),
         )
         sess.add(user)

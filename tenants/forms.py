@@ -25,25 +25,35 @@ class SignupForm(FlaskForm):
     """Create a clinic."""
 
     name = StringField(
-        "Clinic name", validators=[DataRequired(), Length(max=120)],
+        "Clinic name",
+        validators=[DataRequired(), Length(max=120)],
         render_kw={"autocomplete": "organization"},
     )
     slug = StringField(
         "Clinic address",
         validators=[DataRequired(), Length(max=40)],
-        description="Patients will book at <address>.similia — lower-case letters, digits, hyphens.",
+        description="Lower-case letters, digits and hyphens.",
         render_kw={"autocapitalize": "none", "spellcheck": "false"},
     )
     country = SelectField(
-        "Country", choices=[SelectChoice(code, name) for code, name in sorted(COUNTRIES.items(), key=lambda kv: kv[1])],
+        "Country",
+        choices=[
+            SelectChoice(code, name)
+            for code, name in sorted(COUNTRIES.items(), key=lambda kv: kv[1])
+        ],
         default="GB",
     )
-    timezone = SelectField("Time zone", choices=[SelectChoice(z) for z in ZONES], default="Europe/London")
+    timezone = SelectField(
+        "Time zone", choices=[SelectChoice(z) for z in ZONES], default="Europe/London"
+    )
     owner_name = StringField(
-        "Your name", validators=[DataRequired(), Length(max=120)], render_kw={"autocomplete": "name"}
+        "Your name",
+        validators=[DataRequired(), Length(max=120)],
+        render_kw={"autocomplete": "name"},
     )
     owner_email = EmailField(
-        "Your email", validators=[DataRequired(), Email(), Length(max=254)],
+        "Your email",
+        validators=[DataRequired(), Email(), Length(max=254)],
         render_kw={"autocomplete": "email"},
     )
     password = PasswordField(

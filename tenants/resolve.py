@@ -67,11 +67,7 @@ def resolve_tenant() -> None:
     if tenant.status != "active":
         if is_api:
             api_abort(403, message="This clinic is unavailable.")
-        abort(
-            current_app.make_response(
-                (render_template("unavailable.html", tenant=tenant), 403)
-            )
-        )
+        abort(current_app.make_response((render_template("unavailable.html", tenant=tenant), 403)))
     g.tenant = tenant
     db.bind_tenant(db.session, tenant.id)
     structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id))

@@ -18,7 +18,9 @@ from saas.security.rbac import current_actor, requires
 
 from .rules import timezone_problem
 
-blp = Blueprint("clinic_settings_api", __name__, url_prefix="/api/v1/clinic", description="Clinic settings")
+blp = Blueprint(
+    "clinic_settings_api", __name__, url_prefix="/api/v1/clinic", description="Clinic settings"
+)
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 #: Settings keys with their defaults (decisions: privacy first, initials in calendar feeds).
@@ -38,7 +40,9 @@ class ClinicSchema(Schema):
     timezone = fields.String()
     currency = fields.String(dump_only=True)
     country = fields.String(dump_only=True)
-    brand_color = fields.String(validate=validate.Regexp(COLOR_RE, error="Use a colour like #2f6f5e."))
+    brand_color = fields.String(
+        validate=validate.Regexp(COLOR_RE, error="Use a colour like #2f6f5e.")
+    )
     tagline = fields.String(validate=validate.Length(max=160))
     patient_names_in_feeds = fields.String(validate=validate.OneOf(["initials", "full", "none"]))
 
@@ -46,8 +50,12 @@ class ClinicSchema(Schema):
 def clinic_view(tenant) -> dict:
     """Tenant columns plus settings with defaults filled in."""
     return {
-        "id": tenant.id, "slug": tenant.slug, "name": tenant.name, "timezone": tenant.timezone,
-        "currency": tenant.currency, "country": tenant.country,
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "timezone": tenant.timezone,
+        "currency": tenant.currency,
+        "country": tenant.country,
         **{k: (tenant.settings or {}).get(k, v) for k, v in DEFAULTS.items()},
     }
 
@@ -71,13 +79,20 @@ def update_clinic_settings(sess, tenant, actor, changes: dict) -> dict:
                 diff[key] = [old, new]
     if diff:
         tenant.settings = settings
-        audit.record(sess, tenant.id, "settings.changed", actor=actor, target=f"tenant:{tenant.slug}", data=diff)
+        audit.record(
+            sess,
+            tenant.id,
+            "settings.changed",
+            actor=actor,
+            target=f"tenant:{tenant.slug}",
+            data=diff,
+        )
     return diff
 
 
 @blp.route("")
 class Clinic(MethodView):
-    """This clinic's settings."""
+    """The clinic's settings."""
 
     @blp.response(200, ClinicSchema)
     @requires("console.view")

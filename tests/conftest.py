@@ -78,7 +78,9 @@ def service_env(services):
         conn.execute(f'CREATE DATABASE "{name}"')
     env = {
         **env,
-        "DATABASE_URL": make_url(admin_url).set(database=name).render_as_string(hide_password=False),
+        "DATABASE_URL": make_url(admin_url)
+        .set(database=name)
+        .render_as_string(hide_password=False),
         "SECRET_KEY": secrets.token_urlsafe(32),
     }
     os.environ.update(env)
@@ -115,13 +117,13 @@ def keys(app):
 
 @pytest.fixture(scope="session")
 def runtime_dsn(app):
-    """psycopg DSN of the runtime role (RLS applies)."""
+    """Psycopg DSN of the runtime role (RLS applies)."""
     return _psycopg_url(app.config["SIMILIA"].app_database_url)
 
 
 @pytest.fixture(scope="session")
 def owner_dsn(service_env):
-    """psycopg DSN of the migration/admin connection."""
+    """Psycopg DSN of the migration/admin connection."""
     return _psycopg_url(service_env["DATABASE_URL"])
 
 

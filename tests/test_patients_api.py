@@ -30,7 +30,8 @@ def _link_token(mail_dir, email, *, count=1, timeout=20.0):
 
 def _verify(client, clinic, token, password=PASSWORD):
     return client.post(
-        "/api/v1/patients/verify", json={"token": token, "password": password},
+        "/api/v1/patients/verify",
+        json={"token": token, "password": password},
         base_url=f"http://{clinic.host}",
     )
 
@@ -69,9 +70,14 @@ def test_registering_a_known_email_reveals_nothing_and_cannot_take_it_over(
     _register(client, clinic, email)
     _verify(client, clinic, _link_token(mail_dir, email))
     with psycopg.connect(owner_dsn) as conn:
-        before = conn.execute("SELECT password_hash FROM patients WHERE tenant_id = %s", (clinic.id,)).fetchone()[0]
+        before = conn.execute(
+            "SELECT password_hash FROM patients WHERE tenant_id = %s", (clinic.id,)
+        ).fetchone()[0]
     again = _register(client, clinic, email)  # e.g. an attacker
-    assert again.status_code == 202 and again.get_json() == _register(client, clinic, "new@example.org").get_json()
+    assert (
+        again.status_code == 202
+        and again.get_json() == _register(client, clinic, "new@example.org").get_json()
+    )
     with psycopg.connect(owner_dsn) as conn:
         after = conn.execute(
             "SELECT password_hash, count(*) OVER () FROM patients WHERE tenant_id = %s AND password_hash IS NOT NULL",
@@ -81,7 +87,11 @@ def test_registering_a_known_email_reveals_nothing_and_cannot_take_it_over(
     # only the owner of the mailbox gets the link; using it sets a new password (a reset)
     token = _link_token(mail_dir, email, count=2)
     assert _verify(client, clinic, token, "brand new remedy 9").status_code == 200
-    tok = client.post("/api/v1/patients/token", json={"email": email, "password": "brand new remedy 9"}, base_url=f"http://{clinic.host}")
+    tok = client.post(
+        "/api/v1/patients/token",
+        json={"email": email, "password": "brand new remedy 9"},
+        base_url=f"http://{clinic.host}",
+    )
     assert tok.status_code == 201
 
 
@@ -106,9 +116,15 @@ def test_patient_token_is_refused_on_another_clinic(make_clinic, client, worker,
     assert _register(client, a, email).status_code == 202
     assert _verify(client, a, _link_token(mail_dir, email)).status_code == 200
     tok = client.post(
-        "/api/v1/patients/token", json={"email": email, "password": PASSWORD}, base_url=f"http://{a.host}"
+        "/api/v1/patients/token",
+        json={"email": email, "password": PASSWORD},
+        base_url=f"http://{a.host}",
     ).get_json()["access_token"]
-    other = client.get("/api/v1/patients/me", headers={"Authorization": f"Bearer {tok}"}, base_url=f"http://{b.host}")
+    other = client.get(
+        "/api/v1/patients/me",
+        headers={"Authorization": f"Bearer {tok}"},
+        base_url=f"http://{b.host}",
+    )
     assert other.status_code == 401
     assert "email" not in other.get_json()
     assert _register(client, b, email).status_code == 202  # clinics are independent

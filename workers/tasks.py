@@ -1,5 +1,7 @@
 """Every actor module, for ``dramatiq workers.tasks``."""
 
-from . import outbox  # noqa: F401
-from . import scheduling  # noqa: F401
-from . import records  # noqa: F401
+from . import (
+    outbox,  # noqa: F401
+    records,  # noqa: F401
+    scheduling,  # noqa: F401
+)

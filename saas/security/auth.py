@@ -118,7 +118,9 @@ def totp_secret(sess, user: User) -> str:
 
 def provisioning_uri(secret: str, user: User, tenant: Tenant) -> str:
     """``otpauth://`` URI for authenticator apps."""
-    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=f"Similia {tenant.name}")
+    return pyotp.TOTP(secret).provisioning_uri(
+        name=user.email, issuer_name=f"Similia {tenant.name}"
+    )
 
 
 def verify_totp(sess, user: User, code: str, *, at: dt.datetime | None = None) -> bool:
@@ -261,12 +263,20 @@ def finish_password_reset(sess, tenant: Tenant, token: str, new_password: str) -
     # a reset ends every other way in: API tokens and the user's other reset links
     sess.execute(
         update(ApiToken)
-        .where(ApiToken.tenant_id == tenant.id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .where(
+            ApiToken.tenant_id == tenant.id,
+            ApiToken.user_id == user.id,
+            ApiToken.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
     )
     sess.execute(
         update(PasswordReset)
-        .where(PasswordReset.tenant_id == tenant.id, PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .where(
+            PasswordReset.tenant_id == tenant.id,
+            PasswordReset.user_id == user.id,
+            PasswordReset.used_at.is_(None),
+        )
         .values(used_at=now)
     )
     clear_failures(tenant.id, user.email)

@@ -21,7 +21,9 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def make_handoff(tenant_id, user_id) -> str:
     """A token for the clinic host's ``/auth/handoff``."""
-    return _serializer().dumps({"tid": str(tenant_id), "uid": str(user_id), "n": secrets.token_hex(16)})
+    return _serializer().dumps(
+        {"tid": str(tenant_id), "uid": str(user_id), "n": secrets.token_hex(16)}
+    )
 
 
 def claim_handoff(token: str, tenant_id) -> str | None:

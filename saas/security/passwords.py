@@ -18,8 +18,10 @@ def configure(time_cost: int) -> None:
 
 
 def dummy_hash() -> str:
-    """A hash with the current parameters, verified when an account does not exist, so an
-    unknown email costs as much time as a known one (no timing oracle)."""
+    """A hash with the current parameters, to verify when an account does not exist.
+
+    An unknown email then costs as much time as a known one (no timing oracle).
+    """
     global _dummy
     if _dummy is None:
         _dummy = _hasher.hash("not-a-real-password")

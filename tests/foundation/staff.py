@@ -22,7 +22,11 @@ def add_staff(app, clinic, role: str, *, enrolled: bool = True) -> tuple[str, st
         with db.tenant_session(clinic.id) as sess:
             tenant = sess.get(Tenant, clinic.id)
             user = User(
-                id=uuid.uuid4(), tenant_id=clinic.id, email=email, name=role.title(), role=role,
+                id=uuid.uuid4(),
+                tenant_id=clinic.id,
+                email=email,
+                name=role.title(),
+                role=role,
                 password_hash=hash_password(PASSWORD),
             )
             sess.add(user)

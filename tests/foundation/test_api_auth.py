@@ -39,7 +39,9 @@ def test_token_me_and_revoke(make_clinic, client, owner_dsn):
     assert len(stored) == 1 and token not in stored[0][0]
     me = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
     assert me.get_json()["permissions"] and me.get_json()["mfa_enrolled"] is True
-    gone = client.delete("/api/v1/auth/token", headers=bearer(token), base_url=f"http://{clinic.host}")
+    gone = client.delete(
+        "/api/v1/auth/token", headers=bearer(token), base_url=f"http://{clinic.host}"
+    )
     assert gone.status_code == 204
     after = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
     assert after.status_code == 401
@@ -50,7 +52,10 @@ def test_expired_token_is_refused(make_clinic, token_for, client, owner_dsn):
     clinic = make_clinic()
     token = token_for(clinic)
     with psycopg.connect(owner_dsn) as conn:
-        conn.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE tenant_id = %s", (clinic.id,))
+        conn.execute(
+            "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE tenant_id = %s",
+            (clinic.id,),
+        )
     resp = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
     assert resp.status_code == 401
     assert "expired" in resp.get_json()["message"]
@@ -106,7 +111,9 @@ def test_concurrent_replay_of_an_enrolled_users_code(make_clinic, app):
     def attempt():
         c = new_client(app)
         barrier.wait()
-        statuses.append(_token_request(c, clinic, email=email, password=PASSWORD, otp=code).status_code)
+        statuses.append(
+            _token_request(c, clinic, email=email, password=PASSWORD, otp=code).status_code
+        )
 
     threads = [threading.Thread(target=attempt) for _ in range(6)]
     for t in threads:
@@ -125,7 +132,9 @@ def test_parallel_guesses_cannot_exceed_the_lockout(make_clinic, app, owner_dsn)
     def attempt(n):
         c = new_client(app)
         barrier.wait()
-        messages.append(_token_request(c, clinic, password=f"wrong guess {n}").get_json()["message"])
+        messages.append(
+            _token_request(c, clinic, password=f"wrong guess {n}").get_json()["message"]
+        )
 
     threads = [threading.Thread(target=attempt, args=(n,)) for n in range(20)]
     for t in threads:
@@ -134,7 +143,8 @@ def test_parallel_guesses_cannot_exceed_the_lockout(make_clinic, app, owner_dsn)
         t.join()
     with psycopg.connect(owner_dsn) as conn:
         checked = conn.execute(
-            "SELECT count(*) FROM audit_log WHERE tenant_id = %s AND action = 'auth.failure'", (clinic.id,)
+            "SELECT count(*) FROM audit_log WHERE tenant_id = %s AND action = 'auth.failure'",
+            (clinic.id,),
         ).fetchone()[0]
     assert checked == 5
     assert messages.count("Email or password is incorrect.") == 5
@@ -162,8 +172,10 @@ def test_password_reset_revokes_api_tokens(make_clinic, token_for, app, client):
 
 
 def test_lockout_after_repeated_failures_is_generic(make_clinic, app):
-    """Five wrong passwords lock the account (even with the right one after), same message
-    for an unknown email; the audit log records the failures."""
+    """Five wrong passwords lock the account, even for the right one after.
+
+    An unknown email gets the same message; the audit log records the failures.
+    """
     clinic = make_clinic()
     client = new_client(app)
     for _ in range(5):
@@ -210,22 +222,44 @@ def _fill(rule, value: str) -> str:
 
 
 def test_every_api_route_refuses_other_clinics(two_clinics, app):
-    """On every API route: A's token on B's host is refused, and B's ids on A's host leak
-    nothing (401/403/404/405/409/422, never 2xx with B's data, never 5xx)."""
+    """On every API route, A's token on B's host is refused and B's ids leak nothing.
+
+    Statuses are 401/403/404/405/409/422, never 2xx with B's data, never 5xx.
+    """
     (a, token_a), (b, token_b) = two_clinics
     client = new_client(app)
     checked = 0
     for rule, method in _api_routes(app):
-        for host, token, ids in ((b.host, token_a, str(b.owner_id)), (a.host, token_a, str(b.owner_id))):
+        for host, token, ids in (
+            (b.host, token_a, str(b.owner_id)),
+            (a.host, token_a, str(b.owner_id)),
+        ):
             path = _fill(rule, ids)
-            resp = client.open(path, method=method, headers=bearer(token), json={}, base_url=f"http://{host}")
+            resp = client.open(
+                path, method=method, headers=bearer(token), json={}, base_url=f"http://{host}"
+            )
             text = resp.get_data(as_text=True)
             assert resp.status_code < 500, (method, path, host, text)
-            assert b.owner_email not in text or host == b.host and resp.status_code >= 400, (method, path)
+            assert b.owner_email not in text or host == b.host and resp.status_code >= 400, (
+                method,
+                path,
+            )
             if host == b.host:
-                public = rule.rule.startswith(("/api/v1/patients/register", "/api/v1/patients/verify", "/api/v1/patients/token", "/api/v1/auth/token", "/api/v1/slots"))
+                public = rule.rule.startswith(
+                    (
+                        "/api/v1/patients/register",
+                        "/api/v1/patients/verify",
+                        "/api/v1/patients/token",
+                        "/api/v1/auth/token",
+                        "/api/v1/slots",
+                    )
+                )
                 if not public:
-                    assert resp.status_code in (401, 403, 404, 405, 422), (method, path, resp.status_code)
+                    assert resp.status_code in (401, 403, 404, 405, 422), (
+                        method,
+                        path,
+                        resp.status_code,
+                    )
             checked += 1
     assert checked >= 8
 
@@ -247,8 +281,10 @@ def test_changing_another_clinics_staff_role_is_404(two_clinics, client, owner_d
     """B's user id on A's host with a valid body is a 404, and B's user is unchanged."""
     (a, token_a), (b, _) = two_clinics
     resp = client.put(
-        f"/api/v1/staff/{b.owner_id}/role", json={"role": "receptionist"},
-        headers=bearer(token_a), base_url=f"http://{a.host}",
+        f"/api/v1/staff/{b.owner_id}/role",
+        json={"role": "receptionist"},
+        headers=bearer(token_a),
+        base_url=f"http://{a.host}",
     )
     assert resp.status_code == 404
     with psycopg.connect(owner_dsn) as conn:
@@ -257,13 +293,14 @@ def test_changing_another_clinics_staff_role_is_404(two_clinics, client, owner_d
 
 
 def test_pool_of_one_connection_never_leaks_between_clinics(two_clinics, service_env):
-    """1,000 interleaved requests for A and B through a single pooled connection: 0 rows of
-    the other clinic ever appear."""
-    from saas.app import create_app
+    """1,000 interleaved requests for A and B through one pooled connection.
 
+    Not one row of the other clinic ever appears.
+    """
     from sqlalchemy import select
 
     from saas import db
+    from saas.app import create_app
     from saas.models import User
 
     (a, token_a), (b, token_b) = two_clinics
@@ -273,7 +310,9 @@ def test_pool_of_one_connection_never_leaks_between_clinics(two_clinics, service
     for i in range(1000):
         clinic, token, other = (a, token_a, b) if i % 2 == 0 else (b, token_b, a)
         if i % 4 < 2:  # through the HTTP stack
-            resp = client.get("/api/v1/staff", headers=bearer(token), base_url=f"http://{clinic.host}")
+            resp = client.get(
+                "/api/v1/staff", headers=bearer(token), base_url=f"http://{clinic.host}"
+            )
             emails = {u["email"] for u in resp.get_json()}
         else:  # the request pipeline binds the clinic; the query itself has no WHERE at all
             with app1.test_request_context("/", base_url=f"http://{clinic.host}"):
@@ -292,16 +331,33 @@ def test_role_change_and_permissions(make_clinic, token_for, client, app):
     clinic = make_clinic()
     token = token_for(clinic)
     host = f"http://{clinic.host}"
-    me = client.put(f"/api/v1/staff/{clinic.owner_id}/role", json={"role": "admin"}, headers=bearer(token), base_url=host)
+    me = client.put(
+        f"/api/v1/staff/{clinic.owner_id}/role",
+        json={"role": "admin"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert me.status_code == 409 and "at least one owner" in me.get_json()["message"]
-    bad = client.put(f"/api/v1/staff/{clinic.owner_id}/role", json={"role": "god"}, headers=bearer(token), base_url=host)
+    bad = client.put(
+        f"/api/v1/staff/{clinic.owner_id}/role",
+        json={"role": "god"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert bad.status_code == 422 and "role" in bad.get_json()["errors"]["json"]
-    missing = client.put(f"/api/v1/staff/{uuid.uuid4()}/role", json={"role": "admin"}, headers=bearer(token), base_url=host)
+    missing = client.put(
+        f"/api/v1/staff/{uuid.uuid4()}/role",
+        json={"role": "admin"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert missing.status_code == 404
 
 
 @pytest.mark.parametrize("role", ["receptionist", "practitioner"])
-def test_staff_without_permission_cannot_invite_or_read_audit(make_clinic, token_for, client, app, role):
+def test_staff_without_permission_cannot_invite_or_read_audit(
+    make_clinic, token_for, client, app, role
+):
     """RBAC: receptionists and practitioners get 403 for invitations and the audit log."""
     from tests.foundation.staff import add_staff
 
@@ -309,7 +365,12 @@ def test_staff_without_permission_cannot_invite_or_read_audit(make_clinic, token
     email, secret = add_staff(app, clinic, role)
     token = token_for(clinic, email=email, secret=secret)
     host = f"http://{clinic.host}"
-    inv = client.post("/api/v1/staff/invitations", json={"email": "n@example.org", "name": "N", "role": "admin"}, headers=bearer(token), base_url=host)
+    inv = client.post(
+        "/api/v1/staff/invitations",
+        json={"email": "n@example.org", "name": "N", "role": "admin"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert inv.status_code == 403
     assert client.get("/api/v1/audit", headers=bearer(token), base_url=host).status_code == 403
     assert client.get("/api/v1/staff", headers=bearer(token), base_url=host).status_code == 200
@@ -323,9 +384,24 @@ def test_only_owners_grant_or_remove_the_owner_role(make_clinic, token_for, clie
     email, secret = add_staff(app, clinic, "admin")
     token = token_for(clinic, email=email, secret=secret)
     host = f"http://{clinic.host}"
-    inv = client.post("/api/v1/staff/invitations", json={"email": "boss@example.org", "name": "B", "role": "owner"}, headers=bearer(token), base_url=host)
+    inv = client.post(
+        "/api/v1/staff/invitations",
+        json={"email": "boss@example.org", "name": "B", "role": "owner"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert inv.status_code == 422 and "owner" in inv.get_json()["errors"]["json"]["role"]
-    demote = client.put(f"/api/v1/staff/{clinic.owner_id}/role", json={"role": "receptionist"}, headers=bearer(token), base_url=host)
+    demote = client.put(
+        f"/api/v1/staff/{clinic.owner_id}/role",
+        json={"role": "receptionist"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert demote.status_code == 403
-    ok = client.post("/api/v1/staff/invitations", json={"email": "dr@example.org", "name": "Dr", "role": "practitioner"}, headers=bearer(token), base_url=host)
+    ok = client.post(
+        "/api/v1/staff/invitations",
+        json={"email": "dr@example.org", "name": "Dr", "role": "practitioner"},
+        headers=bearer(token),
+        base_url=host,
+    )
     assert ok.status_code == 201

@@ -15,7 +15,7 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app):
         assert demo.seed_demo() is False
     assert first is True
     roles = {}
-    for email, _, role in demo.ACCOUNTS:
+    for email, _, _role in demo.ACCOUNTS:
         client = new_client(app)
         resp = client.post(
             "/api/v1/auth/token",

@@ -39,8 +39,11 @@ EXPECTED_PREDICATE = "(tenant_id = ( SELECT (NULLIF(current_setting('app.tenant_
 
 
 def test_every_policy_is_the_tenant_predicate_for_all_commands(owner_dsn):
-    """Each tenant table has exactly one permissive ALL policy whose USING and WITH CHECK are
-    the tenant predicate, and tenant_id is NOT NULL (so `USING (true)` would fail here)."""
+    """Each tenant table has one permissive ALL policy: the tenant predicate.
+
+    USING and WITH CHECK are both the predicate and tenant_id is NOT NULL, so a policy
+    such as `USING (true)` fails here.
+    """
     with psycopg.connect(owner_dsn) as conn:
         tables = [row[0] for row in conn.execute(CATALOG_QUERY).fetchall()]
         for table in tables:
@@ -49,7 +52,9 @@ def test_every_policy_is_the_tenant_predicate_for_all_commands(owner_dsn):
                 "WHERE schemaname = 'public' AND tablename = %s",
                 (table,),
             ).fetchall()
-            assert policies == [("ALL", "PERMISSIVE", EXPECTED_PREDICATE, EXPECTED_PREDICATE)], table
+            assert policies == [("ALL", "PERMISSIVE", EXPECTED_PREDICATE, EXPECTED_PREDICATE)], (
+                table
+            )
             not_null = conn.execute(
                 "SELECT a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "WHERE c.relname = %s AND a.attname = 'tenant_id'",
@@ -141,7 +146,10 @@ def test_bound_sees_only_its_clinic_and_cannot_write_for_another(two_clinics, ru
         assert tenants == {a.id}
         emails = {r[0] for r in conn.execute("SELECT email FROM users").fetchall()}
         assert a.owner_email in emails and b.owner_email not in emails
-        assert conn.execute("SELECT count(*) FROM users WHERE tenant_id = %s", (b.id,)).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM users WHERE tenant_id = %s", (b.id,)).fetchone()[0]
+            == 0
+        )
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(
                 "INSERT INTO users (tenant_id, id, email, name, role, password_hash) "

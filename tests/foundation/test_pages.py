@@ -29,11 +29,17 @@ def test_signup_page_hands_off_to_enrolment_then_console(app, owner_dsn):
     client = new_client(app)
     slug = f"p-{uuid.uuid4().hex[:8]}"
     resp = post_form(
-        client, "/signup", "localhost",
+        client,
+        "/signup",
+        "localhost",
         {
-            "name": "Calendula Practice", "slug": slug.upper(), "country": "DE",
-            "timezone": "Europe/Berlin", "owner_name": "Dr. Lena Fischer",
-            "owner_email": f"lena@{slug}.example.org", "password": "potentised 30C remedy",
+            "name": "Calendula Practice",
+            "slug": slug.upper(),
+            "country": "DE",
+            "timezone": "Europe/Berlin",
+            "owner_name": "Dr. Lena Fischer",
+            "owner_email": f"lena@{slug}.example.org",
+            "password": "potentised 30C remedy",
         },
     )
     assert resp.status_code == 302
@@ -46,10 +52,15 @@ def test_signup_page_hands_off_to_enrolment_then_console(app, owner_dsn):
     secret = re.search(r'data-secret="([A-Z2-7]+)"', page).group(1)
     # the hand-off link is single use
     assert new_client(app).get(handoff, base_url=f"http://{host}").status_code == 404
-    wrong = client.post("/mfa/enrol", data={"code": "000000", "csrf_token": csrf_from(page)}, base_url=f"http://{host}")
+    wrong = client.post(
+        "/mfa/enrol",
+        data={"code": "000000", "csrf_token": csrf_from(page)},
+        base_url=f"http://{host}",
+    )
     assert wrong.status_code == 422 and b"did not match" in wrong.data
     done = client.post(
-        "/mfa/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page)},
+        "/mfa/enrol",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page)},
         base_url=f"http://{host}",
     )
     codes = re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", done.get_data(as_text=True))
@@ -62,9 +73,13 @@ def test_signup_page_hands_off_to_enrolment_then_console(app, owner_dsn):
             "SELECT u.mfa_enrolled_at IS NOT NULL, t.currency FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE t.slug = %s",
             (slug,),
         ).fetchone()
-        actions = [r[0] for r in conn.execute(
-            "SELECT a.action FROM audit_log a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = %s ORDER BY seq", (slug,)
-        )]
+        actions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT a.action FROM audit_log a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = %s ORDER BY seq",
+                (slug,),
+            )
+        ]
         hashes = conn.execute(
             "SELECT count(*) FROM recovery_codes r JOIN tenants t ON t.id = r.tenant_id WHERE t.slug = %s AND r.code_hash = ANY(%s)",
             (slug, codes),
@@ -78,9 +93,18 @@ def test_signup_page_shows_field_errors_and_creates_nothing(app, owner_dsn):
     """A reserved address and a short password are reported next to the fields."""
     client = new_client(app)
     resp = post_form(
-        client, "/signup", "localhost",
-        {"name": "X", "slug": "admin", "country": "GB", "timezone": "Europe/London",
-         "owner_name": "Y", "owner_email": "y@example.org", "password": "short"},
+        client,
+        "/signup",
+        "localhost",
+        {
+            "name": "X",
+            "slug": "admin",
+            "country": "GB",
+            "timezone": "Europe/London",
+            "owner_name": "Y",
+            "owner_email": "y@example.org",
+            "password": "short",
+        },
     )
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422
@@ -132,7 +156,10 @@ def test_wrong_second_factor_is_refused_and_audited(make_clinic, app, owner_dsn)
     assert bad.status_code == 401
     assert client.get("/console/", base_url=f"http://{clinic.host}").status_code == 302
     with psycopg.connect(owner_dsn) as conn:
-        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE tenant_id = %s", (clinic.id,))]
+        actions = [
+            r[0]
+            for r in conn.execute("SELECT action FROM audit_log WHERE tenant_id = %s", (clinic.id,))
+        ]
     assert "auth.mfa_failure" in actions and "auth.sign_in" not in actions
 
 
@@ -140,7 +167,11 @@ def test_forms_without_csrf_token_are_refused(make_clinic, app):
     """POSTing a form without its CSRF token is a 400 and changes nothing."""
     clinic = make_clinic()
     client = new_client(app)
-    resp = client.post("/login", data={"email": clinic.owner_email, "password": clinic.password}, base_url=f"http://{clinic.host}")
+    resp = client.post(
+        "/login",
+        data={"email": clinic.owner_email, "password": clinic.password},
+        base_url=f"http://{clinic.host}",
+    )
     assert resp.status_code == 400
     assert b"expired or was sent from elsewhere" in resp.data
     resp = client.post("/signup", data={"slug": "zzz-csrf"}, base_url="http://localhost")
@@ -169,7 +200,9 @@ def test_password_reset_link_is_single_use(make_clinic, app, worker, mail_dir, o
     client = new_client(app)
     resp = post_form(client, "/password/forgot", clinic.host, {"email": clinic.owner_email})
     assert resp.status_code == 302
-    unknown = post_form(new_client(app), "/password/forgot", clinic.host, {"email": "ghost@example.org"})
+    unknown = post_form(
+        new_client(app), "/password/forgot", clinic.host, {"email": "ghost@example.org"}
+    )
     assert unknown.status_code == 302  # same answer either way
     msg = _wait_mail(mail_dir, clinic.owner_email)
     link = re.search(r"http://\S+/password/reset/(\S+)", msg.get_content()).group(0)
@@ -181,7 +214,11 @@ def test_password_reset_link_is_single_use(make_clinic, app, worker, mail_dir, o
     assert client.get(path, base_url=f"http://{clinic.host}").status_code == 404
     ok = client.post(
         "/api/v1/auth/token",
-        json={"email": clinic.owner_email, "password": "a brand new passphrase 9", "otp": clinic.code()},
+        json={
+            "email": clinic.owner_email,
+            "password": "a brand new passphrase 9",
+            "otp": clinic.code(),
+        },
         base_url=f"http://{clinic.host}",
     )
     assert ok.status_code == 201
@@ -193,20 +230,26 @@ def test_password_reset_link_is_single_use(make_clinic, app, worker, mail_dir, o
     assert body == "[delivered]"  # the single-use link is not kept in the database
 
 
-def test_invitation_email_accept_and_enrol(make_clinic, token_for, app, worker, mail_dir, owner_dsn):
+def test_invitation_email_accept_and_enrol(
+    make_clinic, token_for, app, worker, mail_dir, owner_dsn
+):
     """Owner invites a practitioner; the email link creates the account; MFA enrolment follows."""
     clinic = make_clinic()
     token = token_for(clinic)
     client = new_client(app)
     email = f"dr-{uuid.uuid4().hex[:6]}@example.org"
     inv = client.post(
-        "/api/v1/staff/invitations", json={"email": email, "name": "Dr. Ravi Kumar", "role": "practitioner"},
-        headers=bearer(token), base_url=f"http://{clinic.host}",
+        "/api/v1/staff/invitations",
+        json={"email": email, "name": "Dr. Ravi Kumar", "role": "practitioner"},
+        headers=bearer(token),
+        base_url=f"http://{clinic.host}",
     )
     assert inv.status_code == 201 and inv.get_json()["role"] == "practitioner"
     dup = client.post(
-        "/api/v1/staff/invitations", json={"email": clinic.owner_email, "name": "X", "role": "admin"},
-        headers=bearer(token), base_url=f"http://{clinic.host}",
+        "/api/v1/staff/invitations",
+        json={"email": clinic.owner_email, "name": "X", "role": "admin"},
+        headers=bearer(token),
+        base_url=f"http://{clinic.host}",
     )
     assert dup.status_code == 409
     msg = _wait_mail(mail_dir, email)
@@ -215,11 +258,22 @@ def test_invitation_email_accept_and_enrol(make_clinic, token_for, app, worker, 
     assert resp.status_code == 302 and resp.location.endswith("/mfa/enrol")
     page = client.get("/mfa/enrol", base_url=f"http://{clinic.host}").get_data(as_text=True)
     secret = re.search(r'data-secret="([A-Z2-7]+)"', page).group(1)
-    client.post("/mfa/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page)}, base_url=f"http://{clinic.host}")
-    assert "Dr. Ravi Kumar" in client.get("/console/", base_url=f"http://{clinic.host}").get_data(as_text=True)
+    client.post(
+        "/mfa/enrol",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page)},
+        base_url=f"http://{clinic.host}",
+    )
+    assert "Dr. Ravi Kumar" in client.get("/console/", base_url=f"http://{clinic.host}").get_data(
+        as_text=True
+    )
     assert new_client(app).get(path, base_url=f"http://{clinic.host}").status_code == 404
     with psycopg.connect(owner_dsn) as conn:
-        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE tenant_id = %s ORDER BY seq", (clinic.id,))]
+        actions = [
+            r[0]
+            for r in conn.execute(
+                "SELECT action FROM audit_log WHERE tenant_id = %s ORDER BY seq", (clinic.id,)
+            )
+        ]
     assert "staff.invited" in actions and "staff.joined" in actions
 
 
@@ -236,7 +290,13 @@ def test_staff_page_invite_and_receptionist_forbidden(make_clinic, app, token_fo
     staff = client.get("/console/staff", base_url=f"http://{clinic.host}").get_data(as_text=True)
     assert "Invite someone" not in staff
     page_forbidden = client.post(
-        "/console/staff", data={"csrf_token": csrf_from(staff), "name": "A", "email": "a@example.org", "role": "admin"},
+        "/console/staff",
+        data={
+            "csrf_token": csrf_from(staff),
+            "name": "A",
+            "email": "a@example.org",
+            "role": "admin",
+        },
         base_url=f"http://{clinic.host}",
     )
     assert page_forbidden.status_code == 403

@@ -75,12 +75,21 @@ def test_audit_chain_is_intact_and_detects_tampering(two_clinics, app, client, o
     from saas import audit, db
 
     (a, token), _ = two_clinics
-    entries = client.get("/api/v1/audit", headers=bearer(token), base_url=f"http://{a.host}").get_json()
-    assert {e["action"] for e in entries} >= {"tenant.created", "auth.sign_in", "mfa.enrolled", "auth.token_issued"}
+    entries = client.get(
+        "/api/v1/audit", headers=bearer(token), base_url=f"http://{a.host}"
+    ).get_json()
+    assert {e["action"] for e in entries} >= {
+        "tenant.created",
+        "auth.sign_in",
+        "mfa.enrolled",
+        "auth.token_issued",
+    }
     assert [e["seq"] for e in entries] == sorted((e["seq"] for e in entries), reverse=True)
     with app.app_context(), db.tenant_session(a.id) as sess:
         assert audit.verify_chain(sess, a.id) is None
     with psycopg.connect(owner_dsn) as conn:
-        conn.execute("UPDATE audit_log SET actor_label = 'mallory' WHERE tenant_id = %s AND seq = 2", (a.id,))
+        conn.execute(
+            "UPDATE audit_log SET actor_label = 'mallory' WHERE tenant_id = %s AND seq = 2", (a.id,)
+        )
     with app.app_context(), db.tenant_session(a.id) as sess:
         assert audit.verify_chain(sess, a.id) == 2

@@ -19,7 +19,12 @@ BASE = {
 
 def _signup(client, **fields):
     slug = fields.get("slug") or f"s-{uuid.uuid4().hex[:10]}"
-    body = {**BASE, "slug": slug, "owner_email": f"owner-{uuid.uuid4().hex[:8]}@example.org", **fields}
+    body = {
+        **BASE,
+        "slug": slug,
+        "owner_email": f"owner-{uuid.uuid4().hex[:8]}@example.org",
+        **fields,
+    }
     return client.post("/api/v1/signup", json=body, base_url="http://localhost")
 
 
@@ -40,10 +45,21 @@ def test_signup_creates_clinic_owner_key_and_audit(client, owner_dsn, keys, serv
     assert "password" not in body["owner"]
     tid = body["tenant"]["id"]
     with psycopg.connect(owner_dsn) as conn:
-        assert conn.execute("SELECT count(*) FROM tenant_data_keys WHERE tenant_id = %s", (tid,)).fetchone()[0] == 1
-        wrapped = conn.execute("SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s", (tid,)).fetchone()[0]
-        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE tenant_id = %s", (tid,))]
-        secret = conn.execute("SELECT totp_secret FROM users WHERE tenant_id = %s", (tid,)).fetchone()[0]
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM tenant_data_keys WHERE tenant_id = %s", (tid,)
+            ).fetchone()[0]
+            == 1
+        )
+        wrapped = conn.execute(
+            "SELECT wrapped FROM tenant_data_keys WHERE tenant_id = %s", (tid,)
+        ).fetchone()[0]
+        actions = [
+            r[0] for r in conn.execute("SELECT action FROM audit_log WHERE tenant_id = %s", (tid,))
+        ]
+        secret = conn.execute(
+            "SELECT totp_secret FROM users WHERE tenant_id = %s", (tid,)
+        ).fetchone()[0]
     assert wrapped.startswith("vault:v1:")
     assert actions == ["tenant.created"]
     assert body["mfa"]["secret"].encode() not in bytes(secret)  # TOTP secret is sealed
@@ -53,7 +69,20 @@ def test_signup_creates_clinic_owner_key_and_audit(client, owner_dsn, keys, serv
 
 @pytest.mark.parametrize(
     "slug",
-    ["ab", "x" * 41, "-clinic", "clinic-", "Clinic", "cl_inic", "cli nic", "admin", "www", "api", "a--b", "émile"],
+    [
+        "ab",
+        "x" * 41,
+        "-clinic",
+        "clinic-",
+        "Clinic",
+        "cl_inic",
+        "cli nic",
+        "admin",
+        "www",
+        "api",
+        "a--b",
+        "émile",
+    ],
 )
 def test_slug_rules(client, owner_dsn, slug):
     """Invalid or reserved addresses get 422 naming the slug field; nothing is created."""
@@ -74,7 +103,13 @@ def test_duplicate_slug_is_409_with_field_error(client):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("timezone", "Mars/Olympus"), ("country", "XX"), ("password", "short"), ("currency", "XYZ"), ("owner_email", "not-an-email")],
+    [
+        ("timezone", "Mars/Olympus"),
+        ("country", "XX"),
+        ("password", "short"),
+        ("currency", "XYZ"),
+        ("owner_email", "not-an-email"),
+    ],
 )
 def test_field_validation(client, field, value):
     """Each bad field is named in the 422 body."""
@@ -99,7 +134,9 @@ def test_signup_rolls_back_when_vault_is_down(client, app, services, owner_dsn):
     finally:
         svc.start_vault()
     assert client.get("/readyz").get_json() == {
-        "status": "ok", "checks": {"postgres": "ok", "redis": "ok", "vault": "ok"}, "failing": [],
+        "status": "ok",
+        "checks": {"postgres": "ok", "redis": "ok", "vault": "ok"},
+        "failing": [],
     }
     assert _signup(client, slug=slug).status_code == 201
 
@@ -114,7 +151,9 @@ def test_signup_rolls_back_vault_key_when_database_fails(app, keys, owner_dsn, s
 
     slug = f"f-{uuid.uuid4().hex[:8]}"
     with app.test_request_context("/", base_url="http://localhost"):
-        result = signup_clinic(db.session, keys, {**BASE, "slug": slug, "owner_email": "o@example.org"})
+        result = signup_clinic(
+            db.session, keys, {**BASE, "slug": slug, "owner_email": "o@example.org"}
+        )
         tid = result.tenant.id
         backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
         # the database connection dies before the commit
