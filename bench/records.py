@@ -220,7 +220,8 @@ def main() -> None:
             with tenant_session(tid) as sess:
                 rows = sess.execute(
                     text(
-                        "SELECT id, body_enc FROM case_notes WHERE tenant_id = :t AND visit_id = :v "
+                        "SELECT id, body_enc FROM case_notes "
+                        "WHERE tenant_id = :t AND visit_id = :v "
                         "ORDER BY version LIMIT :n"
                     ),
                     {"t": tid, "v": visit_id, "n": PAGE},
@@ -232,7 +233,8 @@ def main() -> None:
             with tenant_session(tid) as sess:
                 rows = sess.execute(
                     text(
-                        "SELECT id, body FROM bench_plain_notes WHERE tenant_id = :t AND visit_id = :v "
+                        "SELECT id, body FROM bench_plain_notes "
+                        "WHERE tenant_id = :t AND visit_id = :v "
                         "ORDER BY version LIMIT :n"
                     ),
                     {"t": tid, "v": visit_id, "n": PAGE},
@@ -248,8 +250,10 @@ def main() -> None:
             with tenant_session(tid) as sess:
                 rows = sess.execute(
                     text(
-                        "SELECT id, full_name, email_enc, phone_enc, date_of_birth_enc, address_enc, "
-                        "emergency_contact_enc FROM patients WHERE tenant_id = :t ORDER BY lower(full_name) "
+                        "SELECT id, full_name, email_enc, phone_enc, date_of_birth_enc, "
+                        "address_enc, "
+                        "emergency_contact_enc FROM patients WHERE tenant_id = :t "
+                        "ORDER BY lower(full_name) "
                         "LIMIT :n"
                     ),
                     {"t": tid, "n": PAGE},
@@ -267,8 +271,10 @@ def main() -> None:
             with tenant_session(tid) as sess:
                 rows = sess.execute(
                     text(
-                        "SELECT id, full_name, email, phone, date_of_birth, address, emergency_contact "
-                        "FROM bench_plain_patients WHERE tenant_id = :t ORDER BY lower(full_name) LIMIT :n"
+                        "SELECT id, full_name, email, phone, date_of_birth, address, "
+                        "emergency_contact "
+                        "FROM bench_plain_patients WHERE tenant_id = :t "
+                        "ORDER BY lower(full_name) LIMIT :n"
                     ),
                     {"t": tid, "n": PAGE},
                 ).all()

@@ -34,7 +34,11 @@ def test_export_is_assembled_by_a_worker_and_downloadable_once(team, worker, raw
     (bundle,) = raw("SELECT bundle_enc FROM record_exports WHERE id = %s", (export_id,))[0]
     assert b"record.json" not in bytes(bundle)  # sealed, not a readable zip
 
-    assert team.api("other").get(f"/api/v1/exports/{export_id}/download").status_code == 404
+    other = team.api("other")
+    assert other.get(f"/api/v1/exports/{export_id}/download").status_code == 404
+    assert other.get(f"/api/v1/exports/{export_id}").status_code == 404
+    assert other.post(f"/api/v1/patients/{p['id']}/exports").status_code == 404
+    assert team.api("receptionist").get(f"/api/v1/exports/{export_id}/download").status_code == 403
     got = owner.get(f"/api/v1/exports/{export_id}/download")
     assert got.status_code == 200 and got.headers["Content-Type"] == "application/zip"
     zf = zipfile.ZipFile(io.BytesIO(got.data))

@@ -131,3 +131,20 @@ def test_tokens_do_not_cross(portal, team, app):
         assert team.api().get(path).status_code == 401
         assert team.api("anonymous").get(path).status_code == 401
     assert me.get(f"/api/v1/patients/{pid}/record").status_code == 401
+
+
+def test_erasure_of_a_portal_patient_scrubs_mail_and_logins(portal, team, raw):
+    """The verification mail (outbox) and portal tokens go with the erasure; the login fails."""
+    from .test_encryption import scan
+
+    pid, me = portal
+    email = f"pat-{team.clinic.slug}@example.org"
+    assert scan(raw, team.clinic.id, [email]) != {}  # the outbox held the address
+    body = {"confirm_name": "Pia Portal", "reason": "patient_request"}
+    assert team.api("owner").post(f"/api/v1/patients/{pid}/erasure", json=body).status_code == 200
+    assert scan(raw, team.clinic.id, [email, "Pia Portal"]) == {}
+    assert me.get("/api/v1/patients/me/profile").status_code == 401
+    login = team.api("anonymous").post(
+        "/api/v1/patients/token", json={"email": email, "password": "remedy arnica 30C"}
+    )
+    assert login.status_code == 401
