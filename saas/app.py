@@ -78,7 +78,11 @@ def create_app(config: Config | None = None) -> Flask:
     redis_client = redis.Redis.from_url(config.redis_url, socket_timeout=5)
     app.extensions["similia.redis"] = redis_client
     app.extensions["similia.keys"] = KeyService(
-        config.vault_addr, config.vault_token, config.vault_admin_token, ttl=config.dek_cache_ttl
+        config.vault_addr,
+        config.vault_token,
+        config.vault_admin_token,
+        shredder_token=config.vault_shredder_token,
+        ttl=config.dek_cache_ttl,
     )
     app.session_interface = RedisSessionInterface(redis_client)
 

@@ -49,7 +49,9 @@ class Config:
     redis_url: str
     vault_addr: str
     vault_token: str  #: runtime token: encrypt/decrypt/datakey on tenant-* only
-    vault_admin_token: str  #: key-admin token: create/rotate/delete tenant keys
+    vault_admin_token: str  #: key-admin token: create/rotate/rewrap tenant keys (cannot delete)
+    #: crypto-shredding token (operator tooling only; None in the web app in production)
+    vault_shredder_token: str | None
     smtp_url: str
     base_domain: str = "localhost"
     public_port: int | None = 8000
@@ -82,6 +84,7 @@ class Config:
             vault_addr=_require(env, "VAULT_ADDR"),
             vault_token=_require(env, "VAULT_TOKEN"),
             vault_admin_token=env.get("VAULT_ADMIN_TOKEN") or _require(env, "VAULT_TOKEN"),
+            vault_shredder_token=env.get("VAULT_SHREDDER_TOKEN") or None,
             smtp_url=_require(env, "SMTP_URL"),
             base_domain=env.get("SAAS_BASE_DOMAIN", "localhost").strip().lower(),
             public_port=int(port) if port else None,

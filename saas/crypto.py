@@ -66,10 +66,22 @@ def _aad(tenant_id, table: str, column: str, row_id) -> bytes:
 class KeyService:
     """Talks to Vault transit: runtime token for data keys, admin token for key lifecycle."""
 
-    def __init__(self, addr: str, token: str, admin_token: str, *, ttl: int = 300) -> None:
+    def __init__(
+        self,
+        addr: str,
+        token: str,
+        admin_token: str,
+        *,
+        shredder_token: str | None = None,
+        ttl: int = 300,
+    ) -> None:
         self.addr = addr
         self._runtime = hvac.Client(url=addr, token=token, timeout=5)
         self._admin = hvac.Client(url=addr, token=admin_token, timeout=5)
+        #: Only the operator's tooling holds the shredding token (see shredder.hcl).
+        self._shredder = (
+            hvac.Client(url=addr, token=shredder_token, timeout=5) if shredder_token else None
+        )
         self.ttl = ttl
         self._cache: dict[tuple[str, int], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
@@ -115,14 +127,21 @@ class KeyService:
         return resp["data"]["ciphertext"]
 
     def delete_tenant_key(self, tenant_id) -> None:
-        """Hard-delete the clinic's transit key: its data keys, and so its data, are gone."""
+        """Hard-delete the clinic's transit key: its data keys, and so its data, are gone.
+
+        Needs the shredder token (``VAULT_SHREDDER_TOKEN``); the key-admin token cannot.
+        """
+        if self._shredder is None:
+            raise KeyServiceUnavailable(
+                "Deleting a clinic's key needs VAULT_SHREDDER_TOKEN (operator tooling only)."
+            )
         name = key_name(tenant_id)
         self._call(
-            self._admin.secrets.transit.update_key_configuration,
+            self._shredder.secrets.transit.update_key_configuration,
             name=name,
             deletion_allowed=True,
         )
-        self._call(self._admin.secrets.transit.delete_key, name=name)
+        self._call(self._shredder.secrets.transit.delete_key, name=name)
         self.forget(tenant_id)
 
     def rotate_transit_key(self, tenant_id) -> int:

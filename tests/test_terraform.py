@@ -31,6 +31,7 @@ SECRET_ENV = {
 NOT_SET_IN_PRODUCTION = {
     "APP_DATABASE_PASSWORD": "APP_DATABASE_URL is set in full instead",
     "SIMILIA_REQUIRE_BROWSER": "test-suite switch",
+    "VAULT_SHREDDER_TOKEN": "operator tooling only (saas tenants delete), never the services",
 }
 APP_TASKS = {"web", "worker", "scheduler", "migrate"}
 
