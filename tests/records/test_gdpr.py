@@ -182,3 +182,29 @@ def test_retention_erases_inactive_patients_only(app, team, raw):
     assert audit == [
         ("system", {"reason": "retention", "reference": "2y", "removed": audit[0][1]["removed"]})
     ]
+
+
+def test_concurrent_downloads_of_one_export_yield_exactly_one_bundle(team, worker):
+    """Two simultaneous downloads: one gets the zip, the other 410 (atomic claim)."""
+    import threading
+
+    p = new_patient(team.api())
+    owner = team.api("owner")
+    export_id = owner.post(f"/api/v1/patients/{p['id']}/exports").get_json()["id"]
+    worker.broker.join("records", timeout=30_000)
+    assert owner.get(f"/api/v1/exports/{export_id}").get_json()["status"] == "ready"
+    from .conftest import Api
+
+    clients = [Api(team.app, team.clinic, team.owner.token) for _ in range(2)]
+    statuses, barrier = [], threading.Barrier(2)
+
+    def download(api):
+        barrier.wait()
+        statuses.append(api.get(f"/api/v1/exports/{export_id}/download").status_code)
+
+    threads = [threading.Thread(target=download, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 410]

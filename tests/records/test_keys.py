@@ -212,3 +212,16 @@ def test_crypto_shredding(app, team, raw):
     )
     assert _cli(app, "tenants", "delete", team.clinic.slug, "--yes")  # idempotent
     assert uuid.UUID(str(team.other.id))
+
+
+def test_cli_rotate_hands_reencryption_to_the_worker(app, team, raw, worker):
+    """Without --wait the command queues the job; the worker finishes it."""
+    _data(team)
+    out = _cli(app, "keys", "rotate", "--tenant", team.clinic.slug)
+    assert "Re-encryption queued" in out
+    worker.broker.join("records", timeout=60_000)
+    assert set().union(*_versions(raw, team.clinic.id).values()) == {2}
+    from saas.cli import main
+
+    unknown = app.test_cli_runner().invoke(main, ["keys", "rotate", "--tenant", "nope"])
+    assert unknown.exit_code != 0 and "No clinic 'nope'" in unknown.output
