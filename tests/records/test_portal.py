@@ -21,7 +21,9 @@ def portal(app, team, raw):
         "UPDATE patients SET email_verified_at = now(), password_hash = %s WHERE tenant_id = %s RETURNING id",
         (hash_password("remedy arnica 30C"), team.clinic.id),
     )
-    tok = anon.post("/api/v1/patients/token", json={"email": email, "password": "remedy arnica 30C"})
+    tok = anon.post(
+        "/api/v1/patients/token", json={"email": email, "password": "remedy arnica 30C"}
+    )
     me = Api(app, team.clinic, tok.get_json()["access_token"])
     return me.get("/api/v1/patients/me").get_json()["id"], me
 
