@@ -47,8 +47,9 @@ def _transition(verb, appointment_id: uuid.UUID, **kwargs) -> dict:
         verb(db.session, g.tenant, actor, appt, **kwargs)
     except SchedulingError as exc:
         abort_with(exc)
+    body = present_appointments(db.session, g.tenant.id, [appt], include_patient=True)[0]
     db.session.commit()
-    return present_appointments(db.session, g.tenant.id, [appt], include_patient=True)[0]
+    return body
 
 
 @blp.route("/<uuid:appointment_id>/confirm")

@@ -266,8 +266,9 @@ class Appointments(MethodView):
             )
         except SchedulingError as exc:
             abort_with(exc)
+        body = _present([appt], actor)[0]  # in the same transaction: no extra round trips
         db.session.commit()
-        return _present([appt], actor)[0]
+        return body
 
     @authenticated(VIEW)
     @blp.arguments(AppointmentListQuerySchema, location="query")
@@ -339,8 +340,9 @@ class Reschedule(MethodView):
             )
         except SchedulingError as exc:
             abort_with(exc)
+        body = _present([appt], actor)[0]  # in the same transaction: no extra round trips
         db.session.commit()
-        return _present([appt], actor)[0]
+        return body
 
 
 @blp.route("/appointments/<uuid:appointment_id>/cancel")
@@ -365,8 +367,9 @@ class Cancel(MethodView):
             )
         except SchedulingError as exc:
             abort_with(exc)
+        body = _present([appt], actor)[0]  # in the same transaction: no extra round trips
         db.session.commit()
-        return _present([appt], actor)[0]
+        return body
 
 
 @blp.route("/appointments/<uuid:appointment_id>/calendar.ics")
