@@ -318,7 +318,10 @@ class RecallItemSchema(Schema):
     follow_up_service_id = fields.UUID(allow_none=True)
     status = fields.String(metadata={"description": "upcoming, due or overdue"})
     invited_at = fields.DateTime(allow_none=True)
-    booking_url = fields.String()
+    booking_url = fields.String(metadata={"description": "portal booking page, pre-filtered"})
+    slots_url = fields.String(
+        allow_none=True, metadata={"description": "slots API query for the follow-up window"}
+    )
     remedy = fields.String()
     potency = fields.String()
 

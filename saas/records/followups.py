@@ -7,8 +7,10 @@ same patient is recorded, staff close it by hand, or the prescription is voided.
 Invitation: ``lead_days`` (clinic setting, default 7) before the window opens, a patient with
 an email and a standing ``reminders_email`` consent is emailed once (outbox) a link to the
 clinic's booking page pre-filtered to the follow-up service, the practitioner and the window:
-``/book?service=<id>&practitioner=<id>&from=YYYY-MM-DD&to=YYYY-MM-DD&follow_up=<rx id>``
-(the portal booking page reads these parameters). The email carries no clinical content.
+``/book?service_id=<id>&practitioner_id=<id>&start=YYYY-MM-DD&end=YYYY-MM-DD&follow_up=<rx>``
+— the parameter names of the public slots API (``/api/v1/slots``), so the portal booking
+page passes them straight through; the recall list also gives that ``slots_url``. The email
+carries no clinical content.
 """
 
 from __future__ import annotations
@@ -31,20 +33,30 @@ from .queries import audit_read
 from .sealing import open_json
 
 
-def booking_url(tenant: Tenant, rx: Prescription) -> str:
-    """The portal booking link pre-filtered to this follow-up."""
-    params = {
+def _window_params(rx: Prescription) -> dict:
+    return {
         k: v
         for k, v in (
-            ("service", rx.follow_up_service_id),
-            ("practitioner", rx.practitioner_id),
-            ("from", rx.follow_up_from.isoformat() if rx.follow_up_from else None),
-            ("to", rx.follow_up_to.isoformat() if rx.follow_up_to else None),
-            ("follow_up", rx.id),
+            ("service_id", rx.follow_up_service_id),
+            ("practitioner_id", rx.practitioner_id),
+            ("start", rx.follow_up_from.isoformat() if rx.follow_up_from else None),
+            ("end", rx.follow_up_to.isoformat() if rx.follow_up_to else None),
         )
         if v is not None
     }
+
+
+def booking_url(tenant: Tenant, rx: Prescription) -> str:
+    """The portal booking page pre-filtered to this follow-up (same names as the slots API)."""
+    params = {**_window_params(rx), "follow_up": rx.id}
     return current_app.config["SIMILIA"].public_url(tenant.slug, "/book?" + urlencode(params))
+
+
+def slots_url(rx: Prescription) -> str | None:
+    """The slots API query for this follow-up window (needs the follow-up service)."""
+    if rx.follow_up_service_id is None:
+        return None
+    return "/api/v1/slots?" + urlencode(_window_params(rx))
 
 
 def _open_recalls(tenant: Tenant):
@@ -121,6 +133,7 @@ def recall_list(
             "status": status,
             "invited_at": rx.invited_at,
             "booking_url": booking_url(tenant, rx),
+            "slots_url": slots_url(rx),
         }
         if include_clinical:
             details = (

@@ -90,8 +90,10 @@ def test_recall_list_for_desk_and_practitioner(team):
     assert by_name["Anna Due"]["status"] == "due" and by_name["Cara Void"]["status"] == "overdue"
     assert by_name["Anna Due"]["remedy"] == "Natrum muriaticum"
     url = by_name["Anna Due"]["booking_url"]
-    assert f"service={service}" in url and f"practitioner={team.practitioner.id}" in url
-    assert f"from={rx1['follow_up_from']}" in url and f"to={rx1['follow_up_to']}" in url
+    assert f"service_id={service}" in url and f"practitioner_id={team.practitioner.id}" in url
+    assert f"start={rx1['follow_up_from']}" in url and f"end={rx1['follow_up_to']}" in url
+    assert by_name["Anna Due"]["slots_url"].startswith(f"/api/v1/slots?service_id={service}")
+    assert by_name["Cara Void"]["slots_url"] is None  # no follow-up service chosen
 
     desk_items = desk.get("/api/v1/recalls?within_days=14").get_json()
     assert {i["patient_name"] for i in desk_items} == {"Anna Due", "Cara Void"}
@@ -144,6 +146,7 @@ def test_follow_up_invitation_respects_consent(app, team, worker, mail_dir):
     assert len(mine) == 1 and not [m for m in msgs if m["To"] == no["email"]]
     body = mine[0].get_content()
     assert re.search(
-        r"/book\?practitioner=[0-9a-f-]+&from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d&follow_up=", body
+        r"/book\?practitioner_id=[0-9a-f-]+&start=\d{4}-\d\d-\d\d&end=\d{4}-\d\d-\d\d&follow_up=",
+        body,
     )
     assert "Natrum" not in body
