@@ -22,6 +22,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from saas import audit, db
+from saas.fields import FieldOpener
 from saas.models import utcnow
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
@@ -106,7 +107,8 @@ class Patients(MethodView):
                 stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
             )
         )
-        out = [queries.demographics(sess, p) for p in rows]
+        opener = FieldOpener(sess, g.tenant.id)
+        out = [queries.demographics(sess, p, opener) for p in rows]
         audit.record(
             sess,
             g.tenant.id,

@@ -245,9 +245,10 @@ def main() -> None:
         fields = ("email", "phone", "date_of_birth", "address", "emergency_contact")
 
         def read_patients_sealed():
-            from saas.fields import open_field
+            from saas.fields import FieldOpener
 
             with tenant_session(tid) as sess:
+                opener = FieldOpener(sess, tid)
                 rows = sess.execute(
                     text(
                         "SELECT id, full_name, email_enc, phone_enc, date_of_birth_enc, "
@@ -259,10 +260,7 @@ def main() -> None:
                     {"t": tid, "n": PAGE},
                 ).all()
                 out = [
-                    {
-                        f: open_field(sess, tid, "patients", f, r[0], r[2 + i])
-                        for i, f in enumerate(fields)
-                    }
+                    {f: opener.open("patients", f, r[0], r[2 + i]) for i, f in enumerate(fields)}
                     for r in rows
                 ]
             assert len(out) == PAGE and out[0]["phone"]

@@ -15,8 +15,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.fields import FieldOpener
 from saas.models import Patient, Tenant, User
-from saas.patients import get_patient_by_email_in_tenant, normalise_email, read_sealed
+from saas.patients import get_patient_by_email_in_tenant, normalise_email
 
 from .models import Attachment, CaseNote, ClinicalFact, ClinicalVisit, Consent, Prescription
 from .policy import RecordsError, require_clinical
@@ -68,17 +69,21 @@ def access_consent(sess: Session, tenant: Tenant, consent_id) -> Consent | None:
 
 
 # -- demographics ----------------------------------------------------------------------------------
-def demographics(sess: Session, patient: Patient) -> dict:
-    """A patient's contact details, opened."""
-    dob = read_sealed(sess, patient, "date_of_birth")
+def demographics(sess: Session, patient: Patient, opener: FieldOpener | None = None) -> dict:
+    """A patient's contact details, opened (pass one ``opener`` for a whole page)."""
+    opener = opener or FieldOpener(sess, patient.tenant_id)
+    pid = patient.id
+    dob = opener.open("patients", "date_of_birth", pid, patient.date_of_birth)
     return {
-        "id": patient.id,
+        "id": pid,
         "full_name": patient.full_name,
-        "email": read_sealed(sess, patient, "email"),
-        "phone": read_sealed(sess, patient, "phone"),
+        "email": opener.open("patients", "email", pid, patient.email),
+        "phone": opener.open("patients", "phone", pid, patient.phone),
         "date_of_birth": dt.date.fromisoformat(dob) if dob else None,
-        "address": read_sealed(sess, patient, "address"),
-        "emergency_contact": read_sealed(sess, patient, "emergency_contact"),
+        "address": opener.open("patients", "address", pid, patient.address),
+        "emergency_contact": opener.open(
+            "patients", "emergency_contact", pid, patient.emergency_contact
+        ),
         "preferred_language": patient.preferred_language,
         "communication_prefs": patient.communication_prefs or {},
         "has_portal_login": patient.password_hash is not None,
