@@ -171,9 +171,8 @@ def _patch_schema(schema: type[Schema], name: str) -> type[Schema]:
         f = copy.deepcopy(f)
         f.required = False
         declared[key] = f
-    return type(
-        name, (Schema,), {**declared, "__doc__": f"Change some fields of {schema.__name__[:-6]}."}
-    )
+    doc = f"Change some fields of {schema.__name__[:-6]}."
+    return type(name, (Schema,), {**declared, "__doc__": doc, "__module__": __name__})
 
 
 LocationPatchSchema = _patch_schema(LocationSchema, "LocationPatchSchema")

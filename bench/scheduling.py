@@ -498,12 +498,16 @@ def main() -> None:
         ],
     )
 
+    with psycopg.connect(_owner_dsn()) as conn:
+        per_clinic = conn.execute(
+            "SELECT count(*) FROM appointments WHERE tenant_id = %s", (clinic.id,)
+        ).fetchone()[0]
     scale_rows, baseline, have = [], None, 1
     for clinics in SCALES:
         if clinics > have:
             print(
                 f"copying the clinic to reach {clinics} clinics "
-                f"(+{(clinics - have) * appointments:,} appointments; 1,000 takes minutes)...",
+                f"(+{(clinics - have) * per_clinic:,} appointments; 1,000 takes minutes)...",
                 flush=True,
             )
         copy_s = _clone(clinic.id, clinics - have, have) if clinics > have else 0.0

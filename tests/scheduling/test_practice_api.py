@@ -399,3 +399,79 @@ def test_settings(make_practice):
 def new_client_api(p):
     """An anonymous client on the practice's host."""
     return p.owner.as_(None)
+
+
+def test_cross_tenant_exceptions_closures_rules_settings(make_practice):
+    """The remaining configuration routes: B's token on A's host is 401, A's ids on B's 404."""
+    a, b = make_practice(), make_practice()
+    exc = check(
+        a.owner.post(
+            "/api/v1/practice/exceptions",
+            {
+                "practitioner_id": a.practitioner_id,
+                "kind": "time_off",
+                "start": "2030-01-01T09:00",
+                "end": "2030-01-01T12:00",
+            },
+        ),
+        201,
+    )
+    closure = check(
+        a.owner.post("/api/v1/practice/closures", {"name": "Holiday", "start_date": "2030-01-02"}),
+        201,
+    )
+    window = check(a.owner.get("/api/v1/practice/availability"), 200)[0]
+    b_on_a = a.owner.as_(b.owner.token)
+    for method, path, body in (
+        ("GET", "/api/v1/practice/exceptions", None),
+        ("GET", "/api/v1/practice/closures", None),
+        ("GET", "/api/v1/practice/booking-rules", None),
+        ("PUT", "/api/v1/practice/booking-rules", {"slot_step_minutes": 5}),
+        ("GET", "/api/v1/practice/settings", None),
+        ("PUT", "/api/v1/practice/settings", {"patient_names_in_feeds": "full"}),
+        ("DELETE", f"/api/v1/practice/exceptions/{exc['id']}", None),
+        ("DELETE", f"/api/v1/practice/closures/{closure['id']}", None),
+    ):
+        check(b_on_a.send(method, path, body), 401)
+    check(b.owner.send("DELETE", f"/api/v1/practice/exceptions/{exc['id']}"), 404)
+    check(b.owner.send("DELETE", f"/api/v1/practice/closures/{closure['id']}"), 404)
+    check(
+        b.owner.send(
+            "PATCH", f"/api/v1/practice/availability/{window['id']}", {"end_time": "10:00"}
+        ),
+        404,
+    )
+    check(
+        b.owner.send(
+            "PUT", f"/api/v1/practice/services/{a.service_id}/booking-rules", {"hold_minutes": 5}
+        ),
+        404,
+    )
+    foreign = b.owner.post(
+        "/api/v1/practice/exceptions",
+        {
+            "practitioner_id": a.practitioner_id,
+            "kind": "time_off",
+            "start": "2030-01-01T09:00",
+            "end": "2030-01-01T12:00",
+        },
+    )
+    assert "practitioner_id" in check(foreign, 422)["errors"]["json"]
+    # B's lists do not show A's rows; A's rows and rules are unchanged
+    assert check(b.owner.get("/api/v1/practice/exceptions"), 200) == []
+    assert check(b.owner.get("/api/v1/practice/closures"), 200) == []
+    assert [e["id"] for e in check(a.owner.get("/api/v1/practice/exceptions"), 200)] == [exc["id"]]
+    assert [c["id"] for c in check(a.owner.get("/api/v1/practice/closures"), 200)] == [
+        closure["id"]
+    ]
+    assert (
+        check(a.owner.get("/api/v1/practice/booking-rules"), 200)["effective"]["slot_step_minutes"]
+        == 30
+    )
+    assert (
+        check(a.owner.get("/api/v1/practice/settings"), 200)["patient_names_in_feeds"] == "initials"
+    )
+    assert (
+        check(a.owner.get(f"/api/v1/practice/availability/{window['id']}"), 200)["end_time"]
+        == "17:00"
+    )
