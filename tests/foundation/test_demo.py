@@ -30,3 +30,44 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app):
         ).get_json()
         roles[me["email"]] = me["role"]
     assert sorted(roles.values()) == ["owner", "practitioner", "receptionist"]
+
+
+def test_demo_practice_is_bookable(app):
+    """The demo clinic has visit types with free times and bookings on the next weekday."""
+    import datetime as dt
+
+    import psycopg
+
+    from tenants import demo
+
+    with app.test_request_context("/", base_url="http://localhost"):
+        demo.seed_demo()
+    client = new_client(app)
+    with psycopg.connect(app.config["SIMILIA"].database_url.replace("+psycopg", "")) as conn:
+        services = dict(
+            conn.execute(
+                "SELECT s.name, s.id FROM services s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = 'demo'"
+            ).fetchall()
+        )
+        booked = conn.execute(
+            "SELECT count(*) FROM appointments a JOIN tenants t ON t.id = a.tenant_id "
+            "WHERE t.slug = 'demo' AND a.status = 'confirmed'"
+        ).fetchone()[0]
+    assert set(services) == {
+        "Initial consultation (case-taking)",
+        "Follow-up consultation",
+        "Acute visit",
+    }
+    assert booked == 4
+    today = dt.date.today()
+    resp = client.get(
+        "/api/v1/slots",
+        query_string={
+            "service_id": str(services["Follow-up consultation"]),
+            "from": (today + dt.timedelta(days=1)).isoformat(),
+            "to": (today + dt.timedelta(days=8)).isoformat(),
+        },
+        base_url="http://demo.localhost",
+    )
+    assert resp.status_code == 200, resp.get_json()
+    assert sum(len(g["starts"]) for g in resp.get_json()["groups"]) > 20
