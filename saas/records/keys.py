@@ -11,6 +11,8 @@
   was), rewrap every wrapped data key to the latest transit version (Vault never returns the
   plaintext), commit, and only then raise ``min_decryption_version`` so older transit
   ciphertext is refused from now on. Raising it before the commit could strand data keys.
+  If the process dies between the commit and that last step, run ``saas keys rewrap
+  --no-rotate`` again: it rewraps (a no-op) and raises the minimum.
 - **Status**: transit versions, data-key versions and what wraps them, rows left on old
   data-key versions, and the last rotation jobs.
 """
