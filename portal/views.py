@@ -14,10 +14,9 @@ from sqlalchemy import select
 
 from saas import db
 from saas.models import utcnow
+from saas.money import format_price
 from saas.scheduling.models import Location, Practitioner, Service
 from saas.scheduling.queries import search_slots
-
-from .money import format_price
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 LOOKAHEAD_DAYS = 14

@@ -19,7 +19,10 @@ from saas.db import tenant_session
 from saas.mail import send_email
 from saas.models import OutboxMessage, Tenant, utcnow
 
-from . import broker  # noqa: F401 - sets the broker before actors are declared
+from . import (
+    broker,  # noqa: F401 - sets the broker before actors are declared
+    notifications,
+)
 from .runtime import in_app
 
 log = logging.getLogger(__name__)
@@ -27,14 +30,16 @@ BATCH = 50
 MAX_ATTEMPTS = 8
 
 
-def deliver(msg: OutboxMessage) -> None:
+def deliver(sess, msg: OutboxMessage) -> None:
     """Hand one message to its channel."""
     cfg = current_app.config["SIMILIA"]
     if msg.topic.startswith("email."):
         p = msg.payload
         send_email(cfg.smtp_url, cfg.mail_from, p["to"], p["subject"], p["body"])
+    elif msg.topic in notifications.TOPICS:
+        notifications.deliver(sess, msg)
     else:
-        log.info("outbox message without a channel yet", extra={"topic": msg.topic})
+        log.info("outbox message without a channel", extra={"topic": msg.topic})
 
 
 def relay(tenant_id: str) -> int:
@@ -56,7 +61,7 @@ def relay(tenant_id: str) -> int:
             if msg is None:
                 return delivered
             try:
-                deliver(msg)
+                deliver(sess, msg)
             except Exception:  # noqa: BLE001 - retried by the next relay or sweep
                 log.exception("outbox delivery failed", extra={"topic": msg.topic})
                 msg.attempts += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from portal.money import format_price
+from saas.money import format_price
 from tests.conftest import new_client
 from tests.scheduling.conftest import check
 

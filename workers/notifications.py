@@ -1,0 +1,96 @@
+"""Patient notifications for scheduling events, delivered by the outbox relay.
+
+Outbox payloads carry visit details but never contact data; the address is looked up (and
+decrypted with the clinic's key) only at send time, so an erased patient gets nothing and
+no email address sits in the outbox. These are transactional messages about a booking the
+patient made or holds, so they do not depend on reminder or marketing consent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import current_app
+
+from saas.mail import send_email
+from saas.models import OutboxMessage, Tenant
+from saas.money import format_price
+from saas.patients import get_patient_in_tenant, read_sealed
+
+TOPICS = (
+    "appointment.confirmed",
+    "appointment.held",
+    "appointment.rescheduled",
+    "appointment.cancelled",
+    "waitlist.offer",
+)
+
+
+def _when(iso: str) -> str:
+    start = dt.datetime.fromisoformat(iso)
+    return start.strftime("%A %d %B %Y, %H:%M")
+
+
+def _where(p: dict) -> str:
+    if p.get("location_kind") == "online":
+        return f"{p['location']} (online; the clinic sends the video link)"
+    return f"{p['location']}, {p['address']}" if p.get("address") else p["location"]
+
+
+def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
+    """Subject and body for one event, or None when patients are not told about it."""
+    visit = f"{p['service']} with {p['practitioner']}"
+    when = f"{_when(p['start'])} ({p['timezone']})"
+    if topic == "appointment.confirmed":
+        return (
+            f"Confirmed: {p['service']} on {_when(p['start'])}",
+            f"Your consultation is booked.\n\n{visit}\n{when}\n{_where(p)}\n",
+        )
+    if topic == "appointment.held":
+        return (
+            f"Please complete your booking at {clinic}",
+            f"We are holding this time for you until payment:\n\n{visit}\n{when}\n{_where(p)}\n"
+            f"\nThe hold ends at {_when(p['hold_expires_at'])} UTC if it is not paid.\n",
+        )
+    if topic == "appointment.rescheduled":
+        return (
+            f"Moved: {p['service']} is now on {_when(p['start'])}",
+            f"Your consultation has a new time.\n\n{visit}\nNew time: {when}\n"
+            f"Previously: {_when(p['old_start'])}\n{_where(p)}\n",
+        )
+    if topic == "appointment.cancelled":
+        fee = ""
+        if p.get("late_cancellation") and p.get("fee_minor"):
+            amount = format_price(p["fee_minor"], p["currency"])
+            fee = f"\nA late-cancellation fee of {amount} applies.\n"
+        return (
+            f"Cancelled: {p['service']} on {_when(p['start'])}",
+            f"This consultation is cancelled.\n\n{visit}\n{when}\n{fee}",
+        )
+    if topic == "waitlist.offer":
+        return (
+            f"A time is free at {clinic}: {p['service']}",
+            f"A time you were waiting for has become free:\n\n{visit}\n"
+            f"{_when(p['start'])} ({p.get('timezone', '')})\n{p['location']}\n\n"
+            "Book it on the clinic's site; the first to book gets it.\n",
+        )
+    return None
+
+
+def deliver(sess, msg: OutboxMessage) -> bool:
+    """Email the patient about ``msg``; False when there is nobody to tell."""
+    p = msg.payload
+    tenant = sess.get(Tenant, msg.tenant_id)
+    patient = get_patient_in_tenant(sess, tenant, uuid.UUID(p["patient_id"]))
+    if patient is None or patient.status != "active":
+        return False
+    email = read_sealed(sess, patient, "email")
+    message = compose(msg.topic, p, tenant.name)
+    if not email or message is None:
+        return False
+    cfg = current_app.config["SIMILIA"]
+    subject, body = message
+    body = f"Hello {patient.full_name},\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
+    send_email(cfg.smtp_url, cfg.mail_from, email, subject, body)
+    return True
