@@ -17,10 +17,6 @@ path "transit/datakey/wrapped/tenant-*" {
   capabilities = ["update"]
 }
 
-path "transit/datakey/plaintext/tenant-*" {
-  capabilities = ["update"]
-}
-
 path "transit/rewrap/tenant-*" {
   capabilities = ["update"]
 }

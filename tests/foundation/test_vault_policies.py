@@ -27,6 +27,9 @@ def test_key_admin_cannot_shred_but_the_shredder_can(service_env):
         admin.secrets.transit.delete_key(name=name)
     with pytest.raises(hvac.exceptions.Forbidden):
         runtime.secrets.transit.create_key(name=f"tenant-{uuid.uuid4()}")
+    with pytest.raises(hvac.exceptions.Forbidden):  # data keys only ever leave Vault wrapped
+        runtime.secrets.transit.generate_data_key(name=name, key_type="plaintext")
+    assert runtime.secrets.transit.generate_data_key(name=name, key_type="wrapped")["data"]["ciphertext"]
     with pytest.raises(hvac.exceptions.Forbidden):
         shredder.secrets.transit.update_key_configuration(name=name, min_decryption_version=2)
     with pytest.raises(hvac.exceptions.Forbidden):
