@@ -300,3 +300,29 @@ def test_staff_page_invite_and_receptionist_forbidden(make_clinic, app, token_fo
         base_url=f"http://{clinic.host}",
     )
     assert page_forbidden.status_code == 403
+
+
+def test_every_page_form_refuses_a_post_without_its_csrf_token(make_clinic, app):
+    """All non-API POST routes (platform and clinic hosts) answer 400 without a CSRF token."""
+    import uuid as _uuid
+
+    from tests.foundation.staff import PASSWORD, add_staff
+
+    clinic = make_clinic()
+    email, secret = add_staff(app, clinic, "owner")
+    client = new_client(app)
+    post_form(client, "/login", clinic.host, {"email": email, "password": PASSWORD})
+    post_form(client, "/login/mfa", clinic.host, {"code": pyotp.TOTP(secret).now()})
+    routes = [
+        r
+        for r in app.url_map.iter_rules()
+        if "POST" in r.methods and not r.rule.startswith("/api/")
+    ]
+    assert len(routes) >= 10
+    for rule in routes:
+        path = re.sub(r"<uuid:[a-z_]+>", str(_uuid.uuid4()), rule.rule)
+        path = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "check-in", path)
+        host = "localhost" if rule.endpoint.startswith("platform.") else clinic.host
+        resp = client.post(path, data={"x": "1"}, base_url=f"http://{host}")
+        assert resp.status_code == 400, (rule.rule, resp.status_code)
+        assert b"expired or was sent from elsewhere" in resp.data, rule.rule
