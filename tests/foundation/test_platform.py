@@ -93,3 +93,46 @@ def test_audit_chain_is_intact_and_detects_tampering(two_clinics, app, client, o
         )
     with app.app_context(), db.tenant_session(a.id) as sess:
         assert audit.verify_chain(sess, a.id) == 2
+
+
+def test_https_deployment_sets_secure_cookies_and_hsts(make_clinic):
+    """With SAAS_PUBLIC_SCHEME=https the session cookie is Secure and HSTS is sent."""
+    import pyotp
+
+    from saas.app import create_app
+    from tests.conftest import make_config, new_client
+    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.helpers import csrf_from
+
+    clinic = make_clinic()
+    https_app = create_app(make_config(public_scheme="https", public_port=None))
+    email, secret = add_staff(https_app, clinic, "admin")
+    client = new_client(https_app)
+    base = f"https://{clinic.host}"
+    page = client.get("/login", base_url=base)
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    # under HTTPS the CSRF check also wants a same-origin Referer, as browsers send
+    no_referer = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(page.data)},
+        base_url=base,
+    )
+    assert no_referer.status_code == 400
+    ref = {"Referer": f"{base}/login"}
+    client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(page.data)},
+        base_url=base,
+        headers=ref,
+    )
+    mfa = client.get("/login/mfa", base_url=base)
+    done = client.post(
+        "/login/mfa",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(mfa.data)},
+        base_url=base,
+        headers=ref,
+    )
+    cookie = done.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert done.status_code == 302 and done.location.endswith("/console/")
+    https_app.extensions["similia.engine"].dispose()
