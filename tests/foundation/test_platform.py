@@ -136,3 +136,33 @@ def test_https_deployment_sets_secure_cookies_and_hsts(make_clinic):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert done.status_code == 302 and done.location.endswith("/console/")
     https_app.extensions["similia.engine"].dispose()
+
+
+def test_logs_are_json_lines_with_request_and_tenant_ids(make_clinic, token_for, client):
+    """Each request writes one JSON line carrying its request id, tenant id and status."""
+    import io
+    import json
+    import logging
+
+    clinic = make_clinic()
+    token = token_for(clinic)
+    root = logging.getLogger()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+    try:
+        client.get(
+            "/api/v1/me",
+            headers={**bearer(token), "X-Request-Id": "trace-42"},
+            base_url=f"http://{clinic.host}",
+        )
+    finally:
+        root.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    [access] = [
+        e for e in lines if e.get("event") == "request" and e.get("request_id") == "trace-42"
+    ]
+    assert access["tenant_id"] == str(clinic.id)
+    assert access["status"] == 200 and access["method"] == "GET" and access["path"] == "/api/v1/me"
+    assert access["level"] == "info" and "timestamp" in access
