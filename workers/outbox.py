@@ -9,11 +9,12 @@ scrubbed once delivered.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import dramatiq
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from saas.db import tenant_session
 from saas.mail import send_email
@@ -43,29 +44,72 @@ def deliver(sess, msg: OutboxMessage) -> None:
 
 
 def relay(tenant_id: str) -> int:
-    """Deliver pending messages of one clinic; returns how many were delivered."""
+    """Deliver pending messages of one clinic in order; returns how many were delivered.
+
+    One relay at a time per clinic (a session advisory lock), so a patient's messages leave
+    in the order they were written. A relay that finds the lock taken leaves the work to the
+    holder, which checks once more for late arrivals after letting go of the lock.
+    """
+    delivered = 0
+    while True:
+        with _clinic_lock(tenant_id) as mine:
+            if not mine:
+                return delivered
+            count, failed = _drain(tenant_id)
+            delivered += count
+        if failed or not _pending(tenant_id):
+            return delivered
+
+
+@contextlib.contextmanager
+def _clinic_lock(tenant_id: str):
+    conn = current_app.extensions["similia.engine"].connect()
+    key = {"k": f"outbox-relay:{tenant_id}"}
+    try:
+        mine = conn.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key)
+        conn.commit()
+        try:
+            yield mine
+        finally:
+            if mine:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+                conn.commit()
+    finally:
+        conn.close()
+
+
+def _pending_query(tenant_id: str):
+    return (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.tenant_id == tenant_id,
+            OutboxMessage.dispatched_at.is_(None),
+            OutboxMessage.attempts < MAX_ATTEMPTS,
+        )
+        .order_by(OutboxMessage.created_at)
+        .limit(1)
+    )
+
+
+def _pending(tenant_id: str) -> bool:
+    with tenant_session(tenant_id) as sess:
+        return sess.scalar(_pending_query(tenant_id)) is not None
+
+
+def _drain(tenant_id: str) -> tuple[int, bool]:
+    """Deliver until none is left; returns (delivered, stopped on a failure)."""
     delivered = 0
     while True:
         with tenant_session(tenant_id) as sess:
-            msg = sess.scalar(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.tenant_id == tenant_id,
-                    OutboxMessage.dispatched_at.is_(None),
-                    OutboxMessage.attempts < MAX_ATTEMPTS,
-                )
-                .order_by(OutboxMessage.created_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
+            msg = sess.scalar(_pending_query(tenant_id).with_for_update(skip_locked=True))
             if msg is None:
-                return delivered
+                return delivered, False
             try:
                 deliver(sess, msg)
             except Exception:  # noqa: BLE001 - retried by the next relay or sweep
                 log.exception("outbox delivery failed", extra={"topic": msg.topic})
                 msg.attempts += 1
-                return delivered
+                return delivered, True
             msg.dispatched_at = utcnow()
             msg.attempts += 1
             if "body" in msg.payload:
