@@ -8,8 +8,9 @@ import uuid
 
 import redis
 import structlog
-from flask import Flask, g, request
+from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, errors, logs, outbox
@@ -58,7 +59,8 @@ def create_app(config: Config | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # served from the swagger-ui-bundle package, so the docs work offline too
+        OPENAPI_SWAGGER_UI_URL="/api/docs-assets/",
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
@@ -116,6 +118,12 @@ def create_app(config: Config | None = None) -> Flask:
         return portal_views.home() if g.get("tenant") else tenant_views.home()
 
     app.add_url_rule("/", "front_page", front_page)
+
+    def swagger_assets(filename: str):
+        """Swagger UI's files (JS/CSS) for ``/api/docs``."""
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    app.add_url_rule("/api/docs-assets/<path:filename>", "swagger_assets", swagger_assets)
     app.register_blueprint(ops.bp)
     app.register_blueprint(tenant_views.bp)
     app.register_blueprint(portal_views.bp)

@@ -24,7 +24,7 @@ PLATFORM_BLUEPRINTS = frozenset({"platform", "signup_api"})
 #: Blueprints served on every host (OpenAPI document and its UI).
 SHARED_BLUEPRINTS = frozenset({"api-docs"})
 #: App-level endpoints served on every host (they dispatch on ``g.tenant`` themselves).
-SHARED_ENDPOINTS = frozenset({"front_page"})
+SHARED_ENDPOINTS = frozenset({"front_page", "swagger_assets"})
 
 
 def parse_host(raw: str) -> str | None:

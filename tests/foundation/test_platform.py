@@ -166,3 +166,12 @@ def test_logs_are_json_lines_with_request_and_tenant_ids(make_clinic, token_for,
     assert access["tenant_id"] == str(clinic.id)
     assert access["status"] == 200 and access["method"] == "GET" and access["path"] == "/api/v1/me"
     assert access["level"] == "info" and "timestamp" in access
+
+
+def test_api_docs_work_offline(client):
+    """Swagger UI and its assets are served by the app itself (no CDN)."""
+    page = client.get("/api/docs", base_url="http://localhost").get_data(as_text=True)
+    assert "/api/docs-assets/swagger-ui-bundle.js" in page and "cdn." not in page
+    js = client.get("/api/docs-assets/swagger-ui-bundle.js", base_url="http://localhost")
+    assert js.status_code == 200 and "javascript" in js.mimetype and len(js.data) > 100_000
+    assert client.get("/api/docs-assets/../app.py", base_url="http://localhost").status_code == 404
