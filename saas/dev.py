@@ -112,7 +112,7 @@ def run(var_dir: Path, port: int = 8000, workers: int = 2) -> int:
             f"  Platform (signup):   http://localhost:{port}\n"
             f"  Demo clinic:         http://demo.localhost:{port}\n"
             f"  Staff console:       http://demo.localhost:{port}/login\n"
-            f"  API docs:            http://localhost:{port}/api/docs (OpenAPI: /api/openapi.json)\n"
+            f"  API docs:            http://localhost:{port}/api/docs\n"
             f"  Mail sink:           {os.environ.get('MAIL_DIR', os.environ.get('SMTP_URL'))}\n"
             f"  Logs:                {logs}\n\n"
             f"Demo logins (password {PASSWORD!r}):\n"
