@@ -28,7 +28,7 @@ from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
 from saas.records import errors, followups, gdpr, queries, services
 from saas.records.models import Consent
-from saas.records.policy import RecordsError, can_read_clinical, records_settings
+from saas.records.policy import can_read_clinical, records_settings
 from saas.security.rbac import requires
 
 from .records_schemas import (
@@ -66,11 +66,6 @@ blp = Blueprint(
 
 
 errors.register(blp)
-
-
-def _refuse(exc: RecordsError):
-    db.session.rollback()
-    abort(exc.status, message=str(exc), errors={"json": exc.errors})
 
 
 def _patient(patient_id):
@@ -124,10 +119,7 @@ class Patients(MethodView):
     @blp.response(201, PatientSchema)
     def post(self, data):
         """Create a patient (receptionists too)."""
-        try:
-            patient = services.create_patient_by_staff(db.session, g.tenant, g.api_user, data)
-        except RecordsError as exc:
-            _refuse(exc)
+        patient = services.create_patient_by_staff(db.session, g.tenant, g.api_user, data)
         out = queries.demographics(db.session, patient)
         db.session.commit()
         return out
@@ -159,10 +151,7 @@ class PatientItem(MethodView):
     def patch(self, data, patient_id: uuid.UUID):
         """Change demographics (only the fields sent; null clears)."""
         patient = _patient(patient_id)
-        try:
-            services.update_demographics(db.session, g.tenant, patient, data, actor=g.api_user)
-        except RecordsError as exc:
-            _refuse(exc)
+        services.update_demographics(db.session, g.tenant, patient, data, actor=g.api_user)
         out = queries.demographics(db.session, patient)
         db.session.commit()
         return out
@@ -178,10 +167,7 @@ class PatientRecord(MethodView):
     def get(self, patient_id: uuid.UUID):
         """Allergies, medication, visits with current notes, prescriptions."""
         patient = _patient(patient_id)
-        try:
-            out = queries.read_patient_record(db.session, g.tenant, g.api_user, patient)
-        except RecordsError as exc:
-            _refuse(exc)
+        out = queries.read_patient_record(db.session, g.tenant, g.api_user, patient)
         db.session.commit()
         return out
 
@@ -196,21 +182,18 @@ class Visits(MethodView):
     def post(self, data, patient_id: uuid.UUID):
         """Open a visit's record with its first case-note version."""
         patient = _patient(patient_id)
-        try:
-            visit = services.record_visit_note(
-                db.session,
-                g.tenant,
-                g.api_user,
-                patient,
-                kind=data["kind"],
-                visit_date=data["visit_date"] or utcnow().date(),
-                sections=data["note"],
-                practitioner_id=data["practitioner_id"],
-                appointment_id=data["appointment_id"],
-            )
-            out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        except RecordsError as exc:
-            _refuse(exc)
+        visit = services.record_visit_note(
+            db.session,
+            g.tenant,
+            g.api_user,
+            patient,
+            kind=data["kind"],
+            visit_date=data["visit_date"] or utcnow().date(),
+            sections=data["note"],
+            practitioner_id=data["practitioner_id"],
+            appointment_id=data["appointment_id"],
+        )
+        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
         db.session.commit()
         return out
 
@@ -224,10 +207,7 @@ class VisitItem(MethodView):
     def get(self, visit_id: uuid.UUID):
         """The visit with its current notes, version history and prescriptions."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        try:
-            out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        except RecordsError as exc:
-            _refuse(exc)
+        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
         db.session.commit()
         return out
 
@@ -242,19 +222,16 @@ class VisitNote(MethodView):
     def put(self, data, visit_id: uuid.UUID):
         """Write a new version (an amendment with a reason once the visit is signed)."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        try:
-            note = services.amend_note(
-                db.session,
-                g.tenant,
-                g.api_user,
-                visit,
-                data["sections"],
-                reason=data["reason"],
-                expected_version=data["expected_version"],
-            )
-            out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, note.version)
-        except RecordsError as exc:
-            _refuse(exc)
+        note = services.amend_note(
+            db.session,
+            g.tenant,
+            g.api_user,
+            visit,
+            data["sections"],
+            reason=data["reason"],
+            expected_version=data["expected_version"],
+        )
+        out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, note.version)
         db.session.commit()
         return out
 
@@ -268,10 +245,7 @@ class VisitNoteVersion(MethodView):
     def get(self, visit_id: uuid.UUID, version: int):
         """Read an earlier (or the current) version."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        try:
-            out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, version)
-        except RecordsError as exc:
-            _refuse(exc)
+        out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, version)
         db.session.commit()
         return out
 
@@ -285,11 +259,8 @@ class VisitSign(MethodView):
     def post(self, visit_id: uuid.UUID):
         """Sign (lock) the visit; later changes are amendments."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        try:
-            services.sign_visit(db.session, g.tenant, g.api_user, visit)
-            out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        except RecordsError as exc:
-            _refuse(exc)
+        services.sign_visit(db.session, g.tenant, g.api_user, visit)
+        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
         db.session.commit()
         return out
 
@@ -304,18 +275,15 @@ class VisitSharing(MethodView):
     def put(self, data, visit_id: uuid.UUID):
         """Share the visit summary with the patient on the portal (or stop)."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        try:
-            services.share_visit(
-                db.session,
-                g.tenant,
-                g.api_user,
-                visit,
-                shared=data["shared_with_patient"],
-                summary=data["patient_summary"],
-            )
-            out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        except RecordsError as exc:
-            _refuse(exc)
+        services.share_visit(
+            db.session,
+            g.tenant,
+            g.api_user,
+            visit,
+            shared=data["shared_with_patient"],
+            summary=data["patient_summary"],
+        )
+        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
         db.session.commit()
         return out
 
@@ -331,10 +299,7 @@ class VisitPrescriptions(MethodView):
     def post(self, data, visit_id: uuid.UUID):
         """Prescribe a remedy (with an optional follow-up window)."""
         visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        try:
-            rx = services.add_prescription(db.session, g.tenant, g.api_user, visit, data)
-        except RecordsError as exc:
-            _refuse(exc)
+        rx = services.add_prescription(db.session, g.tenant, g.api_user, visit, data)
         out = queries.prescription_dict(db.session, rx)
         db.session.commit()
         return out
@@ -349,10 +314,7 @@ class PatientPrescriptions(MethodView):
     def get(self, patient_id: uuid.UUID):
         """All prescriptions, newest first (void ones included, marked)."""
         patient = _patient(patient_id)
-        try:
-            out = queries.list_prescriptions(db.session, g.tenant, g.api_user, patient)
-        except RecordsError as exc:
-            _refuse(exc)
+        out = queries.list_prescriptions(db.session, g.tenant, g.api_user, patient)
         db.session.commit()
         return out
 
@@ -367,10 +329,7 @@ class PrescriptionVoid(MethodView):
     def post(self, data, rx_id: uuid.UUID):
         """Void a prescription with a reason (kept in the record)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
-        try:
-            services.void_prescription(db.session, g.tenant, g.api_user, rx, data["reason"])
-        except RecordsError as exc:
-            _refuse(exc)
+        services.void_prescription(db.session, g.tenant, g.api_user, rx, data["reason"])
         out = queries.prescription_dict(db.session, rx)
         db.session.commit()
         return out
@@ -386,12 +345,9 @@ class PrescriptionSharing(MethodView):
     def put(self, data, rx_id: uuid.UUID):
         """Share the prescription with the patient on the portal (or stop)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
-        try:
-            services.share_prescription(
-                db.session, g.tenant, g.api_user, rx, shared=data["shared_with_patient"]
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        services.share_prescription(
+            db.session, g.tenant, g.api_user, rx, shared=data["shared_with_patient"]
+        )
         out = queries.prescription_dict(db.session, rx)
         db.session.commit()
         return out
@@ -432,10 +388,7 @@ class RecallClose(MethodView):
     def post(self, rx_id: uuid.UUID):
         """Close a recall by hand (booked by phone, patient declined, ...)."""
         rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
-        try:
-            followups.close_recall(db.session, g.tenant, g.api_user, rx)
-        except RecordsError as exc:
-            _refuse(exc)
+        followups.close_recall(db.session, g.tenant, g.api_user, rx)
         db.session.commit()
 
 
@@ -450,17 +403,14 @@ class Facts(MethodView):
     def post(self, data, patient_id: uuid.UUID):
         """Record an allergy or a current medication."""
         patient = _patient(patient_id)
-        try:
-            fact = services.record_fact(
-                db.session,
-                g.tenant,
-                g.api_user,
-                patient,
-                kind=data["kind"],
-                details={"name": data["name"], "details": data["details"]},
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        fact = services.record_fact(
+            db.session,
+            g.tenant,
+            g.api_user,
+            patient,
+            kind=data["kind"],
+            details={"name": data["name"], "details": data["details"]},
+        )
         out = queries.fact_dict(db.session, fact)
         db.session.commit()
         return out
@@ -476,10 +426,7 @@ class FactEnd(MethodView):
     def post(self, data, fact_id: uuid.UUID):
         """Mark resolved/stopped, with a reason (kept in the history)."""
         fact = _found(queries.access_fact(db.session, g.tenant, fact_id), "entry")
-        try:
-            services.end_fact(db.session, g.tenant, g.api_user, fact, data["reason"])
-        except RecordsError as exc:
-            _refuse(exc)
+        services.end_fact(db.session, g.tenant, g.api_user, fact, data["reason"])
         out = queries.fact_dict(db.session, fact)
         db.session.commit()
         return out
@@ -507,10 +454,7 @@ class Attachments(MethodView):
     def get(self, patient_id: uuid.UUID):
         """List a patient's attachments (metadata only)."""
         patient = _patient(patient_id)
-        try:
-            out = attachment_svc.list_attachments(db.session, g.tenant, g.api_user, patient)
-        except RecordsError as exc:
-            _refuse(exc)
+        out = attachment_svc.list_attachments(db.session, g.tenant, g.api_user, patient)
         db.session.commit()
         return out
 
@@ -522,18 +466,15 @@ class Attachments(MethodView):
         """Upload a PDF or image (type sniffed from the content; size limited)."""
         patient = _patient(patient_id)
         upload = files["file"]
-        try:
-            att = attachment_svc.add_attachment(
-                db.session,
-                g.tenant,
-                g.api_user,
-                patient,
-                filename=upload.filename or "upload",
-                data=upload.read(attachment_svc.MAX_BYTES + 1),
-                visit_id=args["visit_id"],
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        att = attachment_svc.add_attachment(
+            db.session,
+            g.tenant,
+            g.api_user,
+            patient,
+            filename=upload.filename or "upload",
+            data=upload.read(attachment_svc.MAX_BYTES + 1),
+            visit_id=args["visit_id"],
+        )
         out = attachment_svc.attachment_dict(db.session, att)
         db.session.commit()
         return out
@@ -548,10 +489,7 @@ class AttachmentContent(MethodView):
     def get(self, attachment_id: uuid.UUID):
         """Download the file (never rendered inline)."""
         att = _found(queries.access_attachment(db.session, g.tenant, attachment_id), "attachment")
-        try:
-            name, data = attachment_svc.read_attachment(db.session, g.tenant, g.api_user, att)
-        except RecordsError as exc:
-            _refuse(exc)
+        name, data = attachment_svc.read_attachment(db.session, g.tenant, g.api_user, att)
         db.session.commit()
         return attachment_svc.download_response(name, att.content_type, data)
 
@@ -574,12 +512,9 @@ class Consents(MethodView):
     def post(self, data, patient_id: uuid.UUID):
         """Record a consent (purpose, text version, channel)."""
         patient = _patient(patient_id)
-        try:
-            consent = consent_svc.record_consent(
-                db.session, g.tenant, patient, actor=g.api_user, **data
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        consent = consent_svc.record_consent(
+            db.session, g.tenant, patient, actor=g.api_user, **data
+        )
         db.session.commit()
         return consent
 
@@ -596,12 +531,9 @@ class ConsentWithdraw(MethodView):
         consent: Consent = _found(
             queries.access_consent(db.session, g.tenant, consent_id), "consent"
         )
-        try:
-            consent_svc.withdraw_consent(
-                db.session, g.tenant, consent, channel=data["channel"], actor=g.api_user
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        consent_svc.withdraw_consent(
+            db.session, g.tenant, consent, channel=data["channel"], actor=g.api_user
+        )
         db.session.commit()
         return consent
 
@@ -616,10 +548,7 @@ class Exports(MethodView):
     def post(self, patient_id: uuid.UUID):
         """Request a machine-readable export; a worker assembles it."""
         patient = _patient(patient_id)
-        try:
-            export = gdpr.request_export(db.session, g.tenant, g.api_user, patient)
-        except RecordsError as exc:
-            _refuse(exc)
+        export = gdpr.request_export(db.session, g.tenant, g.api_user, patient)
         db.session.commit()
         gdpr.enqueue_export(g.tenant.id, export.id)
         return export
@@ -645,10 +574,7 @@ class ExportDownload(MethodView):
     def get(self, export_id: uuid.UUID):
         """Download the bundle: once, before it expires (then it is destroyed)."""
         export = _found(gdpr.access_export(db.session, g.tenant, export_id), "export")
-        try:
-            data = gdpr.download_export(db.session, g.tenant, g.api_user, export)
-        except RecordsError as exc:
-            _refuse(exc)
+        data = gdpr.download_export(db.session, g.tenant, g.api_user, export)
         db.session.commit()
         return send_file(
             io.BytesIO(data),
@@ -675,17 +601,14 @@ class Erasure(MethodView):
                 message="Type the patient's full name to confirm.",
                 errors={"json": {"confirm_name": ["Does not match the patient's name."]}},
             )
-        try:
-            removed = gdpr.erase_patient(
-                db.session,
-                g.tenant,
-                g.api_user,
-                patient,
-                reason=data["reason"],
-                reference=data["reference"],
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        removed = gdpr.erase_patient(
+            db.session,
+            g.tenant,
+            g.api_user,
+            patient,
+            reason=data["reason"],
+            reference=data["reference"],
+        )
         db.session.commit()
         return {
             "patient_id": patient.id,
@@ -711,9 +634,6 @@ class Settings(MethodView):
     @blp.response(200, RecordsSettingsSchema)
     def put(self, data):
         """Change settings; only an owner may change who reads clinical records."""
-        try:
-            out = gdpr.update_records_settings(db.session, g.tenant, g.api_user, data)
-        except RecordsError as exc:
-            _refuse(exc)
+        out = gdpr.update_records_settings(db.session, g.tenant, g.api_user, data)
         db.session.commit()
         return out

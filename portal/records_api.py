@@ -18,7 +18,6 @@ from saas.models import Patient
 from saas.patients import authenticate_patient_bearer
 from saas.records import consents as consent_svc
 from saas.records import errors, queries, services
-from saas.records.policy import RecordsError
 
 blp = Blueprint(
     "patient_records_api",
@@ -115,11 +114,6 @@ def _me() -> Patient:
     return patient
 
 
-def _refuse(exc: RecordsError):
-    db.session.rollback()
-    abort(exc.status, message=str(exc), errors={"json": exc.errors})
-
-
 def _profile(patient: Patient) -> dict:
     return queries.demographics(db.session, patient)
 
@@ -138,10 +132,7 @@ class Profile(MethodView):
     def patch(self, data):
         """Change my contact details (only the fields sent; null clears)."""
         patient = _me()
-        try:
-            services.update_demographics(db.session, g.tenant, patient, data, actor=None)
-        except RecordsError as exc:
-            _refuse(exc)
+        services.update_demographics(db.session, g.tenant, patient, data, actor=None)
         out = _profile(patient)
         db.session.commit()
         return out
@@ -188,18 +179,15 @@ class MyConsents(MethodView):
     def post(self, data):
         """Give a consent (e.g. reminders by email)."""
         patient = _me()
-        try:
-            consent = consent_svc.record_consent(
-                db.session,
-                g.tenant,
-                patient,
-                purpose=data["purpose"],
-                text_version=data["text_version"],
-                channel="portal",
-                actor=patient,
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        consent = consent_svc.record_consent(
+            db.session,
+            g.tenant,
+            patient,
+            purpose=data["purpose"],
+            text_version=data["text_version"],
+            channel="portal",
+            actor=patient,
+        )
         db.session.commit()
         return consent
 
@@ -215,11 +203,6 @@ class MyConsentWithdraw(MethodView):
         consent = consent_svc.standing_consent(db.session, g.tenant.id, patient.id, purpose)
         if consent is None:
             abort(404, message="You have no standing consent for this purpose.")
-        try:
-            consent_svc.withdraw_consent(
-                db.session, g.tenant, consent, channel="portal", actor=patient
-            )
-        except RecordsError as exc:
-            _refuse(exc)
+        consent_svc.withdraw_consent(db.session, g.tenant, consent, channel="portal", actor=patient)
         db.session.commit()
         return consent
