@@ -395,7 +395,7 @@ def _clone(source: uuid.UUID, count: int, offset: int) -> float:
     tables = {
         "locations": "name, kind, address, timezone, is_active, created_at",
         "practitioners": "display_name, title, bio, photo_url, is_active, user_id, created_at",
-        "services": "name, description, duration_minutes, price_minor, currency, "
+        "visit_types": "name, description, duration_minutes, price_minor, currency, "
         "buffer_before_minutes, "
         "buffer_after_minutes, mode, new_patients_only, returning_patients_only, "
         "requires_prepayment, "
@@ -433,10 +433,10 @@ def _clone(source: uuid.UUID, count: int, offset: int) -> float:
                 f"FROM {table} t CROSS JOIN clones c WHERE t.tenant_id = %s",
                 (source,),
             )
-            if table == "services":
+            if table == "visit_types":
                 for link, link_cols in (
-                    ("service_practitioners", "service_id, practitioner_id"),
-                    ("service_locations", "service_id, location_id"),
+                    ("visit_type_practitioners", "service_id, practitioner_id"),
+                    ("visit_type_locations", "service_id, location_id"),
                 ):
                     conn.execute(
                         f"INSERT INTO {link} (tenant_id, {link_cols}) SELECT c.tid, {link_cols} "

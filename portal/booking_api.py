@@ -34,8 +34,8 @@ from saas.scheduling.access import (
 )
 from saas.scheduling.errors import SchedulingError, abort_with
 from saas.scheduling.feeds import appointment_calendar
-from saas.scheduling.models import Appointment, Location, Practitioner, Service, WaitlistEntry
-from saas.scheduling.practice import service_links
+from saas.scheduling.models import Appointment, Location, Practitioner, VisitType, WaitlistEntry
+from saas.scheduling.practice import visit_type_links
 from saas.scheduling.queries import search_slots
 from saas.scheduling.schemas import AppointmentSchema, WaitlistEntrySchema, present_appointments
 from saas.scheduling.slots import local_to_utc
@@ -46,7 +46,7 @@ from .booking_schemas import (
     CancelSchema,
     PublicLocationSchema,
     PublicPractitionerSchema,
-    PublicServiceSchema,
+    PublicVisitTypeSchema,
     RescheduleSchema,
     SlotQuerySchema,
     SlotsSchema,
@@ -182,22 +182,22 @@ class PublicServices(MethodView):
     """Bookable visit types."""
 
     @public
-    @blp.response(200, PublicServiceSchema(many=True))
+    @blp.response(200, PublicVisitTypeSchema(many=True))
     def get(self):
         """Active visit types with who offers them where."""
         rows = db.session.scalars(
-            select(Service)
-            .where(Service.tenant_id == g.tenant.id, Service.is_active.is_(True))
-            .order_by(Service.name)
+            select(VisitType)
+            .where(VisitType.tenant_id == g.tenant.id, VisitType.is_active.is_(True))
+            .order_by(VisitType.name)
         ).all()
         out = []
         for s in rows:
-            practitioner_ids, location_ids = service_links(db.session, g.tenant.id, s.id)
+            practitioner_ids, location_ids = visit_type_links(db.session, g.tenant.id, s.id)
             out.append(
                 {
                     **{
                         k: getattr(s, k)
-                        for k in PublicServiceSchema._declared_fields
+                        for k in PublicVisitTypeSchema._declared_fields
                         if hasattr(s, k)
                     },
                     "practitioner_ids": practitioner_ids,

@@ -57,7 +57,7 @@ class SlotGroupSchema(Schema):
     )
 
 
-class SlotServiceSchema(Schema):
+class SlotVisitTypeSchema(Schema):
     """The visit type searched."""
 
     id = fields.UUID()
@@ -68,7 +68,7 @@ class SlotServiceSchema(Schema):
 class SlotsSchema(Schema):
     """Free start times, grouped by practitioner and location."""
 
-    service = fields.Nested(SlotServiceSchema)
+    service = fields.Nested(SlotVisitTypeSchema)
     timezone = fields.String(metadata={"description": "The clinic's zone"})
     start = fields.String(data_key="from")
     end = fields.String(data_key="to")
@@ -125,7 +125,7 @@ class WaitlistJoinSchema(Schema):
     patient_id = fields.UUID(metadata={"description": "Staff only"})
 
 
-class PublicServiceSchema(Schema):
+class PublicVisitTypeSchema(Schema):
     """A bookable visit type."""
 
     id = fields.UUID()

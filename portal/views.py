@@ -15,7 +15,7 @@ from sqlalchemy import select
 from saas import db
 from saas.models import utcnow
 from saas.money import format_price
-from saas.scheduling.models import Location, Practitioner, Service
+from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import search_slots
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -28,9 +28,9 @@ def home():
     tenant = g.tenant
     services = list(
         db.session.scalars(
-            select(Service)
-            .where(Service.tenant_id == tenant.id, Service.is_active.is_(True))
-            .order_by(Service.duration_minutes.desc(), Service.name)
+            select(VisitType)
+            .where(VisitType.tenant_id == tenant.id, VisitType.is_active.is_(True))
+            .order_by(VisitType.duration_minutes.desc(), VisitType.name)
         )
     )
     practitioners = list(

@@ -94,9 +94,13 @@ def create_app(config: Config | None = None) -> Flask:
     api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
     errors.register(app)
 
-    from admin import api as admin_api
-    from admin import appointments_api, auth_views, day, practice_api, records_api
-    from admin import views as console_views
+    from admin.clinic.appointments import api as appointments_api
+    from admin.clinic.appointments import views as day
+    from admin.clinic.auth import views as auth_views
+    from admin.clinic.practice import api as practice_api
+    from admin.clinic.records import api as records_api
+    from admin.clinic.staff import api as admin_api
+    from admin.clinic.staff import views as console_views
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
     from portal import records_api as portal_records_api

@@ -26,19 +26,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 from saas.models import Base, TenantScoped
 
 
-def _fk(cols, table):
-    return ForeignKeyConstraint(["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"])
+def _fk(cols, table, *, nullify: str | None = None):
+    ondelete = f"SET NULL ({nullify})" if nullify else None
+    return ForeignKeyConstraint(
+        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+    )
 
 
 class ClinicalVisit(TenantScoped, Base):
     """One consultation's clinical record; signed (locked) by the practitioner when complete."""
 
     __tablename__ = "clinical_visits"
-    __table_args__ = (_fk(["patient_id"], "patients"),)
+    __table_args__ = (
+        _fk(["patient_id"], "patients"),
+        _fk(["appointment_id"], "appointments", nullify="appointment_id"),
+    )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    #: The scheduling appointment this record belongs to, if any (no FK: another feature).
+    #: The scheduling appointment this record belongs to, if any.
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     kind: Mapped[str] = mapped_column(String(16))  #: initial, follow_up, acute
     visit_date: Mapped[dt.date] = mapped_column(Date)
@@ -73,7 +79,11 @@ class Prescription(TenantScoped, Base):
     """A remedy prescribed at a visit, with an optional follow-up window (the recall list)."""
 
     __tablename__ = "prescriptions"
-    __table_args__ = (_fk(["visit_id"], "clinical_visits"), _fk(["patient_id"], "patients"))
+    __table_args__ = (
+        _fk(["visit_id"], "clinical_visits"),
+        _fk(["patient_id"], "patients"),
+        _fk(["follow_up_service_id"], "visit_types", nullify="follow_up_service_id"),
+    )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -82,7 +92,7 @@ class Prescription(TenantScoped, Base):
     details: Mapped[bytes] = mapped_column("details_enc", LargeBinary)
     follow_up_from: Mapped[dt.date | None] = mapped_column(Date)
     follow_up_to: Mapped[dt.date | None] = mapped_column(Date)
-    #: Scheduling's follow-up service (visit type) the booking link pre-selects.
+    #: The follow-up visit type the booking link pre-selects.
     follow_up_service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     shared_with_patient: Mapped[bool] = mapped_column(Boolean, default=False)
     is_amendment: Mapped[bool] = mapped_column(Boolean, default=False)

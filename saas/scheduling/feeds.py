@@ -28,7 +28,7 @@ from saas import audit
 from saas.models import Patient, Tenant, utcnow
 from saas.security.secrets import digest, new_token
 
-from .models import Appointment, CalendarFeed, Location, Practitioner, Service
+from .models import Appointment, CalendarFeed, Location, Practitioner, VisitType
 from .practice import feed_name_mode
 
 TOKEN_PREFIX = "simcal_"
@@ -167,8 +167,8 @@ def practitioner_calendar(
     mode = feed_name_mode(tenant)
     a = Appointment
     rows = sess.execute(
-        select(a, Service.name, Location, Patient.full_name)
-        .join(Service, and_(Service.tenant_id == a.tenant_id, Service.id == a.service_id))
+        select(a, VisitType.name, Location, Patient.full_name)
+        .join(VisitType, and_(VisitType.tenant_id == a.tenant_id, VisitType.id == a.service_id))
         .join(Location, and_(Location.tenant_id == a.tenant_id, Location.id == a.location_id))
         .join(Patient, and_(Patient.tenant_id == a.tenant_id, Patient.id == a.patient_id))
         .where(
@@ -202,7 +202,7 @@ def appointment_calendar(
     sess: Session, tenant: Tenant, appt: Appointment, *, for_patient: bool
 ) -> bytes:
     """A single appointment as an ``.ics`` file (patients: with their practitioner's name)."""
-    service = sess.get(Service, (tenant.id, appt.service_id))
+    service = sess.get(VisitType, (tenant.id, appt.service_id))
     practitioner = sess.get(Practitioner, (tenant.id, appt.practitioner_id))
     location = sess.get(Location, (tenant.id, appt.location_id))
     if for_patient:

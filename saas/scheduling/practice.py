@@ -29,9 +29,9 @@ from .models import (
     Closure,
     Location,
     Practitioner,
-    Service,
-    ServiceLocation,
-    ServicePractitioner,
+    VisitType,
+    VisitTypeLocation,
+    VisitTypePractitioner,
 )
 from .models.practice import EXCEPTION_KINDS, LOCATION_KINDS, SERVICE_MODES
 from .queries import (
@@ -249,7 +249,7 @@ SERVICE_FIELDS = (
 
 
 def _check_service(
-    sess: Session, tenant: Tenant, s: Service, practitioner_ids, location_ids
+    sess: Session, tenant: Tenant, s: VisitType, practitioner_ids, location_ids
 ) -> None:
     errors = {}
     if not (s.name or "").strip():
@@ -291,32 +291,33 @@ def _check_service(
         raise field_errors(errors)
 
 
-def _set_links(sess: Session, tenant: Tenant, s: Service, practitioner_ids, location_ids) -> None:
+def _set_links(sess: Session, tenant: Tenant, s: VisitType, practitioner_ids, location_ids) -> None:
     if practitioner_ids is not None:
         sess.execute(
-            delete(ServicePractitioner).where(
-                ServicePractitioner.tenant_id == tenant.id, ServicePractitioner.service_id == s.id
+            delete(VisitTypePractitioner).where(
+                VisitTypePractitioner.tenant_id == tenant.id,
+                VisitTypePractitioner.service_id == s.id,
             )
         )
         sess.add_all(
-            ServicePractitioner(tenant_id=tenant.id, service_id=s.id, practitioner_id=p)
+            VisitTypePractitioner(tenant_id=tenant.id, service_id=s.id, practitioner_id=p)
             for p in dict.fromkeys(practitioner_ids)
         )
     if location_ids is not None:
         sess.execute(
-            delete(ServiceLocation).where(
-                ServiceLocation.tenant_id == tenant.id, ServiceLocation.service_id == s.id
+            delete(VisitTypeLocation).where(
+                VisitTypeLocation.tenant_id == tenant.id, VisitTypeLocation.service_id == s.id
             )
         )
         sess.add_all(
-            ServiceLocation(tenant_id=tenant.id, service_id=s.id, location_id=loc)
+            VisitTypeLocation(tenant_id=tenant.id, service_id=s.id, location_id=loc)
             for loc in dict.fromkeys(location_ids)
         )
 
 
-def create_service(sess: Session, tenant: Tenant, actor, data: dict) -> Service:
+def create_service(sess: Session, tenant: Tenant, actor, data: dict) -> VisitType:
     """Add a visit type, offered by ``practitioner_ids`` at ``location_ids``."""
-    s = Service(
+    s = VisitType(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
         price_minor=0,
@@ -354,7 +355,7 @@ def create_service(sess: Session, tenant: Tenant, actor, data: dict) -> Service:
     return s
 
 
-def update_service(sess: Session, tenant: Tenant, actor, s: Service, data: dict) -> Service:
+def update_service(sess: Session, tenant: Tenant, actor, s: VisitType, data: dict) -> VisitType:
     """Change a visit type; ``practitioner_ids``/``location_ids`` replace the current sets."""
     for f in SERVICE_FIELDS:
         if f in data:
@@ -395,7 +396,9 @@ def update_service(sess: Session, tenant: Tenant, actor, s: Service, data: dict)
     return s
 
 
-def service_links(sess: Session, tenant_id, service_id) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+def visit_type_links(
+    sess: Session, tenant_id, service_id
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """(practitioner ids, location ids) offering a service."""
     return service_practitioner_ids(sess, tenant_id, service_id), service_location_ids(
         sess, tenant_id, service_id
@@ -698,7 +701,7 @@ def get_closure_in_tenant(sess: Session, tenant_id, closure_id) -> Closure | Non
 
 
 def set_booking_rules(
-    sess: Session, tenant: Tenant, actor, values: dict, *, service: Service | None = None
+    sess: Session, tenant: Tenant, actor, values: dict, *, service: VisitType | None = None
 ) -> BookingRules:
     """Set the clinic's rules (``service`` None) or one service's overrides; None inherits."""
     values = {k: v for k, v in values.items() if k in RULE_FIELDS}
@@ -735,7 +738,7 @@ def set_booking_rules(
     return row
 
 
-def get_service_or_404(sess: Session, tenant_id, service_id) -> Service:
+def get_service_or_404(sess: Session, tenant_id, service_id) -> VisitType:
     """The clinic's service, or a 404 :class:`SchedulingError`."""
     s = get_service_in_tenant(sess, tenant_id, service_id)
     if s is None:

@@ -27,9 +27,9 @@ from .models import (
     Closure,
     Location,
     Practitioner,
-    Service,
-    ServiceLocation,
-    ServicePractitioner,
+    VisitType,
+    VisitTypeLocation,
+    VisitTypePractitioner,
 )
 from .rules import EffectiveRules, effective_rules
 
@@ -66,10 +66,10 @@ def get_practitioner_for_user(sess: Session, tenant_id, user_id) -> Practitioner
     )
 
 
-def get_service_in_tenant(sess: Session, tenant_id, service_id) -> Service | None:
+def get_service_in_tenant(sess: Session, tenant_id, service_id) -> VisitType | None:
     """The clinic's service (visit type) with this id."""
     return sess.scalar(
-        select(Service).where(Service.tenant_id == tenant_id, Service.id == service_id)
+        select(VisitType).where(VisitType.tenant_id == tenant_id, VisitType.id == service_id)
     )
 
 
@@ -89,9 +89,9 @@ def service_practitioner_ids(sess: Session, tenant_id, service_id) -> list[uuid.
     """Practitioners offering a service."""
     return list(
         sess.scalars(
-            select(ServicePractitioner.practitioner_id).where(
-                ServicePractitioner.tenant_id == tenant_id,
-                ServicePractitioner.service_id == service_id,
+            select(VisitTypePractitioner.practitioner_id).where(
+                VisitTypePractitioner.tenant_id == tenant_id,
+                VisitTypePractitioner.service_id == service_id,
             )
         )
     )
@@ -101,8 +101,8 @@ def service_location_ids(sess: Session, tenant_id, service_id) -> list[uuid.UUID
     """Locations offering a service."""
     return list(
         sess.scalars(
-            select(ServiceLocation.location_id).where(
-                ServiceLocation.tenant_id == tenant_id, ServiceLocation.service_id == service_id
+            select(VisitTypeLocation.location_id).where(
+                VisitTypeLocation.tenant_id == tenant_id, VisitTypeLocation.service_id == service_id
             )
         )
     )
@@ -124,7 +124,7 @@ def offerings(
     sess: Session, tenant_id, service_id, *, practitioner_id=None, location_id=None
 ) -> list[Offering]:
     """Active (practitioner, location) pairs that offer a service."""
-    sp, sl = ServicePractitioner, ServiceLocation
+    sp, sl = VisitTypePractitioner, VisitTypeLocation
     q = (
         select(
             sp.practitioner_id,
@@ -156,7 +156,7 @@ def offerings(
     ]
 
 
-def visit_of(service: Service) -> engine.Visit:
+def visit_of(service: VisitType) -> engine.Visit:
     """The engine's view of a service."""
     return engine.Visit(
         duration=dt.timedelta(minutes=service.duration_minutes),
@@ -281,7 +281,7 @@ def load_schedule(
 class SlotSearch:
     """The result of :func:`search_slots`."""
 
-    service: Service
+    service: VisitType
     rules: EffectiveRules
     offerings: list[Offering]
     slots: list[engine.Slot]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from saas.models import Patient, utcnow
 
-from .models import Appointment, Location, Practitioner, Service
+from .models import Appointment, Location, Practitioner, VisitType
 from .rules import effective_rules
 
 
@@ -36,7 +36,7 @@ class LocationRefSchema(Schema):
     timezone = fields.String()
 
 
-class ServiceRefSchema(Schema):
+class VisitTypeRefSchema(Schema):
     """A visit type as shown on an appointment."""
 
     id = fields.UUID()
@@ -66,7 +66,7 @@ class AppointmentSchema(Schema):
     start = fields.String(metadata={"description": "ISO 8601 in the location's zone"})
     end = fields.String()
     timezone = fields.String()
-    service = fields.Nested(ServiceRefSchema)
+    service = fields.Nested(VisitTypeRefSchema)
     practitioner = fields.Nested(PractitionerRefSchema)
     location = fields.Nested(LocationRefSchema)
     patient = fields.Nested(PatientRefSchema, allow_none=True)
@@ -143,7 +143,7 @@ def present_appointments(
 ) -> list[dict]:
     """Appointments as API dicts (names of service, practitioner, location; patient for staff)."""
     now = now or utcnow()
-    services = _by_id(sess, Service, tenant_id, {a.service_id for a in appts})
+    services = _by_id(sess, VisitType, tenant_id, {a.service_id for a in appts})
     practitioners = _by_id(sess, Practitioner, tenant_id, {a.practitioner_id for a in appts})
     locations = _by_id(sess, Location, tenant_id, {a.location_id for a in appts})
     patients = (

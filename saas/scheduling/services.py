@@ -50,7 +50,7 @@ from .models import (
     AppointmentEvent,
     Location,
     Practitioner,
-    Service,
+    VisitType,
     WaitlistEntry,
 )
 from .queries import (
@@ -318,7 +318,7 @@ def _check_time(
     sess: Session,
     tenant: Tenant,
     actor: Actor,
-    service: Service,
+    service: VisitType,
     practitioner: Practitioner,
     location: Location,
     rules: EffectiveRules,
@@ -351,7 +351,7 @@ def _check_time(
         raise refuse(reason)
 
 
-def _occupied(start: dt.datetime, end: dt.datetime, service: Service) -> Range:
+def _occupied(start: dt.datetime, end: dt.datetime, service: VisitType) -> Range:
     return Range(
         start - dt.timedelta(minutes=service.buffer_before_minutes),
         end + dt.timedelta(minutes=service.buffer_after_minutes),

@@ -26,9 +26,9 @@ from .errors import SchedulingError, field_errors, not_found
 from .models import (
     Location,
     Practitioner,
-    Service,
-    ServiceLocation,
-    ServicePractitioner,
+    VisitType,
+    VisitTypeLocation,
+    VisitTypePractitioner,
     WaitlistEntry,
     WaitlistOffer,
 )
@@ -169,10 +169,10 @@ def offer_freed_time(
         return []
     zone = engine.ZoneInfo(location.timezone)
     day = start.astimezone(zone).date()
-    e, sp, sl = WaitlistEntry, ServicePractitioner, ServiceLocation
+    e, sp, sl = WaitlistEntry, VisitTypePractitioner, VisitTypeLocation
     q = (
-        select(e, Service)
-        .join(Service, and_(Service.tenant_id == e.tenant_id, Service.id == e.service_id))
+        select(e, VisitType)
+        .join(VisitType, and_(VisitType.tenant_id == e.tenant_id, VisitType.id == e.service_id))
         .join(
             sp,
             and_(
@@ -192,7 +192,7 @@ def offer_freed_time(
         .where(
             e.tenant_id == tenant.id,
             e.status == "waiting",
-            Service.is_active.is_(True),
+            VisitType.is_active.is_(True),
             or_(e.practitioner_id.is_(None), e.practitioner_id == practitioner_id),
             or_(e.location_id.is_(None), e.location_id == location_id),
             or_(e.earliest_date.is_(None), e.earliest_date <= day),
@@ -235,7 +235,7 @@ def _first_start(
     schedule,
     sess,
     tenant,
-    service: Service,
+    service: VisitType,
     practitioner: Practitioner,
     location: Location,
     start: dt.datetime,

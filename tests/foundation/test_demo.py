@@ -46,7 +46,7 @@ def test_demo_practice_is_bookable(app):
     with psycopg.connect(app.config["SIMILIA"].database_url.replace("+psycopg", "")) as conn:
         services = dict(
             conn.execute(
-                "SELECT s.name, s.id FROM services s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = 'demo'"
+                "SELECT s.name, s.id FROM visit_types s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = 'demo'"
             ).fetchall()
         )
         booked = conn.execute(

@@ -80,7 +80,7 @@ def _reset(sql, p, cal, patients):
     ):
         sql(f"DELETE FROM {table} WHERE tenant_id = %s", tid)
     sql(
-        "UPDATE services SET duration_minutes = %s, buffer_before_minutes = %s, "
+        "UPDATE visit_types SET duration_minutes = %s, buffer_before_minutes = %s, "
         "buffer_after_minutes = %s "
         "WHERE tenant_id = %s",
         cal["duration"],

@@ -9,9 +9,9 @@ from tests.scheduling.conftest import check
 TABLES = (
     "locations",
     "practitioners",
-    "services",
-    "service_practitioners",
-    "service_locations",
+    "visit_types",
+    "visit_type_practitioners",
+    "visit_type_locations",
     "availability_rules",
     "availability_exceptions",
     "closures",

@@ -16,9 +16,9 @@ from .practice import (
     Closure,
     Location,
     Practitioner,
-    Service,
-    ServiceLocation,
-    ServicePractitioner,
+    VisitType,
+    VisitTypeLocation,
+    VisitTypePractitioner,
 )
 
 __all__ = [
@@ -33,9 +33,9 @@ __all__ = [
     "Closure",
     "Location",
     "Practitioner",
-    "Service",
-    "ServiceLocation",
-    "ServicePractitioner",
+    "VisitType",
+    "VisitTypeLocation",
+    "VisitTypePractitioner",
     "WaitlistEntry",
     "WaitlistOffer",
 ]

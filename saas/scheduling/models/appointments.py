@@ -45,7 +45,7 @@ class Appointment(TenantScoped, Base):
         _fk("patient_id", "patients"),
         _fk("practitioner_id", "practitioners"),
         _fk("location_id", "locations"),
-        _fk("service_id", "services"),
+        _fk("service_id", "visit_types"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -118,7 +118,7 @@ class WaitlistEntry(TenantScoped, Base):
     __tablename__ = "waitlist_entries"
     __table_args__ = (
         _fk("patient_id", "patients"),
-        _fk("service_id", "services"),
+        _fk("service_id", "visit_types"),
         _fk("practitioner_id", "practitioners"),
         _fk("location_id", "locations"),
     )

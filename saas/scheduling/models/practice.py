@@ -73,10 +73,10 @@ class Practitioner(TenantScoped, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
-class Service(TenantScoped, Base):
+class VisitType(TenantScoped, Base):
     """A visit type: initial case-taking, follow-up, acute visit..."""
 
-    __tablename__ = "services"
+    __tablename__ = "visit_types"
 
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text)
@@ -96,22 +96,22 @@ class Service(TenantScoped, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class ServicePractitioner(Base):
+class VisitTypePractitioner(Base):
     """Which practitioners offer a service."""
 
-    __tablename__ = "service_practitioners"
-    __table_args__ = (_fk("service_id", "services"), _fk("practitioner_id", "practitioners"))
+    __tablename__ = "visit_type_practitioners"
+    __table_args__ = (_fk("service_id", "visit_types"), _fk("practitioner_id", "practitioners"))
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     practitioner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
 
 
-class ServiceLocation(Base):
+class VisitTypeLocation(Base):
     """At which locations a service is offered."""
 
-    __tablename__ = "service_locations"
-    __table_args__ = (_fk("service_id", "services"), _fk("location_id", "locations"))
+    __tablename__ = "visit_type_locations"
+    __table_args__ = (_fk("service_id", "visit_types"), _fk("location_id", "locations"))
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     service_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -169,7 +169,7 @@ class BookingRules(TenantScoped, Base):
     """The clinic's booking rules (``service_id`` None) or one service's overrides."""
 
     __tablename__ = "booking_rules"
-    __table_args__ = (_fk("service_id", "services"),)
+    __table_args__ = (_fk("service_id", "visit_types"),)
 
     service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     slot_step_minutes: Mapped[int | None] = mapped_column(Integer)

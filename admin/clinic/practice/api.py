@@ -28,7 +28,7 @@ from saas.scheduling.models import (
     Closure,
     Location,
     Practitioner,
-    Service,
+    VisitType,
 )
 from saas.scheduling.queries import (
     get_location_in_tenant,
@@ -38,7 +38,7 @@ from saas.scheduling.queries import (
 from saas.scheduling.rules import RULE_FIELDS, effective_rules, rule_rows
 from saas.security.rbac import can, requires
 
-from .practice_schemas import (
+from .schemas import (
     AvailabilityPatchSchema,
     AvailabilityQuerySchema,
     AvailabilitySchema,
@@ -53,8 +53,8 @@ from .practice_schemas import (
     PracticeSettingsSchema,
     PractitionerPatchSchema,
     PractitionerSchema,
-    ServicePatchSchema,
-    ServiceSchema,
+    VisitTypePatchSchema,
+    VisitTypeSchema,
 )
 
 blp = Blueprint(
@@ -215,10 +215,10 @@ class PractitionerFeed(MethodView):
 # -- services ----------------------------------------------------------------------------------
 
 
-def _service_dict(s: Service) -> dict:
-    practitioner_ids, location_ids = practice.service_links(db.session, g.tenant.id, s.id)
+def _service_dict(s: VisitType) -> dict:
+    practitioner_ids, location_ids = practice.visit_type_links(db.session, g.tenant.id, s.id)
     return {
-        **{c: getattr(s, c) for c in ServiceSchema._declared_fields if hasattr(s, c)},
+        **{c: getattr(s, c) for c in VisitTypeSchema._declared_fields if hasattr(s, c)},
         "practitioner_ids": practitioner_ids,
         "location_ids": location_ids,
     }
@@ -229,17 +229,17 @@ class Services(MethodView):
     """The clinic's visit types."""
 
     @requires(VIEW)
-    @blp.response(200, ServiceSchema(many=True))
+    @blp.response(200, VisitTypeSchema(many=True))
     def get(self):
         """List visit types (archived ones too)."""
         rows = db.session.scalars(
-            select(Service).where(Service.tenant_id == g.tenant.id).order_by(Service.name)
+            select(VisitType).where(VisitType.tenant_id == g.tenant.id).order_by(VisitType.name)
         ).all()
         return [_service_dict(s) for s in rows]
 
     @requires(MANAGE)
-    @blp.arguments(ServiceSchema)
-    @blp.response(201, ServiceSchema)
+    @blp.arguments(VisitTypeSchema)
+    @blp.response(201, VisitTypeSchema)
     def post(self, data):
         """Add a visit type offered by some practitioners at some locations."""
         return _service_dict(_run(practice.create_service, data))
@@ -250,14 +250,14 @@ class ServiceItem(MethodView):
     """One visit type."""
 
     @requires(VIEW)
-    @blp.response(200, ServiceSchema)
+    @blp.response(200, VisitTypeSchema)
     def get(self, service_id: uuid.UUID):
         """Show a visit type."""
         return _service_dict(_get(get_service_in_tenant, service_id, "service"))
 
     @requires(MANAGE)
-    @blp.arguments(ServicePatchSchema)
-    @blp.response(200, ServiceSchema)
+    @blp.arguments(VisitTypePatchSchema)
+    @blp.response(200, VisitTypeSchema)
     def patch(self, data, service_id: uuid.UUID):
         """Change a visit type (``practitioner_ids``/``location_ids`` replace the sets)."""
         s = _get(get_service_in_tenant, service_id, "service")

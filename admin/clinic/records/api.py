@@ -31,7 +31,7 @@ from saas.records.models import Consent
 from saas.records.policy import can_read_clinical, records_settings
 from saas.security.rbac import requires
 
-from .records_schemas import (
+from .schemas import (
     AttachmentSchema,
     ConsentRequestSchema,
     ConsentSchema,

@@ -24,6 +24,13 @@ from flask import (
 )
 from flask_login import login_user, logout_user
 
+from admin.clinic import TEMPLATES
+from admin.clinic.forms import CodeForm, ForgotForm, LoginForm, NewPasswordForm
+from admin.clinic.staff.services import (
+    StaffError,
+    accept_invitation,
+    get_invitation_by_token_in_tenant,
+)
 from saas import audit, db, outbox
 from saas.extensions import limiter
 from saas.models import User
@@ -31,10 +38,7 @@ from saas.security import auth
 from saas.security.handoff import claim_handoff
 from saas.security.passwords import password_problem
 
-from .forms import CodeForm, ForgotForm, LoginForm, NewPasswordForm
-from .services import StaffError, accept_invitation, get_invitation_by_token_in_tenant
-
-bp = Blueprint("auth", __name__, template_folder="templates")
+bp = Blueprint("auth", __name__, template_folder=TEMPLATES)
 PENDING_SECONDS = 600
 
 

@@ -44,7 +44,7 @@ class PractitionerSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
-class ServiceSchema(Schema):
+class VisitTypeSchema(Schema):
     """A visit type and who offers it where."""
 
     id = fields.UUID(dump_only=True)
@@ -177,5 +177,5 @@ def _patch_schema(schema: type[Schema], name: str) -> type[Schema]:
 
 LocationPatchSchema = _patch_schema(LocationSchema, "LocationPatchSchema")
 PractitionerPatchSchema = _patch_schema(PractitionerSchema, "PractitionerPatchSchema")
-ServicePatchSchema = _patch_schema(ServiceSchema, "ServicePatchSchema")
+VisitTypePatchSchema = _patch_schema(VisitTypeSchema, "VisitTypePatchSchema")
 AvailabilityPatchSchema = _patch_schema(AvailabilitySchema, "AvailabilityPatchSchema")

@@ -15,16 +15,17 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from admin.clinic import TEMPLATES
 from saas import db
 from saas.models import Patient
 from saas.scheduling import services as scheduling
 from saas.scheduling.access import Actor
 from saas.scheduling.errors import SchedulingError
-from saas.scheduling.models import Appointment, Practitioner, Service
+from saas.scheduling.models import Appointment, Practitioner, VisitType
 from saas.scheduling.queries import get_appointment_in_tenant
 from saas.security.rbac import requires
 
-bp = Blueprint("day", __name__, url_prefix="/console/day", template_folder="templates")
+bp = Blueprint("day", __name__, url_prefix="/console/day", template_folder=TEMPLATES)
 
 ACTIONS = {
     "check-in": (scheduling.check_in, "checked in"),
@@ -45,7 +46,7 @@ def appointments_on_day_in_tenant(sess, tenant, day: dt.date) -> list[dict]:
     start = dt.datetime.combine(day, dt.time(), zone)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
     rows = sess.execute(
-        select(Appointment, Patient.full_name, Practitioner.display_name, Service.name)
+        select(Appointment, Patient.full_name, Practitioner.display_name, VisitType.name)
         .join(
             Patient,
             (Patient.tenant_id == Appointment.tenant_id) & (Patient.id == Appointment.patient_id),
@@ -56,8 +57,9 @@ def appointments_on_day_in_tenant(sess, tenant, day: dt.date) -> list[dict]:
             & (Practitioner.id == Appointment.practitioner_id),
         )
         .join(
-            Service,
-            (Service.tenant_id == Appointment.tenant_id) & (Service.id == Appointment.service_id),
+            VisitType,
+            (VisitType.tenant_id == Appointment.tenant_id)
+            & (VisitType.id == Appointment.service_id),
         )
         .where(
             Appointment.tenant_id == tenant.id,

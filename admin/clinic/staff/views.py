@@ -8,12 +8,13 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from admin.clinic import TEMPLATES
+from admin.clinic.appointments.views import appointments_on_day_in_tenant, clinic_today
+from admin.clinic.forms import InviteForm, RoleForm
 from saas import db
 from saas.models import AuditEntry, User
 from saas.security.rbac import can, requires
 
-from .day import appointments_on_day_in_tenant, clinic_today
-from .forms import InviteForm, RoleForm
 from .services import (
     StaffError,
     change_role,
@@ -22,7 +23,7 @@ from .services import (
     list_staff_in_tenant,
 )
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder=TEMPLATES)
 AUDIT_PAGE = 50
 
 
