@@ -6,19 +6,17 @@ import re
 import time
 import uuid
 
-import redis
 import structlog
 from flask import Flask, g, request, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, errors, logs, outbox
+from . import db, errors
 from .apispec_names import marshmallow_plugin
 from .config import Config
-from .crypto import KeyService
 from .extensions import csrf, limiter, login_manager
-from .security import passwords
+from .runtime import build_runtime
 from .sessions import RedisSessionInterface
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -36,14 +34,29 @@ NO_STORE_PREFIXES = (
 access_log = structlog.get_logger("similia.access")
 
 
+class WebApp(Flask):
+    """Flask whose requests own their database transaction (see :mod:`saas.db`).
+
+    The view's answer decides: a success commits once, an error status rolls back; an
+    exception never reaches here (its handler rolls back). A failed commit is raised inside
+    the dispatch, so the error handlers answer it like any other error.
+    """
+
+    def dispatch_request(self):
+        """Run the view, then end its transaction before the response leaves."""
+        response = self.make_response(super().dispatch_request())
+        db.finish_request(response.status_code)
+        return response
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build the Similia web app from ``config`` (default: the environment)."""
     config = config or Config.from_env()
-    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app = WebApp(__name__, static_folder="static", static_url_path="/static")
+    runtime = build_runtime(config)
+    app.config.update(runtime.config)
+    app.extensions.update(runtime.extensions)
     app.config.update(
-        SIMILIA=config,
-        SECRET_KEY=config.secret_key,
-        TESTING=config.testing,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SESSION_COOKIE_NAME="similia_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -68,25 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.proxy_hops:
         hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
-    logs.configure()
-    passwords.configure(config.password_time_cost)
-
-    engine = db.make_engine(
-        config.app_database_url,
-        pool_size=config.db_pool_size,
-        max_overflow=config.extra.get("db_max_overflow", 10),
-    )
-    app.extensions["similia.engine"] = engine
-    redis_client = redis.Redis.from_url(config.redis_url, socket_timeout=5)
-    app.extensions["similia.redis"] = redis_client
-    app.extensions["similia.keys"] = KeyService(
-        config.vault_addr,
-        config.vault_token,
-        config.vault_admin_token,
-        shredder_token=config.vault_shredder_token,
-        ttl=config.dek_cache_ttl,
-    )
-    app.session_interface = RedisSessionInterface(redis_client)
+    app.session_interface = RedisSessionInterface(app.extensions["similia.redis"])
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -193,13 +188,4 @@ def create_app(config: Config | None = None) -> Flask:
     def _remove_session(exc):
         db.session.remove()
 
-    def _enqueue_relay(tenant_id: str) -> None:
-        from workers.outbox import relay_outbox
-
-        try:
-            relay_outbox.send(tenant_id)
-        except Exception:  # noqa: BLE001 - the periodic sweep delivers it later
-            structlog.get_logger(__name__).warning("outbox enqueue failed", tenant_id=tenant_id)
-
-    outbox.after_commit_hook = _enqueue_relay
     return app

@@ -16,6 +16,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from .actors import Actor, as_actor
 from .models import AuditEntry, utcnow
 
 GENESIS = "0" * 64
@@ -23,8 +24,10 @@ GENESIS = "0" * 64
 
 def _canonical(entry: AuditEntry) -> str:
     ip = str(entry.ip) if entry.ip is not None else None  # INET reads back as an ip object
+    extra = {"kind": entry.actor_kind} if entry.actor_kind is not None else {}
     return json.dumps(
         {
+            **extra,
             "seq": entry.seq,
             "actor_id": str(entry.actor_id) if entry.actor_id else None,
             "actor": entry.actor_label,
@@ -50,12 +53,18 @@ def record(
     tenant_id: uuid.UUID,
     action: str,
     *,
-    actor=None,
+    actor: Actor | None = None,
     actor_label: str | None = None,
     target: str | None = None,
     data: dict | None = None,
 ) -> AuditEntry:
-    """Append one entry for ``tenant_id``; the caller's transaction commits it."""
+    """Append one entry for ``tenant_id``; the caller's transaction commits it.
+
+    ``actor`` is an :class:`~saas.actors.Actor` (a staff ``User`` or a ``Patient`` is taken
+    as one); None is the system. ``actor_label`` overrides the label for an unauthenticated
+    attempt (the email typed at a failed sign-in).
+    """
+    who = as_actor(actor)
     sess.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
         {"k": f"audit:{tenant_id}"},
@@ -75,8 +84,9 @@ def record(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         seq=seq,
-        actor_id=getattr(actor, "id", None),
-        actor_label=actor_label or getattr(actor, "email", None) or "system",
+        actor_id=who.id,
+        actor_kind=who.kind,
+        actor_label=actor_label or who.label,
         action=action,
         target=target,
         ip=ip,

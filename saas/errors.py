@@ -1,6 +1,13 @@
 """Error responses: JSON with a message (and field errors) for the API, pages otherwise.
 
-No stack trace ever reaches a client; unexpected errors are logged with the request id.
+Every :class:`saas.exceptions.DomainError` is mapped here, once: the status by its kind
+(:data:`STATUS`), the body with ``message``, ``reason`` and field ``errors`` under the
+request part they came from (``json`` for bodies, ``query`` for GET parameters), as
+flask-smorest/webargs report schema errors. Page views that show a form catch the error and
+call :func:`form_errors`; uncaught, a page gets the friendly error page with the message.
+
+An error rolls back the request's transaction (see :mod:`saas.db`). No stack trace ever
+reaches a client; unexpected errors are logged with the request id.
 """
 
 from __future__ import annotations
@@ -12,7 +19,18 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import db
-from .crypto import KeyServiceUnavailable
+from .crypto import DecryptionError, KeyServiceUnavailable
+from .exceptions import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Locked,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +41,47 @@ TITLES = {
     404: "Page not found",
     405: "Not allowed",
     409: "Conflict",
+    415: "Unsupported type",
     422: "Please check the form",
+    423: "Locked",
     429: "Too many requests",
     503: "Temporarily unavailable",
 }
+
+
+#: Domain error kind -> HTTP status; the most specific class wins.
+STATUS: dict[type[DomainError], int] = {
+    UnsupportedType: 415,
+    Invalid: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    Conflict: 409,
+    Locked: 423,
+    Unavailable: 503,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error (its nearest mapped class)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def form_errors(form, exc: DomainError) -> str:
+    """Put ``exc``'s field errors on ``form``'s fields; returns the message for the summary.
+
+    Rolls back the request's transaction: whatever the service wrote before refusing is
+    discarded, as it would be for an uncaught error.
+    """
+    db.session.rollback()
+    for name, message in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors or []), message]
+    return exc.message
 
 
 def _is_api() -> bool:
@@ -49,6 +104,30 @@ def register(app: Flask) -> None:
     def csrf_error(exc):
         return _respond(400, "This form expired or was sent from elsewhere. Reload and retry.")
 
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        db.session.rollback()
+        status = status_of(exc)
+        extra = {}
+        if exc.errors:
+            where = "query" if request.method in ("GET", "HEAD") else "json"
+            extra["errors"] = {where: {k: [v] for k, v in exc.errors.items()}}
+        if exc.reason:
+            extra["reason"] = exc.reason
+        return _respond(status, exc.message, **extra)
+
+    @app.errorhandler(DecryptionError)
+    def integrity_error(exc: DecryptionError):
+        db.session.rollback()
+        log.error(
+            "sealed value failed its integrity check", extra={"request_id": g.get("request_id")}
+        )
+        return _respond(
+            500,
+            "A sealed value failed its integrity check; the record cannot be shown. "
+            "The incident was logged.",
+        )
+
     @app.errorhandler(KeyServiceUnavailable)
     def key_service_down(exc):
         db.session.rollback()
@@ -57,6 +136,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        db.session.rollback()
         if _is_api():
             data = getattr(exc, "data", None) or {}
             extra = {k: v for k, v in data.items() if k in ("errors", "reason")}

@@ -13,6 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import jobs
 from .db import tenant_session
 from .models import Tenant
 
@@ -54,6 +55,8 @@ def rotate(slug: str, wait: bool, batch_size: int) -> None:
         tenant = sess.get(Tenant, tenant.id)
         job = rotate_data_key(sess, keysvc, tenant)
         left = sum(remaining(sess, tenant).values())
+        if not wait:  # the worker starts once the new key version is committed
+            jobs.enqueue(sess, tenant.id, "reencrypt_tenant", batch_size=batch_size)
         click.echo(
             f"{slug}: data key v{job.from_version} -> v{job.to_version}; "
             f"{left} values to re-encrypt"
@@ -68,9 +71,6 @@ def rotate(slug: str, wait: bool, batch_size: int) -> None:
         )
         click.echo(f"{slug}: re-encryption done ({done} values)")
     else:
-        from workers.records import reencrypt_tenant
-
-        reencrypt_tenant.send(str(tenant.id), batch_size)
         click.echo("Re-encryption queued; follow it with `saas keys status`.")
 
 

@@ -29,3 +29,14 @@ def post_form(client, path: str, host: str, data: dict, *, follow: bool = False)
 def bearer(token: str) -> dict:
     """Authorization header."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def drain(worker, *queues: str, timeout: int = 60_000) -> None:
+    """Wait until the outbox relay and then ``queues`` have no message left.
+
+    Jobs reach their queue through the outbox (the relay hands them over after commit),
+    so the outbox is drained first, then each queue, then the outbox again for messages
+    the jobs wrote.
+    """
+    for queue in ("outbox", *queues, "outbox"):
+        worker.broker.join(queue, timeout=timeout)

@@ -1,6 +1,8 @@
 """Outbox relay: deliver messages written in committed transactions (at least once).
 
-``relay_outbox(tenant_id)`` is enqueued after each commit that wrote messages; the periodic
+Rows are messages (``email.*``, notification topics) or jobs (``job.<name>``, handed to the
+actor named in :mod:`workers.jobs`). ``relay_outbox(tenant_id)`` is kicked after each commit
+that wrote rows (:mod:`saas.outbox`, by actor name); the periodic
 ``sweep_outbox`` re-enqueues every active clinic so nothing is stranded when Redis was down
 at commit time. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so parallel workers never
 deliver the same message twice at once. Email bodies may carry single-use links, so they are
@@ -17,6 +19,7 @@ from flask import current_app
 from sqlalchemy import select, text
 
 from saas.db import tenant_session
+from saas.jobs import PREFIX as JOB_PREFIX
 from saas.mail import send_email
 from saas.models import OutboxMessage, Tenant, utcnow
 
@@ -34,7 +37,11 @@ MAX_ATTEMPTS = 8
 def deliver(sess, msg: OutboxMessage) -> None:
     """Hand one message to its channel."""
     cfg = current_app.config["SIMILIA"]
-    if msg.topic.startswith("email."):
+    if msg.topic.startswith(JOB_PREFIX):
+        from .jobs import dispatch
+
+        dispatch(str(msg.tenant_id), msg.topic[len(JOB_PREFIX) :], msg.payload)
+    elif msg.topic.startswith("email."):
         p = msg.payload
         send_email(cfg.smtp_url, cfg.mail_from, p["to"], p["subject"], p["body"])
     elif msg.topic in notifications.TOPICS:

@@ -1,8 +1,9 @@
 """Records actors: export assembly, data-key re-encryption, and the daily records sweep.
 
 ``records_daily`` (enqueue once a day from the scheduler) invites patients to book due
-follow-ups, applies each clinic's retention, expires export bundles and re-enqueues exports
-whose enqueue was lost. Re-encryption works in small batches, each its own transaction, so
+follow-ups, applies each clinic's retention and expires export bundles. Export assembly is
+a job written to the outbox with the request (:mod:`saas.jobs`), so none is ever lost.
+Re-encryption works in small batches, each its own transaction, so
 it can stop anywhere and resume (rows still under an old data-key version are simply found
 again); ``saas keys status`` shows the progress.
 """
@@ -17,7 +18,6 @@ from sqlalchemy import select
 from saas.db import tenant_session
 from saas.models import Tenant
 from saas.records import followups, gdpr, keys
-from saas.records.models import RecordExport
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
 from .runtime import in_app
@@ -57,15 +57,6 @@ def records_for_tenant(tenant_id: str) -> None:
             return
         sent = followups.invite_due_follow_ups(sess, tenant)
         erased = gdpr.apply_retention(sess, tenant)
-        pending = list(
-            sess.scalars(
-                select(RecordExport.id).where(
-                    RecordExport.tenant_id == tenant.id, RecordExport.status == "pending"
-                )
-            )
-        )
-    for export_id in pending:
-        assemble_export.send(tenant_id, str(export_id))
     log.info("records daily", extra={"tenant": tenant_id, "invited": sent, "erased": erased})
 
 

@@ -1,4 +1,7 @@
-"""The Flask app that actors run in (built once per worker process)."""
+"""The runtime that actors run in: :func:`saas.runtime.build_runtime`, built once per process.
+
+Not the web app: no blueprint is imported, so a broken page cannot stop a worker.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +19,17 @@ def use_app(app: Flask) -> None:
 
 
 def get_app() -> Flask:
-    """The worker's app, created from the environment on first use."""
+    """The worker's runtime, created from the environment on first use."""
     global _app
     if _app is None:
-        from saas.app import create_app
+        from saas.runtime import build_runtime
 
-        _app = create_app()
+        _app = build_runtime(name="similia-worker")
     return _app
 
 
 def in_app(fn):
-    """Run the actor body inside an app context."""
+    """Run the actor body inside the runtime's app context."""
 
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):

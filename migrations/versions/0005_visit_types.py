@@ -5,6 +5,8 @@ The model ``Service`` collided with the ``services.py`` = verbs convention; it i
 carry them are unchanged, so stored data and clients keep working. RLS policies and grants
 move with a renamed table.
 
+The audit log records the kind of each actor (``actor_kind``).
+
 Clinical visits and prescriptions get composite foreign keys (tenant-first, like every
 other reference) to the appointment and the follow-up visit type they name; a dangling id
 is cleared first so the constraint can be added to an existing database.
@@ -69,10 +71,13 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX ix_clinical_visits_appointment ON clinical_visits (tenant_id, appointment_id)"
     )
+    # every audit line says which kind of actor acted (staff, patient, operator, system...)
+    op.execute("ALTER TABLE audit_log ADD COLUMN actor_kind varchar(24)")
 
 
 def downgrade() -> None:
     """Undo the renames and drop the foreign keys."""
+    op.execute("ALTER TABLE audit_log DROP COLUMN actor_kind")
     op.execute("DROP INDEX IF EXISTS ix_clinical_visits_appointment")
     op.execute("ALTER TABLE prescriptions DROP CONSTRAINT fk_prescriptions_follow_up_visit_type")
     op.execute("ALTER TABLE clinical_visits DROP CONSTRAINT fk_clinical_visits_appointment")

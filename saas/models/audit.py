@@ -21,6 +21,9 @@ class AuditEntry(TenantScoped, Base):
     seq: Mapped[int] = mapped_column(BigInteger)  #: 1, 2, 3... per clinic
     actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     actor_label: Mapped[str] = mapped_column(String(254))
+    #: staff, patient, operator, system or payment_provider (NULL on entries written before
+    #: kinds were recorded; the hash covers it only when set, so old links still verify).
+    actor_kind: Mapped[str | None] = mapped_column(String(24))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(INET)

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from saas import audit, outbox
+from saas import audit, jobs, outbox
 from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
@@ -86,17 +86,8 @@ def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient)
         target=f"patient:{patient.id}",
         data={"export_id": str(export.id)},
     )
+    jobs.enqueue(sess, tenant.id, "assemble_export", export_id=str(export.id))
     return export
-
-
-def enqueue_export(tenant_id, export_id) -> None:
-    """Hand the assembly to a worker (after commit); the retention sweep retries if lost."""
-    try:
-        from workers.records import assemble_export
-
-        assemble_export.send(str(tenant_id), str(export_id))
-    except Exception:  # noqa: BLE001 - the daily sweep picks pending exports up
-        log.warning("export enqueue failed", extra={"export_id": str(export_id)})
 
 
 def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | None:

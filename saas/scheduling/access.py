@@ -9,49 +9,18 @@ patient cannot probe other patients' (or clinics') appointment ids.
 from __future__ import annotations
 
 import functools
-import uuid
-from dataclasses import dataclass
 
 from flask import g, request
 from flask_smorest import abort
 
 from saas import db
-from saas.models import Patient, User
+from saas.actors import SYSTEM, Actor  # noqa: F401 - re-exported for scheduling callers
 from saas.patients import TOKEN_PREFIX, authenticate_patient_bearer
 from saas.security.rbac import can
 from saas.security.tokens import authenticate_bearer
 
 from .models import Appointment
 from .queries import get_appointment_in_tenant
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The one acting: ``kind`` is patient, staff or system; ``label`` goes to the audit log."""
-
-    kind: str
-    id: uuid.UUID | None
-    label: str
-    user: User | None = None
-    patient: Patient | None = None
-
-    @classmethod
-    def for_patient(cls, patient: Patient) -> Actor:
-        """A patient acting through the portal."""
-        return cls("patient", patient.id, f"patient:{patient.id}", patient=patient)
-
-    @classmethod
-    def for_staff(cls, user: User) -> Actor:
-        """A staff member acting through the console or API."""
-        return cls("staff", user.id, user.email, user=user)
-
-    @property
-    def is_staff(self) -> bool:
-        """True for staff (and the system), who are not bound by patient-facing limits."""
-        return self.kind in ("staff", "system")
-
-
-SYSTEM = Actor("system", None, "system")
 
 
 def _is_patient_token() -> bool:

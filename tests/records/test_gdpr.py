@@ -10,6 +10,8 @@ import io
 import json
 import zipfile
 
+from tests.helpers import drain
+
 from .conftest import new_patient, new_visit
 from .test_encryption import SECRETS, _full_record, scan
 
@@ -28,7 +30,7 @@ def test_export_is_assembled_by_a_worker_and_downloadable_once(team, worker, raw
     req = owner.post(f"/api/v1/patients/{p['id']}/exports")
     assert req.status_code == 202 and req.get_json()["status"] == "pending"
     export_id = req.get_json()["id"]
-    worker.broker.join("records", timeout=30_000)
+    drain(worker, "records")
     status = owner.get(f"/api/v1/exports/{export_id}").get_json()
     assert status["status"] == "ready" and status["expires_at"]
     (bundle,) = raw("SELECT bundle_enc FROM record_exports WHERE id = %s", (export_id,))[0]
@@ -76,7 +78,7 @@ def test_expired_export_cannot_be_downloaded(app, team, worker, raw):
 
     p = new_patient(team.api())
     export_id = team.api("owner").post(f"/api/v1/patients/{p['id']}/exports").get_json()["id"]
-    worker.broker.join("records", timeout=30_000)
+    drain(worker, "records")
     raw(
         "UPDATE record_exports SET expires_at = now() - interval '1 minute' WHERE id = %s RETURNING id",
         (export_id,),
@@ -191,7 +193,7 @@ def test_concurrent_downloads_of_one_export_yield_exactly_one_bundle(team, worke
     p = new_patient(team.api())
     owner = team.api("owner")
     export_id = owner.post(f"/api/v1/patients/{p['id']}/exports").get_json()["id"]
-    worker.broker.join("records", timeout=30_000)
+    drain(worker, "records")
     assert owner.get(f"/api/v1/exports/{export_id}").get_json()["status"] == "ready"
     from .conftest import Api
 

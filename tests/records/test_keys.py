@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from tests.helpers import drain
+
 from .conftest import new_patient, new_visit
 
 
@@ -89,7 +91,7 @@ def test_rotation_reencrypts_everything_resumably_and_all_stays_readable(app, te
     mixed = set().union(*_versions(raw, team.clinic.id).values())
     assert mixed == {1, 2}
     reencrypt_tenant.send(str(team.clinic.id), 7)  # the worker resumes and finishes
-    worker.broker.join("records", timeout=60_000)
+    drain(worker, "records")
     assert set().union(*_versions(raw, team.clinic.id).values()) == {2}
 
     app.extensions["similia.keys"].forget()
@@ -219,7 +221,7 @@ def test_cli_rotate_hands_reencryption_to_the_worker(app, team, raw, worker):
     _data(team)
     out = _cli(app, "keys", "rotate", "--tenant", team.clinic.slug)
     assert "Re-encryption queued" in out
-    worker.broker.join("records", timeout=60_000)
+    drain(worker, "records")
     assert set().union(*_versions(raw, team.clinic.id).values()) == {2}
     from saas.cli import main
 

@@ -548,10 +548,7 @@ class Exports(MethodView):
     def post(self, patient_id: uuid.UUID):
         """Request a machine-readable export; a worker assembles it."""
         patient = _patient(patient_id)
-        export = gdpr.request_export(db.session, g.tenant, g.api_user, patient)
-        db.session.commit()
-        gdpr.enqueue_export(g.tenant.id, export.id)
-        return export
+        return gdpr.request_export(db.session, g.tenant, g.api_user, patient)
 
 
 @blp.route("/exports/<uuid:export_id>")
