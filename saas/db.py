@@ -132,3 +132,17 @@ def finish_request(status: int) -> None:
         session.commit()
     else:
         session.rollback()
+
+
+def refuse_request() -> None:
+    """A refusal (domain or HTTP error) ends the request: roll back unless kept."""
+    from flask import g
+
+    if g.get("similia_keep_writes"):
+        try:
+            session.commit()
+        except Exception:  # noqa: BLE001 - the refusal still answers; the log says why
+            log.exception("could not keep the writes of a refused request")
+            session.rollback()
+    else:
+        session.rollback()

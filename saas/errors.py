@@ -84,6 +84,16 @@ def form_errors(form, exc: DomainError) -> str:
     return exc.message
 
 
+def refused(exc: DomainError) -> str:
+    """Roll back what the refused service wrote; the message to flash on the next page.
+
+    For page actions that answer a refusal with a redirect (a success status, which would
+    otherwise commit).
+    """
+    db.session.rollback()
+    return " ".join(exc.errors.values()) or exc.message
+
+
 def _is_api() -> bool:
     return request.path.startswith("/api/")
 
@@ -106,7 +116,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        db.session.rollback()
+        db.refuse_request()
         status = status_of(exc)
         extra = {}
         if exc.errors:
@@ -136,7 +146,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        db.session.rollback()
+        db.refuse_request()
         if _is_api():
             data = getattr(exc, "data", None) or {}
             extra = {k: v for k, v in data.items() if k in ("errors", "reason")}

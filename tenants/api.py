@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from saas import db
 from saas.extensions import limiter
 
 from .schemas import SignupResultSchema, SignupSchema
-from .services import SignupError, commit_signup, signup_clinic
+from .services import commit_signup, signup_clinic
 
 blp = Blueprint("signup_api", __name__, url_prefix="/api/v1", description="Clinic signup")
 
@@ -26,10 +26,7 @@ class Signup(MethodView):
     def post(self, data):
         """Create a clinic with its owner, keys and TOTP enrolment."""
         keys = current_app.extensions["similia.keys"]
-        try:
-            result = signup_clinic(db.session, keys, data)
-        except SignupError as exc:
-            abort(exc.status, message=str(exc), errors={"json": exc.errors})
+        result = signup_clinic(db.session, keys, data)
         commit_signup(db.session, keys, result.tenant.id)
         t = result.tenant
         return {

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from saas import audit
 from saas.crypto import KeyService, KeyServiceUnavailable
 from saas.db import bind_tenant
+from saas.exceptions import Conflict, Invalid
 from saas.models import Tenant, TenantDataKey, User
 from saas.security.auth import new_totp_secret, provisioning_uri
 from saas.security.passwords import hash_password, password_problem
@@ -20,15 +21,6 @@ from saas.security.passwords import hash_password, password_problem
 from . import rules
 
 log = logging.getLogger(__name__)
-
-
-class SignupError(Exception):
-    """Signup input was refused; ``errors`` maps field names to messages."""
-
-    def __init__(self, errors: dict[str, str], *, status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
 
 
 @dataclass
@@ -71,13 +63,14 @@ def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
     """Create a clinic, its owner, its Vault key and first data key, and an audit entry.
 
     Flushes but does not commit; call :func:`commit_signup` so a failed commit also removes
-    the Vault key. Raises :class:`SignupError` (422/409) or ``KeyServiceUnavailable``.
+    the Vault key. Raises ``Invalid``/``Conflict`` naming the field, or
+    ``KeyServiceUnavailable``.
     """
     data = {**data, "slug": (data.get("slug") or "").strip()}
     if errors := validate_signup(data):
-        raise SignupError(errors)
+        raise Invalid(errors)
     if get_tenant_by_slug(sess, data["slug"]) is not None:
-        raise SignupError({"slug": "This address is already taken."}, status=409)
+        raise Conflict({"slug": "This address is already taken."})
     tenant = Tenant(
         id=uuid.uuid4(),
         slug=data["slug"],
@@ -86,14 +79,14 @@ def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
         country=data["country"],
         currency=data.get("currency") or rules.CURRENCY_BY_COUNTRY[data["country"]],
         status="active",
-        settings={"brand_color": "#2f6f5e", "patient_names_in_feeds": "initials"},
+        settings={},  # every section reads its defaults from the registry
         dek_version=1,
     )
     sess.add(tenant)
     try:
         sess.flush()
     except IntegrityError as exc:
-        raise SignupError({"slug": "This address is already taken."}, status=409) from exc
+        raise Conflict({"slug": "This address is already taken."}) from exc
     bind_tenant(sess, tenant.id)
 
     try:

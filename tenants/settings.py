@@ -1,7 +1,19 @@
-"""Clinic settings and branding: what owners and admins change about their clinic.
+"""Clinic settings: the clinic's own sections and the one settings API.
 
-Settings live in ``tenants.settings`` (JSONB, never clinical data). Every change writes a
-``settings.changed`` audit entry naming the keys and their old and new values.
+Every section of the registry (:mod:`saas.settings`) is served at
+``GET/PATCH /api/v1/settings/<section>``, with its schema in the OpenAPI document;
+``GET /api/v1/settings`` returns them all. This module declares the clinic's own sections:
+
+- ``clinic``: name and time zone (columns of the tenant row), changed by owners and admins;
+- ``branding``: colour and tagline shown on the clinic's pages.
+
+Other areas declare theirs next to the code that reads them (``records`` in
+``saas/records/settings.py``, ``feeds`` in ``saas/scheduling/settings.py``).
+
+Deprecated aliases, kept for existing clients: ``GET/PATCH /api/v1/clinic`` (the clinic,
+branding and feed-privacy keys in one object; a PATCH is split by section and applied through
+the same :func:`saas.settings.update_settings`), ``/api/v1/practice/settings`` and
+``/api/v1/records/settings``.
 """
 
 from __future__ import annotations
@@ -10,106 +22,180 @@ import re
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from saas import audit, db
+from saas import db, settings
+from saas.actors import Actor
+from saas.exceptions import Invalid
+from saas.records import settings as _records_settings  # noqa: F401 - declares "records"
+from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares "feeds"
 from saas.security.rbac import current_actor, requires
 
 from .rules import timezone_problem
 
-blp = Blueprint(
-    "clinic_settings_api", __name__, url_prefix="/api/v1/clinic", description="Clinic settings"
-)
+blp = Blueprint("settings_api", __name__, url_prefix="/api/v1", description="Clinic settings")
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-#: Settings keys with their defaults (decisions: privacy first, initials in calendar feeds).
-DEFAULTS = {
-    "brand_color": "#2f6f5e",
-    "tagline": "",
-    "patient_names_in_feeds": "initials",
+
+
+class ClinicProfileSchema(Schema):
+    """The clinic's name and time zone."""
+
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    #: IANA zone; schedules are written in it.
+    timezone = fields.String(validate=validate.Length(min=1, max=64))
+
+
+def _profile_check(values: dict) -> dict[str, str]:
+    problem = timezone_problem(values.get("timezone") or "")
+    return {"timezone": problem} if problem else {}
+
+
+class BrandingSchema(Schema):
+    """How the clinic's pages look."""
+
+    brand_color = fields.String(
+        validate=validate.Regexp(COLOR_RE, error="Use a colour like #2f6f5e."),
+        load_default="#2f6f5e",
+    )
+    tagline = fields.String(validate=validate.Length(max=160), load_default="")
+
+
+CLINIC = settings.declare(
+    settings.Section(
+        name="clinic",
+        schema=ClinicProfileSchema,
+        permission="settings.manage",
+        audit_action="settings.clinic_changed",
+        description="The clinic's name and time zone.",
+        columns=frozenset({"name", "timezone"}),
+        check=_profile_check,
+    )
+)
+BRANDING = settings.declare(
+    settings.Section(
+        name="branding",
+        schema=BrandingSchema,
+        permission="settings.manage",
+        audit_action="settings.branding_changed",
+        description="Colour and tagline of the clinic's pages.",
+    )
+)
+
+
+def _tenant():
+    """The clinic of this request, attached to the request's session."""
+    tenant = db.session.merge(g.tenant)
+    g.tenant = tenant
+    return tenant
+
+
+def _staff() -> Actor:
+    return Actor.for_staff(current_actor())
+
+
+@blp.route("/settings")
+class AllSettings(MethodView):
+    """Every settings section of the clinic."""
+
+    @requires("console.view")
+    def get(self):
+        """Read every section, with defaults filled in."""
+        return {name: settings.read(g.tenant, name) for name in sorted(settings.SECTIONS)}
+
+
+def _section_view(sec: settings.Section) -> None:
+    """Register ``GET/PATCH /settings/<name>`` for one section, documented by its schema."""
+
+    class SectionView(MethodView):
+        @requires("console.view")
+        @blp.response(200, sec.schema)
+        def get(self):
+            return settings.read(g.tenant, sec.name)
+
+        @requires(sec.permission)
+        @blp.arguments(sec.schema(partial=True))
+        @blp.response(200, sec.schema)
+        def patch(self, changes):
+            tenant = _tenant()
+            settings.update_settings(db.session, tenant, _staff(), sec.name, changes)
+            return settings.read(tenant, sec.name)
+
+    SectionView.get.__doc__ = f"Read the {sec.name} settings. {sec.description}"
+    SectionView.patch.__doc__ = f"Change the {sec.name} settings (needs {sec.permission})."
+    SectionView.__name__ = f"{sec.name.title()}Settings"
+    blp.route(f"/settings/{sec.name}", endpoint=f"settings_{sec.name}")(SectionView)
+
+
+for _sec in sorted(settings.SECTIONS.values(), key=lambda s: s.name):
+    _section_view(_sec)
+
+
+# -- deprecated alias: /api/v1/clinic ------------------------------------------------------
+#: Which section each key of the old combined object belongs to.
+LEGACY_KEYS = {
+    "name": "clinic",
+    "timezone": "clinic",
+    "brand_color": "branding",
+    "tagline": "branding",
+    "patient_names_in_feeds": "feeds",
 }
 
 
 class ClinicSchema(Schema):
-    """The clinic as its staff see it."""
+    """The clinic as its staff see it (deprecated combined view)."""
 
     id = fields.UUID(dump_only=True)
     slug = fields.String(dump_only=True)
-    name = fields.String(validate=validate.Length(min=1, max=120))
+    name = fields.String()
     timezone = fields.String()
     currency = fields.String(dump_only=True)
     country = fields.String(dump_only=True)
-    brand_color = fields.String(
-        validate=validate.Regexp(COLOR_RE, error="Use a colour like #2f6f5e.")
-    )
-    tagline = fields.String(validate=validate.Length(max=160))
-    patient_names_in_feeds = fields.String(validate=validate.OneOf(["initials", "full", "none"]))
+    brand_color = fields.String()
+    tagline = fields.String()
+    patient_names_in_feeds = fields.String()
 
 
 def clinic_view(tenant) -> dict:
-    """Tenant columns plus settings with defaults filled in."""
+    """Tenant columns plus the legacy settings keys, read through the registry."""
+    values = {}
+    for key, name in LEGACY_KEYS.items():
+        values[key] = settings.read(tenant, name)[key]
     return {
         "id": tenant.id,
         "slug": tenant.slug,
-        "name": tenant.name,
-        "timezone": tenant.timezone,
         "currency": tenant.currency,
         "country": tenant.country,
-        **{k: (tenant.settings or {}).get(k, v) for k, v in DEFAULTS.items()},
+        **values,
     }
 
 
-def update_clinic_settings(sess, tenant, actor, changes: dict) -> dict:
-    """Apply changes; returns ``{key: [old, new]}`` for what actually changed (audited)."""
-    if "timezone" in changes and (problem := timezone_problem(changes["timezone"])):
-        raise ValueError({"timezone": [problem]})
-    diff = {}
-    settings = dict(tenant.settings or {})
-    for key, new in changes.items():
-        if key in ("name", "timezone"):
-            old = getattr(tenant, key)
-            if old != new:
-                setattr(tenant, key, new)
-                diff[key] = [old, new]
-        else:
-            old = settings.get(key, DEFAULTS[key])
-            if old != new:
-                settings[key] = new
-                diff[key] = [old, new]
-    if diff:
-        tenant.settings = settings
-        audit.record(
-            sess,
-            tenant.id,
-            "settings.changed",
-            actor=actor,
-            target=f"tenant:{tenant.slug}",
-            data=diff,
-        )
-    return diff
-
-
-@blp.route("")
+@blp.route("/clinic")
 class Clinic(MethodView):
-    """The clinic's settings."""
+    """Deprecated alias of ``/settings/clinic``, ``/settings/branding`` and ``/settings/feeds``."""
 
     @blp.response(200, ClinicSchema)
     @requires("console.view")
     def get(self):
-        """Read the clinic's settings and branding."""
+        """Read the clinic (deprecated: use ``GET /api/v1/settings``)."""
         return clinic_view(g.tenant)
 
     @requires("settings.manage")
     @blp.arguments(ClinicSchema(partial=True))
     @blp.response(200, ClinicSchema)
     def patch(self, changes):
-        """Change the clinic's name, time zone, branding or privacy settings."""
-        tenant = db.session.merge(g.tenant)
-        try:
-            update_clinic_settings(db.session, tenant, current_actor(), changes)
-        except ValueError as exc:
-            abort(422, message="Some fields are invalid.", errors={"json": exc.args[0]})
-        db.session.commit()
-        g.tenant = tenant
+        """Change name, zone, branding or feed privacy (deprecated: use ``/settings/<section>``)."""
+        tenant = _tenant()
+        by_section: dict[str, dict] = {}
+        for key, value in changes.items():
+            by_section.setdefault(LEGACY_KEYS[key], {})[key] = value
+        actor, problems = _staff(), {}
+        for name, part in by_section.items():
+            try:
+                settings.update_settings(db.session, tenant, actor, name, part)
+            except Invalid as exc:  # collect every section's problems into one answer
+                problems.update(exc.errors)
+        if problems:
+            raise Invalid(problems)
         return clinic_view(tenant)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template
 
 from saas import db
+from saas.errors import form_errors, status_of
+from saas.exceptions import DomainError
 from saas.extensions import limiter
 from saas.security.handoff import make_handoff
 
 from .forms import SignupForm
-from .services import SignupError, commit_signup, signup_clinic
+from .services import commit_signup, signup_clinic
 
 bp = Blueprint("platform", __name__, template_folder="templates")
 
@@ -30,11 +32,9 @@ def signup():
         try:
             # the page is forgiving about case; the API is strict
             result = signup_clinic(db.session, keys, {**form.data, "slug": form.slug.data.lower()})
-        except SignupError as exc:
-            db.session.rollback()
-            for field, message in exc.errors.items():
-                getattr(form, field).errors.append(message)
-            status = exc.status
+        except DomainError as exc:
+            form_errors(form, exc)
+            status = status_of(exc)
         else:
             commit_signup(db.session, keys, result.tenant.id)
             token = make_handoff(result.tenant.id, result.owner.id)

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import select, text, update
 
 from .. import audit
+from ..exceptions import Unauthenticated
 from ..fields import open_field, seal_field
 from ..models import ApiToken, PasswordReset, RecoveryCode, Tenant, User, utcnow
 from .passwords import dummy_hash, hash_password, verify_password
@@ -30,8 +31,8 @@ RESET_TTL = dt.timedelta(hours=1)
 RECOVERY_CODES = 10
 
 
-class AuthError(Exception):
-    """Authentication failed; ``str(exc)`` is safe to show."""
+class AuthError(Unauthenticated):
+    """Authentication failed; ``str(exc)`` is safe to show (the same for every cause)."""
 
 
 def _redis():

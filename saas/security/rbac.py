@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, g, redirect, request, url_for
+from flask import g, redirect, request, url_for
 from flask_login import current_user
+
+from ..exceptions import Forbidden, Unauthenticated
 
 ALL = frozenset(
     {
@@ -95,16 +97,10 @@ def requires(permission: str):
             actor = current_actor()
             if actor is None:
                 if is_api:
-                    from flask_smorest import abort as api_abort
-
-                    api_abort(401, message="Sign in: send a valid bearer token.")
+                    raise Unauthenticated("Sign in: send a valid bearer token.")
                 return redirect(url_for("auth.login", next=request.full_path))
             if not can(actor.role, permission):
-                if is_api:
-                    from flask_smorest import abort as api_abort
-
-                    api_abort(403, message=f"Your role does not allow {permission}.")
-                abort(403)
+                raise Forbidden(f"Your role does not allow {permission}.")
             return view(*args, **kwargs)
 
         wrapped.permission = permission

@@ -390,7 +390,7 @@ def test_only_owners_grant_or_remove_the_owner_role(make_clinic, token_for, clie
         headers=bearer(token),
         base_url=host,
     )
-    assert inv.status_code == 422 and "owner" in inv.get_json()["errors"]["json"]["role"]
+    assert inv.status_code == 422 and "owner" in inv.get_json()["errors"]["json"]["role"][0]
     demote = client.put(
         f"/api/v1/staff/{clinic.owner_id}/role",
         json={"role": "receptionist"},

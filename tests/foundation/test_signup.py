@@ -98,7 +98,7 @@ def test_duplicate_slug_is_409_with_field_error(client):
     assert _signup(client, slug=slug).status_code == 201
     again = _signup(client, slug=slug, owner_email="other@example.org")
     assert again.status_code == 409
-    assert "already taken" in again.get_json()["errors"]["json"]["slug"]
+    assert "already taken" in again.get_json()["errors"]["json"]["slug"][0]
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ def test_key_admin_cannot_shred_but_the_shredder_can(service_env):
         runtime.secrets.transit.create_key(name=f"tenant-{uuid.uuid4()}")
     with pytest.raises(hvac.exceptions.Forbidden):  # data keys only ever leave Vault wrapped
         runtime.secrets.transit.generate_data_key(name=name, key_type="plaintext")
-    assert runtime.secrets.transit.generate_data_key(name=name, key_type="wrapped")["data"]["ciphertext"]
+    assert runtime.secrets.transit.generate_data_key(name=name, key_type="wrapped")["data"][
+        "ciphertext"
+    ]
     with pytest.raises(hvac.exceptions.Forbidden):
         shredder.secrets.transit.update_key_configuration(name=name, min_decryption_version=2)
     with pytest.raises(hvac.exceptions.Forbidden):
@@ -44,9 +46,13 @@ def test_without_the_shredder_token_keys_cannot_be_deleted(app, service_env):
     """A key service configured without the shredding token refuses to delete (503 path)."""
     from saas.crypto import KeyService, KeyServiceUnavailable
 
-    keys = KeyService(service_env["VAULT_ADDR"], service_env["VAULT_TOKEN"], service_env["VAULT_ADMIN_TOKEN"])
+    keys = KeyService(
+        service_env["VAULT_ADDR"], service_env["VAULT_TOKEN"], service_env["VAULT_ADMIN_TOKEN"]
+    )
     tenant_id = uuid.uuid4()
     keys.create_tenant_key(tenant_id)
     with pytest.raises(KeyServiceUnavailable, match="VAULT_SHREDDER_TOKEN"):
         keys.delete_tenant_key(tenant_id)
-    assert _client(service_env, "VAULT_ADMIN_TOKEN").secrets.transit.read_key(name=f"tenant-{tenant_id}")
+    assert _client(service_env, "VAULT_ADMIN_TOKEN").secrets.transit.read_key(
+        name=f"tenant-{tenant_id}"
+    )

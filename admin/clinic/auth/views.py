@@ -26,12 +26,9 @@ from flask_login import login_user, logout_user
 
 from admin.clinic import TEMPLATES
 from admin.clinic.forms import CodeForm, ForgotForm, LoginForm, NewPasswordForm
-from admin.clinic.staff.services import (
-    StaffError,
-    accept_invitation,
-    get_invitation_by_token_in_tenant,
-)
+from admin.clinic.staff.services import accept_invitation, get_invitation_by_token_in_tenant
 from saas import audit, db, outbox
+from saas.exceptions import Invalid
 from saas.extensions import limiter
 from saas.models import User
 from saas.security import auth
@@ -58,11 +55,16 @@ def _pending(stage: str) -> User | None:
     return db.session.get(User, (g.tenant.id, uuid.UUID(p["uid"])))
 
 
-def _finish_sign_in(user: User):
-    session.pop("pending", None)
-    session.regenerate()
-    login_user(user)
-    session["tid"] = str(g.tenant.id)
+def _finish_sign_in(user: User) -> None:
+    """Sign ``user`` in once the request's transaction has committed (never before)."""
+
+    def sign_in():
+        session.pop("pending", None)
+        session.regenerate()
+        login_user(user)
+        session["tid"] = str(g.tenant.id)
+
+    db.after_commit(db.session, "sign_in", sign_in)
 
 
 def _safe_next(default: str) -> str:
@@ -81,7 +83,7 @@ def login():
                 db.session, g.tenant, form.email.data, form.password.data, request.remote_addr
             )
         except auth.AuthError as exc:
-            db.session.commit()  # keep the audit entry of the failure
+            db.keep_on_error()  # keep the audit entry of the failure
             flash(str(exc), "error")
             return render_template("admin/login.html", form=form), 401
         stage = "mfa" if user.mfa_enrolled_at else "enrol"
@@ -104,11 +106,10 @@ def mfa():
     form = CodeForm()
     if form.validate_on_submit():
         if auth.second_factor(db.session, g.tenant, user, form.code.data, request.remote_addr):
-            db.session.commit()
             _finish_sign_in(user)
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(_safe_next(url_for("console.dashboard")))
-        db.session.commit()
+        db.keep_on_error()  # the failed attempt counts
         form.code.data = ""
         form.code.errors.append(
             "That code did not work. Codes change every 30 seconds; try the current one."
@@ -134,7 +135,6 @@ def enrol():
             audit.record(
                 db.session, g.tenant.id, "auth.sign_in", actor=user, data={"via": "enrolment"}
             )
-            db.session.commit()
             _finish_sign_in(user)
             return render_template("admin/recovery_codes.html", codes=codes)
         form.code.data = ""
@@ -179,7 +179,6 @@ def forgot():
                     "If you did not ask for this, ignore this email.",
                 },
             )
-        db.session.commit()
         flash("If an account exists for that email, a reset link is on its way.", "success")
         return redirect(url_for("auth.login"))
     return render_template("admin/forgot.html", form=form)
@@ -198,7 +197,6 @@ def reset(token: str):
             user = auth.finish_password_reset(db.session, g.tenant, token, form.password.data)
             if user is None:
                 return render_template("admin/link_invalid.html"), 404
-            db.session.commit()
             flash("Your password is changed. Sign in with it now.", "success")
             return redirect(url_for("auth.login"))
     return render_template("admin/reset.html", form=form), 422 if form.errors else 200
@@ -214,10 +212,9 @@ def invitation(token: str):
     if form.validate_on_submit():
         try:
             user, _ = accept_invitation(db.session, g.tenant, token, form.password.data)
-        except StaffError as exc:
+        except Invalid as exc:
             form.password.errors.extend(exc.errors.values())
         else:
-            db.session.commit()
             _set_pending(user, "enrol")
             session.regenerate()
             return redirect(url_for("auth.enrol"))

@@ -6,10 +6,11 @@ import uuid
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from saas import audit, db
+from saas.exceptions import NotFound
 from saas.extensions import limiter
 from saas.models import AuditEntry, User
 from saas.security import auth
@@ -26,7 +27,7 @@ from .schemas import (
     TokenSchema,
     UserSchema,
 )
-from .services import StaffError, change_role, invite_staff, list_staff_in_tenant
+from .services import change_role, invite_staff, list_staff_in_tenant
 
 blp = Blueprint("clinic_api", __name__, url_prefix="/api/v1", description="Staff and sign-in")
 
@@ -47,15 +48,14 @@ class Token(MethodView):
             user = auth.authenticate_password(
                 db.session, g.tenant, data["email"], data["password"], ip
             )
-        except auth.AuthError as exc:
-            db.session.commit()
-            abort(401, message=str(exc))
+        except auth.AuthError:
+            db.keep_on_error()  # the failure's audit entry stays
+            raise
         codes = None
         if user.mfa_enrolled_at is None:
             # first use after signup or invitation: the code confirms the authenticator
             if not auth.claim_attempt(g.tenant.id, user.email, ip):
-                db.session.commit()
-                abort(401, message=auth.LOCKED)
+                raise auth.AuthError(auth.LOCKED)
             codes = auth.complete_enrolment(db.session, g.tenant, user, data["otp"])
             ok = codes is not None
             if ok:
@@ -66,12 +66,11 @@ class Token(MethodView):
         else:
             ok = auth.second_factor(db.session, g.tenant, user, data["otp"], ip)
         if not ok:
-            db.session.commit()
-            abort(401, message=auth.GENERIC_FAILURE)
+            db.keep_on_error()  # the failed attempt counts
+            raise auth.AuthError(auth.GENERIC_FAILURE)
         ttl = token_ttl()
         plain, _ = issue_token(db.session, user, ttl)
         audit.record(db.session, g.tenant.id, "auth.token_issued", actor=user)
-        db.session.commit()
         body = {"access_token": plain, "token_type": "Bearer", "expires_in": ttl}
         if codes is not None:
             body["recovery_codes"] = codes  # enrolment just completed: shown this once
@@ -83,7 +82,6 @@ class Token(MethodView):
         """Revoke the bearer token used for this request."""
         revoke_token(db.session, g.api_token)
         audit.record(db.session, g.tenant.id, "auth.token_revoked", actor=g.api_user)
-        db.session.commit()
 
 
 @blp.route("/me")
@@ -124,12 +122,8 @@ class StaffRole(MethodView):
             select(User).where(User.tenant_id == g.tenant.id, User.id == user_id)
         )
         if user is None:
-            abort(404, message="No such staff member.")
-        try:
-            change_role(db.session, g.tenant, g.api_user, user, data["role"])
-        except StaffError as exc:
-            abort(exc.status, message=str(exc), errors={"json": exc.errors})
-        db.session.commit()
+            raise NotFound("No such staff member.")
+        change_role(db.session, g.tenant, g.api_user, user, data["role"])
         return user
 
 
@@ -142,11 +136,7 @@ class Invitations(MethodView):
     @blp.response(201, InvitationSchema)
     def post(self, data):
         """Invite someone by email with a role."""
-        try:
-            invitation, _ = invite_staff(db.session, g.tenant, g.api_user, **data)
-        except StaffError as exc:
-            abort(exc.status, message=str(exc), errors={"json": exc.errors})
-        db.session.commit()
+        invitation, _ = invite_staff(db.session, g.tenant, g.api_user, **data)
         return invitation
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from saas import audit, outbox
+from saas.exceptions import Conflict, Forbidden, Invalid, NotFound
 from saas.models import ROLES, Invitation, Tenant, User, utcnow
 from saas.security.auth import get_user_by_email_in_tenant, new_totp_secret
 from saas.security.passwords import hash_password, password_problem
@@ -17,15 +18,6 @@ from saas.security.rbac import can
 from saas.security.secrets import digest, new_token
 
 INVITATION_TTL = dt.timedelta(days=7)
-
-
-class StaffError(Exception):
-    """Refused staff change; ``errors`` maps fields to messages."""
-
-    def __init__(self, errors: dict[str, str], *, status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
 
 
 def list_staff_in_tenant(sess, tenant: Tenant) -> list[User]:
@@ -66,7 +58,7 @@ def invite_staff(
     if not errors and get_user_by_email_in_tenant(sess, tenant.id, email):
         errors["email"] = "This person already has an account at this clinic."
     if errors:
-        raise StaffError(errors, status=409 if "already" in errors.get("email", "") else 422)
+        raise (Conflict if "already" in errors.get("email", "") else Invalid)(errors)
     token = new_token()
     inv = Invitation(
         id=uuid.uuid4(),
@@ -121,9 +113,9 @@ def accept_invitation(sess, tenant: Tenant, token: str, password: str) -> tuple[
     """Create the staff account from an invitation; returns it and its new TOTP secret."""
     inv = get_invitation_by_token_in_tenant(sess, tenant, token)
     if inv is None:
-        raise StaffError({"token": "This invitation link is invalid or has expired."}, status=404)
+        raise NotFound({"token": "This invitation link is invalid or has expired."})
     if problem := password_problem(password or ""):
-        raise StaffError({"password": problem})
+        raise Invalid({"password": problem})
     claimed = sess.execute(  # single use, even when the form is sent twice at once
         update(Invitation)
         .where(
@@ -135,11 +127,9 @@ def accept_invitation(sess, tenant: Tenant, token: str, password: str) -> tuple[
         .returning(Invitation.id)
     ).first()
     if claimed is None:
-        raise StaffError({"token": "This invitation was already accepted."}, status=409)
+        raise Conflict({"token": "This invitation was already accepted."})
     if get_user_by_email_in_tenant(sess, tenant.id, inv.email) is not None:
-        raise StaffError(
-            {"token": "This person already has an account at this clinic."}, status=409
-        )
+        raise Conflict({"token": "This person already has an account at this clinic."})
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
@@ -158,15 +148,15 @@ def accept_invitation(sess, tenant: Tenant, token: str, password: str) -> tuple[
 def change_role(sess, tenant: Tenant, actor: User, user: User, role: str) -> None:
     """Change a staff member's role; the last owner cannot be demoted."""
     if role not in ROLES:
-        raise StaffError({"role": "Choose one of: " + ", ".join(ROLES) + "."})
+        raise Invalid({"role": "Choose one of: " + ", ".join(ROLES) + "."})
     if "owner" in (role, user.role) and not can(actor.role, "staff.manage_owners"):
-        raise StaffError({"role": "Only an owner can grant or remove the owner role."}, status=403)
+        raise Forbidden({"role": "Only an owner can grant or remove the owner role."})
     if user.role == "owner" and role != "owner":
         owners = sess.scalar(
             select(func.count()).where(User.tenant_id == tenant.id, User.role == "owner")
         )
         if owners <= 1:
-            raise StaffError({"role": "A clinic needs at least one owner."}, status=409)
+            raise Conflict({"role": "A clinic needs at least one owner."})
     old, user.role = user.role, role
     user.session_epoch += 1
     audit.record(

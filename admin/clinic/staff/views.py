@@ -12,11 +12,12 @@ from admin.clinic import TEMPLATES
 from admin.clinic.appointments.views import appointments_on_day_in_tenant, clinic_today
 from admin.clinic.forms import InviteForm, RoleForm
 from saas import db
+from saas.errors import form_errors, refused, status_of
+from saas.exceptions import DomainError
 from saas.models import AuditEntry, User
 from saas.security.rbac import can, requires
 
 from .services import (
-    StaffError,
     change_role,
     invite_staff,
     list_open_invitations_in_tenant,
@@ -61,12 +62,10 @@ def staff():
                     name=form.name.data,
                     role=form.role.data,
                 )
-            except StaffError as exc:
-                for field, message in exc.errors.items():
-                    getattr(form, field).errors.append(message)
-                status = exc.status
+            except DomainError as exc:
+                form_errors(form, exc)
+                status = status_of(exc)
             else:
-                db.session.commit()
                 flash(f"Invitation sent to {form.email.data}.", "success")
                 return redirect(url_for("console.staff"))
         else:
@@ -91,10 +90,9 @@ def set_role(user_id: uuid.UUID):
     if form.validate_on_submit():
         try:
             change_role(db.session, g.tenant, current_user, user, form.role.data)
-        except StaffError as exc:
-            flash(" ".join(exc.errors.values()), "error")
+        except DomainError as exc:
+            flash(refused(exc), "error")
         else:
-            db.session.commit()
             flash(f"{user.name} is now {user.role}.", "success")
     else:
         flash("Choose a valid role.", "error")
