@@ -18,6 +18,7 @@ from .config import Config
 from .extensions import csrf, limiter, login_manager
 from .runtime import build_runtime
 from .sessions import RedisSessionInterface
+from .web import ANY, serve_on
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Responses that may carry secrets (TOTP enrolment, recovery codes, tokens) are never cached.
@@ -87,6 +88,7 @@ def create_app(config: Config | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
+    serve_on(app.blueprints["api-docs"], ANY)  # the OpenAPI document and its UI
     errors.register(app)
 
     from admin.clinic.appointments import api as appointments_api
@@ -116,13 +118,15 @@ def create_app(config: Config | None = None) -> Flask:
         """``/`` is the platform's page on the base domain and the clinic's page on its host."""
         return portal_views.home() if g.get("tenant") else tenant_views.home()
 
-    app.add_url_rule("/", "front_page", front_page)
+    app.add_url_rule("/", "front_page", serve_on(front_page, ANY))
 
     def swagger_assets(filename: str):
         """Swagger UI's files (JS/CSS) for ``/api/docs``."""
         return send_from_directory(swagger_ui_path, filename, max_age=86400)
 
-    app.add_url_rule("/api/docs-assets/<path:filename>", "swagger_assets", swagger_assets)
+    app.add_url_rule(
+        "/api/docs-assets/<path:filename>", "swagger_assets", serve_on(swagger_assets, ANY)
+    )
     app.register_blueprint(ops.bp)
     app.register_blueprint(tenant_views.bp)
     app.register_blueprint(portal_views.bp)

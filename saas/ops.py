@@ -6,8 +6,10 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from . import db
+from .web import UNRESOLVED, serve_on
 
 bp = Blueprint("ops", __name__)
+serve_on(bp, UNRESOLVED)
 
 
 @bp.route("/healthz")

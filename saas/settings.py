@@ -36,7 +36,7 @@ from . import audit
 from .actors import Actor
 from .exceptions import Forbidden, Invalid
 from .models import Tenant
-from .security.rbac import can
+from .security.permissions import can
 
 
 @dataclass(frozen=True)

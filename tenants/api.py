@@ -8,11 +8,13 @@ from flask_smorest import Blueprint
 
 from saas import db
 from saas.extensions import limiter
+from saas.web import PLATFORM, serve_on
 
 from .schemas import SignupResultSchema, SignupSchema
 from .services import commit_signup, signup_clinic
 
 blp = Blueprint("signup_api", __name__, url_prefix="/api/v1", description="Clinic signup")
+serve_on(blp, PLATFORM)
 
 
 @blp.route("/signup")

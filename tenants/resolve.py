@@ -2,7 +2,9 @@
 
 ``<slug>.<SAAS_BASE_DOMAIN>`` is a clinic, the bare base domain is the platform, a verified
 custom domain is its clinic; anything else is a 404. Host values are validated first (400).
-Health endpoints skip resolution so load balancers can probe by IP.
+Which host serves an endpoint is declared by its blueprint or view (:mod:`saas.web`):
+clinic (default), platform, any, or unresolved (health checks, so load balancers can probe
+by IP).
 """
 
 from __future__ import annotations
@@ -16,15 +18,9 @@ from sqlalchemy import select
 
 from saas import db
 from saas.models import Tenant
+from saas.web import ANY, PLATFORM, UNRESOLVED, host_of
 
 HOST_RE = re.compile(r"^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$")
-UNRESOLVED_BLUEPRINTS = frozenset({"ops"})
-#: Blueprints served only on the platform host / only on a clinic host.
-PLATFORM_BLUEPRINTS = frozenset({"platform", "signup_api"})
-#: Blueprints served on every host (OpenAPI document and its UI).
-SHARED_BLUEPRINTS = frozenset({"api-docs"})
-#: App-level endpoints served on every host (they dispatch on ``g.tenant`` themselves).
-SHARED_ENDPOINTS = frozenset({"front_page", "swagger_assets"})
 
 
 def parse_host(raw: str) -> str | None:
@@ -38,7 +34,8 @@ def parse_host(raw: str) -> str | None:
 def resolve_tenant() -> None:
     """``before_request``: set ``g.tenant`` and bind it to the database session."""
     g.tenant = None
-    if request.blueprint in UNRESOLVED_BLUEPRINTS or request.endpoint == "static":
+    where = host_of()
+    if where == UNRESOLVED or request.endpoint == "static":
         return
     host = parse_host(request.headers.get("Host", ""))
     if host is None:  # no page template: URLs cannot be built for a malformed host
@@ -57,12 +54,10 @@ def resolve_tenant() -> None:
             abort(404)
     is_api = request.path.startswith("/api/")
     if tenant is None:
-        if request.blueprint not in PLATFORM_BLUEPRINTS | SHARED_BLUEPRINTS and (
-            request.endpoint not in SHARED_ENDPOINTS
-        ):
+        if where not in (PLATFORM, ANY):
             abort(404)
         return
-    if request.blueprint in PLATFORM_BLUEPRINTS:
+    if where == PLATFORM:
         abort(404)
     if tenant.status != "active":
         if is_api:

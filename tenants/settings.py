@@ -31,10 +31,12 @@ from saas.exceptions import Invalid
 from saas.records import settings as _records_settings  # noqa: F401 - declares "records"
 from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares "feeds"
 from saas.security.rbac import current_actor, requires
+from saas.web import CLINIC, serve_on
 
 from .rules import timezone_problem
 
 blp = Blueprint("settings_api", __name__, url_prefix="/api/v1", description="Clinic settings")
+serve_on(blp, CLINIC)
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 

@@ -9,11 +9,13 @@ from saas.errors import form_errors, status_of
 from saas.exceptions import DomainError
 from saas.extensions import limiter
 from saas.security.handoff import make_handoff
+from saas.web import PLATFORM, serve_on
 
 from .forms import SignupForm
 from .services import commit_signup, signup_clinic
 
 bp = Blueprint("platform", __name__, template_folder="templates")
+serve_on(bp, PLATFORM)
 
 
 def home():

@@ -1,8 +1,8 @@
 """Role-based access control: one permission table, one decorator for pages and the API.
 
-Decisions: owners can do everything; admins everything but ownership transfer and billing;
-practitioners run their schedule and keep clinical records; receptionists handle patients'
-demographics and appointments and never see clinical content.
+The table and :func:`can` are in :mod:`saas.security.permissions` (usable by workers
+without web imports); this module adds the request side: :func:`requires` and
+:func:`current_actor`.
 """
 
 from __future__ import annotations
@@ -13,65 +13,7 @@ from flask import g, redirect, request, url_for
 from flask_login import current_user
 
 from ..exceptions import Forbidden, Unauthenticated
-
-ALL = frozenset(
-    {
-        "console.view",
-        "staff.view",
-        "staff.invite",
-        "staff.manage",
-        "staff.manage_owners",
-        "audit.view",
-        "settings.manage",
-        "billing.manage",
-        "practice.manage",
-        "schedule.view",
-        "appointments.manage",
-        "patients.view",
-        "patients.manage",
-        "clinical.read",
-        "clinical.write",
-        "records.export",
-        "patients.erase",
-    }
-)
-
-# records.export / patients.erase (GDPR requests) are owner/admin duties; reading clinical
-# content on top of the coarse clinical.* permissions is decided per clinic by
-# saas.records.policy (admins have no clinical access unless the owner grants it).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "owner": ALL,
-    "admin": ALL - {"billing.manage", "staff.manage_owners"},
-    "practitioner": frozenset(
-        {
-            "console.view",
-            "staff.view",
-            "schedule.view",
-            "appointments.manage",
-            "patients.view",
-            "patients.manage",
-            "clinical.read",
-            "clinical.write",
-        }
-    ),
-    "receptionist": frozenset(
-        {
-            "console.view",
-            "staff.view",
-            "schedule.view",
-            "appointments.manage",
-            "patients.view",
-            "patients.manage",
-        }
-    ),
-}
-
-
-def can(role: str | None, permission: str) -> bool:
-    """True when ``role`` holds ``permission``."""
-    if permission not in ALL:
-        raise KeyError(f"unknown permission {permission!r}")
-    return permission in PERMISSIONS.get(role or "", frozenset())
+from .permissions import ALL, PERMISSIONS, can  # noqa: F401 - the table, re-exported
 
 
 def current_actor():

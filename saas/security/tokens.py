@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 
 from flask import current_app, g, request
-from flask_smorest import abort
 from sqlalchemy import select, update
 
 from .. import db
+from ..exceptions import Unauthenticated
 from ..models import ApiToken, User, utcnow
 from .secrets import digest, new_token
 
@@ -56,12 +56,12 @@ def authenticate_bearer() -> User | None:
         .where(ApiToken.tenant_id == tenant.id, ApiToken.token_hash == digest(plain))
     ).first()
     if row is None:
-        abort(401, message="The bearer token is invalid.")
+        raise Unauthenticated("The bearer token is invalid.")
     token, user = row
     if token.revoked_at is not None or token.expires_at <= utcnow():
-        abort(401, message="The bearer token has expired or was revoked.")
+        raise Unauthenticated("The bearer token has expired or was revoked.")
     if not user.is_active:
-        abort(401, message="This account is disabled.")
+        raise Unauthenticated("This account is disabled.")
     g.api_user, g.api_token = user, token
     return user
 

@@ -34,8 +34,10 @@ from saas.models import User
 from saas.security import auth
 from saas.security.handoff import claim_handoff
 from saas.security.passwords import password_problem
+from saas.web import CLINIC, serve_on
 
 bp = Blueprint("auth", __name__, template_folder=TEMPLATES)
+serve_on(bp, CLINIC)
 PENDING_SECONDS = 600
 
 

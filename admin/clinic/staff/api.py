@@ -16,6 +16,7 @@ from saas.models import AuditEntry, User
 from saas.security import auth
 from saas.security.rbac import PERMISSIONS, requires
 from saas.security.tokens import issue_token, revoke_token, token_ttl
+from saas.web import CLINIC, serve_on
 
 from .schemas import (
     AuditEntrySchema,
@@ -30,6 +31,7 @@ from .schemas import (
 from .services import change_role, invite_staff, list_staff_in_tenant
 
 blp = Blueprint("clinic_api", __name__, url_prefix="/api/v1", description="Staff and sign-in")
+serve_on(blp, CLINIC)
 
 
 @blp.route("/auth/token")

@@ -16,6 +16,7 @@ from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
 from saas.models import AuditEntry, User
 from saas.security.rbac import can, requires
+from saas.web import CLINIC, serve_on
 
 from .services import (
     change_role,
@@ -25,6 +26,7 @@ from .services import (
 )
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder=TEMPLATES)
+serve_on(bp, CLINIC)
 AUDIT_PAGE = 50
 
 

@@ -1,0 +1,70 @@
+"""The permission table: which role holds which permission (pure data, no web imports).
+
+Decisions: owners can do everything; admins everything but ownership transfer and billing;
+practitioners run their schedule and keep clinical records; receptionists handle patients'
+demographics and appointments and never see clinical content.
+
+Workers and services check permissions here; the request decorators live in
+:mod:`saas.security.rbac`.
+"""
+
+from __future__ import annotations
+
+ALL = frozenset(
+    {
+        "console.view",
+        "staff.view",
+        "staff.invite",
+        "staff.manage",
+        "staff.manage_owners",
+        "audit.view",
+        "settings.manage",
+        "billing.manage",
+        "practice.manage",
+        "schedule.view",
+        "appointments.manage",
+        "patients.view",
+        "patients.manage",
+        "clinical.read",
+        "clinical.write",
+        "records.export",
+        "patients.erase",
+    }
+)
+
+# records.export / patients.erase (GDPR requests) are owner/admin duties; reading clinical
+# content on top of the coarse clinical.* permissions is decided per clinic by
+# saas.records.policy (admins have no clinical access unless the owner grants it).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "owner": ALL,
+    "admin": ALL - {"billing.manage", "staff.manage_owners"},
+    "practitioner": frozenset(
+        {
+            "console.view",
+            "staff.view",
+            "schedule.view",
+            "appointments.manage",
+            "patients.view",
+            "patients.manage",
+            "clinical.read",
+            "clinical.write",
+        }
+    ),
+    "receptionist": frozenset(
+        {
+            "console.view",
+            "staff.view",
+            "schedule.view",
+            "appointments.manage",
+            "patients.view",
+            "patients.manage",
+        }
+    ),
+}
+
+
+def can(role: str | None, permission: str) -> bool:
+    """True when ``role`` holds ``permission``."""
+    if permission not in ALL:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in PERMISSIONS.get(role or "", frozenset())

@@ -1,0 +1,36 @@
+"""Where a surface is served: each blueprint (or app-level view) declares its host.
+
+``serve_on(blueprint, CLINIC | PLATFORM | ANY | UNRESOLVED)`` marks it once, where it is
+defined; :func:`tenants.resolve.resolve_tenant` reads the mark (:func:`host_of`) instead of
+keeping lists of blueprint names.
+
+- ``CLINIC`` (the default when nothing is declared): only on a clinic's host; 404 elsewhere.
+- ``PLATFORM``: only on the bare base domain (signup, the operator console).
+- ``ANY``: on both (the OpenAPI document; the front page, which dispatches on ``g.tenant``).
+- ``UNRESOLVED``: no tenant resolution at all (health checks that load balancers call by IP).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+CLINIC, PLATFORM, ANY, UNRESOLVED = "clinic", "platform", "any", "unresolved"
+HOSTS = (CLINIC, PLATFORM, ANY, UNRESOLVED)
+_ATTR = "similia_host"
+
+
+def serve_on(target, where: str):
+    """Declare where a blueprint or a view function is served; returns it (decorator-friendly)."""
+    if where not in HOSTS:
+        raise ValueError(f"unknown host kind {where!r}")
+    setattr(target, _ATTR, where)
+    return target
+
+
+def host_of() -> str:
+    """The declared host kind of this request's endpoint (view first, then its blueprint)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and hasattr(view, _ATTR):
+        return getattr(view, _ATTR)
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    return getattr(blueprint, _ATTR, CLINIC)
