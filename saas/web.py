@@ -12,6 +12,8 @@ keeping lists of blueprint names.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, request
 
 CLINIC, PLATFORM, ANY, UNRESOLVED = "clinic", "platform", "any", "unresolved"
@@ -34,3 +36,20 @@ def host_of() -> str:
         return getattr(view, _ATTR)
     blueprint = current_app.blueprints.get(request.blueprint or "")
     return getattr(blueprint, _ATTR, CLINIC)
+
+
+def safe_next(value: str | None, default: str) -> str:
+    r"""``value`` when it is a relative path on this host, else ``default``.
+
+    Refused: anything with a scheme or host, ``//`` (protocol-relative), a backslash
+    (browsers read ``/\\host`` as ``//host``) and control characters (``/\t/host`` becomes
+    ``//host`` once a browser drops the tab; CR/LF would split the header).
+    """
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value

@@ -21,7 +21,13 @@ CURRENCY_BY_COUNTRY = {
     "CA": "CAD", "AU": "AUD", "NZ": "NZD", "ZA": "ZAR", "MX": "MXN", "AR": "ARS",
 }  # fmt: skip
 CURRENCIES = frozenset(CURRENCY_BY_COUNTRY.values())
-_ZONES = frozenset(zoneinfo.available_timezones())
+#: IANA zones only: not ``localtime`` (the server's own zone: schedules would follow the
+#: host's configuration), ``Factory``, or the ``posix/`` and ``right/`` trees.
+_ZONES = frozenset(
+    z
+    for z in zoneinfo.available_timezones()
+    if z not in ("localtime", "Factory") and not z.startswith(("posix/", "right/"))
+)
 
 
 def slug_problem(slug: str) -> str | None:

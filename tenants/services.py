@@ -54,7 +54,13 @@ def validate_signup(data: dict) -> dict[str, str]:
         errors["name"] = "Enter the clinic's name."
     if not (data.get("owner_name") or "").strip():
         errors["owner_name"] = "Enter your name."
-    if problem := password_problem(data.get("password") or ""):
+    guessable = (
+        data.get("owner_email"),
+        data.get("owner_name"),
+        data.get("name"),
+        data.get("slug"),
+    )
+    if problem := password_problem(data.get("password") or "", guessable):
         errors["password"] = problem
     return errors
 

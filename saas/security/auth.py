@@ -52,15 +52,18 @@ def claim_attempt(tenant_id, email: str, ip: str | None) -> bool:
 
     Counting first (one atomic INCR per key) means parallel guesses cannot all slip in
     between a check and an increment. A successful sign-in clears the account's counter.
+    The lock window is fixed: it starts with the first counted attempt and no later attempt,
+    not even a correct one, moves its end (so nobody can keep an account locked forever).
     """
     cfg = _cfg()
     acct, addr = _keys(tenant_id, email, ip)
     pipe = _redis().pipeline()
+    # a fixed window from the first failure: later attempts (right or wrong) never extend it
+    pipe.set(acct, 0, ex=cfg.login_lock_seconds, nx=True)
     pipe.incr(acct)
-    pipe.expire(acct, cfg.login_lock_seconds)
+    pipe.set(addr, 0, ex=cfg.login_lock_seconds, nx=True)
     pipe.incr(addr)
-    pipe.expire(addr, cfg.login_lock_seconds)
-    n_acct, _, n_addr, _ = pipe.execute()
+    _, n_acct, _, n_addr = pipe.execute()
     if n_acct <= cfg.login_max_failures and n_addr <= cfg.login_ip_max_failures:
         return True
     release_attempt(tenant_id, email, ip)  # a refused attempt is not checked, so not counted
@@ -69,10 +72,14 @@ def claim_attempt(tenant_id, email: str, ip: str | None) -> bool:
 
 def release_attempt(tenant_id, email: str, ip: str | None) -> None:
     """Un-count an attempt that turned out right (only failures should add up)."""
+    keys = _keys(tenant_id, email, ip)
     pipe = _redis().pipeline()
-    for key in _keys(tenant_id, email, ip):
+    for key in keys:
         pipe.decr(key)
-    pipe.execute()
+    left = pipe.execute()
+    spent = [key for key, n in zip(keys, left, strict=True) if n <= 0]
+    if spent:  # nothing counted (or the window lapsed meanwhile): no key without expiry
+        _redis().delete(*spent)
 
 
 def clear_failures(tenant_id, email: str) -> None:

@@ -34,7 +34,7 @@ from saas.models import User
 from saas.security import auth
 from saas.security.handoff import claim_handoff
 from saas.security.passwords import password_problem
-from saas.web import CLINIC, serve_on
+from saas.web import CLINIC, safe_next, serve_on
 
 bp = Blueprint("auth", __name__, template_folder=TEMPLATES)
 serve_on(bp, CLINIC)
@@ -70,8 +70,7 @@ def _finish_sign_in(user: User) -> None:
 
 
 def _safe_next(default: str) -> str:
-    nxt = request.args.get("next", "")
-    return nxt if nxt.startswith("/") and not nxt.startswith("//") else default
+    return safe_next(request.args.get("next"), default)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -92,7 +91,10 @@ def login():
         _set_pending(user, stage)
         session.regenerate()
         return redirect(
-            url_for("auth.mfa" if stage == "mfa" else "auth.enrol", next=request.args.get("next"))
+            url_for(
+                "auth.mfa" if stage == "mfa" else "auth.enrol",
+                next=safe_next(request.args.get("next"), None),
+            )
         )
     return render_template("admin/login.html", form=form), 422 if form.errors else 200
 
