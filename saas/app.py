@@ -12,10 +12,11 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, errors
+from . import db, errors, inputs
 from .apispec_names import marshmallow_plugin
 from .config import Config
 from .extensions import csrf, limiter, login_manager
+from .inputs import GuardedJSONProvider
 from .runtime import build_runtime
 from .sessions import RedisSessionInterface
 from .web import ANY, serve_on
@@ -54,6 +55,8 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the Similia web app from ``config`` (default: the environment)."""
     config = config or Config.from_env()
     app = WebApp(__name__, static_folder="static", static_url_path="/static")
+    app.json = GuardedJSONProvider(app)
+    inputs.install()
     runtime = build_runtime(config)
     app.config.update(runtime.config)
     app.extensions.update(runtime.extensions)
@@ -156,6 +159,7 @@ def create_app(config: Config | None = None) -> Flask:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id, path=request.path)
         resolve_tenant()
+        inputs.check_params()
 
     clinic_origins = config.public_url("*").rstrip("/")
 

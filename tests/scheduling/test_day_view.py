@@ -37,7 +37,10 @@ def test_receptionist_sees_the_day_and_checks_a_patient_in(app, make_practice, m
     assert "Ananya Iyer" in page and "Follow-up consultation" in page and "Dr. Anna Weber" in page
     assert "Asia/Kolkata" in page
     local = dt.datetime.now(p.zone) - dt.timedelta(minutes=5)
-    assert local.strftime("%H:%M") in page or (local + dt.timedelta(minutes=1)).strftime("%H:%M") in page
+    assert (
+        local.strftime("%H:%M") in page
+        or (local + dt.timedelta(minutes=1)).strftime("%H:%M") in page
+    )
     resp = desk.post(
         f"/console/day/appointments/{appt['id']}/check-in",
         data={"csrf_token": csrf_from(page)},
@@ -45,7 +48,10 @@ def test_receptionist_sees_the_day_and_checks_a_patient_in(app, make_practice, m
     )
     assert resp.status_code == 302
     assert sql("SELECT status FROM appointments WHERE id = %s", appt["id"]) == [("checked_in",)]
-    events = sql("SELECT action, actor_kind FROM appointment_events WHERE appointment_id = %s ORDER BY created_at", appt["id"])
+    events = sql(
+        "SELECT action, actor_kind FROM appointment_events WHERE appointment_id = %s ORDER BY created_at",
+        appt["id"],
+    )
     assert events[-1] == ("checked_in", "staff")
     again = desk.get(resp.location, base_url=f"http://{p.clinic.host}").get_data(as_text=True)
     assert "Appointment checked in." in again
@@ -56,7 +62,9 @@ def test_day_view_refuses_other_clinics_and_unknown_actions(app, make_practice, 
     a = make_practice("Europe/London")
     b = make_practice("Europe/London")
     pat = make_patient(a.clinic)
-    appt = check(a.owner.as_(pat.token).post("/api/v1/appointments", a.booking(a.at(a.day(2), "11:00"))), 201)
+    appt = check(
+        a.owner.as_(pat.token).post("/api/v1/appointments", a.booking(a.at(a.day(2), "11:00"))), 201
+    )
     other = _signed_in(app, b.clinic, "owner")
     page = other.get("/console/day/", base_url=f"http://{b.clinic.host}").get_data(as_text=True)
     assert "No consultations on this day" in page

@@ -1,0 +1,126 @@
+"""Input limits in one place, before any view or schema sees the request.
+
+Decisions:
+
+- JSON bodies: at most :data:`MAX_DEPTH` levels of nesting (a 100,000-deep body would
+  otherwise exhaust the parser's recursion), no NUL character and no lone UTF-16 surrogate
+  in any key or string (Postgres and UTF-8 cannot store them), and no integer outside the
+  signed 64-bit range (no column can hold one). The refusal is a 422 naming the field path.
+- Query strings and form fields: no NUL, no lone surrogate, no other C0 control character
+  except tab and newlines (multi-line form fields keep their line breaks). 400 naming the
+  parameter.
+- Bodies are limited to ``MAX_CONTENT_LENGTH`` (16 MiB, uploads included) by Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import flask_smorest
+from flask import request
+from flask.json.provider import DefaultJSONProvider
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from .exceptions import Invalid
+
+MAX_DEPTH = 32
+INT64 = 2**63 - 1
+_BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+_BAD_PARAM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+class InputRefused(Invalid):
+    """A request whose raw input breaks the limits above."""
+
+    default_reason = "invalid_input"
+
+
+def _walk(value, path: str, depth: int, problems: dict[str, str]) -> None:
+    if len(problems) >= 10:
+        return
+    if depth > MAX_DEPTH:
+        problems[path or "$"] = f"Nested more than {MAX_DEPTH} levels deep."
+        return
+    if isinstance(value, str):
+        if _BAD_TEXT.search(value):
+            problems[path or "$"] = "Contains a character that cannot be stored."
+    elif isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    elif isinstance(value, int):
+        if not -INT64 - 1 <= value <= INT64:
+            problems[path or "$"] = "Number out of range."
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if _BAD_TEXT.search(key):
+                problems[path or "$"] = "A key contains a character that cannot be stored."
+                continue
+            _walk(item, sub, depth + 1, problems)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _walk(item, f"{path}[{i}]", depth + 1, problems)
+
+
+def check_json(value) -> None:
+    """Raise :class:`InputRefused` naming each offending path of a parsed JSON body."""
+    problems: dict[str, str] = {}
+    _walk(value, "", 1, problems)
+    if problems:
+        raise InputRefused(problems)
+
+
+def guarded_loads(s, **kwargs):
+    """``json.loads`` with the limits above (raises :class:`InputRefused`)."""
+    try:
+        value = json.loads(s, **kwargs)
+    except RecursionError as exc:
+        raise InputRefused({"$": f"Nested more than {MAX_DEPTH} levels deep."}) from exc
+    except json.JSONDecodeError:
+        raise  # malformed JSON: the parser's own 400
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputRefused({"$": "Number out of range."}) from exc
+    check_json(value)
+    return value
+
+
+class GuardedParser(FlaskParser):
+    """The API's argument parser (webargs parses JSON itself, not through Flask)."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return webargs_core.missing
+        data = req.get_data(cache=True)
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError("Body is not UTF-8", str(exc.object), exc.start) from exc
+        return guarded_loads(text)
+
+
+def install() -> None:
+    """Use the guarded parser for every API blueprint (flask-smorest's documented hook)."""
+    flask_smorest.Blueprint.ARGUMENTS_PARSER = GuardedParser()
+
+
+class GuardedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider with the body limits applied on every parse."""
+
+    def loads(self, s, **kwargs):
+        """Parse, refusing what :func:`check_json` refuses and nesting too deep to parse."""
+        return guarded_loads(s, **kwargs)
+
+
+def check_params() -> None:
+    """``before_request``: refuse control characters in query and form parameters."""
+    problems = {}
+    sources = [request.args]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(request.form)
+    for source in sources:
+        for key, value in source.items(multi=True):
+            if _BAD_PARAM.search(key) or _BAD_PARAM.search(value):
+                problems[key[:64]] = "Contains a control character."
+    if problems:
+        raise InputRefused(problems)
