@@ -9,6 +9,8 @@ Decisions:
 - Query strings and form fields: no NUL, no lone surrogate, no other C0 control character
   except tab and newlines (multi-line form fields keep their line breaks). 400 naming the
   parameter.
+- Single-line fields (names, titles, subjects) refuse line breaks and every other control
+  character: :data:`single_line` is the marshmallow validator, :func:`line_problem` the check.
 - Bodies are limited to ``MAX_CONTENT_LENGTH`` (16 MiB, uploads included) by Flask.
 """
 
@@ -29,6 +31,24 @@ MAX_DEPTH = 32
 INT64 = 2**63 - 1
 _BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 _BAD_PARAM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def line_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be a single-line field (a name, a title), or None."""
+    if value and _CONTROL.search(value):
+        return "Use a single line without control characters."
+    return None
+
+
+def single_line(value: str) -> None:
+    """Marshmallow validator for single-line text fields."""
+    from marshmallow import ValidationError
+
+    if problem := line_problem(value):
+        raise ValidationError(problem)
 
 
 class InputRefused(Invalid):

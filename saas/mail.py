@@ -11,6 +11,9 @@ def send_email(smtp_url: str, sender: str, to: str, subject: str, body: str) -> 
     """Deliver one plain-text message; raises on SMTP failure (the caller retries)."""
     url = urlsplit(smtp_url)
     msg = EmailMessage()
+    # a header is one line: any control character left in a subject (a clinic name written
+    # before names were checked) becomes a space instead of failing every send
+    subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     msg.set_content(body)
     cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from saas.inputs import single_line
+
 
 class SignupSchema(Schema):
     """Create a clinic and its owner account."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=120), single_line])
     slug = fields.String(required=True, metadata={"description": "Address: <slug>.<base domain>"})
     timezone = fields.String(required=True, metadata={"example": "Europe/London"})
     country = fields.String(required=True, validate=validate.Length(equal=2))
     currency = fields.String(validate=validate.Length(equal=3))
-    owner_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    owner_name = fields.String(
+        required=True, validate=[validate.Length(min=1, max=120), single_line]
+    )
     owner_email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)
 

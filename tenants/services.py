@@ -14,6 +14,7 @@ from saas import audit
 from saas.crypto import KeyService, KeyServiceUnavailable
 from saas.db import bind_tenant
 from saas.exceptions import Conflict, Invalid
+from saas.inputs import line_problem
 from saas.models import Tenant, TenantDataKey, User
 from saas.security.auth import new_totp_secret, provisioning_uri
 from saas.security.passwords import hash_password, password_problem
@@ -52,8 +53,12 @@ def validate_signup(data: dict) -> dict[str, str]:
         errors["currency"] = "Choose one of: " + ", ".join(sorted(rules.CURRENCIES)) + "."
     if not (data.get("name") or "").strip():
         errors["name"] = "Enter the clinic's name."
+    elif problem := line_problem(data["name"]):
+        errors["name"] = problem
     if not (data.get("owner_name") or "").strip():
         errors["owner_name"] = "Enter your name."
+    elif problem := line_problem(data["owner_name"]):
+        errors["owner_name"] = problem
     guessable = (
         data.get("owner_email"),
         data.get("owner_name"),

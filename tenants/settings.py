@@ -28,6 +28,7 @@ from marshmallow import Schema, fields, validate
 from saas import db, settings
 from saas.actors import Actor
 from saas.exceptions import Invalid
+from saas.inputs import single_line
 from saas.records import settings as _records_settings  # noqa: F401 - declares "records"
 from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares "feeds"
 from saas.security.rbac import current_actor, requires
@@ -44,7 +45,7 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 class ClinicProfileSchema(Schema):
     """The clinic's name and time zone."""
 
-    name = fields.String(validate=validate.Length(min=1, max=120))
+    name = fields.String(validate=[validate.Length(min=1, max=120), single_line])
     #: IANA zone; schedules are written in it.
     timezone = fields.String(validate=validate.Length(min=1, max=64))
 
@@ -61,7 +62,7 @@ class BrandingSchema(Schema):
         validate=validate.Regexp(COLOR_RE, error="Use a colour like #2f6f5e."),
         load_default="#2f6f5e",
     )
-    tagline = fields.String(validate=validate.Length(max=160), load_default="")
+    tagline = fields.String(validate=[validate.Length(max=160), single_line], load_default="")
 
 
 CLINIC = settings.declare(

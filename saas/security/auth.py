@@ -27,6 +27,8 @@ from .secrets import digest, new_token
 
 GENERIC_FAILURE = "Email or password is incorrect."
 LOCKED = "Too many failed attempts. Wait 15 minutes or reset your password."
+#: After a right password: the code is what failed (the page flow says the same).
+BAD_CODE = "That sign-in code did not work. Codes change every 30 seconds; use the current one."
 RESET_TTL = dt.timedelta(hours=1)
 RECOVERY_CODES = 10
 

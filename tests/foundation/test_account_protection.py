@@ -142,3 +142,66 @@ def test_only_iana_time_zones_are_accepted(client, zone):
         base_url="http://localhost",
     )
     assert resp.status_code == 422 and "timezone" in resp.get_json()["errors"]["json"]
+
+
+def test_wrong_code_after_right_password_names_the_code(make_clinic, client):
+    """The token API says the code failed (not "email or password"), as the page does."""
+    clinic = make_clinic()
+    resp = client.post(
+        "/api/v1/auth/token",
+        json={"email": clinic.owner_email, "password": clinic.password, "otp": "000000"},
+        base_url=f"http://{clinic.host}",
+    )
+    assert resp.status_code == 401 and "sign-in code" in resp.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    "name", ["Arnica\r\nBcc: victim@example.org", "Tab\tClinic", "Line\u2028Sep"]
+)
+def test_clinic_names_are_single_line(make_clinic, token_for, client, name):
+    """Line breaks in a clinic name (which ends up in email subjects) are refused everywhere."""
+    resp = client.post(
+        "/api/v1/signup",
+        json={
+            "name": name,
+            "slug": "crlf-clinic",
+            "timezone": "Europe/London",
+            "country": "GB",
+            "owner_name": "Olive Owner",
+            "owner_email": "owner@crlf.example.org",
+            "password": "correct horse 42",
+        },
+        base_url="http://localhost",
+    )
+    assert resp.status_code == 422 and "name" in resp.get_json()["errors"]["json"]
+    clinic = make_clinic()
+    patch = client.patch(
+        "/api/v1/settings/clinic",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {token_for(clinic)}"},
+        base_url=f"http://{clinic.host}",
+    )
+    assert patch.status_code == 422 and "name" in patch.get_json()["errors"]["json"]
+
+
+def test_mail_subject_with_a_line_break_is_still_delivered(service_env, mail_dir):
+    """A subject written before names were checked is sent on one line, not dropped."""
+    import uuid
+
+    from saas.mail import send_email
+
+    marker = uuid.uuid4().hex
+    send_email(
+        service_env["SMTP_URL"],
+        "Similia <no-reply@similia.localhost>",
+        f"{marker}@example.org",
+        "Old\r\nClinic name",
+        "Body",
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        found = [p for p in mail_dir.glob("*.eml") if marker in p.read_text(errors="replace")]
+        if found:
+            break
+        time.sleep(0.1)
+    assert found and "Subject: Old Clinic name" in found[0].read_text()

@@ -69,7 +69,7 @@ class Token(MethodView):
             ok = auth.second_factor(db.session, g.tenant, user, data["otp"], ip)
         if not ok:
             db.keep_on_error()  # the failed attempt counts
-            raise auth.AuthError(auth.GENERIC_FAILURE)
+            raise auth.AuthError(auth.BAD_CODE)
         ttl = token_ttl()
         plain, _ = issue_token(db.session, user, ttl)
         audit.record(db.session, g.tenant.id, "auth.token_issued", actor=user)
