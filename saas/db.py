@@ -53,7 +53,14 @@ log = logging.getLogger(__name__)
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     """Create the runtime engine (psycopg 3)."""
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    # hide_parameters: SQL errors and logs never carry values (patient names, search terms)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
 
 
 @event.listens_for(Session, "after_begin")

@@ -13,9 +13,11 @@ reaches a client; unexpected errors are logged with the request id.
 from __future__ import annotations
 
 import logging
+import traceback
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import db
@@ -94,6 +96,33 @@ def refused(exc: DomainError) -> str:
     return " ".join(exc.errors.values()) or exc.message
 
 
+def database_error_context(exc: DBAPIError) -> dict:
+    """What to log of a database error: never its values.
+
+    The statement's parameters are hidden by the engine (``hide_parameters``), but the
+    server's own message can quote a value (``invalid input syntax ...: "Maria"``, a unique
+    violation's ``Key (email)=(...)``); so the log gets the SQLSTATE, the constraint, the
+    statement text (placeholders only) and the stack frames, not the message.
+    """
+    diag = getattr(exc.orig, "diag", None)
+    return {
+        "request_id": g.get("request_id"),
+        "error": type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+        "sqlstate": getattr(exc.orig, "sqlstate", None),
+        "constraint": getattr(diag, "constraint_name", None),
+        "statement": (exc.statement or "")[:2000],
+        "stack": "".join(traceback.format_tb(exc.__traceback__))[-4000:],
+    }
+
+
+def _with_exception_headers(resp, exc: HTTPException):
+    """Keep what the exception says about itself (``Allow`` on a 405, ``Retry-After``)."""
+    for key, value in exc.get_headers():
+        if key.lower() != "content-type":
+            resp.headers[key] = value
+    return resp
+
+
 def _is_api() -> bool:
     return request.path.startswith("/api/")
 
@@ -161,15 +190,19 @@ def register(app: Flask) -> None:
             resp, status = _respond(exc.code, message, **extra)
             for k, v in (data.get("headers") or {}).items():
                 resp.headers[k] = v
-            return resp, status
+            return _with_exception_headers(resp, exc), status
         if exc.response is not None:
             return exc.response
-        return _respond(exc.code or 500, exc.description or "")
+        body, status = _respond(exc.code or 500, exc.description or "")
+        return _with_exception_headers(current_app.make_response(body), exc), status
 
     @app.errorhandler(Exception)
     def unexpected(exc):
         if isinstance(exc, HTTPException):
             return http_error(exc)
-        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         db.session.rollback()
+        if isinstance(exc, DBAPIError):
+            log.error("unhandled error", extra=database_error_context(exc))
+        else:
+            log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return _respond(500, InternalServerError.description)

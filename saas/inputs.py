@@ -144,3 +144,16 @@ def check_params() -> None:
                 problems[key[:64]] = "Contains a control character."
     if problems:
         raise InputRefused(problems)
+
+
+def seq_param(name: str) -> int | None:
+    """A positive 64-bit integer query parameter (a page cursor), None when absent.
+
+    Anything else is a 422 naming the parameter (not a database range error).
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= INT64:
+        raise InputRefused({name: "Use a positive whole number."})
+    return int(raw)

@@ -5,8 +5,8 @@ actor named in :mod:`workers.jobs`). ``relay_outbox(tenant_id)`` is kicked after
 that wrote rows (:mod:`saas.outbox`, by actor name); the periodic
 ``sweep_outbox`` re-enqueues every active clinic so nothing is stranded when Redis was down
 at commit time. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so parallel workers never
-deliver the same message twice at once. Email bodies may carry single-use links, so they are
-scrubbed once delivered.
+deliver the same message twice at once. Email bodies may carry single-use links and ``to``
+an address, so both are scrubbed once delivered (:func:`scrub`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ from .runtime import in_app
 log = logging.getLogger(__name__)
 BATCH = 50
 MAX_ATTEMPTS = 8
+
+
+#: Payload keys that may hold contact data or single-use links: blanked once delivered.
+SCRUBBED = ("to", "body")
+
+
+def scrub(payload: dict) -> dict:
+    """The payload kept after delivery: ids and topic details, never an address or a link."""
+    return {**payload, **{k: "[delivered]" for k in SCRUBBED if k in payload}}
 
 
 def deliver(sess, msg: OutboxMessage) -> None:
@@ -119,8 +128,7 @@ def _drain(tenant_id: str) -> tuple[int, bool]:
                 return delivered, True
             msg.dispatched_at = utcnow()
             msg.attempts += 1
-            if "body" in msg.payload:
-                msg.payload = {**msg.payload, "body": "[delivered]"}
+            msg.payload = scrub(msg.payload)
             delivered += 1
 
 

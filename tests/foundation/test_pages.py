@@ -223,11 +223,13 @@ def test_password_reset_link_is_single_use(make_clinic, app, worker, mail_dir, o
     )
     assert ok.status_code == 201
     with psycopg.connect(owner_dsn) as conn:
-        body = conn.execute(
-            "SELECT payload->>'body' FROM outbox WHERE tenant_id = %s AND topic = 'email.password_reset'",
+        body, to = conn.execute(
+            "SELECT payload->>'body', payload->>'to' FROM outbox"
+            " WHERE tenant_id = %s AND topic = 'email.password_reset'",
             (clinic.id,),
-        ).fetchone()[0]
+        ).fetchone()
     assert body == "[delivered]"  # the single-use link is not kept in the database
+    assert to == "[delivered]"  # nor the address
 
 
 def test_invitation_email_accept_and_enrol(

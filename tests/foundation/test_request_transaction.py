@@ -11,7 +11,8 @@ import uuid
 
 import psycopg
 import pytest
-from flask import g
+from flask import g, request
+from sqlalchemy import text
 
 from tests.conftest import make_config, new_client
 
@@ -38,6 +39,8 @@ def probe_app(service_env):
             return {"message": "an error status without an exception"}, 409
         if mode == "crash":
             raise RuntimeError("boom")
+        if mode == "sql":  # a database error whose parameter is a value sent in the body
+            db.session.execute(text("SELECT CAST(:m AS integer)"), {"m": request.json["value"]})
         return {"ok": True}
 
     from saas.extensions import csrf
@@ -102,3 +105,59 @@ def test_audit_lines_name_the_kind_of_actor(app, make_clinic, token_for, owner_d
     assert kinds["tenant.created"] == "staff" and kinds["auth.token_issued"] == "staff"
     with app.app_context(), db.tenant_session(clinic.id) as sess:
         assert audit.verify_chain(sess, clinic.id) is None
+
+
+def test_sql_parameters_never_reach_the_logs(probe_app, make_clinic):
+    """A failing statement is logged without its values (names, search terms)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep(level=logging.DEBUG)
+    logger = logging.getLogger("saas.errors")
+    logger.addHandler(handler)
+    try:
+        clinic = make_clinic()
+        marker = f"Patient-{uuid.uuid4().hex}"
+        resp = new_client(probe_app).post(
+            "/api/v1/_probe/sql/x", json={"value": marker}, base_url=f"http://{clinic.host}"
+        )
+    finally:
+        logger.removeHandler(handler)
+    assert resp.status_code == 500 and marker not in resp.get_data(as_text=True)
+    (record,) = [r for r in records if r.getMessage() == "unhandled error"]
+    logged = repr(record.__dict__) + (
+        logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+    )
+    assert record.sqlstate == "22P02" and "CAST" in record.statement  # the error is logged
+    assert marker not in logged
+
+
+def test_405_names_the_allowed_methods(make_clinic, token_for, client):
+    """A wrong method gets ``Allow`` (API and pages)."""
+    clinic = make_clinic()
+    api = client.delete(
+        "/api/v1/settings",
+        headers={"Authorization": f"Bearer {token_for(clinic)}"},
+        base_url=f"http://{clinic.host}",
+    )
+    assert api.status_code == 405 and "GET" in api.headers["Allow"]
+    page = client.put("/login", base_url=f"http://{clinic.host}")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+def test_page_cursor_out_of_range_is_422(make_clinic, token_for, client):
+    """``before`` beyond 64 bits names the parameter instead of failing in the database."""
+    clinic = make_clinic()
+    token = token_for(clinic)
+    for before in ("99999999999999999999", "1" * 5000, "-1", "x"):
+        resp = client.get(
+            f"/api/v1/audit?before={before}",
+            headers={"Authorization": f"Bearer {token}"},
+            base_url=f"http://{clinic.host}",
+        )
+        assert resp.status_code == 422 and "before" in resp.get_json()["errors"]["query"]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from saas import audit, db
 from saas.exceptions import NotFound
 from saas.extensions import limiter
+from saas.inputs import seq_param
 from saas.models import AuditEntry, User
 from saas.security import auth
 from saas.security.rbac import PERMISSIONS, requires
@@ -151,6 +152,6 @@ class Audit(MethodView):
     def get(self):
         """Newest entries first (``?before=<seq>`` pages back, 100 per page)."""
         q = select(AuditEntry).where(AuditEntry.tenant_id == g.tenant.id)
-        if before := request.args.get("before", type=int):
+        if before := seq_param("before"):
             q = q.where(AuditEntry.seq < before)
         return list(db.session.scalars(q.order_by(AuditEntry.seq.desc()).limit(100)))

@@ -14,6 +14,7 @@ from admin.clinic.forms import InviteForm, RoleForm
 from saas import db
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
+from saas.inputs import seq_param
 from saas.models import AuditEntry, User
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
@@ -105,7 +106,7 @@ def set_role(user_id: uuid.UUID):
 @requires("audit.view")
 def audit_log():
     """The clinic's audit log, newest first."""
-    before = request.args.get("before", type=int)
+    before = seq_param("before")
     q = select(AuditEntry).where(AuditEntry.tenant_id == g.tenant.id)
     if before:
         q = q.where(AuditEntry.seq < before)
