@@ -1,4 +1,4 @@
-"""OpenAPI component names for marshmallow schemas.
+"""OpenAPI component names and field fixes for marshmallow schemas.
 
 Each feature names its schemas freely (``Location`` may exist in two features), so
 components are named by module and class (``admin.practice_schemas.Location``). Schema
@@ -24,3 +24,25 @@ def schema_name(schema) -> str | None:
 def marshmallow_plugin() -> MarshmallowPlugin:
     """The plugin flask-smorest uses, with our naming."""
     return MarshmallowPlugin(schema_name_resolver=schema_name)
+
+
+_FORMAT_PATTERNS = {"%H:%M": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+
+
+def _valid_keywords(self, field, ret, **kwargs) -> dict:
+    """Drop keywords apispec left as null (invalid OAS) and describe custom time formats.
+
+    apispec answers ``format: null, pattern: null`` for a ``Time``/``DateTime`` field with a
+    custom format; tools that validate the document (schemathesis, generators) refuse it.
+    """
+    fmt = getattr(field, "format", None)
+    for key in [k for k, v in ret.items() if v is None]:
+        del ret[key]
+    if isinstance(fmt, str) and fmt in _FORMAT_PATTERNS and "pattern" not in ret:
+        ret["pattern"] = _FORMAT_PATTERNS[fmt]
+    return {}
+
+
+def install(api) -> None:
+    """Add the field fixes to ``api``'s converter (runs after apispec's own functions)."""
+    api.ma_plugin.converter.add_attribute_function(_valid_keywords)

@@ -12,7 +12,7 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, errors, inputs
+from . import apispec_names, db, errors, inputs
 from .apispec_names import marshmallow_plugin
 from .config import Config
 from .extensions import csrf, limiter, login_manager
@@ -91,6 +91,7 @@ def create_app(config: Config | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
+    apispec_names.install(api)
     serve_on(app.blueprints["api-docs"], ANY)  # the OpenAPI document and its UI
     errors.register(app)
 
