@@ -6,8 +6,10 @@ request part they came from (``json`` for bodies, ``query`` for GET parameters),
 flask-smorest/webargs report schema errors. Page views that show a form catch the error and
 call :func:`form_errors`; uncaught, a page gets the friendly error page with the message.
 
-An error rolls back the request's transaction (see :mod:`saas.db`). No stack trace ever
-reaches a client; unexpected errors are logged with the request id.
+An error rolls back the request's transaction (see :mod:`saas.db`); a domain error raised
+after the view called :func:`saas.db.keep_on_error` (a refused sign-in's audit entry)
+commits instead. No stack trace ever reaches a client; unexpected errors are logged with
+the request id.
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        db.session.rollback()
         status = status_of(exc)
+        db.finish_request(status)  # rolls back, unless the view called db.keep_on_error()
         extra = {}
         if exc.errors:
             where = "query" if request.method in ("GET", "HEAD") else "json"
