@@ -15,20 +15,12 @@ Decisions:
 
 from __future__ import annotations
 
+from saas.exceptions import Forbidden
 from saas.models import Tenant
 
 LEVELS = ("none", "read", "write")
 FIXED = {"practitioner": "write", "receptionist": "none"}
 DEFAULT_CONFIGURABLE = {"owner": "write", "admin": "none"}
-
-
-class RecordsError(Exception):
-    """Refused records operation; ``errors`` maps fields to messages."""
-
-    def __init__(self, errors: dict[str, str], *, status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
 
 
 def records_settings(tenant: Tenant) -> dict:
@@ -57,8 +49,8 @@ def can_read_clinical(tenant: Tenant, actor) -> bool:
 
 
 def require_clinical(tenant: Tenant, actor, *, write: bool = False) -> None:
-    """Raise 403 unless the staff ``actor`` may read (or write) clinical content."""
+    """Raise :class:`~saas.exceptions.Forbidden` unless ``actor`` may read (or write)."""
     level = clinical_level(tenant, getattr(actor, "role", None)) if actor is not None else "none"
     if level == "none" or (write and level != "write"):
         what = "change" if write else "see"
-        raise RecordsError({"role": f"Your role may not {what} clinical records."}, status=403)
+        raise Forbidden({"role": f"Your role may not {what} clinical records."})
