@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from saas.records.queries import SHARED_PRESCRIPTION_FIELDS
 from saas.records.schemas import (
     ConsentGrantSchema,
     ConsentSchema,
@@ -81,21 +82,7 @@ class SharedPrescriptionSchema(PrescriptionSchema):
     class Meta:
         """What the patient sees of a prescription."""
 
-        fields = (
-            "id",
-            "visit_id",
-            "practitioner_name",
-            "remedy",
-            "potency",
-            "form",
-            "dose",
-            "frequency",
-            "duration",
-            "instructions",
-            "follow_up_from",
-            "follow_up_to",
-            "created_at",
-        )
+        fields = SHARED_PRESCRIPTION_FIELDS
 
 
 class MyConsentSchema(ConsentSchema):

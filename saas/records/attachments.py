@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from saas import audit
-from saas.exceptions import Conflict, Invalid, TooLarge, UnsupportedType
+from saas.exceptions import Invalid, TooLarge, UnsupportedType
 from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import Patient, Tenant, User, utcnow
 
 from .models import Attachment, ClinicalVisit
-from .policy import require_clinical
+from .policy import require_active, require_clinical
 from .queries import audit_read
 from .sealing import open_text, seal_text
 
@@ -74,8 +74,7 @@ def add_attachment(
 ) -> Attachment:
     """Store a sniffed, size-checked file, sealed."""
     require_clinical(tenant, actor, write=True)
-    if patient.status != "active":
-        raise Conflict({"patient": "This patient's record was erased."})
+    require_active(patient)
     if not data:
         raise Invalid({"file": "The file is empty."})
     if len(data) > MAX_BYTES:

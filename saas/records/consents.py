@@ -19,6 +19,7 @@ from saas.exceptions import Conflict, Invalid
 from saas.models import Patient, Tenant, User, utcnow
 
 from .models import Consent
+from .policy import require_active
 
 PURPOSES = ("treatment", "reminders_email", "reminders_sms", "marketing_email", "marketing_sms")
 CHANNELS = ("portal", "in_person", "paper", "email", "phone")
@@ -65,8 +66,7 @@ def record_consent(
     actor,
 ) -> Consent:
     """Record a consent; ``actor`` is the staff member, or the patient on the portal."""
-    if patient.status != "active":
-        raise Conflict({"patient": "This patient's record was erased."})
+    require_active(patient)
     if purpose not in PURPOSES:
         raise Invalid({"purpose": "Unknown purpose."})
     if channel not in CHANNELS:

@@ -7,14 +7,17 @@ Decisions:
   note version, prescriptions, attachment metadata and the access log of the patient's
   record) and ``attachments/<id>-<name>``. The zip is sealed with the clinic's key in
   ``record_exports``; it can be downloaded **once**, within :data:`EXPORT_TTL`, by a user who
-  holds ``records.export`` *and* may read clinical content; then it is destroyed.
-- **Erasure**: personal and clinical data are destroyed (rows deleted, sealed values gone);
-  the ``patients`` row stays, anonymised (``status='erased'``), so appointments and visit
-  rows keep their foreign keys and the clinic's statistics (dates, kinds, practitioners)
-  survive without identity. Undelivered outbox mail to the patient is dropped, delivered
-  mail is scrubbed of the address. Other features add their own anonymisation with
-  :func:`on_erasure` (e.g. scheduling clearing appointment notes). The audit log is
-  append-only and keeps only pseudonymous ids; an entry records the erasure itself.
+  holds ``records.export`` *and* may read clinical content; then it is destroyed (a second
+  download or a late one is :class:`~saas.exceptions.Gone`). The job is enqueued through the
+  outbox in the request's transaction, so it exists exactly when the request does.
+- **Erasure**: staff confirm by typing the patient's full name; personal and clinical data
+  are destroyed (rows deleted, sealed values gone); the ``patients`` row stays, anonymised
+  (``status='erased'``), so appointments and visit rows keep their foreign keys and the
+  clinic's statistics (dates, kinds, practitioners) survive without identity. Undelivered
+  outbox mail to the patient is dropped, delivered mail is scrubbed of the address. Other
+  features add their own anonymisation with :func:`on_erasure` (e.g. scheduling clearing
+  appointment notes). The audit log is append-only and keeps only pseudonymous ids; an
+  entry records the erasure itself.
 - **Retention**: ``retention_years`` per clinic (None = keep); the daily worker erases
   patients with no visit and no registration within that time, and expires export bundles.
 """

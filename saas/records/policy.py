@@ -10,13 +10,15 @@ Decisions:
   ``write`` (usually a practising homeopath), admin ``none`` (practice managers need no
   case notes: minimum necessary access);
 - the RBAC table (``saas.security.rbac``) still gates the route coarsely; this module is
-  the fine-grained, per-clinic rule.
+  the fine-grained, per-clinic rule;
+- an erased patient's record takes no new entries (:func:`require_active`): every verb that
+  writes to a patient's record asks it, so erasure cannot be undone by a late write.
 """
 
 from __future__ import annotations
 
-from saas.exceptions import Forbidden
-from saas.models import Tenant
+from saas.exceptions import Conflict, Forbidden
+from saas.models import Patient, Tenant
 
 LEVELS = ("none", "read", "write")
 FIXED = {"practitioner": "write", "receptionist": "none"}
@@ -54,3 +56,9 @@ def require_clinical(tenant: Tenant, actor, *, write: bool = False) -> None:
     if level == "none" or (write and level != "write"):
         what = "change" if write else "see"
         raise Forbidden({"role": f"Your role may not {what} clinical records."})
+
+
+def require_active(patient: Patient) -> None:
+    """Raise :class:`~saas.exceptions.Conflict` when the patient's record was erased."""
+    if patient.status != "active":
+        raise Conflict({"patient": "This patient's record was erased."})

@@ -25,6 +25,19 @@ from .models import Attachment, CaseNote, ClinicalFact, ClinicalVisit, Consent, 
 from .policy import require_clinical
 from .sealing import open_json, open_text
 
+#: What a prescription's sealed ``details`` hold.
+PRESCRIPTION_FIELDS = ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
+#: What the patient sees of a prescription the clinic shared (no internal fields).
+SHARED_PRESCRIPTION_FIELDS = (
+    "id",
+    "visit_id",
+    "practitioner_name",
+    *PRESCRIPTION_FIELDS,
+    "follow_up_from",
+    "follow_up_to",
+    "created_at",
+)
+
 
 # -- access ----------------------------------------------------------------------------------------
 def access_patient(sess: Session, tenant: Tenant, patient_id) -> Patient:
@@ -230,10 +243,7 @@ def prescription_dict(sess: Session, rx: Prescription, names: dict | None = None
         "patient_id": rx.patient_id,
         "practitioner_id": rx.practitioner_id,
         "practitioner_name": names.get(rx.practitioner_id),
-        **{
-            k: details.get(k)
-            for k in ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
-        },
+        **{k: details.get(k) for k in PRESCRIPTION_FIELDS},
         "follow_up_from": rx.follow_up_from,
         "follow_up_to": rx.follow_up_to,
         "follow_up_service_id": rx.follow_up_service_id,
@@ -433,22 +443,10 @@ def shared_prescriptions_for_patient(sess: Session, tenant: Tenant, patient: Pat
     )
     names = _names(sess, tenant, [r.practitioner_id for r in rxs])
     audit_read(sess, tenant, patient, patient.id, "shared_prescriptions", [r.id for r in rxs])
-    keep = (
-        "id",
-        "visit_id",
-        "practitioner_name",
-        "remedy",
-        "potency",
-        "form",
-        "dose",
-        "frequency",
-        "duration",
-        "instructions",
-        "follow_up_from",
-        "follow_up_to",
-        "created_at",
-    )
-    return [{k: d[k] for k in keep} for d in (prescription_dict(sess, r, names) for r in rxs)]
+    return [
+        {k: d[k] for k in SHARED_PRESCRIPTION_FIELDS}
+        for d in (prescription_dict(sess, r, names) for r in rxs)
+    ]
 
 
 def patients_with_activity_before(

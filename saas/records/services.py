@@ -41,7 +41,8 @@ from saas.scheduling.models import Appointment, VisitType
 
 from .followups import clinic_today
 from .models import CaseNote, ClinicalFact, ClinicalVisit, Prescription
-from .policy import require_clinical
+from .policy import require_active, require_clinical
+from .queries import PRESCRIPTION_FIELDS
 from .sealing import seal_json, seal_text
 
 #: Case-note sections (free text unless noted). ``presenting_complaints`` is a list of
@@ -66,11 +67,6 @@ CLEAR_DEMOGRAPHICS = ("preferred_language", "communication_prefs")
 
 def _target(patient_id) -> str:
     return f"patient:{patient_id}"
-
-
-def _require_active(patient: Patient) -> None:
-    if patient.status != "active":
-        raise Conflict({"patient": "This patient's record was erased."})
 
 
 def _sealed_text(field: str, value) -> str | None:
@@ -110,7 +106,7 @@ def update_demographics(
     keeps the portal login working with the new address (staff saw the patient); the
     portal's own profile update cannot change the email (it is the sign-in identity).
     """
-    _require_active(patient)
+    require_active(patient)
     changed = []
     for field, value in changes.items():
         if field == "full_name":
@@ -204,7 +200,7 @@ def record_visit_note(
     ``visit_date`` defaults to today in the clinic's zone.
     """
     require_clinical(tenant, actor, write=True)
-    _require_active(patient)
+    require_active(patient)
     practitioner = _practitioner(sess, tenant, practitioner_id or actor.id)
     if appointment_id is not None and not sess.scalar(
         select(Appointment.id).where(
@@ -343,7 +339,6 @@ def share_visit(
 
 
 # -- prescriptions ---------------------------------------------------------------------------------
-PRESCRIPTION_FIELDS = ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
 
 
 def _follow_up_visit_type(sess: Session, tenant: Tenant, visit_type_id):
@@ -368,7 +363,7 @@ def add_prescription(
     """Prescribe a remedy at a visit, with an optional follow-up window in days."""
     require_clinical(tenant, actor, write=True)
     patient = sess.get(Patient, (tenant.id, visit.patient_id))
-    _require_active(patient)
+    require_active(patient)
     reason = (data.get("amendment_reason") or "").strip() or None
     if visit.status == "signed" and reason is None:
         raise Invalid(
@@ -464,7 +459,7 @@ def record_fact(
 ) -> ClinicalFact:
     """Record an allergy or a current medication."""
     require_clinical(tenant, actor, write=True)
-    _require_active(patient)
+    require_active(patient)
     fact_id = uuid.uuid4()
     fact = ClinicalFact(
         id=fact_id,

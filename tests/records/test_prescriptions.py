@@ -163,6 +163,23 @@ def _clinic_today(team) -> dt.date:
     return dt.datetime.now(ZoneInfo("Europe/London")).date()  # make_clinic's zone
 
 
+def _recall_today(team, visit_type_id, days: tuple[int, int]) -> tuple[dict, dict]:
+    """A visit today prescribing a follow-up ``days`` later; returns (prescription, recall)."""
+    doc = team.api()
+    p = new_patient(doc, full_name="Dev Follow")
+    v = new_visit(doc, p["id"], visit_date=_clinic_today(team).isoformat())
+    rx = _rx(
+        doc,
+        v["id"],
+        follow_up_from_days=days[0],
+        follow_up_to_days=days[1],
+        follow_up_service_id=visit_type_id,
+    )
+    assert rx.status_code == 201, rx.get_json()
+    (item,) = doc.get("/api/v1/recalls?within_days=14").get_json()
+    return rx.get_json(), item
+
+
 def test_recall_slots_url_lists_the_practitioners_free_slots(team):
     """Following a recall item's ``slots_url`` answers that practitioner's free slots.
 
@@ -172,18 +189,7 @@ def test_recall_slots_url_lists_the_practitioners_free_slots(team):
     """
     practice = add_practice(team.api("owner"), user_id=str(team.practitioner.id), colleague=True)
     doc = team.api()
-    p = new_patient(doc, full_name="Dev Follow")
-    v = new_visit(doc, p["id"], visit_date=_clinic_today(team).isoformat())
-    rx = _rx(
-        doc,
-        v["id"],
-        follow_up_from_days=7,
-        follow_up_to_days=10,
-        follow_up_service_id=practice["visit_type_id"],
-    )
-    assert rx.status_code == 201, rx.get_json()
-    rx = rx.get_json()
-    (item,) = doc.get("/api/v1/recalls?within_days=14").get_json()
+    rx, item = _recall_today(team, practice["visit_type_id"], (7, 10))
     query = parse_qs(urlsplit(item["slots_url"]).query)
     assert query == {
         "service_id": [practice["visit_type_id"]],
@@ -222,16 +228,7 @@ def test_recall_link_stays_within_what_the_slots_api_searches(team):
     """A long window is offered 60 days at a time; without a linked profile, no practitioner."""
     practice = add_practice(team.api("owner"))  # the practitioner has no staff account
     doc = team.api()
-    p = new_patient(doc, full_name="Long Window")
-    v = new_visit(doc, p["id"], visit_date=_clinic_today(team).isoformat())
-    rx = _rx(
-        doc,
-        v["id"],
-        follow_up_from_days=1,
-        follow_up_to_days=200,
-        follow_up_service_id=practice["visit_type_id"],
-    ).get_json()
-    (item,) = doc.get("/api/v1/recalls?within_days=14").get_json()
+    rx, item = _recall_today(team, practice["visit_type_id"], (1, 200))
     query = parse_qs(urlsplit(item["slots_url"]).query)
     assert "practitioner_id" not in query  # the prescriber has no practitioner profile
     start = dt.date.fromisoformat(rx["follow_up_from"])
@@ -260,3 +257,25 @@ def test_follow_up_visit_type_must_be_one_of_the_clinics(team):
     assert archived.status_code == 422
     assert "follow_up_service_id" in archived.get_json()["errors"]["json"]
     assert doc.get(f"/api/v1/patients/{p['id']}/prescriptions").get_json() == []
+
+
+def test_link_window_offers_the_follow_up_from_today_on():
+    """Upcoming: the window; due: from today; overdue: its length again from today; <= 60 days."""
+    from types import SimpleNamespace
+
+    from saas.records.followups import link_window
+
+    today = dt.date(2026, 3, 10)
+
+    def window(start: str, end: str):
+        rx = SimpleNamespace(
+            follow_up_from=dt.date.fromisoformat(start), follow_up_to=dt.date.fromisoformat(end)
+        )
+        got = link_window(rx, today)
+        return got[0].isoformat(), got[1].isoformat()
+
+    assert window("2026-03-20", "2026-03-30") == ("2026-03-20", "2026-03-30")
+    assert window("2026-03-01", "2026-03-15") == ("2026-03-10", "2026-03-15")
+    assert window("2026-02-01", "2026-02-11") == ("2026-03-10", "2026-03-20")
+    assert window("2026-03-20", "2026-12-31") == ("2026-03-20", "2026-05-18")
+    assert link_window(SimpleNamespace(follow_up_from=None, follow_up_to=None), today) is None
