@@ -1,19 +1,23 @@
-"""Patient API on the clinic's host: register, verify email, sign in, who am I."""
+"""Patient API on the clinic's host: register, verify email, sign in, who am I.
+
+Refusals are domain errors from :mod:`saas.patients`, answered app-wide; the request owns
+the transaction. A refused sign-in keeps its audit entry (:func:`saas.db.keep_on_error`).
+"""
 
 from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from saas import db
+from saas.exceptions import Unauthenticated
 from saas.extensions import limiter
 from saas.patients import (
     SESSION_TTL,
-    PatientError,
-    authenticate_patient_bearer,
     read_sealed,
     register_patient,
+    require_patient_bearer,
     sign_in_patient,
     verify_email,
 )
@@ -30,11 +34,6 @@ from .schemas import (
 blp = Blueprint("patient_api", __name__, url_prefix="/api/v1/patients", description="Patients")
 
 
-def _refuse(exc: PatientError):
-    db.session.rollback()
-    abort(exc.status, message=str(exc), errors={"json": exc.errors})
-
-
 @blp.route("/register")
 class Register(MethodView):
     """Portal registration."""
@@ -45,11 +44,7 @@ class Register(MethodView):
     @blp.response(202, RegisterResultSchema)
     def post(self, data):
         """Register as a patient of this clinic: a link to choose a password is emailed."""
-        try:
-            register_patient(db.session, g.tenant, **data)
-        except PatientError as exc:
-            _refuse(exc)
-        db.session.commit()
+        register_patient(db.session, g.tenant, **data)
         return {
             "status": "link_sent",
             "message": "Check your email: the link in it lets you choose your password.",
@@ -64,18 +59,7 @@ class Verify(MethodView):
     @blp.response(200, PatientSelfSchema)
     def post(self, data):
         """Confirm the email and choose a password with the emailed token (single use)."""
-        try:
-            patient = verify_email(db.session, g.tenant, data["token"], data["password"])
-        except PatientError as exc:
-            _refuse(exc)
-        if patient is None:
-            abort(
-                404,
-                message="This link is invalid, used or expired.",
-                errors={"json": {"token": ["invalid"]}},
-            )
-        db.session.commit()
-        return _self(patient)
+        return _self(verify_email(db.session, g.tenant, data["token"], data["password"]))
 
 
 @blp.route("/token")
@@ -90,10 +74,9 @@ class Token(MethodView):
         """Exchange email and password for a portal bearer token."""
         try:
             _, token = sign_in_patient(db.session, g.tenant, data["email"], data["password"])
-        except PatientError as exc:
-            db.session.commit() if exc.status == 401 else None
-            abort(exc.status, message=str(exc), errors={"json": exc.errors})
-        db.session.commit()
+        except Unauthenticated:
+            db.keep_on_error()  # the audit entry of the refused attempt stays
+            raise
         return {
             "access_token": token,
             "token_type": "Bearer",
@@ -108,10 +91,7 @@ class Me(MethodView):
     @blp.response(200, PatientSelfSchema)
     def get(self):
         """Who am I (patient token)."""
-        patient = authenticate_patient_bearer()
-        if patient is None:
-            abort(401, message="Sign in: send a valid patient bearer token.")
-        return _self(patient)
+        return _self(require_patient_bearer())
 
 
 def _self(patient):

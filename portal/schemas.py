@@ -1,8 +1,16 @@
-"""Patient API schemas."""
+"""Patient API schemas: registration and sign-in, the patient's profile, records, consents."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
+
+from saas.records.queries import SHARED_PRESCRIPTION_FIELDS
+from saas.records.schemas import (
+    ConsentGrantSchema,
+    ConsentSchema,
+    ContactDetailsSchema,
+    PrescriptionSchema,
+)
 
 
 class RegisterSchema(Schema):
@@ -48,3 +56,43 @@ class PatientSelfSchema(Schema):
     full_name = fields.String()
     email = fields.String()
     email_verified = fields.Boolean()
+
+
+# -- the patient's own profile, shared records and consents ----------------------------------------
+class ProfileSchema(ContactDetailsSchema):
+    """The patient's own profile (the sign-in email is changed by the clinic only)."""
+
+    id = fields.UUID(dump_only=True)
+    email = fields.String(dump_only=True)
+
+
+class SharedVisitSchema(Schema):
+    """A visit summary shared by the clinic."""
+
+    id = fields.UUID()
+    kind = fields.String()
+    visit_date = fields.Date()
+    practitioner_name = fields.String(allow_none=True)
+    summary = fields.String(allow_none=True)
+
+
+class SharedPrescriptionSchema(PrescriptionSchema):
+    """A prescription shared by the clinic (no internal fields)."""
+
+    class Meta:
+        """What the patient sees of a prescription."""
+
+        fields = SHARED_PRESCRIPTION_FIELDS
+
+
+class MyConsentSchema(ConsentSchema):
+    """One of my consents."""
+
+    class Meta:
+        """What the patient sees of a consent."""
+
+        exclude = ("patient_id", "withdrawn_channel")
+
+
+class GiveConsentSchema(ConsentGrantSchema):
+    """Agree to a purpose (the version of the text shown)."""

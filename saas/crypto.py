@@ -21,6 +21,7 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import hvac
 import requests
@@ -83,7 +84,8 @@ class KeyService:
             hvac.Client(url=addr, token=shredder_token, timeout=5) if shredder_token else None
         )
         self.ttl = ttl
-        self._cache: dict[tuple[str, int], tuple[bytes, float]] = {}
+        #: (tenant, DEK version) -> (plaintext DEK, fresh until (monotonic), its cipher)
+        self._cache: dict[tuple[str, int], tuple[bytes, float, AESGCM]] = {}
         self._lock = threading.Lock()
         #: Number of Vault calls made (for benchmarks and tests).
         self.vault_calls = 0
@@ -195,36 +197,26 @@ class KeyService:
             return False
 
     # -- data keys ---------------------------------------------------------------------
-    def cached(self, tenant_id, version: int) -> bytes | None:
-        """The plaintext DEK if it is in the cache and fresh."""
-        hit = self._cache.get((str(tenant_id), version))
-        return hit[0] if hit and hit[1] > time.monotonic() else None
+    def _loaded(self, tenant_id, version: int, wrapped: str | Callable[[], str]):
+        """The cache entry of a DEK version, unwrapped through Vault when missing or stale.
 
-    def cached_cipher(self, tenant_id, version: int) -> AESGCM | None:
-        """The AES-GCM cipher of a cached, fresh DEK (built once per key, not per field)."""
+        ``wrapped`` may be a callable, so the wrapped key is looked up only on a miss.
+        """
         hit = self._cache.get((str(tenant_id), version))
-        return hit[2] if hit and hit[1] > time.monotonic() else None
-
-    def data_key(self, tenant_id, version: int, wrapped: str) -> bytes:
-        """The plaintext DEK, from the in-memory cache when fresh, else unwrapped by Vault."""
-        key = self.cached(tenant_id, version)
-        if key is None:
-            key = self.unwrap(tenant_id, wrapped)
+        if hit is None or hit[1] <= time.monotonic():
+            key = self.unwrap(tenant_id, wrapped() if callable(wrapped) else wrapped)
+            hit = (key, time.monotonic() + self.ttl, AESGCM(key))
             with self._lock:
-                self._cache[(str(tenant_id), version)] = (
-                    key,
-                    time.monotonic() + self.ttl,
-                    AESGCM(key),
-                )
-        return key
+                self._cache[(str(tenant_id), version)] = hit
+        return hit
 
-    def cipher(self, tenant_id, version: int, wrapped: str) -> AESGCM:
-        """The cipher for a DEK version (unwrapping through Vault only when not cached)."""
-        aead = self.cached_cipher(tenant_id, version)
-        if aead is None:
-            self.data_key(tenant_id, version, wrapped)
-            aead = self._cache[(str(tenant_id), version)][2]
-        return aead
+    def data_key(self, tenant_id, version: int, wrapped: str | Callable[[], str]) -> bytes:
+        """The plaintext DEK, from the in-memory cache when fresh, else unwrapped by Vault."""
+        return self._loaded(tenant_id, version, wrapped)[0]
+
+    def cipher(self, tenant_id, version: int, wrapped: str | Callable[[], str]) -> AESGCM:
+        """The AES-GCM cipher of a DEK version (built once per key, not per field)."""
+        return self._loaded(tenant_id, version, wrapped)[2]
 
     def forget(self, tenant_id=None) -> None:
         """Drop cached data keys (of one clinic, or all)."""
@@ -236,24 +228,10 @@ class KeyService:
                     del self._cache[k]
 
 
-def seal(
-    key: bytes, version: int, tenant_id, table: str, column: str, row_id, plaintext: str
-) -> bytes:
-    """Encrypt one field value."""
-    return seal_bytes(key, version, tenant_id, table, column, row_id, plaintext.encode())
-
-
-def seal_bytes(
-    key: bytes, version: int, tenant_id, table: str, column: str, row_id, data: bytes
-) -> bytes:
-    """Encrypt one binary value (attachments, export bundles); same format as :func:`seal`."""
-    return seal_with(AESGCM(key), version, tenant_id, table, column, row_id, data)
-
-
 def seal_with(
     aead: AESGCM, version: int, tenant_id, table: str, column: str, row_id, data: bytes
 ) -> bytes:
-    """Encrypt with a ready cipher (the cached one of a DEK version)."""
+    """Encrypt one value with the cipher of DEK ``version`` (the cached one)."""
     nonce = os.urandom(12)
     ct = aead.encrypt(nonce, data, _aad(tenant_id, table, column, row_id))
     return _HEADER.pack(FORMAT_V1, version) + nonce + ct
@@ -269,18 +247,8 @@ def blob_version(blob: bytes) -> int:
     return version
 
 
-def open_sealed(key: bytes, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
-    """Decrypt one field value sealed by :func:`seal`."""
-    return open_sealed_bytes(key, tenant_id, table, column, row_id, blob).decode()
-
-
-def open_sealed_bytes(key: bytes, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
-    """Decrypt one value sealed by :func:`seal_bytes` (or :func:`seal`)."""
-    return open_with(AESGCM(key), tenant_id, table, column, row_id, blob)
-
-
 def open_with(aead: AESGCM, tenant_id, table: str, column: str, row_id, blob: bytes) -> bytes:
-    """Decrypt with a ready cipher; raises :class:`DecryptionError` on any mismatch."""
+    """Decrypt a value sealed by :func:`seal_with`; :class:`DecryptionError` on any mismatch."""
     blob = bytes(blob)
     blob_version(blob)
     nonce, ct = blob[_HEADER.size : _HEADER.size + 12], blob[_HEADER.size + 12 :]

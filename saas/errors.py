@@ -6,8 +6,10 @@ request part they came from (``json`` for bodies, ``query`` for GET parameters),
 flask-smorest/webargs report schema errors. Page views that show a form catch the error and
 call :func:`form_errors`; uncaught, a page gets the friendly error page with the message.
 
-An error rolls back the request's transaction (see :mod:`saas.db`). No stack trace ever
-reaches a client; unexpected errors are logged with the request id.
+An error rolls back the request's transaction (see :mod:`saas.db`); a domain error raised
+after the view called :func:`saas.db.keep_on_error` (a refused sign-in's audit entry)
+commits instead. No stack trace ever reaches a client; unexpected errors are logged with
+the request id.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from .exceptions import (
     Conflict,
     DomainError,
     Forbidden,
+    Gone,
     Invalid,
     Locked,
     NotFound,
+    TooLarge,
     Unauthenticated,
     Unavailable,
     UnsupportedType,
@@ -43,6 +47,8 @@ TITLES = {
     404: "Page not found",
     405: "Not allowed",
     409: "Conflict",
+    410: "Gone",
+    413: "Too large",
     415: "Unsupported type",
     422: "Please check the form",
     423: "Locked",
@@ -54,10 +60,12 @@ TITLES = {
 #: Domain error kind -> HTTP status; the most specific class wins.
 STATUS: dict[type[DomainError], int] = {
     UnsupportedType: 415,
+    TooLarge: 413,
     Invalid: 422,
     NotFound: 404,
     Forbidden: 403,
     Unauthenticated: 401,
+    Gone: 410,
     Conflict: 409,
     Locked: 423,
     Unavailable: 503,
@@ -145,7 +153,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        db.refuse_request()
+        db.refuse_request()  # rolls back, unless the view called db.keep_on_error()
         status = status_of(exc)
         extra = {}
         if exc.errors:

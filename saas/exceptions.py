@@ -56,6 +56,12 @@ class UnsupportedType(Invalid):
     default_message = "This type of content is not accepted."
 
 
+class TooLarge(Invalid):
+    """An upload or body over its size limit."""
+
+    default_message = "This is too large."
+
+
 class NotFound(DomainError):
     """No such object in this clinic (or not visible to this actor)."""
 
@@ -80,6 +86,13 @@ class Conflict(DomainError):
     """The request conflicts with the current state (taken slot, duplicate name...)."""
 
     default_message = "This conflicts with the current state."
+
+
+class Gone(Conflict):
+    """The object existed but is no longer available (used up, expired, destroyed)."""
+
+    default_message = "This is no longer available."
+    default_reason = "gone"
 
 
 class Locked(DomainError):

@@ -1,4 +1,9 @@
-"""Seal and open a clinic's fields using its current data key (looked up under RLS)."""
+"""Seal and open a clinic's fields using its current data key (looked up under RLS).
+
+Text values are sealed as their UTF-8 bytes, so :func:`seal_field`/:func:`open_field` and
+the ``_bytes_`` variants (attachments, export bundles) share one stored format and one
+rotation path (:func:`reseal`).
+"""
 
 from __future__ import annotations
 
@@ -27,33 +32,23 @@ def _wrapped(sess: Session, tenant_id, version: int) -> str:
 
 
 def _key(sess: Session, tenant_id, version: int) -> bytes:
-    keys = key_service()
-    key = keys.cached(tenant_id, version)
-    if key is not None:
-        return key
-    return keys.data_key(tenant_id, version, _wrapped(sess, tenant_id, version))
+    """A plaintext data key (no Vault call, nor even a key lookup, when cached)."""
+    return key_service().data_key(tenant_id, version, lambda: _wrapped(sess, tenant_id, version))
 
 
 def _cipher(sess: Session, tenant_id, version: int):
     """The cached AES-GCM cipher of a data-key version (no Vault call when warm)."""
-    keys = key_service()
-    aead = keys.cached_cipher(tenant_id, version)
-    if aead is None:
-        aead = keys.cipher(tenant_id, version, _wrapped(sess, tenant_id, version))
-    return aead
+    return key_service().cipher(tenant_id, version, lambda: _wrapped(sess, tenant_id, version))
 
 
 def seal_field(sess: Session, tenant: Tenant, table: str, column: str, row_id, value: str) -> bytes:
     """Encrypt ``value`` for one column of one row with the clinic's current data key."""
-    aead = _cipher(sess, tenant.id, tenant.dek_version)
-    return seal_with(aead, tenant.dek_version, tenant.id, table, column, row_id, value.encode())
+    return seal_bytes_field(sess, tenant, table, column, row_id, value.encode())
 
 
 def open_field(sess: Session, tenant_id, table: str, column: str, row_id, blob: bytes) -> str:
     """Decrypt a value sealed by :func:`seal_field` (any data-key version still held)."""
-    blob = bytes(blob)
-    aead = _cipher(sess, tenant_id, blob_version(blob))
-    return open_with(aead, tenant_id, table, column, row_id, blob).decode()
+    return open_bytes_field(sess, tenant_id, table, column, row_id, blob).decode()
 
 
 def seal_bytes_field(

@@ -2,6 +2,15 @@
 
 Sealed fields are written and read only through :func:`set_sealed` / :func:`read_sealed`,
 so the database never holds their plaintext. Patient portal tokens start with ``simp_``.
+Refusals are :mod:`saas.exceptions` errors (``Invalid``, ``Conflict``, ``Unauthenticated``...).
+
+Decisions:
+
+- the audit log names a patient only as ``patient:<id>`` (it outlives erasure), never by
+  email; a failed portal sign-in is audited (``patient.sign_in_failed``) with the patient's
+  id when the email belongs to one, else with ``-``, and the view keeps that entry although
+  it answers 401;
+- a patient acting on the portal is audited as a ``patient`` actor (their own id).
 """
 
 from __future__ import annotations
@@ -11,11 +20,11 @@ import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, g, request
-from flask_smorest import abort
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import audit, outbox
+from .exceptions import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from .fields import blind_index, open_field, seal_field
 from .models import SEALED_PATIENT_FIELDS, Patient, PatientToken, Tenant, utcnow
 from .security.passwords import dummy_hash, hash_password, password_problem, verify_password
@@ -26,21 +35,12 @@ SESSION_TTL = dt.timedelta(days=7)
 TOKEN_PREFIX = "simp_"
 
 
-class PatientError(Exception):
-    """Refused patient change; ``errors`` maps fields to messages."""
-
-    def __init__(self, errors: dict[str, str], *, status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
-
-
 def normalise_email(email: str) -> str:
-    """Validated, lower-case email; raises :class:`PatientError`."""
+    """Validated, lower-case email; raises :class:`~saas.exceptions.Invalid`."""
     try:
         return validate_email(email or "", check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise PatientError({"email": str(exc)}) from exc
+        raise Invalid({"email": str(exc)}) from exc
 
 
 def set_sealed(
@@ -87,11 +87,11 @@ def create_patient(
 ) -> Patient:
     """Create a patient record (staff, or registration); contact fields are sealed."""
     if not (full_name or "").strip():
-        raise PatientError({"full_name": "Enter the patient's name."})
+        raise Invalid({"full_name": "Enter the patient's name."})
     if email:
         email = normalise_email(email)
         if get_patient_by_email_in_tenant(sess, tenant, email) is not None:
-            raise PatientError({"email": "A patient with this email already exists."}, status=409)
+            raise Conflict({"email": "A patient with this email already exists."})
     patient = Patient(id=uuid.uuid4(), tenant_id=tenant.id, full_name=full_name.strip())
     sess.add(patient)
     if email:
@@ -139,7 +139,7 @@ def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: st
         sess,
         tenant.id,
         "patient.registration_link_sent",
-        actor_label=f"patient:{patient.id}",
+        actor=patient,
         target=f"patient:{patient.id}",
     )
 
@@ -160,14 +160,15 @@ def _issue(sess: Session, patient: Patient, purpose: str, ttl: dt.timedelta) -> 
     return plain
 
 
-def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Patient | None:
+def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Patient:
     """Consume an emailed link (single use): confirm the email and set the password.
 
     Any portal sessions from before are revoked (the link doubles as a password reset).
-    Raises :class:`PatientError` for a weak password without using up the link.
+    A weak password is :class:`~saas.exceptions.Invalid` without using up the link; an
+    unknown, used or expired link is :class:`~saas.exceptions.NotFound`.
     """
     if problem := password_problem(password or ""):
-        raise PatientError({"password": problem})
+        raise Invalid({"password": problem})
     now = utcnow()
     row = sess.execute(
         update(PatientToken)
@@ -182,7 +183,7 @@ def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Pa
         .returning(PatientToken.patient_id)
     ).first()
     if row is None:
-        return None
+        raise NotFound("This link is invalid, used or expired.", errors={"token": "invalid"})
     patient = get_patient_in_tenant(sess, tenant, row[0])
     patient.password_hash = hash_password(password)
     patient.email_verified_at = patient.email_verified_at or now
@@ -195,27 +196,39 @@ def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Pa
         )
         .values(revoked_at=now)
     )
-    audit.record(sess, tenant.id, "patient.email_verified", target=f"patient:{patient.id}")
+    audit.record(
+        sess, tenant.id, "patient.email_verified", actor=patient, target=f"patient:{patient.id}"
+    )
     return patient
 
 
 def sign_in_patient(
     sess: Session, tenant: Tenant, email: str, password: str
 ) -> tuple[Patient, str]:
-    """Portal sign-in: returns the patient and a bearer token. Generic error on failure."""
+    """Portal sign-in: returns the patient and a bearer token.
+
+    Any failure is the same :class:`~saas.exceptions.Unauthenticated` (no oracle for who is
+    a patient), audited as ``patient.sign_in_failed``; the caller keeps that entry.
+    """
     try:
         patient = get_patient_by_email_in_tenant(sess, tenant, normalise_email(email))
-    except PatientError:
+    except Invalid:
         patient = None
     ok = verify_password(
         patient.password_hash if patient and patient.password_hash else dummy_hash(), password or ""
     )
     if not (patient and patient.password_hash and ok and patient.status == "active"):
-        raise PatientError({"email": "Email or password is incorrect."}, status=401)
+        audit.record(
+            sess,
+            tenant.id,
+            "patient.sign_in_failed",
+            actor_label=f"patient:{patient.id}" if patient else "-",
+        )
+        raise Unauthenticated({"email": "Email or password is incorrect."})
     if patient.email_verified_at is None:
-        raise PatientError({"email": "Confirm your email first: we sent you a link."}, status=403)
+        raise Forbidden({"email": "Confirm your email first: we sent you a link."})
     token = _issue(sess, patient, "session", SESSION_TTL)
-    audit.record(sess, tenant.id, "patient.sign_in", actor_label=f"patient:{patient.id}")
+    audit.record(sess, tenant.id, "patient.sign_in", actor=patient)
     return patient, token
 
 
@@ -244,8 +257,16 @@ def authenticate_patient_bearer() -> Patient | None:
         )
     ).first()
     if row is None or row[0].revoked_at is not None or row[0].expires_at <= utcnow():
-        abort(401, message="The bearer token is invalid or expired.")
+        raise Unauthenticated("The bearer token is invalid or expired.")
     if row[1].status != "active":
-        abort(401, message="This account is closed.")
+        raise Unauthenticated("This account is closed.")
     g.patient = row[1]
     return row[1]
+
+
+def require_patient_bearer() -> Patient:
+    """The patient of this request's ``simp_`` bearer token; Unauthenticated without one."""
+    patient = authenticate_patient_bearer()
+    if patient is None:
+        raise Unauthenticated("Sign in: send a valid patient bearer token.")
+    return patient

@@ -128,3 +128,31 @@ def test_patient_token_is_refused_on_another_clinic(make_clinic, client, worker,
     assert other.status_code == 401
     assert "email" not in other.get_json()
     assert _register(client, b, email).status_code == 202  # clinics are independent
+
+
+def test_refused_sign_in_is_audited_although_it_answers_401(make_clinic, client, owner_dsn):
+    """A refused portal sign-in leaves an audit entry (pseudonymous), kept despite the 401."""
+    clinic = make_clinic()
+    email = f"nopass-{clinic.slug}@example.org"
+    assert _register(client, clinic, email).status_code == 202  # no password chosen yet
+    for who in (email, f"stranger-{clinic.slug}@example.org"):
+        refused = client.post(
+            "/api/v1/patients/token",
+            json={"email": who, "password": "guess guess 1"},
+            base_url=f"http://{clinic.host}",
+        )
+        assert refused.status_code == 401
+        assert refused.get_json()["errors"]["json"] == {
+            "email": ["Email or password is incorrect."]
+        }
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("SET row_security = off")
+        (patient_id,) = conn.execute(
+            "SELECT id FROM patients WHERE tenant_id = %s", (clinic.id,)
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT actor_label, actor_kind FROM audit_log WHERE tenant_id = %s "
+            "AND action = 'patient.sign_in_failed' ORDER BY seq",
+            (clinic.id,),
+        ).fetchall()
+    assert rows == [(f"patient:{patient_id}", "system"), ("-", "system")]

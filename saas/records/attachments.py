@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.exceptions import Invalid, TooLarge, UnsupportedType
 from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import Patient, Tenant, User, utcnow
 
 from .models import Attachment, ClinicalVisit
-from .policy import RecordsError, require_clinical
+from .policy import require_active, require_clinical
 from .queries import audit_read
 from .sealing import open_text, seal_text
 
@@ -73,18 +74,15 @@ def add_attachment(
 ) -> Attachment:
     """Store a sniffed, size-checked file, sealed."""
     require_clinical(tenant, actor, write=True)
-    if patient.status != "active":
-        raise RecordsError({"patient": "This patient's record was erased."}, status=409)
+    require_active(patient)
     if not data:
-        raise RecordsError({"file": "The file is empty."})
+        raise Invalid({"file": "The file is empty."})
     if len(data) > MAX_BYTES:
-        raise RecordsError(
-            {"file": f"Files are limited to {MAX_BYTES // (1024 * 1024)} MB."}, status=413
-        )
+        raise TooLarge({"file": f"Files are limited to {MAX_BYTES // (1024 * 1024)} MB."})
     ctype = sniff(data)
     if ctype is None:
-        raise RecordsError(
-            {"file": "Upload a PDF or an image (PNG, JPEG, GIF, WebP, TIFF, HEIC)."}, status=415
+        raise UnsupportedType(
+            {"file": "Upload a PDF or an image (PNG, JPEG, GIF, WebP, TIFF, HEIC)."}
         )
     if visit_id is not None:
         ok = sess.scalar(
@@ -95,7 +93,7 @@ def add_attachment(
             )
         )
         if ok is None:
-            raise RecordsError({"visit_id": "No such visit for this patient."})
+            raise Invalid({"visit_id": "No such visit for this patient."})
     att_id = uuid.uuid4()
     att = Attachment(
         id=att_id,

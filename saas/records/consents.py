@@ -15,19 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.exceptions import Conflict, Invalid
 from saas.models import Patient, Tenant, User, utcnow
 
 from .models import Consent
-from .policy import RecordsError
+from .policy import require_active
 
 PURPOSES = ("treatment", "reminders_email", "reminders_sms", "marketing_email", "marketing_sms")
 CHANNELS = ("portal", "in_person", "paper", "email", "phone")
-
-
-def _actor_kwargs(actor, patient_id) -> dict:
-    if isinstance(actor, User):
-        return {"actor": actor}
-    return {"actor_label": f"patient:{patient_id}"}
 
 
 def standing_consent(sess: Session, tenant_id, patient_id, purpose: str) -> Consent | None:
@@ -49,25 +44,6 @@ def has_consent(sess: Session, tenant_id, patient_id, purpose: str) -> bool:
     return standing_consent(sess, tenant_id, patient_id, purpose) is not None
 
 
-def consenting_patient_ids(sess: Session, tenant: Tenant, purpose: str) -> set:
-    """Ids of active patients with a standing consent for ``purpose`` (marketing lists)."""
-    return set(
-        sess.scalars(
-            select(Consent.patient_id)
-            .join(
-                Patient,
-                (Patient.tenant_id == Consent.tenant_id) & (Patient.id == Consent.patient_id),
-            )
-            .where(
-                Consent.tenant_id == tenant.id,
-                Consent.purpose == purpose,
-                Consent.withdrawn_at.is_(None),
-                Patient.status == "active",
-            )
-        )
-    )
-
-
 def list_consents(sess: Session, tenant: Tenant, patient: Patient) -> list[Consent]:
     """Every consent of a patient, newest first."""
     return list(
@@ -87,20 +63,19 @@ def record_consent(
     purpose: str,
     text_version: str,
     channel: str,
-    actor=None,
+    actor,
 ) -> Consent:
-    """Record a consent; ``actor`` is the staff member, or None/the patient on the portal."""
-    if patient.status != "active":
-        raise RecordsError({"patient": "This patient's record was erased."}, status=409)
+    """Record a consent; ``actor`` is the staff member, or the patient on the portal."""
+    require_active(patient)
     if purpose not in PURPOSES:
-        raise RecordsError({"purpose": "Unknown purpose."})
+        raise Invalid({"purpose": "Unknown purpose."})
     if channel not in CHANNELS:
-        raise RecordsError({"channel": "Unknown channel."})
+        raise Invalid({"channel": "Unknown channel."})
     now = utcnow()
     current = standing_consent(sess, tenant.id, patient.id, purpose)
     if current is not None:
         if current.text_version == text_version:
-            raise RecordsError({"purpose": "This consent is already given."}, status=409)
+            raise Conflict({"purpose": "This consent is already given."})
         current.withdrawn_at, current.withdrawn_channel = now, channel
         current.withdrawn_recorded_by = actor.id if isinstance(actor, User) else None
         sess.flush()
@@ -121,6 +96,7 @@ def record_consent(
         sess,
         tenant.id,
         "consent.granted",
+        actor=actor,
         target=f"patient:{patient.id}",
         data={
             "consent_id": str(consent.id),
@@ -129,19 +105,18 @@ def record_consent(
             "channel": channel,
             "replaces": str(current.id) if current else None,
         },
-        **_actor_kwargs(actor, patient.id),
     )
     return consent
 
 
 def withdraw_consent(
-    sess: Session, tenant: Tenant, consent: Consent, *, channel: str, actor=None
+    sess: Session, tenant: Tenant, consent: Consent, *, channel: str, actor
 ) -> Consent:
-    """Record a withdrawal; reminders/marketing stop from now on."""
+    """Record a withdrawal (``actor``: staff, or the patient); reminders/marketing stop."""
     if consent.withdrawn_at is not None:
-        raise RecordsError({"consent": "This consent was already withdrawn."}, status=409)
+        raise Conflict({"consent": "This consent was already withdrawn."})
     if channel not in CHANNELS:
-        raise RecordsError({"channel": "Unknown channel."})
+        raise Invalid({"channel": "Unknown channel."})
     consent.withdrawn_at, consent.withdrawn_channel = utcnow(), channel
     consent.withdrawn_recorded_by = actor.id if isinstance(actor, User) else None
     sess.flush()
@@ -149,8 +124,8 @@ def withdraw_consent(
         sess,
         tenant.id,
         "consent.withdrawn",
+        actor=actor,
         target=f"patient:{consent.patient_id}",
         data={"consent_id": str(consent.id), "purpose": consent.purpose, "channel": channel},
-        **_actor_kwargs(actor, consent.patient_id),
     )
     return consent

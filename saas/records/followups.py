@@ -6,57 +6,113 @@ same patient is recorded, staff close it by hand, or the prescription is voided.
 
 Invitation: ``lead_days`` (clinic setting, default 7) before the window opens, a patient with
 an email and a standing ``reminders_email`` consent is emailed once (outbox) a link to the
-clinic's booking page pre-filtered to the follow-up service, the practitioner and the window:
-``/book?service_id=<id>&practitioner_id=<id>&start=YYYY-MM-DD&end=YYYY-MM-DD&follow_up=<rx>``
-— the parameter names of the public slots API (``/api/v1/slots``), so the portal booking
-page passes them straight through; the recall list also gives that ``slots_url``. The email
+clinic's booking page pre-filtered to the follow-up visit type, the practitioner and the
+window: ``/book?service_id=<id>&practitioner_id=<id>&from=YYYY-MM-DD&to=YYYY-MM-DD&follow_up=<rx>``
+— the query of the public slots API (``GET /api/v1/slots``), so the portal booking page
+passes it straight through; the recall list gives the same query as ``slots_url``. The email
 carries no clinical content.
+
+Decisions:
+
+- the link's ``practitioner_id`` is the *practitioner* (``practitioners.id``) linked to the
+  prescriber's staff account, as the slots API expects (a visit records the prescriber's
+  user id); when the prescriber has no active practitioner profile the link leaves the
+  practitioner open, so it still finds the visit type's free times;
+- ``from``/``to`` are dates in the clinic's zone, ``to`` inclusive. The link offers the
+  window from today on; an overdue window is offered again from today with its own length.
+  It never spans more than :data:`LINK_MAX_DAYS` days, within what the slots API searches at
+  once (62 days, even across a DST change), so following it never answers 422;
+- "today" is the clinic's local date, for the link and for the due/overdue status alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
 from saas import audit, outbox
+from saas.exceptions import Conflict, Invalid
 from saas.models import Patient, Tenant, User, utcnow
 from saas.patients import read_sealed
+from saas.scheduling.models import Practitioner
 
 from .consents import has_consent
 from .models import ClinicalVisit, Prescription
-from .policy import RecordsError, records_settings
+from .policy import records_settings
 from .queries import audit_read
 from .sealing import open_json
 
+#: Longest span of days a follow-up link asks for (the slots API searches 62 at most).
+LINK_MAX_DAYS = 60
 
-def _window_params(rx: Prescription) -> dict:
-    return {
-        k: v
-        for k, v in (
-            ("service_id", rx.follow_up_service_id),
-            ("practitioner_id", rx.practitioner_id),
-            ("start", rx.follow_up_from.isoformat() if rx.follow_up_from else None),
-            ("end", rx.follow_up_to.isoformat() if rx.follow_up_to else None),
+
+def clinic_today(tenant: Tenant) -> dt.date:
+    """Today's date in the clinic's zone."""
+    return utcnow().astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+def practitioner_ids_for_users(sess: Session, tenant: Tenant, user_ids) -> dict:
+    """Staff user id -> id of the active practitioner profile linked to that account."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    rows = sess.execute(
+        select(Practitioner.user_id, Practitioner.id)
+        .where(
+            Practitioner.tenant_id == tenant.id,
+            Practitioner.user_id.in_(ids),
+            Practitioner.is_active.is_(True),
         )
-        if v is not None
+        .order_by(Practitioner.created_at, Practitioner.id)
+    ).all()
+    found: dict = {}
+    for user_id, prac_id in rows:
+        found.setdefault(user_id, prac_id)  # a second profile of one account: the oldest
+    return found
+
+
+def link_window(rx: Prescription, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The local dates (``to`` inclusive) a follow-up link offers; None without a window."""
+    if rx.follow_up_from is None or rx.follow_up_to is None:
+        return None
+    start = max(rx.follow_up_from, today)
+    end = rx.follow_up_to
+    if end < start:  # overdue: offer a window of the same length from today
+        end = start + (rx.follow_up_to - rx.follow_up_from)
+    return start, min(end, start + dt.timedelta(days=LINK_MAX_DAYS - 1))
+
+
+def _link_params(rx: Prescription, practitioner_id: uuid.UUID | None, today: dt.date) -> dict:
+    """The slots API query of a follow-up (only the parts that are known)."""
+    window = link_window(rx, today)
+    params = {
+        "service_id": rx.follow_up_service_id,
+        "practitioner_id": practitioner_id,
+        "from": window[0].isoformat() if window else None,
+        "to": window[1].isoformat() if window else None,
     }
+    return {k: v for k, v in params.items() if v is not None}
 
 
-def booking_url(tenant: Tenant, rx: Prescription) -> str:
-    """The portal booking page pre-filtered to this follow-up (same names as the slots API)."""
-    params = {**_window_params(rx), "follow_up": rx.id}
+def booking_url(
+    tenant: Tenant, rx: Prescription, practitioner_id: uuid.UUID | None, today: dt.date
+) -> str:
+    """The portal booking page pre-filtered to this follow-up (the slots API's query)."""
+    params = {**_link_params(rx, practitioner_id, today), "follow_up": rx.id}
     return current_app.config["SIMILIA"].public_url(tenant.slug, "/book?" + urlencode(params))
 
 
-def slots_url(rx: Prescription) -> str | None:
-    """The slots API query for this follow-up window (needs the follow-up service)."""
-    if rx.follow_up_service_id is None:
+def slots_url(rx: Prescription, practitioner_id: uuid.UUID | None, today: dt.date) -> str | None:
+    """The slots API query for this follow-up (needs the follow-up visit type and window)."""
+    if rx.follow_up_service_id is None or link_window(rx, today) is None:
         return None
-    return "/api/v1/slots?" + urlencode(_window_params(rx))
+    return "/api/v1/slots?" + urlencode(_link_params(rx, practitioner_id, today))
 
 
 def _open_recalls(tenant: Tenant):
@@ -98,7 +154,7 @@ def recall_list(
     today: dt.date | None = None,
 ) -> list[dict]:
     """Follow-ups due soon or overdue, earliest first (audited)."""
-    today = today or utcnow().date()
+    today = today or clinic_today(tenant)
     rows = sess.execute(
         _open_recalls(tenant)
         .where(Prescription.follow_up_from <= today + dt.timedelta(days=within_days))
@@ -112,6 +168,7 @@ def recall_list(
             )
         ).all()
     )
+    practitioners = practitioner_ids_for_users(sess, tenant, names)
     out = []
     for rx, patient, _ in rows:
         status = (
@@ -132,8 +189,8 @@ def recall_list(
             "follow_up_service_id": rx.follow_up_service_id,
             "status": status,
             "invited_at": rx.invited_at,
-            "booking_url": booking_url(tenant, rx),
-            "slots_url": slots_url(rx),
+            "booking_url": booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today),
+            "slots_url": slots_url(rx, practitioners.get(rx.practitioner_id), today),
         }
         if include_clinical:
             details = (
@@ -158,9 +215,9 @@ def recall_list(
 def close_recall(sess: Session, tenant: Tenant, actor: User, rx: Prescription) -> None:
     """Take a follow-up off the recall list (booked by phone, declined...)."""
     if rx.follow_up_from is None:
-        raise RecordsError({"prescription": "This prescription has no follow-up window."})
+        raise Invalid({"prescription": "This prescription has no follow-up window."})
     if rx.recall_closed_at is not None:
-        raise RecordsError({"prescription": "Already closed."}, status=409)
+        raise Conflict({"prescription": "Already closed."})
     rx.recall_closed_at = utcnow()
     sess.flush()
     audit.record(
@@ -175,7 +232,7 @@ def close_recall(sess: Session, tenant: Tenant, actor: User, rx: Prescription) -
 
 def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | None = None) -> int:
     """Email each patient whose follow-up window opens within the lead time (once)."""
-    today = today or utcnow().date()
+    today = today or clinic_today(tenant)
     lead = records_settings(tenant)["follow_up_invite_lead_days"]
     rows = sess.execute(
         _open_recalls(tenant)
@@ -186,6 +243,7 @@ def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | Non
         )
         .with_for_update(of=Prescription, skip_locked=True)
     ).all()
+    practitioners = practitioner_ids_for_users(sess, tenant, {r[0].practitioner_id for r in rows})
     sent = 0
     for rx, patient, _ in rows:
         if patient.email is None or not has_consent(sess, tenant.id, patient.id, "reminders_email"):
@@ -205,7 +263,8 @@ def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | Non
                     f"Hello {patient.full_name},\n\nYour practitioner would like to see you for a "
                     f"follow-up{with_whom} between {rx.follow_up_from:%d %b %Y} and "
                     f"{rx.follow_up_to:%d %b %Y}.\nBook a time that suits you:\n"
-                    f"{booking_url(tenant, rx)}\n\nYou receive this because you agreed to "
+                    f"{booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today)}"
+                    "\n\nYou receive this because you agreed to "
                     "appointment reminders by email; you can withdraw that on the portal.\n"
                 ),
                 "patient_id": str(patient.id),
@@ -216,7 +275,6 @@ def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | Non
             sess,
             tenant.id,
             "recall.invited",
-            actor_label="system",
             target=f"patient:{patient.id}",
             data={"prescription_id": str(rx.id)},
         )

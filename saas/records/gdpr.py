@@ -7,14 +7,17 @@ Decisions:
   note version, prescriptions, attachment metadata and the access log of the patient's
   record) and ``attachments/<id>-<name>``. The zip is sealed with the clinic's key in
   ``record_exports``; it can be downloaded **once**, within :data:`EXPORT_TTL`, by a user who
-  holds ``records.export`` *and* may read clinical content; then it is destroyed.
-- **Erasure**: personal and clinical data are destroyed (rows deleted, sealed values gone);
-  the ``patients`` row stays, anonymised (``status='erased'``), so appointments and visit
-  rows keep their foreign keys and the clinic's statistics (dates, kinds, practitioners)
-  survive without identity. Undelivered outbox mail to the patient is dropped, delivered
-  mail is scrubbed of the address. Other features add their own anonymisation with
-  :func:`on_erasure` (e.g. scheduling clearing appointment notes). The audit log is
-  append-only and keeps only pseudonymous ids; an entry records the erasure itself.
+  holds ``records.export`` *and* may read clinical content; then it is destroyed (a second
+  download or a late one is :class:`~saas.exceptions.Gone`). The job is enqueued through the
+  outbox in the request's transaction, so it exists exactly when the request does.
+- **Erasure**: staff confirm by typing the patient's full name; personal and clinical data
+  are destroyed (rows deleted, sealed values gone); the ``patients`` row stays, anonymised
+  (``status='erased'``), so appointments and visit rows keep their foreign keys and the
+  clinic's statistics (dates, kinds, practitioners) survive without identity. Undelivered
+  outbox mail to the patient is dropped, delivered mail is scrubbed of the address. Other
+  features add their own anonymisation with :func:`on_erasure` (e.g. scheduling clearing
+  appointment notes). The audit log is append-only and keeps only pseudonymous ids; an
+  entry records the erasure itself.
 - **Retention**: ``retention_years`` per clinic (None = keep); the daily worker erases
   patients with no visit and no registration within that time, and expires export bundles.
 """
@@ -33,6 +36,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from saas import audit, jobs, outbox
+from saas.exceptions import Conflict, Forbidden, Gone, Invalid, not_found
 from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
@@ -48,7 +52,7 @@ from .models import (
     Prescription,
     RecordExport,
 )
-from .policy import LEVELS, RecordsError, records_settings, require_clinical
+from .policy import LEVELS, records_settings, require_clinical
 from .queries import demographics, fact_dict, patients_with_activity_before, prescription_dict
 from .sealing import open_json, open_text
 
@@ -90,13 +94,16 @@ def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient)
     return export
 
 
-def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | None:
-    """An export of this clinic."""
-    return sess.scalar(
+def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport:
+    """An export of this clinic (:class:`~saas.exceptions.NotFound` otherwise)."""
+    export = sess.scalar(
         select(RecordExport).where(
             RecordExport.tenant_id == tenant.id, RecordExport.id == export_id
         )
     )
+    if export is None:
+        raise not_found("export")
+    return export
 
 
 def _iso(value):
@@ -253,7 +260,6 @@ def assemble_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | 
         sess,
         tenant.id,
         "records.export_ready",
-        actor_label="system",
         target=f"patient:{patient.id}",
         data={"export_id": str(export.id), "size": len(data)},
     )
@@ -295,12 +301,11 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
     ).first()
     if claimed is None:
         sess.refresh(export)
-        status = export.status
-        msg = {
-            "pending": "The export is still being prepared.",
-            "downloaded": "This export was already downloaded.",
-        }.get(status, "This export has expired.")
-        raise RecordsError({"export": msg}, status=409 if status == "pending" else 410)
+        if export.status == "pending":
+            raise Conflict({"export": "The export is still being prepared."})
+        if export.status == "downloaded":
+            raise Gone({"export": "This export was already downloaded."})
+        raise Gone({"export": "This export has expired."})
     data = open_bytes_field(sess, tenant.id, "record_exports", "bundle", export.id, claimed[0])
     sess.execute(
         update(RecordExport)
@@ -353,10 +358,20 @@ def erase_patient(
     *,
     reason: str,
     reference: str | None = None,
+    confirm_name: str | None = None,
 ) -> dict[str, int]:
-    """Destroy a patient's personal and clinical data; keep anonymised statistics."""
+    """Destroy a patient's personal and clinical data; keep anonymised statistics.
+
+    A person asking for it (not the retention job) types the patient's full name as
+    ``confirm_name``, so a wrong id cannot erase the wrong patient.
+    """
     if patient.status == "erased":
-        raise RecordsError({"patient": "Already erased."}, status=409)
+        raise Conflict({"patient": "Already erased."})
+    if confirm_name is not None and confirm_name.strip() != patient.full_name:
+        raise Invalid(
+            "Type the patient's full name to confirm.",
+            errors={"confirm_name": "Does not match the patient's name."},
+        )
     tid, pid = tenant.id, patient.id
     email = read_sealed(sess, patient, "email") if patient.email is not None else None
     visit_ids = select(ClinicalVisit.id).where(
@@ -428,7 +443,6 @@ def erase_patient(
         tid,
         "patient.erased",
         actor=actor,
-        actor_label=None if actor else "system",
         target=f"patient:{pid}",
         data={"reason": reason, "reference": reference, "removed": removed},
     )
@@ -456,12 +470,10 @@ def update_records_settings(sess: Session, tenant: Tenant, actor: User, data: di
     current = records_settings(tenant)
     if "clinical_access" in data:
         if actor.role != "owner":
-            raise RecordsError(
-                {"clinical_access": "Only an owner can change clinical access."}, status=403
-            )
+            raise Forbidden({"clinical_access": "Only an owner can change clinical access."})
         for level in data["clinical_access"].values():
             if level not in LEVELS:
-                raise RecordsError({"clinical_access": f"Unknown level {level!r}."})
+                raise Invalid({"clinical_access": f"Unknown level {level!r}."})
         current["clinical_access"] = {**current["clinical_access"], **data["clinical_access"]}
     for key in ("retention_years", "follow_up_invite_lead_days"):
         if key in data:

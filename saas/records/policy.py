@@ -10,25 +10,19 @@ Decisions:
   ``write`` (usually a practising homeopath), admin ``none`` (practice managers need no
   case notes: minimum necessary access);
 - the RBAC table (``saas.security.rbac``) still gates the route coarsely; this module is
-  the fine-grained, per-clinic rule.
+  the fine-grained, per-clinic rule;
+- an erased patient's record takes no new entries (:func:`require_active`): every verb that
+  writes to a patient's record asks it, so erasure cannot be undone by a late write.
 """
 
 from __future__ import annotations
 
-from saas.models import Tenant
+from saas.exceptions import Conflict, Forbidden
+from saas.models import Patient, Tenant
 
 LEVELS = ("none", "read", "write")
 FIXED = {"practitioner": "write", "receptionist": "none"}
 DEFAULT_CONFIGURABLE = {"owner": "write", "admin": "none"}
-
-
-class RecordsError(Exception):
-    """Refused records operation; ``errors`` maps fields to messages."""
-
-    def __init__(self, errors: dict[str, str], *, status: int = 422):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-        self.status = status
 
 
 def records_settings(tenant: Tenant) -> dict:
@@ -57,8 +51,14 @@ def can_read_clinical(tenant: Tenant, actor) -> bool:
 
 
 def require_clinical(tenant: Tenant, actor, *, write: bool = False) -> None:
-    """Raise 403 unless the staff ``actor`` may read (or write) clinical content."""
+    """Raise :class:`~saas.exceptions.Forbidden` unless ``actor`` may read (or write)."""
     level = clinical_level(tenant, getattr(actor, "role", None)) if actor is not None else "none"
     if level == "none" or (write and level != "write"):
         what = "change" if write else "see"
-        raise RecordsError({"role": f"Your role may not {what} clinical records."}, status=403)
+        raise Forbidden({"role": f"Your role may not {what} clinical records."})
+
+
+def require_active(patient: Patient) -> None:
+    """Raise :class:`~saas.exceptions.Conflict` when the patient's record was erased."""
+    if patient.status != "active":
+        raise Conflict({"patient": "This patient's record was erased."})

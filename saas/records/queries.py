@@ -1,7 +1,8 @@
 """Read helpers, named for their scope. Clinical readers check the actor and audit the read.
 
-``access_*`` look an object up in the clinic and give the same ``None`` for "missing" and
-"another clinic's" (the view answers 404 either way: no existence oracle). Readers that open
+``access_*`` look an object up in the clinic and raise the same
+:class:`~saas.exceptions.NotFound` for "missing", "another clinic's" and "of an erased
+patient" (no existence oracle). Readers that open
 clinical content call :func:`require_clinical` first and write one ``clinical.read`` audit
 entry naming the patient and the record ids (who, which patient, which record, when, from
 where: the audit row carries the actor, time, client address and request id).
@@ -15,57 +16,76 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.exceptions import Invalid, NotFound, not_found
 from saas.fields import FieldOpener
 from saas.models import Patient, Tenant, User
 from saas.patients import get_patient_by_email_in_tenant, normalise_email
 
 from .models import Attachment, CaseNote, ClinicalFact, ClinicalVisit, Consent, Prescription
-from .policy import RecordsError, require_clinical
+from .policy import require_clinical
 from .sealing import open_json, open_text
+
+#: What a prescription's sealed ``details`` hold.
+PRESCRIPTION_FIELDS = ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
+#: What the patient sees of a prescription the clinic shared (no internal fields).
+SHARED_PRESCRIPTION_FIELDS = (
+    "id",
+    "visit_id",
+    "practitioner_name",
+    *PRESCRIPTION_FIELDS,
+    "follow_up_from",
+    "follow_up_to",
+    "created_at",
+)
 
 
 # -- access ----------------------------------------------------------------------------------------
-def access_patient(
-    sess: Session, tenant: Tenant, patient_id, *, include_erased=False
-) -> Patient | None:
-    """The clinic's patient (erased ones only when asked)."""
-    q = select(Patient).where(Patient.tenant_id == tenant.id, Patient.id == patient_id)
-    if not include_erased:
-        q = q.where(Patient.status == "active")
-    return sess.scalar(q)
+def access_patient(sess: Session, tenant: Tenant, patient_id) -> Patient:
+    """The clinic's active patient."""
+    patient = sess.scalar(
+        select(Patient).where(
+            Patient.tenant_id == tenant.id, Patient.id == patient_id, Patient.status == "active"
+        )
+    )
+    if patient is None:
+        raise not_found("patient")
+    return patient
 
 
-def _access(sess: Session, model, tenant: Tenant, row_id):
-    return sess.scalar(
+def _access(sess: Session, model, tenant: Tenant, row_id, what: str):
+    row = sess.scalar(
         select(model)
         .join(Patient, (Patient.tenant_id == model.tenant_id) & (Patient.id == model.patient_id))
         .where(model.tenant_id == tenant.id, model.id == row_id, Patient.status == "active")
     )
+    if row is None:
+        raise not_found(what)
+    return row
 
 
-def access_visit(sess: Session, tenant: Tenant, visit_id) -> ClinicalVisit | None:
+def access_visit(sess: Session, tenant: Tenant, visit_id) -> ClinicalVisit:
     """A visit record of an active patient of this clinic."""
-    return _access(sess, ClinicalVisit, tenant, visit_id)
+    return _access(sess, ClinicalVisit, tenant, visit_id, "visit")
 
 
-def access_prescription(sess: Session, tenant: Tenant, rx_id) -> Prescription | None:
+def access_prescription(sess: Session, tenant: Tenant, rx_id) -> Prescription:
     """A prescription of an active patient of this clinic."""
-    return _access(sess, Prescription, tenant, rx_id)
+    return _access(sess, Prescription, tenant, rx_id, "prescription")
 
 
-def access_fact(sess: Session, tenant: Tenant, fact_id) -> ClinicalFact | None:
+def access_fact(sess: Session, tenant: Tenant, fact_id) -> ClinicalFact:
     """An allergy/medication entry of an active patient of this clinic."""
-    return _access(sess, ClinicalFact, tenant, fact_id)
+    return _access(sess, ClinicalFact, tenant, fact_id, "entry")
 
 
-def access_attachment(sess: Session, tenant: Tenant, attachment_id) -> Attachment | None:
+def access_attachment(sess: Session, tenant: Tenant, attachment_id) -> Attachment:
     """An attachment of an active patient of this clinic."""
-    return _access(sess, Attachment, tenant, attachment_id)
+    return _access(sess, Attachment, tenant, attachment_id, "attachment")
 
 
-def access_consent(sess: Session, tenant: Tenant, consent_id) -> Consent | None:
+def access_consent(sess: Session, tenant: Tenant, consent_id) -> Consent:
     """A consent record of an active patient of this clinic."""
-    return _access(sess, Consent, tenant, consent_id)
+    return _access(sess, Consent, tenant, consent_id, "consent")
 
 
 # -- demographics ----------------------------------------------------------------------------------
@@ -93,18 +113,18 @@ def demographics(sess: Session, patient: Patient, opener: FieldOpener | None = N
     }
 
 
+def read_demographics(sess: Session, tenant: Tenant, actor, patient: Patient) -> dict:
+    """A patient's contact details for staff (audited as ``patient.read``)."""
+    out = demographics(sess, patient)
+    audit.record(sess, tenant.id, "patient.read", actor=actor, target=f"patient:{patient.id}")
+    return out
+
+
 def search_patients(
-    sess: Session,
-    tenant: Tenant,
-    *,
-    q: str | None = None,
-    email: str | None = None,
-    include_erased: bool = False,
+    sess: Session, tenant: Tenant, *, q: str | None = None, email: str | None = None
 ):
-    """A select of the clinic's patients by name (substring) or exact email (blind index)."""
-    stmt = select(Patient).where(Patient.tenant_id == tenant.id)
-    if not include_erased:
-        stmt = stmt.where(Patient.status == "active")
+    """A select of the clinic's active patients by name (substring) or exact email."""
+    stmt = select(Patient).where(Patient.tenant_id == tenant.id, Patient.status == "active")
     if q:
         like = (
             "%"
@@ -115,23 +135,50 @@ def search_patients(
     if email:
         try:
             normalised = normalise_email(email)
-        except Exception:  # noqa: BLE001 - an invalid email simply matches nobody
+        except Invalid:  # an invalid email simply matches nobody
             return stmt.where(Patient.id.is_(None))
         hit = get_patient_by_email_in_tenant(sess, tenant, normalised)
         stmt = stmt.where(Patient.id == (hit.id if hit else None))
     return stmt.order_by(func.lower(Patient.full_name), Patient.id)
 
 
+def patients_page(
+    sess: Session,
+    tenant: Tenant,
+    actor,
+    *,
+    q: str | None = None,
+    email: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[int, list[dict]]:
+    """One page of a patient search, opened, and the total count (the search is audited).
+
+    The audit entry says how many matched and by which criteria, never the search terms
+    (a name or an email typed in is personal data).
+    """
+    stmt = search_patients(sess, tenant, q=q, email=email)
+    total = sess.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = list(sess.scalars(stmt.offset(offset).limit(limit)))
+    opener = FieldOpener(sess, tenant.id)
+    audit.record(
+        sess,
+        tenant.id,
+        "patient.searched",
+        actor=actor,
+        data={"results": len(rows), "by": sorted(k for k, v in (("q", q), ("email", email)) if v)},
+    )
+    return total, [demographics(sess, p, opener) for p in rows]
+
+
 # -- clinical readers ------------------------------------------------------------------------------
 def audit_read(sess: Session, tenant: Tenant, actor, patient_id, record: str, ids=()) -> None:
-    """One ``clinical.read`` entry: who read which record of which patient."""
-    label = None if isinstance(actor, User) else f"patient:{patient_id}"
+    """One ``clinical.read`` entry: who (staff, or the patient) read which record of whom."""
     audit.record(
         sess,
         tenant.id,
         "clinical.read",
-        actor=actor if isinstance(actor, User) else None,
-        actor_label=label,
+        actor=actor,
         target=f"patient:{patient_id}",
         data={"record": record, "ids": [str(i) for i in ids][:100]},
     )
@@ -196,10 +243,7 @@ def prescription_dict(sess: Session, rx: Prescription, names: dict | None = None
         "patient_id": rx.patient_id,
         "practitioner_id": rx.practitioner_id,
         "practitioner_name": names.get(rx.practitioner_id),
-        **{
-            k: details.get(k)
-            for k in ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
-        },
+        **{k: details.get(k) for k in PRESCRIPTION_FIELDS},
         "follow_up_from": rx.follow_up_from,
         "follow_up_to": rx.follow_up_to,
         "follow_up_service_id": rx.follow_up_service_id,
@@ -288,7 +332,7 @@ def read_note_version(
         )
     )
     if note is None:
-        raise RecordsError({"version": "No such version."}, status=404)
+        raise NotFound({"version": "No such version."})
     names = _names(sess, tenant, [note.author_id])
     audit_read(sess, tenant, actor, visit.patient_id, "case_note", [note.id])
     return {"visit_id": visit.id, **_note_dict(sess, note, names)}
@@ -399,22 +443,10 @@ def shared_prescriptions_for_patient(sess: Session, tenant: Tenant, patient: Pat
     )
     names = _names(sess, tenant, [r.practitioner_id for r in rxs])
     audit_read(sess, tenant, patient, patient.id, "shared_prescriptions", [r.id for r in rxs])
-    keep = (
-        "id",
-        "visit_id",
-        "practitioner_name",
-        "remedy",
-        "potency",
-        "form",
-        "dose",
-        "frequency",
-        "duration",
-        "instructions",
-        "follow_up_from",
-        "follow_up_to",
-        "created_at",
-    )
-    return [{k: d[k] for k in keep} for d in (prescription_dict(sess, r, names) for r in rxs)]
+    return [
+        {k: d[k] for k in SHARED_PRESCRIPTION_FIELDS}
+        for d in (prescription_dict(sess, r, names) for r in rxs)
+    ]
 
 
 def patients_with_activity_before(

@@ -36,13 +36,6 @@ SEALED_COLUMNS: list[tuple[str, str, str]] = [
 ]
 
 
-def register_sealed_column(table: str, column: str, logical: str) -> None:
-    """Let another feature's sealed column take part in data-key rotation."""
-    entry = (table, column, logical)
-    if entry not in SEALED_COLUMNS:
-        SEALED_COLUMNS.append(entry)
-
-
 def seal_json(sess: Session, tenant: Tenant, table: str, column: str, row_id, obj) -> bytes:
     """Seal a JSON-serialisable value."""
     text = json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str)

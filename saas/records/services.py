@@ -9,11 +9,14 @@ Decisions:
 - a visit's notes are versions: every edit adds a ``case_notes`` row (version n+1); before
   signing the reason is optional, after signing an edit is an *amendment* and needs one.
   Nothing is overwritten; earlier versions stay readable to clinical roles;
+- a visit may name the appointment it records: one of this patient's appointments at this
+  clinic (refused by name otherwise, before the foreign key would fail);
 - only the visit's practitioner (or an owner with clinical write access) signs a visit;
 - a prescription written after signing is an amendment (reason required); a wrong one is
   *voided* with a reason and re-issued, never edited or deleted;
 - the follow-up window is stored as dates (visit date + N..M days) so the recall list is a
-  plain indexed query;
+  plain indexed query; its ``follow_up_service_id`` must be one of the clinic's active visit
+  types (refused by name otherwise: the foreign key would only say "500");
 - audit entries name the patient and record ids, never clinical or contact values.
 """
 
@@ -26,17 +29,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.exceptions import Conflict, Forbidden, Invalid
 from saas.models import Patient, Tenant, User, utcnow
 from saas.patients import (
-    PatientError,
     create_patient,
     get_patient_by_email_in_tenant,
     normalise_email,
     set_sealed,
 )
+from saas.scheduling.models import Appointment, VisitType
 
+from .followups import clinic_today
 from .models import CaseNote, ClinicalFact, ClinicalVisit, Prescription
-from .policy import RecordsError, require_clinical
+from .policy import require_active, require_clinical
+from .queries import PRESCRIPTION_FIELDS
 from .sealing import seal_json, seal_text
 
 #: Case-note sections (free text unless noted). ``presenting_complaints`` is a list of
@@ -63,11 +69,6 @@ def _target(patient_id) -> str:
     return f"patient:{patient_id}"
 
 
-def _require_active(patient: Patient) -> None:
-    if patient.status != "active":
-        raise RecordsError({"patient": "This patient's record was erased."}, status=409)
-
-
 def _sealed_text(field: str, value) -> str | None:
     if value is None:
         return None
@@ -82,17 +83,14 @@ def create_patient_by_staff(sess: Session, tenant: Tenant, actor: User, data: di
     sealed = {
         f: _sealed_text(f, data.get(f)) for f in SEALED_DEMOGRAPHICS if data.get(f) is not None
     }
-    try:
-        patient = create_patient(
-            sess,
-            tenant,
-            full_name=data.get("full_name", ""),
-            email=data.get("email"),
-            actor=actor,
-            **sealed,
-        )
-    except PatientError as exc:
-        raise RecordsError(exc.errors, status=exc.status) from exc
+    patient = create_patient(
+        sess,
+        tenant,
+        full_name=data.get("full_name", ""),
+        email=data.get("email"),
+        actor=actor,
+        **sealed,
+    )
     patient.created_by = actor.id
     patient.preferred_language = data.get("preferred_language")
     patient.communication_prefs = data.get("communication_prefs") or {}
@@ -100,34 +98,29 @@ def create_patient_by_staff(sess: Session, tenant: Tenant, actor: User, data: di
 
 
 def update_demographics(
-    sess: Session, tenant: Tenant, patient: Patient, changes: dict, *, actor=None
+    sess: Session, tenant: Tenant, patient: Patient, changes: dict, *, actor
 ) -> list[str]:
-    """Change contact details; ``actor`` is a staff user, or None for the patient themself.
+    """Change contact details; ``actor`` is a staff user, or the patient themself (portal).
 
     Returns the changed field names (audited, never their values). A staff change of email
     keeps the portal login working with the new address (staff saw the patient); the
     portal's own profile update cannot change the email (it is the sign-in identity).
     """
-    _require_active(patient)
+    require_active(patient)
     changed = []
     for field, value in changes.items():
         if field == "full_name":
             if not (value or "").strip():
-                raise RecordsError({"full_name": "Enter the patient's name."})
+                raise Invalid({"full_name": "Enter the patient's name."})
             patient.full_name = value.strip()
         elif field == "email":
             if value:
-                try:
-                    value = normalise_email(value)
-                except PatientError as exc:
-                    raise RecordsError(exc.errors) from exc
+                value = normalise_email(value)
                 other = get_patient_by_email_in_tenant(sess, tenant, value)
                 if other is not None and other.id != patient.id:
-                    raise RecordsError(
-                        {"email": "A patient with this email already exists."}, status=409
-                    )
+                    raise Conflict({"email": "A patient with this email already exists."})
             elif patient.password_hash is not None:
-                raise RecordsError({"email": "A patient with a portal login needs an email."})
+                raise Invalid({"email": "A patient with a portal login needs an email."})
             set_sealed(sess, tenant, patient, "email", value or None)
         elif field in SEALED_DEMOGRAPHICS:
             set_sealed(sess, tenant, patient, field, _sealed_text(field, value))
@@ -136,7 +129,7 @@ def update_demographics(
                 patient, field, value if value is not None or field != "communication_prefs" else {}
             )
         else:
-            raise RecordsError({field: "Unknown field."})
+            raise Invalid({field: "Unknown field."})
         changed.append(field)
     patient.updated_at = utcnow()
     sess.flush()
@@ -145,7 +138,6 @@ def update_demographics(
         tenant.id,
         "patient.updated",
         actor=actor,
-        actor_label=None if actor is not None else f"patient:{patient.id}",
         target=_target(patient.id),
         data={"fields": sorted(changed)},
     )
@@ -156,7 +148,7 @@ def update_demographics(
 def _practitioner(sess: Session, tenant: Tenant, user_id) -> User:
     user = sess.scalar(select(User).where(User.tenant_id == tenant.id, User.id == user_id))
     if user is None or not user.is_active:
-        raise RecordsError({"practitioner_id": "No such practitioner at this clinic."})
+        raise Invalid({"practitioner_id": "No such practitioner at this clinic."})
     return user
 
 
@@ -173,7 +165,7 @@ def _add_version(
 ) -> CaseNote:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
-        raise RecordsError({k: "Unknown section." for k in sorted(unknown)})
+        raise Invalid({k: "Unknown section." for k in sorted(unknown)})
     note_id = uuid.uuid4()
     note = CaseNote(
         id=note_id,
@@ -198,15 +190,26 @@ def record_visit_note(
     patient: Patient,
     *,
     kind: str,
-    visit_date: dt.date,
+    visit_date: dt.date | None = None,
     sections: dict | None = None,
     practitioner_id=None,
     appointment_id=None,
 ) -> ClinicalVisit:
-    """Open a visit's clinical record, with its first note version when ``sections`` given."""
+    """Open a visit's clinical record, with its first note version when ``sections`` given.
+
+    ``visit_date`` defaults to today in the clinic's zone.
+    """
     require_clinical(tenant, actor, write=True)
-    _require_active(patient)
+    require_active(patient)
     practitioner = _practitioner(sess, tenant, practitioner_id or actor.id)
+    if appointment_id is not None and not sess.scalar(
+        select(Appointment.id).where(
+            Appointment.tenant_id == tenant.id,
+            Appointment.id == appointment_id,
+            Appointment.patient_id == patient.id,
+        )
+    ):
+        raise Invalid({"appointment_id": "No such appointment of this patient."})
     visit = ClinicalVisit(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
@@ -214,7 +217,7 @@ def record_visit_note(
         practitioner_id=practitioner.id,
         appointment_id=appointment_id,
         kind=kind,
-        visit_date=visit_date,
+        visit_date=visit_date or clinic_today(tenant),
         status="open",
         shared_with_patient=False,
         created_by=actor.id,
@@ -261,13 +264,12 @@ def amend_note(
     _lock_visit(sess, visit)
     current = _latest_version(sess, visit)
     if expected_version is not None and expected_version != current:
-        raise RecordsError(
-            {"expected_version": f"The notes changed meanwhile (now version {current}). Reload."},
-            status=409,
+        raise Conflict(
+            {"expected_version": f"The notes changed meanwhile (now version {current}). Reload."}
         )
     reason = (reason or "").strip() or None
     if visit.status == "signed" and reason is None:
-        raise RecordsError({"reason": "A signed record can only be amended with a reason."})
+        raise Invalid({"reason": "A signed record can only be amended with a reason."})
     note = _add_version(sess, tenant, actor, visit, sections, reason)
     audit.record(
         sess,
@@ -285,12 +287,12 @@ def sign_visit(sess: Session, tenant: Tenant, actor: User, visit: ClinicalVisit)
     require_clinical(tenant, actor, write=True)
     _lock_visit(sess, visit)
     if visit.status == "signed":
-        raise RecordsError({"status": "This visit is already signed."}, status=409)
+        raise Conflict({"status": "This visit is already signed."})
     if actor.id != visit.practitioner_id and actor.role != "owner":
-        raise RecordsError({"role": "Only the visit's practitioner can sign it."}, status=403)
+        raise Forbidden({"role": "Only the visit's practitioner can sign it."})
     version = _latest_version(sess, visit)
     if version == 0:
-        raise RecordsError({"note": "Write the case notes before signing."})
+        raise Invalid({"note": "Write the case notes before signing."})
     visit.status, visit.signed_at, visit.signed_by = "signed", utcnow(), actor.id
     sess.flush()
     audit.record(
@@ -316,13 +318,13 @@ def share_visit(
     """Choose whether the patient sees this visit's summary on the portal (signed visits)."""
     require_clinical(tenant, actor, write=True)
     if shared and visit.status != "signed":
-        raise RecordsError({"shared_with_patient": "Sign the visit before sharing it."}, status=409)
+        raise Conflict({"shared_with_patient": "Sign the visit before sharing it."})
     if summary is not None:
         visit.patient_summary = seal_text(
             sess, tenant, "clinical_visits", "patient_summary", visit.id, summary.strip() or None
         )
     if shared and visit.patient_summary is None:
-        raise RecordsError({"patient_summary": "Write a summary for the patient first."})
+        raise Invalid({"patient_summary": "Write a summary for the patient first."})
     visit.shared_with_patient = shared
     sess.flush()
     audit.record(
@@ -337,7 +339,22 @@ def share_visit(
 
 
 # -- prescriptions ---------------------------------------------------------------------------------
-PRESCRIPTION_FIELDS = ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
+
+
+def _follow_up_visit_type(sess: Session, tenant: Tenant, visit_type_id):
+    """The follow-up visit type id if it is one of this clinic's active ones (or None)."""
+    if visit_type_id is None:
+        return None
+    active = sess.scalar(
+        select(VisitType.is_active).where(
+            VisitType.tenant_id == tenant.id, VisitType.id == visit_type_id
+        )
+    )
+    if active is None:
+        raise Invalid({"follow_up_service_id": "No such visit type at this clinic."})
+    if not active:
+        raise Invalid({"follow_up_service_id": "This visit type is no longer offered."})
+    return visit_type_id
 
 
 def add_prescription(
@@ -346,17 +363,18 @@ def add_prescription(
     """Prescribe a remedy at a visit, with an optional follow-up window in days."""
     require_clinical(tenant, actor, write=True)
     patient = sess.get(Patient, (tenant.id, visit.patient_id))
-    _require_active(patient)
+    require_active(patient)
     reason = (data.get("amendment_reason") or "").strip() or None
     if visit.status == "signed" and reason is None:
-        raise RecordsError(
+        raise Invalid(
             {"amendment_reason": "The visit is signed: a new prescription is an amendment."}
         )
     lo, hi = data.get("follow_up_from_days"), data.get("follow_up_to_days")
     if (lo is None) != (hi is None):
-        raise RecordsError({"follow_up_to_days": "Give both ends of the follow-up window."})
+        raise Invalid({"follow_up_to_days": "Give both ends of the follow-up window."})
     if lo is not None and hi < lo:
-        raise RecordsError({"follow_up_to_days": "The window must end after it starts."})
+        raise Invalid({"follow_up_to_days": "The window must end after it starts."})
+    follow_up_service_id = _follow_up_visit_type(sess, tenant, data.get("follow_up_service_id"))
     rx_id = uuid.uuid4()
     details = {k: data[k] for k in PRESCRIPTION_FIELDS if data.get(k) not in (None, "")}
     rx = Prescription(
@@ -368,7 +386,7 @@ def add_prescription(
         details=seal_json(sess, tenant, "prescriptions", "details", rx_id, details),
         follow_up_from=visit.visit_date + dt.timedelta(days=lo) if lo is not None else None,
         follow_up_to=visit.visit_date + dt.timedelta(days=hi) if hi is not None else None,
-        follow_up_service_id=data.get("follow_up_service_id"),
+        follow_up_service_id=follow_up_service_id,
         shared_with_patient=bool(data.get("shared_with_patient")),
         is_amendment=reason is not None and visit.status == "signed",
         amendment_reason=seal_text(
@@ -400,9 +418,9 @@ def void_prescription(
     """Mark a prescription void (kept, with the reason); it leaves the recall list."""
     require_clinical(tenant, actor, write=True)
     if rx.voided_at is not None:
-        raise RecordsError({"status": "This prescription is already void."}, status=409)
+        raise Conflict({"status": "This prescription is already void."})
     if not (reason or "").strip():
-        raise RecordsError({"reason": "Say why the prescription is void."})
+        raise Invalid({"reason": "Say why the prescription is void."})
     rx.voided_at, rx.voided_by = utcnow(), actor.id
     rx.void_reason = seal_text(sess, tenant, "prescriptions", "void_reason", rx.id, reason.strip())
     sess.flush()
@@ -441,7 +459,7 @@ def record_fact(
 ) -> ClinicalFact:
     """Record an allergy or a current medication."""
     require_clinical(tenant, actor, write=True)
-    _require_active(patient)
+    require_active(patient)
     fact_id = uuid.uuid4()
     fact = ClinicalFact(
         id=fact_id,
@@ -471,9 +489,9 @@ def end_fact(
     """Mark an allergy resolved or a medication stopped (kept in the history)."""
     require_clinical(tenant, actor, write=True)
     if fact.ended_at is not None:
-        raise RecordsError({"status": "Already ended."}, status=409)
+        raise Conflict({"status": "Already ended."})
     if not (reason or "").strip():
-        raise RecordsError({"reason": "Say why (e.g. medication stopped)."})
+        raise Invalid({"reason": "Say why (e.g. medication stopped)."})
     fact.ended_at, fact.ended_by = utcnow(), actor.id
     fact.end_reason = seal_text(
         sess, tenant, "clinical_facts", "end_reason", fact.id, reason.strip()

@@ -58,6 +58,10 @@ class Api:
         """PATCH."""
         return self.client.patch(path, json=json, **self._kw(kw))
 
+    def delete(self, path, **kw):
+        """DELETE."""
+        return self.client.delete(path, **self._kw(kw))
+
 
 @pytest.fixture
 def add_staff(app, token_for):
@@ -179,3 +183,60 @@ def new_visit(api: Api, patient_id, **fields) -> dict:
     resp = api.post(f"/api/v1/patients/{patient_id}/visits", json=body)
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
+
+
+def add_practice(api: Api, *, user_id=None, colleague: bool = False) -> dict:
+    """Set a clinic up for booking through the staff API (``api``: an owner's client).
+
+    One location, a practitioner (linked to the staff account ``user_id`` when given) with
+    weekly hours 09:00-17:00 every day, a 60-minute visit type they offer, and booking rules
+    with a 30-minute step. ``colleague`` adds a second practitioner with the same hours and
+    visit type. Returns the ids (``location_id``, ``practitioner_id``, ``visit_type_id``,
+    ``colleague_id``).
+    """
+
+    def created(resp) -> dict:
+        assert resp.status_code in (200, 201), resp.get_json()
+        return resp.get_json()
+
+    loc = created(
+        api.post("/api/v1/practice/locations", json={"name": "Main", "address": "1 Remedy Lane"})
+    )
+    people = [{"display_name": "Dr. Asha Rao", "title": "Homeopath", "user_id": user_id}]
+    if colleague:
+        people.append({"display_name": "Dr. Ben Colleague", "title": "Homeopath"})
+    pracs = [created(api.post("/api/v1/practice/practitioners", json=p)) for p in people]
+    visit_type = created(
+        api.post(
+            "/api/v1/practice/services",
+            json={
+                "name": "Follow-up consultation",
+                "duration_minutes": 60,
+                "price_minor": 6000,
+                "practitioner_ids": [p["id"] for p in pracs],
+                "location_ids": [loc["id"]],
+            },
+        )
+    )
+    for prac in pracs:
+        for weekday in range(1, 8):
+            created(
+                api.post(
+                    "/api/v1/practice/availability",
+                    json={
+                        "practitioner_id": prac["id"],
+                        "location_id": loc["id"],
+                        "weekday": weekday,
+                        "start_time": "09:00",
+                        "end_time": "17:00",
+                    },
+                )
+            )
+    rules = {"slot_step_minutes": 30, "min_notice_minutes": 60, "max_advance_days": 365}
+    created(api.put("/api/v1/practice/booking-rules", json=rules))
+    return {
+        "location_id": loc["id"],
+        "practitioner_id": pracs[0]["id"],
+        "visit_type_id": visit_type["id"],
+        "colleague_id": pracs[1]["id"] if colleague else None,
+    }

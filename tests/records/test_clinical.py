@@ -195,16 +195,17 @@ def test_service_layer_refuses_receptionist_even_without_the_view(app, team):
     import datetime as dt
 
     from saas.db import tenant_session
+    from saas.errors import status_of
+    from saas.exceptions import Forbidden
     from saas.models import Patient, Tenant, User
     from saas.records import queries, services
-    from saas.records.policy import RecordsError
 
     p = new_patient(team.api())
     with app.app_context(), tenant_session(team.clinic.id) as sess:
         tenant = sess.get(Tenant, team.clinic.id)
         desk = sess.get(User, (tenant.id, team.receptionist.id))
         patient = sess.get(Patient, (tenant.id, uuid.UUID(p["id"])))
-        with pytest.raises(RecordsError) as exc:
+        with pytest.raises(Forbidden) as exc:
             services.record_visit_note(
                 sess,
                 tenant,
@@ -214,6 +215,20 @@ def test_service_layer_refuses_receptionist_even_without_the_view(app, team):
                 visit_date=dt.date.today(),
                 sections={"observations": "x"},
             )
-        assert exc.value.status == 403
-        with pytest.raises(RecordsError):
+        assert status_of(exc.value) == 403
+        assert exc.value.errors == {"role": "Your role may not change clinical records."}
+        with pytest.raises(Forbidden):
             queries.read_patient_record(sess, tenant, desk, patient)
+
+
+def test_visit_names_only_an_appointment_of_its_patient(team):
+    """An unknown (or another clinic's) appointment id is refused by name, not a 500."""
+    doc = team.api()
+    p = new_patient(doc)
+    resp = doc.post(
+        f"/api/v1/patients/{p['id']}/visits",
+        json={"kind": "initial", "appointment_id": str(uuid.uuid4()), "note": CASE},
+    )
+    assert resp.status_code == 422, resp.get_json()
+    assert "appointment_id" in resp.get_json()["errors"]["json"]
+    assert doc.get(f"/api/v1/patients/{p['id']}/record").get_json()["visits"] == []

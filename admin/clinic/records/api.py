@@ -3,10 +3,13 @@
 Demographics, clinical records, prescriptions, recall list, attachments, consents, data export and
 erasure.
 
-Views are thin: they resolve the object *in the clinic* (404 for missing and for another
-clinic's alike), call a service verb or reader (which checks the role again and audits),
-commit, and serialise. Receptionists get demographics, consents and the recall list without
-clinical fields; every clinical route refuses them (RBAC here, the policy in the service).
+Views are thin: they resolve the object *in the clinic* (``queries.access_*``: the same 404
+for missing and for another clinic's), call a service verb or reader (which checks the role
+again and audits) and serialise. They never commit: the request owns the transaction, so
+reads are audited in the same commit, and a refusal (a :mod:`saas.exceptions` error, answered
+app-wide) rolls everything back. Receptionists get demographics, consents and the recall
+list without clinical fields; every clinical route refuses them (RBAC here, the policy in
+the service).
 """
 
 from __future__ import annotations
@@ -16,25 +19,19 @@ import uuid
 
 from flask import g, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
-from flask_smorest.fields import Upload
-from marshmallow import Schema, fields
-from sqlalchemy import func, select
+from flask_smorest import Blueprint
 
-from saas import audit, db
-from saas.fields import FieldOpener
-from saas.models import utcnow
+from saas import db
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
-from saas.records import errors, followups, gdpr, queries, services
-from saas.records.models import Consent
+from saas.records import followups, gdpr, queries, services
 from saas.records.policy import can_read_clinical, records_settings
+from saas.records.schemas import ConsentSchema, PrescriptionSchema
 from saas.security.rbac import requires
 
 from .schemas import (
     AttachmentSchema,
     ConsentRequestSchema,
-    ConsentSchema,
     ErasureRequestSchema,
     ErasureSchema,
     ExportSchema,
@@ -47,7 +44,6 @@ from .schemas import (
     PatientSchema,
     PatientUpdateSchema,
     PrescriptionRequestSchema,
-    PrescriptionSchema,
     ReasonSchema,
     RecallItemSchema,
     RecallQuerySchema,
@@ -55,6 +51,8 @@ from .schemas import (
     RecordsSettingsSchema,
     SharePrescriptionSchema,
     ShareVisitSchema,
+    UploadQuerySchema,
+    UploadSchema,
     VisitCreateSchema,
     VisitSchema,
     WithdrawSchema,
@@ -65,20 +63,16 @@ blp = Blueprint(
 )
 
 
-errors.register(blp)
-
-
 def _patient(patient_id):
-    patient = queries.access_patient(db.session, g.tenant, patient_id)
-    if patient is None:
-        abort(404, message="No such patient.")
-    return patient
+    return queries.access_patient(db.session, g.tenant, patient_id)
 
 
-def _found(obj, what: str):
-    if obj is None:
-        abort(404, message=f"No such {what}.")
-    return obj
+def _visit(visit_id):
+    return queries.access_visit(db.session, g.tenant, visit_id)
+
+
+def _prescription(rx_id):
+    return queries.access_prescription(db.session, g.tenant, rx_id)
 
 
 # -- patients (demographics) -----------------------------------------------------------------------
@@ -92,26 +86,16 @@ class Patients(MethodView):
     @blp.paginate(page_size=50, max_page_size=100)
     def get(self, args, pagination_parameters):
         """Search patients by name (substring) or exact email; 50 per page."""
-        sess = db.session
-        stmt = queries.search_patients(sess, g.tenant, q=args.get("q"), email=args.get("email"))
-        pagination_parameters.item_count = sess.scalar(
-            select(func.count()).select_from(stmt.subquery())
+        total, out = queries.patients_page(
+            db.session,
+            g.tenant,
+            g.api_user,
+            q=args.get("q"),
+            email=args.get("email"),
+            offset=pagination_parameters.first_item,
+            limit=pagination_parameters.page_size,
         )
-        rows = list(
-            sess.scalars(
-                stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
-            )
-        )
-        opener = FieldOpener(sess, g.tenant.id)
-        out = [queries.demographics(sess, p, opener) for p in rows]
-        audit.record(
-            sess,
-            g.tenant.id,
-            "patient.searched",
-            actor=g.api_user,
-            data={"results": len(rows), "by": sorted(k for k in ("q", "email") if args.get(k))},
-        )
-        sess.commit()
+        pagination_parameters.item_count = total
         return out
 
     @requires("patients.manage")
@@ -120,9 +104,7 @@ class Patients(MethodView):
     def post(self, data):
         """Create a patient (receptionists too)."""
         patient = services.create_patient_by_staff(db.session, g.tenant, g.api_user, data)
-        out = queries.demographics(db.session, patient)
-        db.session.commit()
-        return out
+        return queries.demographics(db.session, patient)
 
 
 @blp.route("/patients/<uuid:patient_id>")
@@ -133,17 +115,7 @@ class PatientItem(MethodView):
     @blp.response(200, PatientSchema)
     def get(self, patient_id: uuid.UUID):
         """Read a patient's demographics."""
-        patient = _patient(patient_id)
-        out = queries.demographics(db.session, patient)
-        audit.record(
-            db.session,
-            g.tenant.id,
-            "patient.read",
-            actor=g.api_user,
-            target=f"patient:{patient.id}",
-        )
-        db.session.commit()
-        return out
+        return queries.read_demographics(db.session, g.tenant, g.api_user, _patient(patient_id))
 
     @requires("patients.manage")
     @blp.arguments(PatientUpdateSchema)
@@ -152,9 +124,7 @@ class PatientItem(MethodView):
         """Change demographics (only the fields sent; null clears)."""
         patient = _patient(patient_id)
         services.update_demographics(db.session, g.tenant, patient, data, actor=g.api_user)
-        out = queries.demographics(db.session, patient)
-        db.session.commit()
-        return out
+        return queries.demographics(db.session, patient)
 
 
 # -- the clinical record ---------------------------------------------------------------------------
@@ -167,9 +137,7 @@ class PatientRecord(MethodView):
     def get(self, patient_id: uuid.UUID):
         """Allergies, medication, visits with current notes, prescriptions."""
         patient = _patient(patient_id)
-        out = queries.read_patient_record(db.session, g.tenant, g.api_user, patient)
-        db.session.commit()
-        return out
+        return queries.read_patient_record(db.session, g.tenant, g.api_user, patient)
 
 
 @blp.route("/patients/<uuid:patient_id>/visits")
@@ -188,14 +156,12 @@ class Visits(MethodView):
             g.api_user,
             patient,
             kind=data["kind"],
-            visit_date=data["visit_date"] or utcnow().date(),
+            visit_date=data["visit_date"],
             sections=data["note"],
             practitioner_id=data["practitioner_id"],
             appointment_id=data["appointment_id"],
         )
-        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        db.session.commit()
-        return out
+        return queries.read_visit(db.session, g.tenant, g.api_user, visit)
 
 
 @blp.route("/visits/<uuid:visit_id>")
@@ -206,10 +172,8 @@ class VisitItem(MethodView):
     @blp.response(200, VisitSchema)
     def get(self, visit_id: uuid.UUID):
         """The visit with its current notes, version history and prescriptions."""
-        visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        db.session.commit()
-        return out
+        visit = _visit(visit_id)
+        return queries.read_visit(db.session, g.tenant, g.api_user, visit)
 
 
 @blp.route("/visits/<uuid:visit_id>/note")
@@ -221,7 +185,7 @@ class VisitNote(MethodView):
     @blp.response(201, NoteSchema)
     def put(self, data, visit_id: uuid.UUID):
         """Write a new version (an amendment with a reason once the visit is signed)."""
-        visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
+        visit = _visit(visit_id)
         note = services.amend_note(
             db.session,
             g.tenant,
@@ -231,9 +195,7 @@ class VisitNote(MethodView):
             reason=data["reason"],
             expected_version=data["expected_version"],
         )
-        out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, note.version)
-        db.session.commit()
-        return out
+        return queries.read_note_version(db.session, g.tenant, g.api_user, visit, note.version)
 
 
 @blp.route("/visits/<uuid:visit_id>/notes/<int:version>")
@@ -244,10 +206,8 @@ class VisitNoteVersion(MethodView):
     @blp.response(200, NoteSchema)
     def get(self, visit_id: uuid.UUID, version: int):
         """Read an earlier (or the current) version."""
-        visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
-        out = queries.read_note_version(db.session, g.tenant, g.api_user, visit, version)
-        db.session.commit()
-        return out
+        visit = _visit(visit_id)
+        return queries.read_note_version(db.session, g.tenant, g.api_user, visit, version)
 
 
 @blp.route("/visits/<uuid:visit_id>/sign")
@@ -258,11 +218,9 @@ class VisitSign(MethodView):
     @blp.response(200, VisitSchema)
     def post(self, visit_id: uuid.UUID):
         """Sign (lock) the visit; later changes are amendments."""
-        visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
+        visit = _visit(visit_id)
         services.sign_visit(db.session, g.tenant, g.api_user, visit)
-        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        db.session.commit()
-        return out
+        return queries.read_visit(db.session, g.tenant, g.api_user, visit)
 
 
 @blp.route("/visits/<uuid:visit_id>/sharing")
@@ -274,7 +232,7 @@ class VisitSharing(MethodView):
     @blp.response(200, VisitSchema)
     def put(self, data, visit_id: uuid.UUID):
         """Share the visit summary with the patient on the portal (or stop)."""
-        visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
+        visit = _visit(visit_id)
         services.share_visit(
             db.session,
             g.tenant,
@@ -283,9 +241,7 @@ class VisitSharing(MethodView):
             shared=data["shared_with_patient"],
             summary=data["patient_summary"],
         )
-        out = queries.read_visit(db.session, g.tenant, g.api_user, visit)
-        db.session.commit()
-        return out
+        return queries.read_visit(db.session, g.tenant, g.api_user, visit)
 
 
 # -- prescriptions ---------------------------------------------------------------------------------
@@ -298,11 +254,9 @@ class VisitPrescriptions(MethodView):
     @blp.response(201, PrescriptionSchema)
     def post(self, data, visit_id: uuid.UUID):
         """Prescribe a remedy (with an optional follow-up window)."""
-        visit = _found(queries.access_visit(db.session, g.tenant, visit_id), "visit")
+        visit = _visit(visit_id)
         rx = services.add_prescription(db.session, g.tenant, g.api_user, visit, data)
-        out = queries.prescription_dict(db.session, rx)
-        db.session.commit()
-        return out
+        return queries.prescription_dict(db.session, rx)
 
 
 @blp.route("/patients/<uuid:patient_id>/prescriptions")
@@ -314,9 +268,7 @@ class PatientPrescriptions(MethodView):
     def get(self, patient_id: uuid.UUID):
         """All prescriptions, newest first (void ones included, marked)."""
         patient = _patient(patient_id)
-        out = queries.list_prescriptions(db.session, g.tenant, g.api_user, patient)
-        db.session.commit()
-        return out
+        return queries.list_prescriptions(db.session, g.tenant, g.api_user, patient)
 
 
 @blp.route("/prescriptions/<uuid:rx_id>/void")
@@ -328,11 +280,9 @@ class PrescriptionVoid(MethodView):
     @blp.response(200, PrescriptionSchema)
     def post(self, data, rx_id: uuid.UUID):
         """Void a prescription with a reason (kept in the record)."""
-        rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
+        rx = _prescription(rx_id)
         services.void_prescription(db.session, g.tenant, g.api_user, rx, data["reason"])
-        out = queries.prescription_dict(db.session, rx)
-        db.session.commit()
-        return out
+        return queries.prescription_dict(db.session, rx)
 
 
 @blp.route("/prescriptions/<uuid:rx_id>/sharing")
@@ -344,13 +294,11 @@ class PrescriptionSharing(MethodView):
     @blp.response(200, PrescriptionSchema)
     def put(self, data, rx_id: uuid.UUID):
         """Share the prescription with the patient on the portal (or stop)."""
-        rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
+        rx = _prescription(rx_id)
         services.share_prescription(
             db.session, g.tenant, g.api_user, rx, shared=data["shared_with_patient"]
         )
-        out = queries.prescription_dict(db.session, rx)
-        db.session.commit()
-        return out
+        return queries.prescription_dict(db.session, rx)
 
 
 # -- recall list -----------------------------------------------------------------------------------
@@ -367,16 +315,13 @@ class Recalls(MethodView):
         Receptionists see who to call and when; remedy and potency only appear for roles
         that may read clinical content.
         """
-        include_clinical = can_read_clinical(g.tenant, g.api_user)
-        out = followups.recall_list(
+        return followups.recall_list(
             db.session,
             g.tenant,
             g.api_user,
             within_days=args["within_days"],
-            include_clinical=include_clinical,
+            include_clinical=can_read_clinical(g.tenant, g.api_user),
         )
-        db.session.commit()
-        return out
 
 
 @blp.route("/recalls/<uuid:rx_id>/close")
@@ -387,9 +332,8 @@ class RecallClose(MethodView):
     @blp.response(204)
     def post(self, rx_id: uuid.UUID):
         """Close a recall by hand (booked by phone, patient declined, ...)."""
-        rx = _found(queries.access_prescription(db.session, g.tenant, rx_id), "prescription")
+        rx = _prescription(rx_id)
         followups.close_recall(db.session, g.tenant, g.api_user, rx)
-        db.session.commit()
 
 
 # -- allergies and medication ----------------------------------------------------------------------
@@ -411,9 +355,7 @@ class Facts(MethodView):
             kind=data["kind"],
             details={"name": data["name"], "details": data["details"]},
         )
-        out = queries.fact_dict(db.session, fact)
-        db.session.commit()
-        return out
+        return queries.fact_dict(db.session, fact)
 
 
 @blp.route("/facts/<uuid:fact_id>/end")
@@ -425,26 +367,12 @@ class FactEnd(MethodView):
     @blp.response(200, FactSchema)
     def post(self, data, fact_id: uuid.UUID):
         """Mark resolved/stopped, with a reason (kept in the history)."""
-        fact = _found(queries.access_fact(db.session, g.tenant, fact_id), "entry")
+        fact = queries.access_fact(db.session, g.tenant, fact_id)
         services.end_fact(db.session, g.tenant, g.api_user, fact, data["reason"])
-        out = queries.fact_dict(db.session, fact)
-        db.session.commit()
-        return out
+        return queries.fact_dict(db.session, fact)
 
 
 # -- attachments -----------------------------------------------------------------------------------
-class UploadSchema(Schema):
-    """The uploaded file (multipart field ``file``)."""
-
-    file = Upload(required=True)
-
-
-class UploadQuerySchema(Schema):
-    """The visit an upload belongs to (optional)."""
-
-    visit_id = fields.UUID(load_default=None)
-
-
 @blp.route("/patients/<uuid:patient_id>/attachments")
 class Attachments(MethodView):
     """Scanned reports and images."""
@@ -454,9 +382,7 @@ class Attachments(MethodView):
     def get(self, patient_id: uuid.UUID):
         """List a patient's attachments (metadata only)."""
         patient = _patient(patient_id)
-        out = attachment_svc.list_attachments(db.session, g.tenant, g.api_user, patient)
-        db.session.commit()
-        return out
+        return attachment_svc.list_attachments(db.session, g.tenant, g.api_user, patient)
 
     @requires("clinical.write")
     @blp.arguments(UploadSchema, location="files")
@@ -475,9 +401,7 @@ class Attachments(MethodView):
             data=upload.read(attachment_svc.MAX_BYTES + 1),
             visit_id=args["visit_id"],
         )
-        out = attachment_svc.attachment_dict(db.session, att)
-        db.session.commit()
-        return out
+        return attachment_svc.attachment_dict(db.session, att)
 
 
 @blp.route("/attachments/<uuid:attachment_id>/content")
@@ -488,9 +412,8 @@ class AttachmentContent(MethodView):
     @blp.response(200, description="The file, always as a download")
     def get(self, attachment_id: uuid.UUID):
         """Download the file (never rendered inline)."""
-        att = _found(queries.access_attachment(db.session, g.tenant, attachment_id), "attachment")
+        att = queries.access_attachment(db.session, g.tenant, attachment_id)
         name, data = attachment_svc.read_attachment(db.session, g.tenant, g.api_user, att)
-        db.session.commit()
         return attachment_svc.download_response(name, att.content_type, data)
 
 
@@ -512,11 +435,7 @@ class Consents(MethodView):
     def post(self, data, patient_id: uuid.UUID):
         """Record a consent (purpose, text version, channel)."""
         patient = _patient(patient_id)
-        consent = consent_svc.record_consent(
-            db.session, g.tenant, patient, actor=g.api_user, **data
-        )
-        db.session.commit()
-        return consent
+        return consent_svc.record_consent(db.session, g.tenant, patient, actor=g.api_user, **data)
 
 
 @blp.route("/consents/<uuid:consent_id>/withdraw")
@@ -528,13 +447,10 @@ class ConsentWithdraw(MethodView):
     @blp.response(200, ConsentSchema)
     def post(self, data, consent_id: uuid.UUID):
         """Record that the patient withdrew this consent."""
-        consent: Consent = _found(
-            queries.access_consent(db.session, g.tenant, consent_id), "consent"
-        )
+        consent = queries.access_consent(db.session, g.tenant, consent_id)
         consent_svc.withdraw_consent(
             db.session, g.tenant, consent, channel=data["channel"], actor=g.api_user
         )
-        db.session.commit()
         return consent
 
 
@@ -559,7 +475,7 @@ class ExportItem(MethodView):
     @blp.response(200, ExportSchema)
     def get(self, export_id: uuid.UUID):
         """Status of an export (pending, ready, downloaded, expired, failed)."""
-        return _found(gdpr.access_export(db.session, g.tenant, export_id), "export")
+        return gdpr.access_export(db.session, g.tenant, export_id)
 
 
 @blp.route("/exports/<uuid:export_id>/download")
@@ -570,9 +486,8 @@ class ExportDownload(MethodView):
     @blp.response(200, description="A zip: record.json plus attachments/")
     def get(self, export_id: uuid.UUID):
         """Download the bundle: once, before it expires (then it is destroyed)."""
-        export = _found(gdpr.access_export(db.session, g.tenant, export_id), "export")
+        export = gdpr.access_export(db.session, g.tenant, export_id)
         data = gdpr.download_export(db.session, g.tenant, g.api_user, export)
-        db.session.commit()
         return send_file(
             io.BytesIO(data),
             mimetype="application/zip",
@@ -592,12 +507,6 @@ class Erasure(MethodView):
     def post(self, data, patient_id: uuid.UUID):
         """Destroy the patient's personal and clinical data; anonymised statistics stay."""
         patient = _patient(patient_id)
-        if data["confirm_name"].strip() != patient.full_name:
-            abort(
-                422,
-                message="Type the patient's full name to confirm.",
-                errors={"json": {"confirm_name": ["Does not match the patient's name."]}},
-            )
         removed = gdpr.erase_patient(
             db.session,
             g.tenant,
@@ -605,8 +514,8 @@ class Erasure(MethodView):
             patient,
             reason=data["reason"],
             reference=data["reference"],
+            confirm_name=data["confirm_name"],
         )
-        db.session.commit()
         return {
             "patient_id": patient.id,
             "status": patient.status,
@@ -631,6 +540,4 @@ class Settings(MethodView):
     @blp.response(200, RecordsSettingsSchema)
     def put(self, data):
         """Change settings; only an owner may change who reads clinical records."""
-        out = gdpr.update_records_settings(db.session, g.tenant, g.api_user, data)
-        db.session.commit()
-        return out
+        return gdpr.update_records_settings(db.session, g.tenant, g.api_user, data)

@@ -1,59 +1,40 @@
-"""API schemas for patients, clinical records, consents, exports and erasure (staff side)."""
+"""API schemas for patients, clinical records, consents, exports and erasure (staff side).
+
+Contact details, consents and prescriptions share their rules with the patient's own API
+(:mod:`saas.records.schemas`).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
-PHONE_RE = r"^\+?[0-9][0-9 ().\-]{4,30}$"
-LANG_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+from saas.records.consents import CHANNELS
+from saas.records.schemas import (
+    ConsentGrantSchema,
+    ContactDetailsSchema,
+    PrescriptionSchema,
+)
+
 #: Decimal (6X, D6), centesimal (30C, 200CH, 1M, 10M, CM, MM), LM/Q potencies, mother tincture.
 POTENCY_RE = re.compile(
     r"^(?:\d{1,4}(?:X|C|CH|K)|D\d{1,4}|\d{1,3}M|CM|MM|LM\s?\d{1,3}|Q\s?\d{1,3}|Q|MT|Ø)$", re.I
 )
 TEXT = validate.Length(max=20000)
-PURPOSES = ("treatment", "reminders_email", "reminders_sms", "marketing_email", "marketing_sms")
-CHANNELS = ("portal", "in_person", "paper", "email", "phone")
 
 
-def _not_future(value: dt.date) -> None:
-    if value > dt.date.today() or value < dt.date(1900, 1, 1):
-        raise ValidationError("Enter a real date of birth (not in the future).")
+class PatientUpdateSchema(ContactDetailsSchema):
+    """Changed demographics (only the fields sent change; null clears a field)."""
+
+    email = fields.Email(allow_none=True)
 
 
-class CommunicationPrefsSchema(Schema):
-    """Channels the clinic may use for operational contact (consents are separate)."""
-
-    email = fields.Boolean()
-    sms = fields.Boolean()
-    phone = fields.Boolean()
-    post = fields.Boolean()
-
-
-class PatientCreateSchema(Schema):
+class PatientCreateSchema(PatientUpdateSchema):
     """A new patient (staff)."""
 
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=160))
-    email = fields.Email(allow_none=True)
-    phone = fields.String(
-        allow_none=True, validate=validate.Regexp(PHONE_RE, error="Enter a phone number.")
-    )
-    date_of_birth = fields.Date(allow_none=True, validate=_not_future)
-    address = fields.String(allow_none=True, validate=validate.Length(max=500))
-    emergency_contact = fields.String(allow_none=True, validate=validate.Length(max=300))
-    preferred_language = fields.String(
-        allow_none=True,
-        validate=validate.Regexp(LANG_RE, error="Use a language tag like en, de or pt-BR."),
-    )
-    communication_prefs = fields.Nested(CommunicationPrefsSchema)
-
-
-class PatientUpdateSchema(PatientCreateSchema):
-    """Changed demographics (only the fields sent change; null clears a field)."""
-
-    full_name = fields.String(validate=validate.Length(min=1, max=160))
 
 
 class PatientSchema(Schema):
@@ -203,33 +184,6 @@ class PrescriptionRequestSchema(Schema):
         return data
 
 
-class PrescriptionSchema(Schema):
-    """A prescription."""
-
-    id = fields.UUID()
-    visit_id = fields.UUID()
-    patient_id = fields.UUID()
-    practitioner_id = fields.UUID(allow_none=True)
-    practitioner_name = fields.String(allow_none=True)
-    remedy = fields.String()
-    potency = fields.String()
-    form = fields.String(allow_none=True)
-    dose = fields.String(allow_none=True)
-    frequency = fields.String(allow_none=True)
-    duration = fields.String(allow_none=True)
-    instructions = fields.String(allow_none=True)
-    follow_up_from = fields.Date(allow_none=True)
-    follow_up_to = fields.Date(allow_none=True)
-    follow_up_service_id = fields.UUID(allow_none=True)
-    shared_with_patient = fields.Boolean()
-    is_amendment = fields.Boolean()
-    amendment_reason = fields.String(allow_none=True)
-    voided_at = fields.DateTime(allow_none=True)
-    void_reason = fields.String(allow_none=True)
-    invited_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-
-
 class VisitSchema(Schema):
     """A visit's clinical record with its current notes."""
 
@@ -338,18 +292,22 @@ class AttachmentSchema(Schema):
     created_at = fields.DateTime()
 
 
-class AttachmentFormSchema(Schema):
-    """Optional visit the upload belongs to (multipart form field)."""
+class UploadSchema(Schema):
+    """The uploaded file (multipart field ``file``)."""
+
+    file = Upload(required=True)
+
+
+class UploadQuerySchema(Schema):
+    """The visit an upload belongs to (optional)."""
 
     visit_id = fields.UUID(load_default=None)
 
 
 # -- consents ------------------------------------------------------------------------------------
-class ConsentRequestSchema(Schema):
-    """A consent given."""
+class ConsentRequestSchema(ConsentGrantSchema):
+    """A consent given, and how it was received."""
 
-    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
-    text_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
 
 
@@ -357,20 +315,6 @@ class WithdrawSchema(Schema):
     """How the withdrawal was received."""
 
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-
-
-class ConsentSchema(Schema):
-    """A consent record."""
-
-    id = fields.UUID()
-    patient_id = fields.UUID()
-    purpose = fields.String()
-    text_version = fields.String()
-    channel = fields.String()
-    granted_at = fields.DateTime()
-    withdrawn_at = fields.DateTime(allow_none=True)
-    withdrawn_channel = fields.String(allow_none=True)
-    active = fields.Function(lambda c: c.withdrawn_at is None)
 
 
 # -- exports, erasure, settings --------------------------------------------------------------------
