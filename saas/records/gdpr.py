@@ -35,8 +35,9 @@ from collections.abc import Callable
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from saas import audit, jobs, outbox
-from saas.exceptions import Conflict, Forbidden, Gone, Invalid, not_found
+from saas import audit, jobs, outbox, settings
+from saas.actors import as_actor
+from saas.exceptions import Conflict, Gone, Invalid, not_found
 from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
@@ -52,9 +53,10 @@ from .models import (
     Prescription,
     RecordExport,
 )
-from .policy import LEVELS, records_settings, require_clinical
+from .policy import records_settings, require_clinical
 from .queries import demographics, fact_dict, patients_with_activity_before, prescription_dict
 from .sealing import open_json, open_text
+from .settings import RECORDS
 
 log = logging.getLogger(__name__)
 EXPORT_TTL = dt.timedelta(hours=24)
@@ -465,26 +467,7 @@ def apply_retention(sess: Session, tenant: Tenant, *, now: dt.datetime | None = 
     return erased
 
 
-def update_records_settings(sess: Session, tenant: Tenant, actor: User, data: dict) -> dict:
-    """Change the clinic's records settings (clinical access: owners only)."""
-    current = records_settings(tenant)
-    if "clinical_access" in data:
-        if actor.role != "owner":
-            raise Forbidden({"clinical_access": "Only an owner can change clinical access."})
-        for level in data["clinical_access"].values():
-            if level not in LEVELS:
-                raise Invalid({"clinical_access": f"Unknown level {level!r}."})
-        current["clinical_access"] = {**current["clinical_access"], **data["clinical_access"]}
-    for key in ("retention_years", "follow_up_invite_lead_days"):
-        if key in data:
-            current[key] = data[key]
-    tenant.settings = {**(tenant.settings or {}), "records": current}
-    sess.flush()
-    audit.record(
-        sess,
-        tenant.id,
-        "records.settings_changed",
-        actor=actor,
-        data={k: current[k] for k in sorted(data)},
-    )
-    return current
+def update_records_settings(sess: Session, tenant: Tenant, actor, data: dict) -> dict:
+    """Change the clinic's records settings through the registry (clinical access: owners)."""
+    settings.update_settings(sess, tenant, as_actor(actor), RECORDS.name, data)
+    return records_settings(tenant)

@@ -17,8 +17,11 @@ Decisions:
 
 from __future__ import annotations
 
+from saas import settings
 from saas.exceptions import Conflict, Forbidden
 from saas.models import Patient, Tenant
+
+from .settings import RECORDS
 
 LEVELS = ("none", "read", "write")
 FIXED = {"practitioner": "write", "receptionist": "none"}
@@ -26,16 +29,10 @@ DEFAULT_CONFIGURABLE = {"owner": "write", "admin": "none"}
 
 
 def records_settings(tenant: Tenant) -> dict:
-    """The clinic's records settings with defaults filled in."""
-    stored = (tenant.settings or {}).get("records") or {}
-    access = {**DEFAULT_CONFIGURABLE, **(stored.get("clinical_access") or {})}
-    return {
-        "clinical_access": access,
-        #: Years after the last visit (or registration) before records are erased; None keeps.
-        "retention_years": stored.get("retention_years"),
-        #: Days before a follow-up window opens that the patient is invited to book.
-        "follow_up_invite_lead_days": stored.get("follow_up_invite_lead_days", 7),
-    }
+    """The clinic's records settings with defaults filled in (the registry's ``records``)."""
+    values = settings.read(tenant, RECORDS.name)
+    values["clinical_access"] = {**DEFAULT_CONFIGURABLE, **(values["clinical_access"] or {})}
+    return values
 
 
 def clinical_level(tenant: Tenant, role: str | None) -> str:

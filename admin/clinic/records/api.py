@@ -527,7 +527,7 @@ class Erasure(MethodView):
 # -- settings --------------------------------------------------------------------------------------
 @blp.route("/records/settings")
 class Settings(MethodView):
-    """Records settings of the clinic."""
+    """Records settings (deprecated alias of ``/api/v1/settings/records``, same write path)."""
 
     @requires("settings.manage")
     @blp.response(200, RecordsSettingsSchema)
