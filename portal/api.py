@@ -6,7 +6,7 @@ the transaction. A refused sign-in keeps its audit entry (:func:`saas.db.keep_on
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -19,6 +19,7 @@ from saas.patients import (
     register_patient,
     require_patient_bearer,
     sign_in_patient,
+    sign_out_patient,
     verify_email,
 )
 
@@ -73,7 +74,9 @@ class Token(MethodView):
     def post(self, data):
         """Exchange email and password for a portal bearer token."""
         try:
-            _, token = sign_in_patient(db.session, g.tenant, data["email"], data["password"])
+            _, token = sign_in_patient(
+                db.session, g.tenant, data["email"], data["password"], request.remote_addr
+            )
         except Unauthenticated:
             db.keep_on_error()  # the audit entry of the refused attempt stays
             raise
@@ -82,6 +85,12 @@ class Token(MethodView):
             "token_type": "Bearer",
             "expires_in": int(SESSION_TTL.total_seconds()),
         }
+
+    @blp.response(204)
+    def delete(self):
+        """Sign out: revoke the bearer token used for this request."""
+        patient = require_patient_bearer()
+        sign_out_patient(db.session, g.tenant, patient, g.patient_token)
 
 
 @blp.route("/me")

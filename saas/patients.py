@@ -203,13 +203,22 @@ def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Pa
 
 
 def sign_in_patient(
-    sess: Session, tenant: Tenant, email: str, password: str
+    sess: Session, tenant: Tenant, email: str, password: str, ip: str | None = None
 ) -> tuple[Patient, str]:
     """Portal sign-in: returns the patient and a bearer token.
 
     Any failure is the same :class:`~saas.exceptions.Unauthenticated` (no oracle for who is
     a patient), audited as ``patient.sign_in_failed``; the caller keeps that entry.
+    Patients get the staff lockout (:func:`saas.security.auth.claim_attempt`): 5 failures
+    per account or 15 per address lock for a fixed window, with the same message whether
+    the account exists or not.
     """
+    from .security.auth import LOCKED, claim_attempt, clear_failures, release_attempt
+
+    key = (email or "").strip().lower()
+    if not claim_attempt(tenant.id, key, ip, realm="patient"):
+        audit.record(sess, tenant.id, "patient.sign_in_locked", actor_label="-")
+        raise Unauthenticated({"email": LOCKED}, reason="locked")
     try:
         patient = get_patient_by_email_in_tenant(sess, tenant, normalise_email(email))
     except Invalid:
@@ -225,8 +234,10 @@ def sign_in_patient(
             actor_label=f"patient:{patient.id}" if patient else "-",
         )
         raise Unauthenticated({"email": "Email or password is incorrect."})
+    release_attempt(tenant.id, key, ip, realm="patient")
     if patient.email_verified_at is None:
         raise Forbidden({"email": "Confirm your email first: we sent you a link."})
+    clear_failures(tenant.id, key, realm="patient")
     token = _issue(sess, patient, "session", SESSION_TTL)
     audit.record(sess, tenant.id, "patient.sign_in", actor=patient)
     return patient, token
@@ -260,8 +271,15 @@ def authenticate_patient_bearer() -> Patient | None:
         raise Unauthenticated("The bearer token is invalid or expired.")
     if row[1].status != "active":
         raise Unauthenticated("This account is closed.")
-    g.patient = row[1]
+    g.patient, g.patient_token = row[1], row[0]
     return row[1]
+
+
+def sign_out_patient(sess: Session, tenant: Tenant, patient: Patient, token: PatientToken) -> None:
+    """Revoke the portal token the request was made with (the patient signs out)."""
+    token.revoked_at = utcnow()
+    audit.record(sess, tenant.id, "patient.sign_out", actor=patient)
+    sess.flush()
 
 
 def require_patient_bearer() -> Patient:

@@ -156,3 +156,51 @@ def test_refused_sign_in_is_audited_although_it_answers_401(make_clinic, client,
             (clinic.id,),
         ).fetchall()
     assert rows == [(f"patient:{patient_id}", "system"), ("-", "system")]
+
+
+def _verified_patient(client, clinic, mail_dir):
+    email = f"pat-{clinic.slug}@example.org"
+    _register(client, clinic, email)
+    assert _verify(client, clinic, _link_token(mail_dir, email)).status_code == 200
+    return email
+
+
+def test_patient_lockout_after_five_failures(make_clinic, client, worker, mail_dir, app):
+    """40 wrong passwords never end with a token: after 5 the right one is refused too."""
+    from tests.conftest import new_client
+
+    clinic = make_clinic()
+    email = _verified_patient(client, clinic, mail_dir)
+    host = f"http://{clinic.host}"
+    for _ in range(5):
+        bad = client.post(
+            "/api/v1/patients/token",
+            json={"email": email, "password": "wrong one 1"},
+            base_url=host,
+        )
+        assert bad.status_code == 401 and "incorrect" in bad.get_json()["message"]
+    right = new_client(app).post(
+        "/api/v1/patients/token", json={"email": email, "password": PASSWORD}, base_url=host
+    )
+    assert right.status_code == 401 and right.get_json()["reason"] == "locked"
+    unknown = client.post(
+        "/api/v1/patients/token",
+        json={"email": "nobody@example.org", "password": "wrong one 1"},
+        base_url=host,
+    )
+    assert unknown.status_code == 401  # an unknown account costs and says the same
+
+
+def test_patient_signs_out_and_the_token_stops_working(make_clinic, client, worker, mail_dir):
+    """DELETE /patients/token revokes the token it was sent with (7-day tokens can end now)."""
+    clinic = make_clinic()
+    email = _verified_patient(client, clinic, mail_dir)
+    host = f"http://{clinic.host}"
+    tok = client.post(
+        "/api/v1/patients/token", json={"email": email, "password": PASSWORD}, base_url=host
+    ).get_json()["access_token"]
+    auth = {"Authorization": f"Bearer {tok}"}
+    assert client.get("/api/v1/patients/me", headers=auth, base_url=host).status_code == 200
+    assert client.delete("/api/v1/patients/token", headers=auth, base_url=host).status_code == 204
+    assert client.get("/api/v1/patients/me", headers=auth, base_url=host).status_code == 401
+    assert client.delete("/api/v1/patients/token", base_url=host).status_code == 401

@@ -45,20 +45,23 @@ def _cfg():
     return current_app.config["SIMILIA"]
 
 
-def _keys(tenant_id, email: str, ip: str | None) -> tuple[str, str]:
-    return f"authfail:acct:{tenant_id}:{email}", f"authfail:ip:{tenant_id}:{ip or '-'}"
+def _keys(tenant_id, email: str, ip: str | None, realm: str = "staff") -> tuple[str, str]:
+    prefix = "authfail" if realm == "staff" else f"authfail-{realm}"
+    return f"{prefix}:acct:{tenant_id}:{email}", f"{prefix}:ip:{tenant_id}:{ip or '-'}"
 
 
-def claim_attempt(tenant_id, email: str, ip: str | None) -> bool:
+def claim_attempt(tenant_id, email: str, ip: str | None, *, realm: str = "staff") -> bool:
     """Count this attempt *before* checking the password; False when over the limit.
 
-    Counting first (one atomic INCR per key) means parallel guesses cannot all slip in
-    between a check and an increment. A successful sign-in clears the account's counter.
-    The lock window is fixed: it starts with the first counted attempt and no later attempt,
-    not even a correct one, moves its end (so nobody can keep an account locked forever).
+    ``realm`` keeps staff and patient counters apart (the same address may be both); the
+    same limits apply to both. Counting first (one atomic INCR per key) means parallel
+    guesses cannot all slip in between a check and an increment. A successful sign-in
+    clears the account's counter. The lock window is fixed: it starts with the first
+    counted attempt and no later attempt, not even a correct one, moves its end (so nobody
+    can keep an account locked forever).
     """
     cfg = _cfg()
-    acct, addr = _keys(tenant_id, email, ip)
+    acct, addr = _keys(tenant_id, email, ip, realm)
     pipe = _redis().pipeline()
     # a fixed window from the first failure: later attempts (right or wrong) never extend it
     pipe.set(acct, 0, ex=cfg.login_lock_seconds, nx=True)
@@ -68,13 +71,13 @@ def claim_attempt(tenant_id, email: str, ip: str | None) -> bool:
     _, n_acct, _, n_addr = pipe.execute()
     if n_acct <= cfg.login_max_failures and n_addr <= cfg.login_ip_max_failures:
         return True
-    release_attempt(tenant_id, email, ip)  # a refused attempt is not checked, so not counted
+    release_attempt(tenant_id, email, ip, realm=realm)  # refused: not checked, so not counted
     return False
 
 
-def release_attempt(tenant_id, email: str, ip: str | None) -> None:
+def release_attempt(tenant_id, email: str, ip: str | None, *, realm: str = "staff") -> None:
     """Un-count an attempt that turned out right (only failures should add up)."""
-    keys = _keys(tenant_id, email, ip)
+    keys = _keys(tenant_id, email, ip, realm)
     pipe = _redis().pipeline()
     for key in keys:
         pipe.decr(key)
@@ -84,9 +87,9 @@ def release_attempt(tenant_id, email: str, ip: str | None) -> None:
         _redis().delete(*spent)
 
 
-def clear_failures(tenant_id, email: str) -> None:
+def clear_failures(tenant_id, email: str, *, realm: str = "staff") -> None:
     """Forget the account's failures after a full sign-in."""
-    _redis().delete(_keys(tenant_id, email, None)[0])
+    _redis().delete(_keys(tenant_id, email, None, realm)[0])
 
 
 def get_user_by_email_in_tenant(sess, tenant_id, email: str) -> User | None:

@@ -143,10 +143,13 @@ def test_erasure_of_a_portal_patient_scrubs_mail_and_logins(portal, team, raw):
     email = f"pat-{team.clinic.slug}@example.org"
     # the verification mail is in the outbox: with the address until the relay delivers it
     # (then the relay scrubs it), so erasure has to handle both states
-    assert raw(
-        "SELECT count(*) FROM outbox WHERE tenant_id = %s AND topic LIKE 'email.%%'",
-        (team.clinic.id,),
-    )[0][0] >= 1
+    assert (
+        raw(
+            "SELECT count(*) FROM outbox WHERE tenant_id = %s AND topic LIKE 'email.%%'",
+            (team.clinic.id,),
+        )[0][0]
+        >= 1
+    )
     body = {"confirm_name": "Pia Portal", "reason": "patient_request"}
     assert team.api("owner").post(f"/api/v1/patients/{pid}/erasure", json=body).status_code == 200
     assert scan(raw, team.clinic.id, [email, "Pia Portal"]) == {}
