@@ -43,6 +43,18 @@ def _valid_keywords(self, field, ret, **kwargs) -> dict:
     return {}
 
 
+#: ``X-Pagination`` carries a JSON object serialised into the header value: documented as the
+#: string it is (flask-smorest declares it as an object, which no header can be).
+PAGINATION_HEADER = {
+    "description": "Pagination metadata: a JSON object with total, total_pages, first_page, "
+    "last_page, page, previous_page and next_page.",
+    "schema": {"type": "string", "example": '{"total": 120, "total_pages": 3, "page": 1}'},
+}
+
+
 def install(api) -> None:
-    """Add the field fixes to ``api``'s converter (runs after apispec's own functions)."""
+    """Add the field fixes to ``api``'s converter and document headers as they are sent."""
     api.ma_plugin.converter.add_attribute_function(_valid_keywords)
+    components = api.spec.components
+    if "PAGINATION" in components.headers_lazy:
+        components.headers_lazy["PAGINATION"] = PAGINATION_HEADER

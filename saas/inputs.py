@@ -109,9 +109,12 @@ class GuardedParser(FlaskParser):
     """The API's argument parser (webargs parses JSON itself, not through Flask)."""
 
     def _raw_load_json(self, req):
+        data = req.get_data(cache=True)
+        if req.method in ("PUT", "PATCH") and (not is_json_request(req) or not data.strip()):
+            # a change without a body is a client mistake, not a successful no-op
+            raise InputRefused({"$": "Send the changes as a JSON body."})
         if not is_json_request(req):
             return webargs_core.missing
-        data = req.get_data(cache=True)
         try:
             text = data.decode("utf-8") if isinstance(data, bytes) else data
         except UnicodeDecodeError as exc:

@@ -39,3 +39,28 @@ def test_no_null_keywords(spec):
 
     walk(spec, "$")
     assert not found, found
+
+
+def test_pagination_header_is_documented_as_sent(spec):
+    """``X-Pagination`` is a JSON string in a header, documented as a string."""
+    header = spec["components"]["headers"]["PAGINATION"]
+    assert header["schema"]["type"] == "string"
+
+
+def test_audit_target_may_be_null(spec):
+    """Entries without a target are sent with ``target: null``; the schema allows it."""
+    (name,) = [n for n in spec["components"]["schemas"] if n.endswith("staff.schemas.AuditEntry")]
+    assert spec["components"]["schemas"][name]["properties"]["target"]["nullable"] is True
+
+
+def test_put_and_patch_without_a_body_are_refused(make_clinic, token_for, client):
+    """A change request with no body is a 422 and changes nothing (it used to answer 200)."""
+    clinic = make_clinic()
+    headers = {"Authorization": f"Bearer {token_for(clinic)}"}
+    host = f"http://{clinic.host}"
+    for method, path in (
+        ("patch", "/api/v1/settings/branding"),
+        ("put", "/api/v1/records/settings"),
+    ):
+        resp = getattr(client, method)(path, headers=headers, base_url=host)
+        assert resp.status_code == 422, (method, path, resp.get_json())
