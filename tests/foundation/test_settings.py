@@ -57,7 +57,7 @@ def test_invalid_settings_are_422_and_change_nothing(make_clinic, token_for, cli
 
 def test_receptionist_cannot_change_settings(make_clinic, token_for, app, client):
     """settings.manage is for owners and admins."""
-    from tests.foundation.staff import add_staff
+    from tests.factories import add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "receptionist")
