@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, ForeignKeyConstraint, LargeBinary, String, Uniq
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped
+from .base import Base, TenantScoped, tenant_fk
 
 #: Sealed columns of ``patients`` (each opened with ``saas.fields.open_field``).
 SEALED_PATIENT_FIELDS = ("email", "phone", "date_of_birth", "address", "emergency_contact")
@@ -25,6 +25,7 @@ class Patient(TenantScoped, Base):
 
     __tablename__ = "patients"
     __table_args__ = (
+        tenant_fk("patients"),
         UniqueConstraint("tenant_id", "email_index", name="uq_patients_tenant_email_index"),
     )
 

@@ -26,11 +26,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from saas.models import Base, TenantScoped
 
 
-def _fk(cols, table, *, nullify: str | None = None):
+def _fk(cols, table, *, nullify: str | None = None, name: str | None = None):
     ondelete = f"SET NULL ({nullify})" if nullify else None
     return ForeignKeyConstraint(
-        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete, name=name
     )
+
+
+def _by_staff(table: str, column: str):
+    """``column`` names a staff member of the same clinic (Postgres's default FK name)."""
+    return _fk([column], "users", name=f"{table}_tenant_id_{column}_fkey")
 
 
 class ClinicalVisit(TenantScoped, Base):
@@ -40,9 +45,12 @@ class ClinicalVisit(TenantScoped, Base):
     __table_args__ = (
         _fk(["patient_id"], "patients"),
         _fk(["appointment_id"], "appointments", nullify="appointment_id"),
+        _by_staff("clinical_visits", "practitioner_id"),
+        _by_staff("clinical_visits", "signed_by"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    #: The practitioner's staff account (``users.id``, not ``practitioners.id``).
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: The scheduling appointment this record belongs to, if any.
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -63,6 +71,7 @@ class CaseNote(TenantScoped, Base):
     __tablename__ = "case_notes"
     __table_args__ = (
         _fk(["visit_id"], "clinical_visits"),
+        _by_staff("case_notes", "author_id"),
         UniqueConstraint("tenant_id", "visit_id", "version", name="uq_case_notes_visit_version"),
     )
 
@@ -83,6 +92,7 @@ class Prescription(TenantScoped, Base):
         _fk(["visit_id"], "clinical_visits"),
         _fk(["patient_id"], "patients"),
         _fk(["follow_up_service_id"], "visit_types", nullify="follow_up_service_id"),
+        _by_staff("prescriptions", "practitioner_id"),
     )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -126,7 +136,7 @@ class Attachment(TenantScoped, Base):
     """A scanned report or image; content and file name sealed, type sniffed on upload."""
 
     __tablename__ = "patient_attachments"
-    __table_args__ = (_fk(["patient_id"], "patients"),)
+    __table_args__ = (_fk(["patient_id"], "patients"), _fk(["visit_id"], "clinical_visits"))
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     visit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -159,7 +169,7 @@ class RecordExport(TenantScoped, Base):
     """A GDPR data-export bundle: assembled by a worker, downloadable once before it expires."""
 
     __tablename__ = "record_exports"
-    __table_args__ = (_fk(["patient_id"], "patients"),)
+    __table_args__ = (_fk(["patient_id"], "patients"), _by_staff("record_exports", "requested_by"))
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
