@@ -37,7 +37,7 @@ class User(TenantScoped, Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     #: TOTP secret sealed with the clinic's data key.
-    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, info={"sealed": True})
     mfa_enrolled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Last accepted TOTP time step; a code is accepted only for a later step (no replay).
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,5 +1,8 @@
 """Clinical record models. Every ``*_enc`` column is sealed with the clinic's data key.
 
+A sealed column says so where it is declared (``info={"sealed": True}``); key rotation
+re-encrypts exactly the declared columns (:func:`saas.models.registry.sealed_columns`).
+
 Only what must be queried without decrypting is in clear: dates, kinds, states, the
 follow-up window of a prescription (for the recall list), sizes and sniffed content types.
 """
@@ -61,7 +64,9 @@ class ClinicalVisit(TenantScoped, Base):
     signed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     shared_with_patient: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Summary written for the patient (shown on the portal when shared).
-    patient_summary: Mapped[bytes | None] = mapped_column("patient_summary_enc", LargeBinary)
+    patient_summary: Mapped[bytes | None] = mapped_column(
+        "patient_summary_enc", LargeBinary, info={"sealed": True}
+    )
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
@@ -79,8 +84,8 @@ class CaseNote(TenantScoped, Base):
     version: Mapped[int] = mapped_column(Integer)
     #: True for versions written after the visit was signed.
     is_amendment: Mapped[bool] = mapped_column(Boolean, default=False)
-    body: Mapped[bytes] = mapped_column("body_enc", LargeBinary)
-    reason: Mapped[bytes | None] = mapped_column("reason_enc", LargeBinary)
+    body: Mapped[bytes] = mapped_column("body_enc", LargeBinary, info={"sealed": True})
+    reason: Mapped[bytes | None] = mapped_column("reason_enc", LargeBinary, info={"sealed": True})
     author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
@@ -99,17 +104,21 @@ class Prescription(TenantScoped, Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: Sealed JSON: remedy, potency, form, dose, frequency, duration, instructions.
-    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary)
+    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary, info={"sealed": True})
     follow_up_from: Mapped[dt.date | None] = mapped_column(Date)
     follow_up_to: Mapped[dt.date | None] = mapped_column(Date)
     #: The follow-up visit type the booking link pre-selects.
     follow_up_service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     shared_with_patient: Mapped[bool] = mapped_column(Boolean, default=False)
     is_amendment: Mapped[bool] = mapped_column(Boolean, default=False)
-    amendment_reason: Mapped[bytes | None] = mapped_column("amendment_reason_enc", LargeBinary)
+    amendment_reason: Mapped[bytes | None] = mapped_column(
+        "amendment_reason_enc", LargeBinary, info={"sealed": True}
+    )
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    void_reason: Mapped[bytes | None] = mapped_column("void_reason_enc", LargeBinary)
+    void_reason: Mapped[bytes | None] = mapped_column(
+        "void_reason_enc", LargeBinary, info={"sealed": True}
+    )
     #: When the patient was emailed the follow-up booking invitation.
     invited_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: When staff took the item off the recall list by hand.
@@ -125,11 +134,13 @@ class ClinicalFact(TenantScoped, Base):
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     kind: Mapped[str] = mapped_column(String(16))  #: allergy, medication
-    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary)
+    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary, info={"sealed": True})
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ended_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    end_reason: Mapped[bytes | None] = mapped_column("end_reason_enc", LargeBinary)
+    end_reason: Mapped[bytes | None] = mapped_column(
+        "end_reason_enc", LargeBinary, info={"sealed": True}
+    )
 
 
 class Attachment(TenantScoped, Base):
@@ -142,8 +153,8 @@ class Attachment(TenantScoped, Base):
     visit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     content_type: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
-    filename: Mapped[bytes] = mapped_column("filename_enc", LargeBinary)
-    content: Mapped[bytes] = mapped_column("content_enc", LargeBinary)
+    filename: Mapped[bytes] = mapped_column("filename_enc", LargeBinary, info={"sealed": True})
+    content: Mapped[bytes] = mapped_column("content_enc", LargeBinary, info={"sealed": True})
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
@@ -175,7 +186,7 @@ class RecordExport(TenantScoped, Base):
     requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     #: The zip (sealed); wiped when downloaded or expired.
-    bundle: Mapped[bytes | None] = mapped_column("bundle_enc", LargeBinary)
+    bundle: Mapped[bytes | None] = mapped_column("bundle_enc", LargeBinary, info={"sealed": True})
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
