@@ -100,3 +100,23 @@ def test_appointment_is_booked_through_the_booking_verb(app, raw_sql):
     desk = AppointmentFactory(practice=p, by_staff=True)
     assert desk.patient.clinic is p.clinic and isinstance(desk.id, uuid.UUID)
     assert raw_sql("SELECT booked_by FROM appointments WHERE id = %s", (desk.id,)) == [("staff",)]
+
+
+def test_practice_for_an_existing_clinic_with_a_linked_practitioner_and_a_colleague(app):
+    """``clinic=``/``owner=`` reuse a signed-in owner; colleagues offer the same visit type."""
+    clinic = ClinicFactory(timezone="Europe/Berlin", country="DE")
+    doc = StaffFactory(clinic=clinic, role="practitioner")
+    owner = Api(app, clinic, clinic.owner.sign_in())
+    p = PracticeFactory(
+        clinic=clinic,
+        owner=owner,
+        practitioner={"display_name": "Dr. Asha Rao", "user_id": str(doc.id)},
+        colleagues=[{"display_name": "Dr. Ben Colleague", "title": "Homeopath"}],
+    )
+    assert p.owner is owner and p.tz == "Europe/Berlin"
+    (colleague,) = p.extra["colleague_ids"]
+    pracs = {x["id"]: x for x in check(owner.get("/api/v1/practitioners"), 200)}
+    assert pracs[p.practitioner_id]["display_name"] == "Dr. Asha Rao"
+    day = p.day(3).isoformat()
+    for prac in (p.practitioner_id, colleague):
+        assert p.slots(practitioner_id=prac, **{"from": day, "to": day})

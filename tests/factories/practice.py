@@ -81,8 +81,13 @@ class PracticeFactory(ServiceFactory):
     Defaults: one in-person location in the clinic's zone, one practitioner, a 60-minute
     visit type without buffers, weekly hours 09:00-17:00 every day (``windows``: a list of
     ``(iso_weekday, "HH:MM", "HH:MM")``), rules with a 30-minute step, 60 minutes notice and
-    a year's advance window. ``service`` and ``rules`` override fields of those bodies.
-    ``clinic=`` sets up an existing clinic instead (its own zone is used).
+    a year's advance window. ``location``, ``practitioner``, ``service`` and ``rules``
+    override fields of those request bodies (``practitioner={"user_id": ...}`` links a
+    staff account). ``colleagues``: bodies of more practitioners with the same hours who
+    offer the visit type (their ids in ``practice.extra["colleague_ids"]``).
+
+    ``clinic=`` sets up an existing clinic instead (its own zone is used), as its owner
+    unless ``owner=`` gives a signed-in :class:`~tests.client.Api` to use.
     """
 
     class Meta:
@@ -94,55 +99,64 @@ class PracticeFactory(ServiceFactory):
         timezone=factory.SelfAttribute("..tz"),
         country=factory.LazyAttribute(lambda o: COUNTRY.get(o.timezone, "GB")),
     )
+    owner = None
     windows = None
+    location = None
+    practitioner = None
+    colleagues = ()
     service = None
     rules = None
 
     @classmethod
-    def _make(cls, app, *, clinic, tz, windows, service, rules):
-        owner = Api(app, clinic, clinic.owner.sign_in())
+    def _make(
+        cls, app, *, clinic, tz, owner, windows, location, practitioner, colleagues, **bodies
+    ):
+        owner = owner or Api(app, clinic, clinic.owner.sign_in())
         loc = check(
             owner.post(
-                "/api/v1/practice/locations", {"name": "Main practice", "address": "1 Remedy Lane"}
+                "/api/v1/practice/locations",
+                {"name": "Main practice", "address": "1 Remedy Lane", **(location or {})},
             ),
             201,
         )
-        prac = check(
-            owner.post(
-                "/api/v1/practice/practitioners",
-                {"display_name": "Dr. Anna Weber", "title": "Homeopath"},
-            ),
-            201,
-        )
+        people = [
+            {"display_name": "Dr. Anna Weber", "title": "Homeopath", **(practitioner or {})},
+            *colleagues,
+        ]
+        pracs = [check(owner.post("/api/v1/practice/practitioners", p), 201) for p in people]
         body = {
             "name": "Follow-up consultation",
             "duration_minutes": 60,
             "price_minor": 6000,
-            "practitioner_ids": [prac["id"]],
+            "practitioner_ids": [p["id"] for p in pracs],
             "location_ids": [loc["id"]],
-            **(service or {}),
+            **(bodies["service"] or {}),
         }
         visit_type = check(owner.post("/api/v1/practice/services", body), 201)
-        for weekday, start, end in windows or [(d, "09:00", "17:00") for d in range(1, 8)]:
-            check(
-                owner.post(
-                    "/api/v1/practice/availability",
-                    {
-                        "practitioner_id": prac["id"],
-                        "location_id": loc["id"],
-                        "weekday": weekday,
-                        "start_time": start,
-                        "end_time": end,
-                    },
-                ),
-                201,
-            )
+        for prac in pracs:
+            for weekday, start, end in windows or [(d, "09:00", "17:00") for d in range(1, 8)]:
+                check(
+                    owner.post(
+                        "/api/v1/practice/availability",
+                        {
+                            "practitioner_id": prac["id"],
+                            "location_id": loc["id"],
+                            "weekday": weekday,
+                            "start_time": start,
+                            "end_time": end,
+                        },
+                    ),
+                    201,
+                )
         rules = {
             "slot_step_minutes": 30,
             "min_notice_minutes": 60,
             "max_advance_days": 365,
-            **(rules or {}),
+            **(bodies["rules"] or {}),
         }
         check(owner.send("PUT", "/api/v1/practice/booking-rules", rules), 200)
         zone = clinic.timezone  # equals ``tz`` unless an existing clinic was passed
-        return Practice(clinic, owner, zone, loc["id"], prac["id"], visit_type["id"])
+        practice = Practice(clinic, owner, zone, loc["id"], pracs[0]["id"], visit_type["id"])
+        if colleagues:
+            practice.extra["colleague_ids"] = [p["id"] for p in pracs[1:]]
+        return practice
