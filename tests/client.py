@@ -110,8 +110,7 @@ class Api:
 
     def as_(self, token: str | None) -> Api:
         """The same host and test client with another token (``None``: anonymous)."""
-        other = Api(self.app, self.clinic or self.host, token, client=self.client)
-        return other
+        return Api(self.app, self.clinic or self.host, token, client=self.client)
 
     def on(self, clinic) -> Api:
         """The same token sent to another clinic's host (to prove it is refused there)."""
