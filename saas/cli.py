@@ -45,6 +45,38 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at {revision}.")
 
 
+@db.command("check", with_appcontext=False)
+def db_check() -> None:
+    """Compare the models with the migrated database (DATABASE_URL); exit 1 on a difference.
+
+    Compared, for the models of every feature (saas.models, saas.scheduling.models,
+    saas.records.models): missing or extra tables and columns, column types, nullability,
+    foreign keys (columns, target, ON DELETE), and the indexes and unique constraints the
+    models declare. Ignored: indexes and unique constraints only the database has (partial,
+    expression and lookup indexes belong to the migrations), check and exclusion
+    constraints, RLS policies, grants, triggers, server defaults and alembic_version.
+    Differences listed in saas.schema.PENDING are reported as known and do not fail; a
+    PENDING entry that no longer differs fails the check. See saas/schema.py.
+    """
+    from .schema import check
+
+    result = check(os.environ["DATABASE_URL"])
+    for line in result.known:
+        click.echo(f"known (saas.schema.PENDING): {line}")
+    for line in result.stale:
+        click.echo(f"stale PENDING entry, no longer differs (remove it): {line}")
+    for line in result.differences:
+        click.echo(f"differs: {line}")
+    if not result.ok:
+        click.echo(
+            f"Models and database disagree: {len(result.differences)} difference(s), "
+            f"{len(result.stale)} stale PENDING entr(ies)."
+        )
+        raise SystemExit(1)
+    known = f", apart from {len(result.known)} known in PENDING" if result.known else ""
+    click.echo(f"Models match the database{known}.")
+
+
 @main.group()
 def demo() -> None:
     """The demo clinic."""

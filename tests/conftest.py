@@ -4,21 +4,24 @@ Servers named by DATABASE_URL / REDIS_URL / VAULT_ADDR / SMTP_URL are used as th
 the others start embedded under ``.var/test`` (kept between runs for speed). Each session
 migrates a fresh database. Tests do not share clinics: every test signs up its own (two,
 for access tests), so nothing needs rolling back and isolation is exercised constantly.
+
+Clinics, staff, patients, practices and appointments come from ``tests/factories``; API
+calls go through ``tests/client.py``. The fixtures here are thin wrappers over both.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import secrets
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pyotp
 import pytest
 from sqlalchemy.engine import make_url
+
+from tests import factories
+from tests.client import bearer_token, new_client, random_ip  # noqa: F401 - re-exported
+from tests.factories import Clinic, ClinicFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,6 +106,7 @@ def app(service_env):
     from saas.app import create_app
 
     application = create_app(make_config())
+    factories.bind(application)
     import workers.runtime
 
     workers.runtime.use_app(application)
@@ -127,93 +131,30 @@ def owner_dsn(service_env):
     return _psycopg_url(service_env["DATABASE_URL"])
 
 
-def random_ip() -> str:
-    """A distinct client address per test client, so per-IP limits do not collide."""
-    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-
-
-def new_client(app):
-    """A test client with its own client address."""
-    c = app.test_client()
-    c.environ_base["REMOTE_ADDR"] = random_ip()
-    return c
-
-
 @pytest.fixture
 def client(app):
     """A test client with its own client address."""
     return new_client(app)
 
 
-@dataclass
-class Clinic:
-    """A clinic signed up through the API, with its owner's credentials."""
-
-    id: uuid.UUID
-    slug: str
-    host: str
-    owner_id: uuid.UUID
-    owner_email: str
-    password: str
-    totp_secret: str
-    signup: dict
-
-    def code(self) -> str:
-        """The owner's current TOTP code."""
-        return pyotp.TOTP(self.totp_secret).now()
-
-
 @pytest.fixture
 def make_clinic(app):
-    """Sign up a clinic through ``POST /api/v1/signup``; returns a :class:`Clinic`."""
-
-    def make(**fields) -> Clinic:
-        slug = fields.pop("slug", None) or f"c-{uuid.uuid4().hex[:12]}"
-        body = {
-            "name": f"Clinic {slug}",
-            "slug": slug,
-            "timezone": "Europe/London",
-            "country": "GB",
-            "owner_name": "Olive Owner",
-            "owner_email": f"owner@{slug}.example.org",
-            "password": "correct horse 42",
-            **fields,
-        }
-        c = new_client(app)
-        resp = c.post("/api/v1/signup", json=body, base_url="http://localhost")
-        assert resp.status_code == 201, resp.get_json()
-        data = resp.get_json()
-        return Clinic(
-            id=uuid.UUID(data["tenant"]["id"]),
-            slug=slug,
-            host=f"{slug}.localhost",
-            owner_id=uuid.UUID(data["owner"]["id"]),
-            owner_email=body["owner_email"],
-            password=body["password"],
-            totp_secret=data["mfa"]["secret"],
-            signup=data,
-        )
-
-    return make
+    """Sign up a clinic (``ClinicFactory``); ``make_clinic(timezone=..., name=...)``."""
+    return ClinicFactory
 
 
 @pytest.fixture
 def token_for(app):
-    """Exchange a clinic owner's credentials for a bearer token through the API."""
+    """A new bearer token through ``/api/v1/auth/token``: the owner's, or another member's."""
 
     def get(clinic: Clinic, *, email=None, password=None, secret=None) -> str:
-        c = new_client(app)
-        resp = c.post(
-            "/api/v1/auth/token",
-            json={
-                "email": email or clinic.owner_email,
-                "password": password or clinic.password,
-                "otp": pyotp.TOTP(secret or clinic.totp_secret).now(),
-            },
-            base_url=f"http://{clinic.host}",
+        return bearer_token(
+            app,
+            clinic.host,
+            email=email or clinic.owner_email,
+            password=password or clinic.password,
+            totp_secret=secret or clinic.totp_secret,
         )
-        assert resp.status_code == 201, resp.get_json()
-        return resp.get_json()["access_token"]
 
     return get
 

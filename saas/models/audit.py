@@ -9,14 +9,17 @@ from sqlalchemy import BigInteger, DateTime, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped
+from .base import Base, TenantScoped, tenant_fk
 
 
 class AuditEntry(TenantScoped, Base):
     """Append-only, hash-chained per clinic. The runtime role may only INSERT and SELECT."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (UniqueConstraint("tenant_id", "seq", name="uq_audit_log_tenant_seq"),)
+    __table_args__ = (
+        tenant_fk("audit_log"),
+        UniqueConstraint("tenant_id", "seq", name="uq_audit_log_tenant_seq"),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger)  #: 1, 2, 3... per clinic
     actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -38,6 +41,7 @@ class OutboxMessage(TenantScoped, Base):
     """A message written in the same transaction as the change; relayed after commit."""
 
     __tablename__ = "outbox"
+    __table_args__ = (tenant_fk("outbox"),)
 
     topic: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSONB)

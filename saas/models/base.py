@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, ForeignKeyConstraint, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -27,6 +27,11 @@ class Base(DeclarativeBase):
 def utcnow() -> dt.datetime:
     """Timezone-aware now in UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+def tenant_fk(table: str) -> ForeignKeyConstraint:
+    """``tenant_id`` references the clinic (Postgres's default constraint name)."""
+    return ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=f"{table}_tenant_id_fkey")
 
 
 class TenantScoped:

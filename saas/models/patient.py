@@ -14,10 +14,7 @@ from sqlalchemy import DateTime, ForeignKeyConstraint, LargeBinary, String, Uniq
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped
-
-#: Sealed columns of ``patients`` (each opened with ``saas.fields.open_field``).
-SEALED_PATIENT_FIELDS = ("email", "phone", "date_of_birth", "address", "emergency_contact")
+from .base import Base, TenantScoped, tenant_fk
 
 
 class Patient(TenantScoped, Base):
@@ -25,17 +22,22 @@ class Patient(TenantScoped, Base):
 
     __tablename__ = "patients"
     __table_args__ = (
+        tenant_fk("patients"),
         UniqueConstraint("tenant_id", "email_index", name="uq_patients_tenant_email_index"),
     )
 
     full_name: Mapped[str] = mapped_column(String(160))
     #: HMAC-SHA256 of the normalised email under the clinic's blind-index key.
     email_index: Mapped[str | None] = mapped_column(String(64))
-    email: Mapped[bytes | None] = mapped_column("email_enc", LargeBinary)
-    phone: Mapped[bytes | None] = mapped_column("phone_enc", LargeBinary)
-    date_of_birth: Mapped[bytes | None] = mapped_column("date_of_birth_enc", LargeBinary)
-    address: Mapped[bytes | None] = mapped_column("address_enc", LargeBinary)
-    emergency_contact: Mapped[bytes | None] = mapped_column("emergency_contact_enc", LargeBinary)
+    email: Mapped[bytes | None] = mapped_column("email_enc", LargeBinary, info={"sealed": True})
+    phone: Mapped[bytes | None] = mapped_column("phone_enc", LargeBinary, info={"sealed": True})
+    date_of_birth: Mapped[bytes | None] = mapped_column(
+        "date_of_birth_enc", LargeBinary, info={"sealed": True}
+    )
+    address: Mapped[bytes | None] = mapped_column("address_enc", LargeBinary, info={"sealed": True})
+    emergency_contact: Mapped[bytes | None] = mapped_column(
+        "emergency_contact_enc", LargeBinary, info={"sealed": True}
+    )
     preferred_language: Mapped[str | None] = mapped_column(String(16))
     communication_prefs: Mapped[dict] = mapped_column(JSONB, default=dict)
     #: Portal password (Argon2id); None until the patient registers.
@@ -48,6 +50,13 @@ class Patient(TenantScoped, Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Staff member who created the record (None for portal self-registration).
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+
+#: Sealed attributes of :class:`Patient` (written and read by ``saas.patients.set_sealed``
+#: and ``read_sealed``), as the model declares them.
+SEALED_PATIENT_FIELDS = tuple(
+    key for key, column in Patient.__mapper__.columns.items() if column.info.get("sealed")
+)
 
 
 class PatientToken(TenantScoped, Base):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, Integer, String, Text, func
+from sqlalchemy import CHAR, DateTime, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped, utcnow
+from .base import Base, TenantScoped, tenant_fk, utcnow
 
 
 class Tenant(Base):
@@ -21,8 +21,8 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64))
-    country: Mapped[str] = mapped_column(String(2))
-    currency: Mapped[str] = mapped_column(String(3))
+    country: Mapped[str] = mapped_column(CHAR(2))  #: ISO 3166-1 alpha-2
+    currency: Mapped[str] = mapped_column(CHAR(3))  #: ISO 4217
     status: Mapped[str] = mapped_column(String(16), default="active")
     #: Verified custom domain (lower-case host name), if any.
     custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
@@ -44,6 +44,10 @@ class TenantDataKey(TenantScoped, Base):
     """A version of the clinic's data key, stored only wrapped by its Vault transit key."""
 
     __tablename__ = "tenant_data_keys"
+    __table_args__ = (
+        tenant_fk("tenant_data_keys"),
+        UniqueConstraint("tenant_id", "version", name="tenant_data_keys_tenant_id_version_key"),
+    )
 
     version: Mapped[int] = mapped_column(Integer)
     #: ``vault:vN:...`` ciphertext of the 256-bit data key.

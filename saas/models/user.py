@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped
+from .base import Base, TenantScoped, tenant_fk
 
 ROLES = ("owner", "admin", "practitioner", "receptionist")
 
@@ -27,14 +27,17 @@ class User(TenantScoped, Base):
     """A staff member of one clinic. Email is unique within the clinic."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "email", name="uq_users_tenant_email"),)
+    __table_args__ = (
+        tenant_fk("users"),
+        UniqueConstraint("tenant_id", "email", name="uq_users_tenant_email"),
+    )
 
     email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
     #: TOTP secret sealed with the clinic's data key.
-    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, info={"sealed": True})
     mfa_enrolled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Last accepted TOTP time step; a code is accepted only for a later step (no replay).
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -2,7 +2,8 @@
 
 - **Rotate** (``saas keys rotate --tenant SLUG``): a new data-key version is created with
   transit ``datakey`` and becomes current; new writes use it at once. A worker then
-  re-seals every sealed column (:data:`~saas.records.sealing.SEALED_COLUMNS`) in batches of
+  re-seals every column the models declare sealed
+  (:func:`~saas.models.registry.sealed_columns`) in batches of
   :data:`BATCH` rows, each batch its own transaction with ``FOR UPDATE SKIP LOCKED``. Which
   rows remain is read from the ciphertext header itself (bytes 1-4 hold the data-key
   version), so the job needs no cursor: stop it anywhere and it resumes where it was.
@@ -29,9 +30,9 @@ from saas.crypto import KeyService
 from saas.db import tenant_session
 from saas.fields import reseal
 from saas.models import Tenant, TenantDataKey, utcnow
+from saas.models.registry import sealed_columns
 
 from .models import KeyRotation
-from .sealing import SEALED_COLUMNS
 
 BATCH = 200
 
@@ -79,7 +80,7 @@ def rotate_data_key(
 def remaining(sess: Session, tenant: Tenant) -> dict[str, int]:
     """Sealed values per ``table.column`` still under an older data-key version."""
     out = {}
-    for table, col, _ in SEALED_COLUMNS:
+    for table, col, _ in sealed_columns():
         n = sess.execute(
             text(
                 f"SELECT count(*) FROM {table} WHERE tenant_id = :t AND {col} IS NOT NULL "
@@ -95,7 +96,7 @@ def remaining(sess: Session, tenant: Tenant) -> dict[str, int]:
 def reencrypt_batch(sess: Session, tenant: Tenant, batch_size: int = BATCH) -> int:
     """Re-seal up to ``batch_size`` values under the current data key; returns how many."""
     done = 0
-    for table, col, logical in SEALED_COLUMNS:
+    for table, col, logical in sealed_columns():
         rows = sess.execute(
             text(
                 f"SELECT id, {col} FROM {table} WHERE tenant_id = :t AND {col} IS NOT NULL "

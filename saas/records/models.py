@@ -1,5 +1,8 @@
 """Clinical record models. Every ``*_enc`` column is sealed with the clinic's data key.
 
+A sealed column says so where it is declared (``info={"sealed": True}``); key rotation
+re-encrypts exactly the declared columns (:func:`saas.models.registry.sealed_columns`).
+
 Only what must be queried without decrypting is in clear: dates, kinds, states, the
 follow-up window of a prescription (for the recall list), sizes and sniffed content types.
 """
@@ -26,11 +29,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from saas.models import Base, TenantScoped
 
 
-def _fk(cols, table, *, nullify: str | None = None):
+def _fk(cols, table, *, nullify: str | None = None, name: str | None = None):
     ondelete = f"SET NULL ({nullify})" if nullify else None
     return ForeignKeyConstraint(
-        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete, name=name
     )
+
+
+def _by_staff(table: str, column: str):
+    """``column`` names a staff member of the same clinic (Postgres's default FK name)."""
+    return _fk([column], "users", name=f"{table}_tenant_id_{column}_fkey")
 
 
 class ClinicalVisit(TenantScoped, Base):
@@ -40,9 +48,12 @@ class ClinicalVisit(TenantScoped, Base):
     __table_args__ = (
         _fk(["patient_id"], "patients"),
         _fk(["appointment_id"], "appointments", nullify="appointment_id"),
+        _by_staff("clinical_visits", "practitioner_id"),
+        _by_staff("clinical_visits", "signed_by"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    #: The practitioner's staff account (``users.id``, not ``practitioners.id``).
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: The scheduling appointment this record belongs to, if any.
     appointment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -53,7 +64,9 @@ class ClinicalVisit(TenantScoped, Base):
     signed_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     shared_with_patient: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Summary written for the patient (shown on the portal when shared).
-    patient_summary: Mapped[bytes | None] = mapped_column("patient_summary_enc", LargeBinary)
+    patient_summary: Mapped[bytes | None] = mapped_column(
+        "patient_summary_enc", LargeBinary, info={"sealed": True}
+    )
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
@@ -63,6 +76,7 @@ class CaseNote(TenantScoped, Base):
     __tablename__ = "case_notes"
     __table_args__ = (
         _fk(["visit_id"], "clinical_visits"),
+        _by_staff("case_notes", "author_id"),
         UniqueConstraint("tenant_id", "visit_id", "version", name="uq_case_notes_visit_version"),
     )
 
@@ -70,8 +84,8 @@ class CaseNote(TenantScoped, Base):
     version: Mapped[int] = mapped_column(Integer)
     #: True for versions written after the visit was signed.
     is_amendment: Mapped[bool] = mapped_column(Boolean, default=False)
-    body: Mapped[bytes] = mapped_column("body_enc", LargeBinary)
-    reason: Mapped[bytes | None] = mapped_column("reason_enc", LargeBinary)
+    body: Mapped[bytes] = mapped_column("body_enc", LargeBinary, info={"sealed": True})
+    reason: Mapped[bytes | None] = mapped_column("reason_enc", LargeBinary, info={"sealed": True})
     author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
@@ -83,23 +97,28 @@ class Prescription(TenantScoped, Base):
         _fk(["visit_id"], "clinical_visits"),
         _fk(["patient_id"], "patients"),
         _fk(["follow_up_service_id"], "visit_types", nullify="follow_up_service_id"),
+        _by_staff("prescriptions", "practitioner_id"),
     )
 
     visit_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     #: Sealed JSON: remedy, potency, form, dose, frequency, duration, instructions.
-    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary)
+    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary, info={"sealed": True})
     follow_up_from: Mapped[dt.date | None] = mapped_column(Date)
     follow_up_to: Mapped[dt.date | None] = mapped_column(Date)
     #: The follow-up visit type the booking link pre-selects.
     follow_up_service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     shared_with_patient: Mapped[bool] = mapped_column(Boolean, default=False)
     is_amendment: Mapped[bool] = mapped_column(Boolean, default=False)
-    amendment_reason: Mapped[bytes | None] = mapped_column("amendment_reason_enc", LargeBinary)
+    amendment_reason: Mapped[bytes | None] = mapped_column(
+        "amendment_reason_enc", LargeBinary, info={"sealed": True}
+    )
     voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     voided_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    void_reason: Mapped[bytes | None] = mapped_column("void_reason_enc", LargeBinary)
+    void_reason: Mapped[bytes | None] = mapped_column(
+        "void_reason_enc", LargeBinary, info={"sealed": True}
+    )
     #: When the patient was emailed the follow-up booking invitation.
     invited_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: When staff took the item off the recall list by hand.
@@ -115,25 +134,27 @@ class ClinicalFact(TenantScoped, Base):
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     kind: Mapped[str] = mapped_column(String(16))  #: allergy, medication
-    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary)
+    details: Mapped[bytes] = mapped_column("details_enc", LargeBinary, info={"sealed": True})
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     ended_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    end_reason: Mapped[bytes | None] = mapped_column("end_reason_enc", LargeBinary)
+    end_reason: Mapped[bytes | None] = mapped_column(
+        "end_reason_enc", LargeBinary, info={"sealed": True}
+    )
 
 
 class Attachment(TenantScoped, Base):
     """A scanned report or image; content and file name sealed, type sniffed on upload."""
 
     __tablename__ = "patient_attachments"
-    __table_args__ = (_fk(["patient_id"], "patients"),)
+    __table_args__ = (_fk(["patient_id"], "patients"), _fk(["visit_id"], "clinical_visits"))
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     visit_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     content_type: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
-    filename: Mapped[bytes] = mapped_column("filename_enc", LargeBinary)
-    content: Mapped[bytes] = mapped_column("content_enc", LargeBinary)
+    filename: Mapped[bytes] = mapped_column("filename_enc", LargeBinary, info={"sealed": True})
+    content: Mapped[bytes] = mapped_column("content_enc", LargeBinary, info={"sealed": True})
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
@@ -159,13 +180,13 @@ class RecordExport(TenantScoped, Base):
     """A GDPR data-export bundle: assembled by a worker, downloadable once before it expires."""
 
     __tablename__ = "record_exports"
-    __table_args__ = (_fk(["patient_id"], "patients"),)
+    __table_args__ = (_fk(["patient_id"], "patients"), _by_staff("record_exports", "requested_by"))
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     #: The zip (sealed); wiped when downloaded or expired.
-    bundle: Mapped[bytes | None] = mapped_column("bundle_enc", LargeBinary)
+    bundle: Mapped[bytes | None] = mapped_column("bundle_enc", LargeBinary, info={"sealed": True})
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

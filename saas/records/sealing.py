@@ -1,8 +1,9 @@
-"""Sealed JSON/text helpers and the registry of every sealed column (for key rotation).
+"""Sealed JSON/text helpers.
 
 Every sealed value is bound (AES-GCM associated data) to tenant, table, *logical* column
-name and row id; :data:`SEALED_COLUMNS` maps each database column to that logical name so
-the re-encryption worker can open and re-seal it.
+name (the model attribute: ``body`` for ``body_enc``) and row id. Which columns are sealed
+is declared on the models (``info={"sealed": True}``) and listed by
+:func:`saas.models.registry.sealed_columns`; ``SEALED_COLUMNS`` here is that list.
 """
 
 from __future__ import annotations
@@ -13,27 +14,10 @@ from sqlalchemy.orm import Session
 
 from saas.fields import open_field, seal_field
 from saas.models import Tenant
+from saas.models.registry import sealed_columns
 
-#: (table, database column, logical column used in the associated data)
-SEALED_COLUMNS: list[tuple[str, str, str]] = [
-    ("users", "totp_secret", "totp_secret"),
-    ("patients", "email_enc", "email"),
-    ("patients", "phone_enc", "phone"),
-    ("patients", "date_of_birth_enc", "date_of_birth"),
-    ("patients", "address_enc", "address"),
-    ("patients", "emergency_contact_enc", "emergency_contact"),
-    ("clinical_visits", "patient_summary_enc", "patient_summary"),
-    ("case_notes", "body_enc", "body"),
-    ("case_notes", "reason_enc", "reason"),
-    ("prescriptions", "details_enc", "details"),
-    ("prescriptions", "amendment_reason_enc", "amendment_reason"),
-    ("prescriptions", "void_reason_enc", "void_reason"),
-    ("clinical_facts", "details_enc", "details"),
-    ("clinical_facts", "end_reason_enc", "end_reason"),
-    ("patient_attachments", "filename_enc", "filename"),
-    ("patient_attachments", "content_enc", "content"),
-    ("record_exports", "bundle_enc", "bundle"),
-]
+#: (table, database column, logical column) of every sealed column, from the models.
+SEALED_COLUMNS = sealed_columns()
 
 
 def seal_json(sess: Session, tenant: Tenant, table: str, column: str, row_id, obj) -> bytes:

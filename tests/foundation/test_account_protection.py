@@ -26,7 +26,7 @@ from tests.helpers import post_form
 )
 def test_next_after_sign_in_stays_on_this_host(make_clinic, app, nxt):
     """A crafted ``next`` never leaves the clinic's host and never breaks the sign-in."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "admin")
@@ -47,7 +47,7 @@ def test_next_after_sign_in_stays_on_this_host(make_clinic, app, nxt):
 
 def test_a_relative_next_is_kept(make_clinic, app):
     """A same-host path survives both steps of sign-in."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "admin")

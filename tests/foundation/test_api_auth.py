@@ -100,7 +100,7 @@ def test_concurrent_totp_replay_exactly_one_success(make_clinic, app):
 
 def test_concurrent_replay_of_an_enrolled_users_code(make_clinic, app):
     """The same race through the second-factor path of an enrolled user: one token only."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "practitioner")
@@ -359,7 +359,7 @@ def test_staff_without_permission_cannot_invite_or_read_audit(
     make_clinic, token_for, client, app, role
 ):
     """RBAC: receptionists and practitioners get 403 for invitations and the audit log."""
-    from tests.foundation.staff import add_staff
+    from tests.factories import add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, role)
@@ -378,7 +378,7 @@ def test_staff_without_permission_cannot_invite_or_read_audit(
 
 def test_only_owners_grant_or_remove_the_owner_role(make_clinic, token_for, client, app):
     """An admin may invite and manage staff, but not invite an owner or demote one."""
-    from tests.foundation.staff import add_staff
+    from tests.factories import add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "admin")

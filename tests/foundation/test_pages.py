@@ -114,7 +114,7 @@ def test_signup_page_shows_field_errors_and_creates_nothing(app, owner_dsn):
 
 def test_console_requires_sign_in_and_mfa(make_clinic, app):
     """Password alone does not open the console; the TOTP step does; session id rotates."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     host = clinic.host
@@ -146,7 +146,7 @@ def test_console_requires_sign_in_and_mfa(make_clinic, app):
 
 def test_wrong_second_factor_is_refused_and_audited(make_clinic, app, owner_dsn):
     """A wrong TOTP code keeps the console closed and writes auth.mfa_failure."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     email, _ = add_staff(app, clinic, "practitioner")
@@ -180,7 +180,7 @@ def test_forms_without_csrf_token_are_refused(make_clinic, app):
 
 def test_session_of_clinic_a_is_not_signed_in_on_clinic_b(make_clinic, app):
     """A session cookie copied to another clinic's host is anonymous there."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     a, b = make_clinic(), make_clinic()
     email, secret = add_staff(app, a, "owner")
@@ -281,7 +281,7 @@ def test_invitation_email_accept_and_enrol(
 
 def test_staff_page_invite_and_receptionist_forbidden(make_clinic, app, token_for):
     """The console's staff page invites; a receptionist gets 403 on the audit page."""
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "receptionist")
@@ -308,7 +308,7 @@ def test_every_page_form_refuses_a_post_without_its_csrf_token(make_clinic, app)
     """All non-API POST routes (platform and clinic hosts) answer 400 without a CSRF token."""
     import uuid as _uuid
 
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "owner")

@@ -101,7 +101,7 @@ def test_https_deployment_sets_secure_cookies_and_hsts(make_clinic):
 
     from saas.app import create_app
     from tests.conftest import make_config, new_client
-    from tests.foundation.staff import PASSWORD, add_staff
+    from tests.factories import PASSWORD, add_staff
     from tests.helpers import csrf_from
 
     clinic = make_clinic()

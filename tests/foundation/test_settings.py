@@ -63,7 +63,7 @@ def test_invalid_settings_are_422_and_change_nothing(make_clinic, token_for, cli
 
 def test_receptionist_cannot_change_settings(make_clinic, token_for, app, client):
     """settings.manage is for owners and admins."""
-    from tests.foundation.staff import add_staff
+    from tests.factories import add_staff
 
     clinic = make_clinic()
     email, secret = add_staff(app, clinic, "receptionist")
@@ -156,7 +156,7 @@ def test_section_patch_validates_and_audits_once(make_clinic, token_for, client,
 
 def test_section_permissions_and_owner_only_keys(make_clinic, token_for, app, client):
     """Receptionists read but cannot change; only an owner changes clinical access."""
-    from tests.foundation.staff import add_staff
+    from tests.factories import add_staff
 
     clinic = make_clinic()
     host = f"http://{clinic.host}"

@@ -1,96 +1,27 @@
 """Fixtures for records tests.
 
-A clinic team (owner, practitioner, receptionist, admin) with bearer tokens, a second clinic, and a
-small API client that sends the clinic's Host.
+A clinic team (owner, practitioner, receptionist, admin) with bearer tokens, a second clinic,
+and the API client (:class:`tests.client.Api`) on the clinic's host. Staff come from
+``tests/factories``.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 import psycopg
-import pyotp
 import pytest
 
-from tests.conftest import Clinic, new_client
-
-PASSWORD = "remedy arnica 30C"
-
-
-@dataclass
-class Member:
-    """A staff member with a bearer token."""
-
-    id: uuid.UUID
-    email: str
-    role: str
-    token: str
-
-
-class Api:
-    """Calls the API on one clinic's host with one bearer token."""
-
-    def __init__(self, app, clinic: Clinic, token: str | None):
-        self.client = new_client(app)
-        self.clinic = clinic
-        self.token = token
-
-    def _kw(self, kw):
-        headers = kw.pop("headers", {})
-        if self.token:
-            headers.setdefault("Authorization", f"Bearer {self.token}")
-        return {"headers": headers, "base_url": f"http://{self.clinic.host}", **kw}
-
-    def get(self, path, **kw):
-        """GET."""
-        return self.client.get(path, **self._kw(kw))
-
-    def post(self, path, json=None, **kw):
-        """POST."""
-        return self.client.post(path, json=json, **self._kw(kw))
-
-    def put(self, path, json=None, **kw):
-        """PUT."""
-        return self.client.put(path, json=json, **self._kw(kw))
-
-    def patch(self, path, json=None, **kw):
-        """PATCH."""
-        return self.client.patch(path, json=json, **self._kw(kw))
-
-    def delete(self, path, **kw):
-        """DELETE."""
-        return self.client.delete(path, **self._kw(kw))
+from tests.client import Api  # noqa: F401 - re-exported for records tests
+from tests.factories import Clinic, PatientDataFactory, StaffFactory, StaffMember
 
 
 @pytest.fixture
-def add_staff(app, token_for):
-    """Insert a staff member with a known TOTP secret (as tenants/demo.py does); get a token."""
-    from saas.db import tenant_session
-    from saas.fields import seal_field
-    from saas.models import Tenant, User, utcnow
-    from saas.security.passwords import hash_password
+def add_staff(app):
+    """A staff member of ``clinic`` with ``role``, TOTP enrolled and signed in (``.token``)."""
 
-    def add(clinic: Clinic, role: str) -> Member:
-        email = f"{role}-{uuid.uuid4().hex[:6]}@{clinic.slug}.example.org"
-        secret = pyotp.random_base32()
-        with app.app_context(), tenant_session(clinic.id) as sess:
-            tenant = sess.get(Tenant, clinic.id)
-            user = User(
-                id=uuid.uuid4(),
-                tenant_id=clinic.id,
-                email=email,
-                name=f"{role.title()} {clinic.slug}",
-                role=role,
-                password_hash=hash_password(PASSWORD),
-            )
-            sess.add(user)
-            sess.flush()
-            user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, secret)
-            user.mfa_enrolled_at = utcnow()
-            user_id = user.id
-        token = token_for(clinic, email=email, password=PASSWORD, secret=secret)
-        return Member(user_id, email, role, token)
+    def add(clinic: Clinic, role: str) -> StaffMember:
+        return StaffFactory(clinic=clinic, role=role).signed_in()
 
     return add
 
@@ -101,11 +32,11 @@ class Team:
 
     app: object
     clinic: Clinic
-    owner: Member
-    practitioner: Member
-    receptionist: Member
+    owner: StaffMember
+    practitioner: StaffMember
+    receptionist: StaffMember
     other: Clinic
-    other_owner: Member
+    other_owner: StaffMember
     extra: dict = field(default_factory=dict)
 
     def api(self, who: str = "practitioner") -> Api:
@@ -124,12 +55,18 @@ class Team:
 
 
 @pytest.fixture
-def team(app, make_clinic, token_for, add_staff) -> Team:
+def team(app, make_clinic, add_staff) -> Team:
     """A fresh clinic team plus a second clinic."""
     a, b = make_clinic(), make_clinic()
-    owner = Member(a.owner_id, a.owner_email, "owner", token_for(a))
-    other = Member(b.owner_id, b.owner_email, "owner", token_for(b))
-    return Team(app, a, owner, add_staff(a, "practitioner"), add_staff(a, "receptionist"), b, other)
+    return Team(
+        app,
+        a,
+        a.owner.signed_in(),
+        add_staff(a, "practitioner"),
+        add_staff(a, "receptionist"),
+        b,
+        b.owner.signed_in(),
+    )
 
 
 @pytest.fixture
@@ -145,18 +82,8 @@ def raw(owner_dsn):
 
 
 def new_patient(api: Api, **fields) -> dict:
-    """Create a patient through the API; returns the JSON."""
-    body = {
-        "full_name": "Maya Krishnan",
-        "email": f"maya-{uuid.uuid4().hex[:6]}@example.org",
-        "phone": "+44 20 7946 0958",
-        "date_of_birth": "1984-03-09",
-        "address": "12 Orchard Lane, Bristol",
-        "emergency_contact": "Ravi Krishnan +44 7700 900123",
-        "preferred_language": "en",
-        **fields,
-    }
-    resp = api.post("/api/v1/patients", json=body)
+    """Create a patient through the API (``PatientDataFactory`` body); returns the JSON."""
+    resp = api.post("/api/v1/patients", json=PatientDataFactory(**fields))
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pyotp
 
 from tests.conftest import new_client
-from tests.foundation.staff import PASSWORD, add_staff
+from tests.factories import PASSWORD, add_staff
 from tests.helpers import csrf_from, post_form
 from tests.scheduling.conftest import check
 
