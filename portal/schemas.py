@@ -54,7 +54,8 @@ class PatientSelfSchema(Schema):
 
     id = fields.UUID()
     full_name = fields.String()
-    email = fields.String()
+    #: None for a patient the clinic registered without an address
+    email = fields.String(allow_none=True)
     email_verified = fields.Boolean()
 
 
@@ -63,7 +64,7 @@ class ProfileSchema(ContactDetailsSchema):
     """The patient's own profile (the sign-in email is changed by the clinic only)."""
 
     id = fields.UUID(dump_only=True)
-    email = fields.String(dump_only=True)
+    email = fields.String(dump_only=True, allow_none=True)
 
 
 class SharedVisitSchema(Schema):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
-from marshmallow import Schema
+from flask_smorest import Api
+from marshmallow import Schema, fields
 
 
 def schema_name(schema) -> str | None:
@@ -58,3 +59,23 @@ def install(api) -> None:
     components = api.spec.components
     if "PAGINATION" in components.headers_lazy:
         components.headers_lazy["PAGINATION"] = PAGINATION_HEADER
+
+
+class ErrorSchema(Schema):
+    """Every error answer of the API (see :mod:`saas.errors`)."""
+
+    code = fields.Integer(metadata={"description": "HTTP status code"})
+    status = fields.String(metadata={"description": "HTTP status name"})
+    message = fields.String(metadata={"description": "What went wrong, for people"})
+    errors = fields.Dict(
+        metadata={"description": "Field errors by request part: {json|query: {field: [msg]}}"}
+    )
+    reason = fields.String(
+        metadata={"description": "Machine-readable cause (slot_taken, too_soon, not_found...)"}
+    )
+
+
+class SimiliaApi(Api):
+    """flask-smorest's Api with our error schema in the document."""
+
+    ERROR_SCHEMA = ErrorSchema

@@ -8,7 +8,6 @@ import uuid
 
 import structlog
 from flask import Flask, g, request, send_from_directory
-from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -90,7 +89,7 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
+    api = apispec_names.SimiliaApi(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
     apispec_names.install(api)
     serve_on(app.blueprints["api-docs"], ANY)  # the OpenAPI document and its UI
     errors.register(app)

@@ -23,7 +23,7 @@ import re
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from saas import db, settings
 from saas.actors import Actor
@@ -98,11 +98,24 @@ def _staff() -> Actor:
     return Actor.for_staff(current_actor())
 
 
+class AllSettingsSchema(Schema):
+    """Every section by name (each as ``GET /settings/<section>`` returns it)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    clinic = fields.Nested(ClinicProfileSchema)
+    branding = fields.Nested(BrandingSchema)
+    records = fields.Dict()
+    feeds = fields.Dict()
+
+
 @blp.route("/settings")
 class AllSettings(MethodView):
     """Every settings section of the clinic."""
 
     @requires("console.view")
+    @blp.response(200, AllSettingsSchema)
     def get(self):
         """Read every section, with defaults filled in."""
         return {name: settings.read(g.tenant, name) for name in sorted(settings.SECTIONS)}

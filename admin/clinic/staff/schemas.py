@@ -81,7 +81,11 @@ class AuditEntrySchema(Schema):
     actor_kind = fields.String(allow_none=True)
     action = fields.String()
     target = fields.String(allow_none=True)
-    ip = fields.Function(lambda e: str(e.ip) if e.ip is not None else None)
-    request_id = fields.String()
+    ip = fields.Function(
+        lambda e: str(e.ip) if e.ip is not None else None,
+        metadata={"type": "string", "nullable": True},
+    )
+    #: None for entries written by a job or the command line
+    request_id = fields.String(allow_none=True)
     data = fields.Dict()
     hash = fields.String()
