@@ -11,6 +11,8 @@ import datetime as dt
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from saas.inputs import single_line
+
 from .consents import PURPOSES
 
 PHONE_RE = r"^\+?[0-9][0-9 ().\-]{4,30}$"
@@ -35,7 +37,7 @@ class CommunicationPrefsSchema(Schema):
 class ContactDetailsSchema(Schema):
     """The contact details staff and the patient alike may change (sealed at rest)."""
 
-    full_name = fields.String(validate=validate.Length(min=1, max=160))
+    full_name = fields.String(validate=[validate.Length(min=1, max=160), single_line])
     phone = fields.String(
         allow_none=True, validate=validate.Regexp(PHONE_RE, error="Enter a phone number.")
     )
@@ -44,7 +46,10 @@ class ContactDetailsSchema(Schema):
     emergency_contact = fields.String(allow_none=True, validate=validate.Length(max=300))
     preferred_language = fields.String(
         allow_none=True,
-        validate=validate.Regexp(LANG_RE, error="Use a language tag like en, de or pt-BR."),
+        validate=[
+            validate.Length(max=16),  # the column's width: a longer tag is a 422, not a 500
+            validate.Regexp(LANG_RE, error="Use a language tag like en, de or pt-BR."),
+        ],
     )
     communication_prefs = fields.Nested(CommunicationPrefsSchema)
 

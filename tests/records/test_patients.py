@@ -99,3 +99,18 @@ def test_records_routes_without_a_token_are_401_before_body_parsing(team):
     ):  # fmt: skip
         resp = getattr(anon, method)(path, json={})
         assert resp.status_code == 401, (method, path, resp.get_json())
+
+
+def test_preferred_language_longer_than_its_column_is_422(team):
+    """A 17-character language tag is refused naming the field (it used to be a 500)."""
+    doc = team.api()
+    p = new_patient(doc)
+    resp = doc.patch(
+        f"/api/v1/patients/{p['id']}", json={"preferred_language": "en-" + "a" * 8 + "-bbbbbb"}
+    )
+    assert resp.status_code == 422
+    assert "preferred_language" in resp.get_json()["errors"]["json"]
+    assert (
+        doc.get(f"/api/v1/patients/{p['id']}").get_json()["preferred_language"]
+        != "en-aaaaaaaa-bbbbbb"
+    )

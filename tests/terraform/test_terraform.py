@@ -14,7 +14,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TF_DIR = ROOT / "terraform"
 
 #: Settings that must only ever reach a container from Secrets Manager.

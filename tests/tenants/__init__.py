@@ -1,0 +1,1 @@
+"""Tests mirroring the source folder of the same name."""
