@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -55,6 +56,7 @@ VAULT_POLICIES = {
 }
 VAULT_TOKEN_PERIOD = "768h"
 LOOPBACK = "127.0.0.1"
+RUNTIME_ROLE = "similia_app"  # created by migration 0001 (saas.config.RUNTIME_ROLE)
 
 
 class PortInUseError(RuntimeError):
@@ -315,7 +317,9 @@ class PostgresServer(ServerProcess):
         if os.geteuid() == 0:
             self._account = _ensure_system_user(PG_SYSTEM_USER)
             _allow_traversal(self.dir)
+        self._passwords()
         if (self.data_dir / "PG_VERSION").exists():
+            self._require_passwords_over_tcp()
             return
         if self.data_dir.exists():  # a half-done initdb: start over
             shutil.rmtree(self.data_dir)
@@ -326,7 +330,9 @@ class PostgresServer(ServerProcess):
             str(self.bin_dir / "initdb"),
             "-D",
             str(self.data_dir),
-            "--auth=trust",
+            # TCP needs a password; the Unix socket (in a 0700 directory) is the admin's way in
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
             "-U",
             "postgres",
             "--encoding=UTF8",
@@ -366,9 +372,38 @@ class PostgresServer(ServerProcess):
         )
 
     def ready(self, port: int) -> dict[str, str]:
-        """Wait for connections and create the ``similia`` database if missing."""
+        """Wait for connections, set the roles' passwords, create ``similia`` if missing."""
         self.wait_until("accept connections", lambda: self._ensure_database(port))
-        return {"DATABASE_URL": f"postgresql+psycopg://postgres@{LOOPBACK}:{port}/{PG_DATABASE}"}
+        owner, app = self._passwords()
+        return {
+            "DATABASE_URL": f"postgresql+psycopg://postgres:{owner}@{LOOPBACK}:{port}/{PG_DATABASE}",
+            "APP_DATABASE_PASSWORD": app,
+        }
+
+    def _passwords(self) -> tuple[str, str]:
+        """The superuser's and the runtime role's passwords (made once, kept 0600)."""
+        path = self.dir / "passwords.json"
+        if not path.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"owner": secrets.token_urlsafe(24), "app": secrets.token_urlsafe(24)}, f)
+        data = json.loads(path.read_text())
+        return data["owner"], data["app"]
+
+    def _require_passwords_over_tcp(self) -> None:
+        """Clusters made before passwords: TCP lines of pg_hba.conf move from trust to scram."""
+        hba = self.data_dir / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        changed = [
+            line.rsplit("trust", 1)[0] + "scram-sha-256"
+            if line.startswith("host") and line.rstrip().endswith("trust")
+            else line
+            for line in lines
+        ]
+        if changed != lines:
+            hba.write_text("\n".join(changed) + "\n")
+            self._log(f"{self.name}: TCP connections now need a password")
 
     def leftover_pids(self) -> list[int]:
         """Also stop a postmaster still running on our data dir (from postmaster.pid)."""
@@ -392,8 +427,14 @@ class PostgresServer(ServerProcess):
     def _ensure_database(self, port: int) -> None:
         import psycopg
 
-        dsn = f"host={LOOPBACK} port={port} user=postgres dbname=postgres connect_timeout=3"
+        owner, app = self._passwords()
+        socket = self._socket_dir()
+        dsn = f"host={socket} port={port} user=postgres dbname=postgres connect_timeout=3"
         with psycopg.connect(dsn, autocommit=True) as conn:
+            # (re)set on every start: the password file is the source of truth
+            conn.execute(f"ALTER ROLE postgres PASSWORD '{owner}'")
+            if conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}'").fetchone():
+                conn.execute(f"ALTER ROLE {RUNTIME_ROLE} PASSWORD '{app}'")
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
             ).fetchone()
@@ -866,6 +907,7 @@ class DevServices:
 
 _ENV_ORDER = (
     "DATABASE_URL",
+    "APP_DATABASE_PASSWORD",
     "REDIS_URL",
     "VAULT_ADDR",
     "VAULT_TOKEN",
