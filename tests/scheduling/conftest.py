@@ -171,7 +171,7 @@ def make_practice(app, make_clinic, token_for):
             "location_ids": [loc["id"]],
             **(service or {}),
         }
-        svc = check(owner.post("/api/v1/practice/services", body), 201)
+        svc = check(owner.post("/api/v1/practice/visit-types", body), 201)
         for weekday, start, end in windows or [(d, "09:00", "17:00") for d in range(1, 8)]:
             check(
                 owner.post(
