@@ -20,8 +20,9 @@ Decisions:
   (``tests/scheduling/test_states.py`` holds them together).
 - **Who.** Patients act only on their own appointments (another patient's is a 404, as
   everywhere) and may only cancel and reschedule; staff need ``appointments.manage``
-  (:func:`saas.security.rbac.can`); the payment provider and system jobs may confirm a held
-  booking (payment received); operators never act on a clinic's appointments.
+  (:func:`saas.security.rbac.can`); system jobs may confirm a held booking (payment
+  received: a payment webhook confirms through a job, since ``appointment_events`` records
+  only patient, staff and system actors); operators never act on a clinic's appointments.
 - **When.** Check-in opens two hours before the start; completion and no-show need the
   visit to have started; cancelling and rescheduling end when it starts (from then on it
   is checked in, completed or a no-show — so a late-cancellation fee cannot be dodged by a
@@ -79,9 +80,7 @@ class Transition:
 
 
 TRANSITIONS: dict[str, Transition] = {
-    "confirm": Transition(
-        ("held", "expired"), "confirmed", others=frozenset({"system", "payment_provider"})
-    ),
+    "confirm": Transition(("held", "expired"), "confirmed", others=frozenset({"system"})),
     "check_in": Transition(
         ("confirmed",), "checked_in", opens=CHECK_IN_EARLIEST, early_reason="too_early"
     ),

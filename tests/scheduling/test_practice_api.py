@@ -475,3 +475,39 @@ def test_cross_tenant_exceptions_closures_rules_settings(make_practice):
         check(a.owner.get(f"/api/v1/practice/availability/{window['id']}"), 200)["end_time"]
         == "17:00"
     )
+
+
+def test_deprecated_services_paths_still_answer(make_practice):
+    """``/services`` paths answer as before, are marked deprecated in OpenAPI, name the new path."""
+    p = make_practice()
+    new = check(p.owner.get(f"/api/v1/practice/visit-types/{p.service_id}"), 200)
+    assert check(p.owner.get(f"/api/v1/practice/services/{p.service_id}"), 200) == new
+    assert check(p.owner.get("/api/v1/practice/services"), 200) == [new]
+    changed = check(
+        p.owner.send("PATCH", f"/api/v1/practice/services/{p.service_id}", {"price_minor": 6500}),
+        200,
+    )
+    assert changed["price_minor"] == 6500
+    rules = check(
+        p.owner.send(
+            "PUT", f"/api/v1/practice/services/{p.service_id}/booking-rules", {"hold_minutes": 5}
+        ),
+        200,
+    )
+    assert rules == check(
+        p.owner.get(f"/api/v1/practice/visit-types/{p.service_id}/booking-rules"), 200
+    )
+    anon = p.owner.as_(None)
+    assert check(anon.get("/api/v1/services"), 200) == check(anon.get("/api/v1/visit-types"), 200)
+    paths = check(p.owner.get("/api/openapi.json", token=None), 200)["paths"]
+    for old, new_path in (
+        ("/api/v1/practice/services", "/api/v1/practice/visit-types"),
+        (
+            "/api/v1/practice/services/{visit_type_id}",
+            "/api/v1/practice/visit-types/{visit_type_id}",
+        ),
+        ("/api/v1/services", "/api/v1/visit-types"),
+    ):
+        get = paths[old]["get"]
+        assert get["deprecated"] is True and new_path in get["description"], (old, get)
+        assert "deprecated" not in paths[old.replace("services", "visit-types")]["get"]

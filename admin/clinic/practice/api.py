@@ -315,11 +315,11 @@ class VisitTypeRules(MethodView):
 
 for _old, _view, _new in (
     ("/services", VisitTypes, "/visit-types"),
-    ("/services/<uuid:visit_type_id>", VisitTypeItem, "/visit-types/<id>"),
+    ("/services/<uuid:visit_type_id>", VisitTypeItem, "/visit-types/{visit_type_id}"),
     (
         "/services/<uuid:visit_type_id>/booking-rules",
         VisitTypeRules,
-        "/visit-types/<id>/booking-rules",
+        "/visit-types/{visit_type_id}/booking-rules",
     ),
 ):
     add_deprecated_alias(blp, _old, _view, of=f"/api/v1/practice{_new}", until=UNTIL)
