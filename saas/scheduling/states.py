@@ -2,11 +2,15 @@
 
 ::
 
-    (book) ─▶ held ──confirm──▶ confirmed ──check_in──▶ checked_in ──complete──▶ completed
-               │  ▲                │  │  └────────────────complete───────────────▶ completed
-               │  └─confirm─ expired  │  └──no_show──▶ no_show
-               ├─(hold lapses)─▶ expired
-               └──────cancel──────────┴──cancel──▶ cancelled       (reschedule: same state)
+    book ─▶ held ─confirm─▶ confirmed ─check_in─▶ checked_in ─complete─▶ completed
+             │ │               ├─complete (online visits skip check-in)─▶ completed
+             │ │               ├─no_show─▶ no_show
+             │ └─cancel──────▶ └─cancel─▶ cancelled
+             │ (hold lapses)
+             ▼
+          expired ─confirm (if its time is still free)─▶ confirmed
+
+    reschedule: a held or confirmed appointment moves to a new time in the same state.
 
 Booking creates the appointment (``held`` when the visit type needs prepayment, else
 ``confirmed``) and the hold sweep expires lapsed holds (:mod:`.holds`); every other change
