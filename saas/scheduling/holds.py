@@ -24,7 +24,7 @@ from saas.models import Tenant, utcnow
 from .history import record_transition
 from .messages import notify
 from .models import Appointment
-from .waitlist import offer_freed_time
+from .waitlist import offer_appointment_time
 
 
 def _expire(sess: Session, tenant: Tenant, condition, now: dt.datetime) -> list[Appointment]:
@@ -85,14 +85,5 @@ def expire_holds(sess: Session, tenant: Tenant, *, now: dt.datetime | None = Non
     now = now or utcnow()
     expired = _expire(sess, tenant, true(), now)
     for appt in expired:
-        offer_freed_time(
-            sess,
-            tenant,
-            appt.practitioner_id,
-            appt.location_id,
-            appt.start_at,
-            appt.end_at,
-            now=now,
-            exclude_patient_id=appt.patient_id,
-        )
+        offer_appointment_time(sess, tenant, appt, now=now)
     return len(expired)

@@ -57,7 +57,7 @@ from .queries import (
 )
 from .rules import EffectiveRules, effective_rules
 from .states import authorize
-from .waitlist import offer_freed_time
+from .waitlist import offer_appointment_time, offer_freed_time
 
 log = logging.getLogger(__name__)
 
@@ -443,16 +443,7 @@ def cancel_appointment(
         reason=reason,
         data={"late": appt.late_cancellation, "fee_minor": fee},
     )
-    offer_freed_time(
-        sess,
-        tenant,
-        appt.practitioner_id,
-        appt.location_id,
-        appt.start_at,
-        appt.end_at,
-        now=now,
-        exclude_patient_id=appt.patient_id,
-    )
+    offer_appointment_time(sess, tenant, appt, now=now)
     return appt
 
 

@@ -227,6 +227,20 @@ def offer_freed_time(
     return offers
 
 
+def offer_appointment_time(sess: Session, tenant: Tenant, appt, *, now: dt.datetime) -> None:
+    """Offer the time an appointment gave up (cancelled, lapsed) to the others waiting."""
+    offer_freed_time(
+        sess,
+        tenant,
+        appt.practitioner_id,
+        appt.location_id,
+        appt.start_at,
+        appt.end_at,
+        now=now,
+        exclude_patient_id=appt.patient_id,
+    )
+
+
 def _first_start(
     schedule,
     sess,
