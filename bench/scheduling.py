@@ -121,7 +121,7 @@ class Clinic:
         ]
         self.service = self.api(
             "POST",
-            "/api/v1/practice/services",
+            "/api/v1/practice/visit-types",
             {
                 "name": "Follow-up consultation",
                 "duration_minutes": 45,

@@ -1,10 +1,15 @@
-"""API schemas for online booking: the public catalogue and slots, bookings, the waitlist."""
+"""API schemas of the public booking catalogue and the slot search.
+
+The appointment and waitlist shapes are the appointments API's (:mod:`saas.scheduling.schemas`).
+``service_id``/``service`` name the visit type, as before the ``Service`` → ``VisitType``
+rename, for compatibility with existing clients.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 
 
 class DateOrDateTime(fields.Field):
@@ -24,7 +29,7 @@ class DateOrDateTime(fields.Field):
 class SlotQuerySchema(Schema):
     """Which free times to look for. ``to`` given as a date includes that whole day."""
 
-    service_id = fields.UUID(required=True)
+    service_id = fields.UUID(required=True, metadata={"description": "The visit type"})
     start = DateOrDateTime(required=True, data_key="from", metadata={"example": "2026-03-02"})
     end = DateOrDateTime(required=True, data_key="to", metadata={"example": "2026-03-08"})
     practitioner_id = fields.UUID()
@@ -74,55 +79,6 @@ class SlotsSchema(Schema):
     end = fields.String(data_key="to")
     count = fields.Integer()
     groups = fields.List(fields.Nested(SlotGroupSchema))
-
-
-class BookingSchema(Schema):
-    """Book a free start. Staff send ``patient_id``; patients book for themselves."""
-
-    service_id = fields.UUID(required=True)
-    practitioner_id = fields.UUID(required=True)
-    location_id = fields.UUID(required=True)
-    start = fields.AwareDateTime(required=True, metadata={"example": "2026-03-02T09:00:00+01:00"})
-    patient_id = fields.UUID(metadata={"description": "Staff only: the patient booked for"})
-
-
-class RescheduleSchema(Schema):
-    """Move to a new start (optionally another practitioner or location)."""
-
-    start = fields.AwareDateTime(required=True)
-    practitioner_id = fields.UUID()
-    location_id = fields.UUID()
-
-
-class CancelSchema(Schema):
-    """Cancel. Staff must give a reason."""
-
-    reason = fields.String(validate=validate.Length(max=500))
-    charge_late_fee = fields.Boolean(
-        load_default=False, metadata={"description": "Staff only: charge the late-cancellation fee"}
-    )
-
-
-class AppointmentListQuerySchema(Schema):
-    """Filters. Patients see their own appointments; staff see the clinic's schedule."""
-
-    start = fields.AwareDateTime(data_key="from")
-    end = fields.AwareDateTime(data_key="to")
-    practitioner_id = fields.UUID()
-    location_id = fields.UUID()
-    patient_id = fields.UUID()
-    status = fields.String()
-
-
-class WaitlistJoinSchema(Schema):
-    """Wait for a sooner slot of a visit type."""
-
-    service_id = fields.UUID(required=True)
-    practitioner_id = fields.UUID(allow_none=True)
-    location_id = fields.UUID(allow_none=True)
-    earliest_date = fields.Date(allow_none=True)
-    latest_date = fields.Date(allow_none=True)
-    patient_id = fields.UUID(metadata={"description": "Staff only"})
 
 
 class PublicVisitTypeSchema(Schema):

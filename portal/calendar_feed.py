@@ -1,7 +1,8 @@
 """The practitioners' calendar subscription feeds: ``GET /calendar/<token>.ics`` (no login).
 
 The secret token in the URL is the credential (stored hashed, revocable); it is only valid
-on its own clinic's host. Unknown, revoked or other clinics' tokens are a plain 404.
+on its own clinic's host. Unknown, revoked or other clinics' tokens are a plain 404. The
+feed's last use is recorded in the request's transaction, which commits with the answer.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ def practitioner_feed(token: str):
     if feed is None or practitioner is None:
         abort(404)
     body = practitioner_calendar(db.session, g.tenant, practitioner)
-    touch_feed(db.session, feed)
-    db.session.commit()
+    touch_feed(db.session, feed)  # committed with the request
     return Response(
         body,
         mimetype="text/calendar",

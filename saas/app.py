@@ -94,7 +94,6 @@ def create_app(config: Config | None = None) -> Flask:
     serve_on(app.blueprints["api-docs"], ANY)  # the OpenAPI document and its UI
     errors.register(app)
 
-    from admin.clinic.appointments import api as appointments_api
     from admin.clinic.appointments import views as day
     from admin.clinic.auth import views as auth_views
     from admin.clinic.practice import api as practice_api
@@ -111,6 +110,7 @@ def create_app(config: Config | None = None) -> Flask:
     from tenants.resolve import resolve_tenant
 
     from . import ops
+    from .scheduling import api as appointments_api
     from .security.login import load_user
 
     login_manager.user_loader(load_user)

@@ -80,23 +80,23 @@ def seed_demo() -> bool:
 
 def seed_practice(sess, tenant, users) -> None:
     """Locations, practitioners, visit types, weekly hours, patients and a few bookings."""
+    from saas.actors import SYSTEM
+    from saas.exceptions import DomainError
     from saas.patients import create_patient
-    from saas.scheduling import practice
-    from saas.scheduling.access import SYSTEM
-    from saas.scheduling.errors import SchedulingError
+    from saas.scheduling.practice import availability, locations, practitioners, visit_types
     from saas.scheduling.services import book_appointment
 
     owner, doctor = users[0], users[1]
-    mitte = practice.create_location(
+    mitte = locations.create_location(
         sess,
         tenant,
         owner,
         {"name": "Praxis Mitte", "kind": "in_person", "address": "Torstraße 12, 10119 Berlin"},
     )
-    video = practice.create_location(
+    video = locations.create_location(
         sess, tenant, owner, {"name": "Video consultation", "kind": "online"}
     )
-    weber = practice.create_practitioner(
+    weber = practitioners.create_practitioner(
         sess,
         tenant,
         owner,
@@ -107,7 +107,7 @@ def seed_practice(sess, tenant, users) -> None:
             "bio": "Classical homeopathy for chronic complaints, 20 years in practice.",
         },
     )
-    mehta = practice.create_practitioner(
+    mehta = practitioners.create_practitioner(
         sess,
         tenant,
         owner,
@@ -119,7 +119,7 @@ def seed_practice(sess, tenant, users) -> None:
         },
     )
     both = [weber.id, mehta.id]
-    initial = practice.create_service(
+    initial = visit_types.create_visit_type(
         sess,
         tenant,
         owner,
@@ -134,7 +134,7 @@ def seed_practice(sess, tenant, users) -> None:
             "location_ids": [mitte.id],
         },
     )
-    follow_up = practice.create_service(
+    follow_up = visit_types.create_visit_type(
         sess,
         tenant,
         owner,
@@ -150,7 +150,7 @@ def seed_practice(sess, tenant, users) -> None:
             "location_ids": [mitte.id, video.id],
         },
     )
-    practice.create_service(
+    visit_types.create_visit_type(
         sess,
         tenant,
         owner,
@@ -169,7 +169,7 @@ def seed_practice(sess, tenant, users) -> None:
     hours += [(mehta.id, mitte.id, d, "10:00", "16:00") for d in range(1, 7)]
     hours += [(mehta.id, video.id, d, "17:00", "19:00") for d in (1, 3)]
     for prac, loc, day, start, end in hours:
-        practice.create_availability_rule(
+        availability.create_availability_rule(
             sess,
             tenant,
             owner,
@@ -209,5 +209,5 @@ def seed_practice(sess, tenant, users) -> None:
                 location_id=mitte.id,
                 start=start,
             )
-        except SchedulingError:  # e.g. a rule the demo did not foresee: skip that booking
+        except DomainError:  # e.g. a rule the demo did not foresee: skip that booking
             continue

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from saas.db import tenant_session
 from saas.models import Tenant
-from saas.scheduling.services import expire_holds
+from saas.scheduling.holds import expire_holds
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
 from .runtime import in_app

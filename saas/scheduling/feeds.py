@@ -29,7 +29,7 @@ from saas.models import Patient, Tenant, utcnow
 from saas.security.secrets import digest, new_token
 
 from .models import Appointment, CalendarFeed, Location, Practitioner, VisitType
-from .practice import feed_name_mode
+from .practice.settings import feed_name_mode
 
 TOKEN_PREFIX = "simcal_"
 FEED_PAST = dt.timedelta(days=30)

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from saas.exceptions import Invalid, not_found
 from saas.models import utcnow
 
 from . import slots as engine
-from .errors import not_found
 from .models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -34,11 +34,31 @@ from .models import (
 from .rules import EffectiveRules, effective_rules
 
 MARGIN = dt.timedelta(days=1)
+#: The longest range one slot search or schedule listing may cover: one request costs at most
+#: two months of one clinic's calendar.
+MAX_RANGE = dt.timedelta(days=62)
 #: Longest visit (12 h) plus its longest buffers (4 h each): bounds index range scans.
 MAX_VISIT_SPAN = dt.timedelta(hours=12 + 4 + 4)
 MAX_BUFFER = dt.timedelta(hours=4)
-#: Longest time off (``practice.MAX_TIME_OFF``, a year and a day) and extra hours.
+#: Longest time off (``practice.availability_exceptions.MAX_TIME_OFF``, a year and a day).
 MAX_EXCEPTION = dt.timedelta(days=367)
+
+
+def bounded_range(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """``(start, end)`` when it is a range of at most :data:`MAX_RANGE`; else 422 on ``to``."""
+    if end <= start:
+        raise Invalid(
+            "The end of the range must be after its start.",
+            reason="invalid_range",
+            errors={"to": "Must be after 'from'."},
+        )
+    if end - start > MAX_RANGE:
+        raise Invalid(
+            f"Search at most {MAX_RANGE.days} days at a time.",
+            reason="range_too_long",
+            errors={"to": f"At most {MAX_RANGE.days} days after 'from'."},
+        )
+    return start, end
 
 
 def get_location_in_tenant(sess: Session, tenant_id, location_id) -> Location | None:
@@ -57,19 +77,10 @@ def get_practitioner_in_tenant(sess: Session, tenant_id, practitioner_id) -> Pra
     )
 
 
-def get_practitioner_for_user(sess: Session, tenant_id, user_id) -> Practitioner | None:
-    """The practitioner profile linked to a staff account, if any."""
+def get_visit_type_in_tenant(sess: Session, tenant_id, visit_type_id) -> VisitType | None:
+    """The clinic's visit type with this id."""
     return sess.scalar(
-        select(Practitioner).where(
-            Practitioner.tenant_id == tenant_id, Practitioner.user_id == user_id
-        )
-    )
-
-
-def get_service_in_tenant(sess: Session, tenant_id, service_id) -> VisitType | None:
-    """The clinic's service (visit type) with this id."""
-    return sess.scalar(
-        select(VisitType).where(VisitType.tenant_id == tenant_id, VisitType.id == service_id)
+        select(VisitType).where(VisitType.tenant_id == tenant_id, VisitType.id == visit_type_id)
     )
 
 
@@ -85,32 +96,43 @@ def get_appointment_in_tenant(
     return sess.scalar(q)
 
 
-def service_practitioner_ids(sess: Session, tenant_id, service_id) -> list[uuid.UUID]:
-    """Practitioners offering a service."""
+def visit_type_practitioner_ids(sess: Session, tenant_id, visit_type_id) -> list[uuid.UUID]:
+    """Practitioners offering a visit type."""
     return list(
         sess.scalars(
             select(VisitTypePractitioner.practitioner_id).where(
                 VisitTypePractitioner.tenant_id == tenant_id,
-                VisitTypePractitioner.service_id == service_id,
+                VisitTypePractitioner.service_id == visit_type_id,
             )
         )
     )
 
 
-def service_location_ids(sess: Session, tenant_id, service_id) -> list[uuid.UUID]:
-    """Locations offering a service."""
+def visit_type_location_ids(sess: Session, tenant_id, visit_type_id) -> list[uuid.UUID]:
+    """Locations offering a visit type."""
     return list(
         sess.scalars(
             select(VisitTypeLocation.location_id).where(
-                VisitTypeLocation.tenant_id == tenant_id, VisitTypeLocation.service_id == service_id
+                VisitTypeLocation.tenant_id == tenant_id,
+                VisitTypeLocation.service_id == visit_type_id,
             )
         )
+    )
+
+
+def visit_type_links(
+    sess: Session, tenant_id, visit_type_id
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """(practitioner ids, location ids) offering a visit type, archived ones included."""
+    return (
+        visit_type_practitioner_ids(sess, tenant_id, visit_type_id),
+        visit_type_location_ids(sess, tenant_id, visit_type_id),
     )
 
 
 @dataclass(frozen=True)
 class Offering:
-    """A practitioner offering a service at a location (both active)."""
+    """A practitioner offering a visit type at a location (both active)."""
 
     practitioner_id: uuid.UUID
     practitioner_name: str
@@ -121,9 +143,9 @@ class Offering:
 
 
 def offerings(
-    sess: Session, tenant_id, service_id, *, practitioner_id=None, location_id=None
+    sess: Session, tenant_id, visit_type_id, *, practitioner_id=None, location_id=None
 ) -> list[Offering]:
-    """Active (practitioner, location) pairs that offer a service."""
+    """Active (practitioner, location) pairs that offer a visit type."""
     sp, sl = VisitTypePractitioner, VisitTypeLocation
     q = (
         select(
@@ -142,7 +164,7 @@ def offerings(
         .join(Location, and_(Location.tenant_id == sl.tenant_id, Location.id == sl.location_id))
         .where(
             sp.tenant_id == tenant_id,
-            sp.service_id == service_id,
+            sp.service_id == visit_type_id,
             Practitioner.is_active.is_(True),
             Location.is_active.is_(True),
         )
@@ -156,12 +178,12 @@ def offerings(
     ]
 
 
-def visit_of(service: VisitType) -> engine.Visit:
-    """The engine's view of a service."""
+def visit_of(visit_type: VisitType) -> engine.Visit:
+    """The engine's view of a visit type."""
     return engine.Visit(
-        duration=dt.timedelta(minutes=service.duration_minutes),
-        buffer_before=dt.timedelta(minutes=service.buffer_before_minutes),
-        buffer_after=dt.timedelta(minutes=service.buffer_after_minutes),
+        duration=dt.timedelta(minutes=visit_type.duration_minutes),
+        buffer_before=dt.timedelta(minutes=visit_type.buffer_before_minutes),
+        buffer_after=dt.timedelta(minutes=visit_type.buffer_after_minutes),
     )
 
 
@@ -240,7 +262,7 @@ def load_schedule(
     ]
     # bounded on start_at too, so the (tenant_id, practitioner_id, start_at) index reads only
     # this range, never the practitioner's whole history: a visit lasts at most 12 hours and
-    # its buffers at most 4 hours each (CHECK constraints on services). Aggregated per
+    # its buffers at most 4 hours each (CHECK constraints on visit_types). Aggregated per
     # practitioner: a handful of rows of two arrays instead of one row per appointment.
     busy_q = (
         select(
@@ -281,7 +303,7 @@ def load_schedule(
 class SlotSearch:
     """The result of :func:`search_slots`."""
 
-    service: VisitType
+    visit_type: VisitType
     rules: EffectiveRules
     offerings: list[Offering]
     slots: list[engine.Slot]
@@ -290,7 +312,7 @@ class SlotSearch:
 def search_slots(
     sess: Session,
     tenant_id,
-    service_id,
+    visit_type_id,
     start: dt.datetime,
     end: dt.datetime,
     *,
@@ -298,17 +320,17 @@ def search_slots(
     location_id=None,
     now: dt.datetime | None = None,
 ) -> SlotSearch:
-    """Free starts of an active service in ``[start, end)`` (optionally one practitioner/place)."""
+    """Free starts of an active visit type in ``[start, end)``, for some or all of its offers."""
     now = now or utcnow()
-    service = get_service_in_tenant(sess, tenant_id, service_id)
-    if service is None or not service.is_active:
-        raise not_found("service", "service_id")
+    visit_type = get_visit_type_in_tenant(sess, tenant_id, visit_type_id)
+    if visit_type is None or not visit_type.is_active:
+        raise not_found("visit type", "service_id")
     offers = offerings(
-        sess, tenant_id, service.id, practitioner_id=practitioner_id, location_id=location_id
+        sess, tenant_id, visit_type.id, practitioner_id=practitioner_id, location_id=location_id
     )
-    rules = effective_rules(sess, tenant_id, service.id)
+    rules = effective_rules(sess, tenant_id, visit_type.id)
     if not offers:
-        return SlotSearch(service, rules, [], [])
+        return SlotSearch(visit_type, rules, [], [])
     schedule = load_schedule(
         sess,
         tenant_id,
@@ -320,19 +342,17 @@ def search_slots(
     )
     found = engine.free_slots(
         schedule,
-        visit_of(service),
+        visit_of(visit_type),
         rules.policy(),
         [(o.practitioner_id, o.location_id) for o in offers],
         start,
         end,
         now,
     )
-    return SlotSearch(service, rules, offers, found)
+    return SlotSearch(visit_type, rules, offers, found)
 
 
-def is_returning_patient(
-    sess: Session, tenant_id, patient_id, *, now: dt.datetime, exclude_id=None
-) -> bool:
+def is_returning_patient(sess: Session, tenant_id, patient_id, *, now: dt.datetime) -> bool:
     """True when the patient has (or had) a visit: completed, checked in, confirmed or a live hold.
 
     Cancelled, no-show and expired bookings do not count: a patient who never had a
@@ -346,6 +366,4 @@ def is_returning_patient(
             and_(Appointment.status == "held", Appointment.hold_expires_at > now),
         ),
     )
-    if exclude_id is not None:
-        q = q.where(Appointment.id != exclude_id)
     return sess.scalar(q.limit(1)) is not None

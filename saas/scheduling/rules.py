@@ -1,10 +1,11 @@
-"""Booking rules: clinic defaults with per-service overrides.
+"""Booking rules: clinic defaults with per-visit-type overrides.
 
 Decisions (defaults a homeopathic clinic would pick, see DOMAIN.md): 15-minute slot step,
 12 hours minimum notice, 90 days maximum advance, 24 hours cancellation and reschedule
 cutoff, no late-cancellation fee until the clinic sets one, 15-minute hold for bookings
-awaiting prepayment, no suggested follow-up unless the service sets one (e.g. 28–42 days
-for a chronic follow-up). A service's row overrides only the values it sets.
+awaiting prepayment, no suggested follow-up unless the visit type sets one (e.g. 28–42
+days for a chronic follow-up). A visit type's row (``service_id``) overrides only the values
+it sets.
 """
 
 from __future__ import annotations

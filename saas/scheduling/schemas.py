@@ -1,7 +1,12 @@
-"""API shapes shared by the staff and patient APIs: appointments, history, waitlist entries.
+"""API shapes of the appointments API (patients and staff alike): bookings, history, waitlist.
 
 Appointments are presented by :func:`present_appointments` (one query per related table,
-not per row); times are ISO 8601 in the location's zone, which the response names.
+not per row); times are ISO 8601 in the location's zone, which the response names. Each
+carries ``allowed_actions``: what the caller may do with it now
+(:func:`saas.scheduling.states.allowed_actions`), so clients show only the buttons that work.
+
+Field names ``service_id`` and ``service`` are the visit type's, kept from before the
+``Service`` → ``VisitType`` rename for compatibility with existing clients.
 """
 
 from __future__ import annotations
@@ -9,14 +14,78 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from saas.actors import Actor
 from saas.models import Patient, utcnow
 
 from .models import Appointment, Location, Practitioner, VisitType
 from .rules import effective_rules
+from .states import ACTIONS, allowed_actions
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class BookingSchema(Schema):
+    """Book a free start. Staff send ``patient_id``; patients book for themselves."""
+
+    service_id = fields.UUID(required=True, metadata={"description": "The visit type"})
+    practitioner_id = fields.UUID(required=True)
+    location_id = fields.UUID(required=True)
+    start = fields.AwareDateTime(required=True, metadata={"example": "2026-03-02T09:00:00+01:00"})
+    patient_id = fields.UUID(metadata={"description": "Staff only: the patient booked for"})
+
+
+class RescheduleSchema(Schema):
+    """Move to a new start (optionally another practitioner or location)."""
+
+    start = fields.AwareDateTime(required=True)
+    practitioner_id = fields.UUID()
+    location_id = fields.UUID()
+
+
+class CancelSchema(Schema):
+    """Cancel. Staff must give a reason."""
+
+    reason = fields.String(validate=validate.Length(max=500))
+    charge_late_fee = fields.Boolean(
+        load_default=False, metadata={"description": "Staff only: charge the late-cancellation fee"}
+    )
+
+
+class ConfirmSchema(Schema):
+    """Payment received for a held booking."""
+
+    payment_ref = fields.String(
+        validate=validate.Length(max=120), metadata={"example": "cash desk #1042"}
+    )
+
+
+class AppointmentListQuerySchema(Schema):
+    """Filters. Patients see their own appointments; staff see the clinic's schedule."""
+
+    start = fields.AwareDateTime(data_key="from")
+    end = fields.AwareDateTime(data_key="to")
+    practitioner_id = fields.UUID()
+    location_id = fields.UUID()
+    patient_id = fields.UUID()
+    status = fields.String()
+
+
+class WaitlistJoinSchema(Schema):
+    """Wait for a sooner slot of a visit type."""
+
+    service_id = fields.UUID(required=True, metadata={"description": "The visit type"})
+    practitioner_id = fields.UUID(allow_none=True)
+    location_id = fields.UUID(allow_none=True)
+    earliest_date = fields.Date(allow_none=True)
+    latest_date = fields.Date(allow_none=True)
+    patient_id = fields.UUID(metadata={"description": "Staff only"})
+
+
+# -- responses ---------------------------------------------------------------------------------
 
 
 class PractitionerRefSchema(Schema):
@@ -88,6 +157,14 @@ class AppointmentSchema(Schema):
     checked_in_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     follow_up = fields.Nested(FollowUpSchema, allow_none=True)
+    allowed_actions = fields.List(
+        fields.String(validate=validate.OneOf(ACTIONS)),
+        metadata={
+            "description": "What the caller may do now, among "
+            + ", ".join(ACTIONS)
+            + " (the matching endpoints use hyphens: check-in, no-show)"
+        },
+    )
     created_at = fields.DateTime()
 
 
@@ -137,29 +214,35 @@ def present_appointments(
     sess: Session,
     tenant_id,
     appts: list[Appointment],
+    actor: Actor,
     *,
-    include_patient: bool,
     now: dt.datetime | None = None,
 ) -> list[dict]:
-    """Appointments as API dicts (names of service, practitioner, location; patient for staff)."""
+    """Appointments as ``actor`` sees them (with the patient for staff, and allowed actions).
+
+    Names of the visit type, practitioner and location are included; lists cost one query
+    per related table, not per row.
+    """
     now = now or utcnow()
-    services = _by_id(sess, VisitType, tenant_id, {a.service_id for a in appts})
+    include_patient = actor.is_staff
+    visit_types = _by_id(sess, VisitType, tenant_id, {a.service_id for a in appts})
     practitioners = _by_id(sess, Practitioner, tenant_id, {a.practitioner_id for a in appts})
     locations = _by_id(sess, Location, tenant_id, {a.location_id for a in appts})
     patients = (
         _by_id(sess, Patient, tenant_id, {a.patient_id for a in appts}) if include_patient else {}
     )
-    rules = {sid: effective_rules(sess, tenant_id, sid) for sid in services}
+    rules = {sid: effective_rules(sess, tenant_id, sid) for sid in visit_types}
     out = []
     for a in appts:
         s, p, loc = (
-            services[a.service_id],
+            visit_types[a.service_id],
             practitioners[a.practitioner_id],
             locations[a.location_id],
         )
         zone = ZoneInfo(loc.timezone)
         r = rules[a.service_id]
         window = r.follow_up_window(a.start_at.astimezone(zone))
+        allowed = allowed_actions(a, actor, now, rules=r)
         out.append(
             {
                 "id": a.id,
@@ -188,6 +271,7 @@ def present_appointments(
                 "checked_in_at": a.checked_in_at,
                 "completed_at": a.completed_at,
                 "follow_up": {"earliest": window[0], "latest": window[1]} if window else None,
+                "allowed_actions": [x for x in ACTIONS if x in allowed],
                 "created_at": a.created_at,
             }
         )

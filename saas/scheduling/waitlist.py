@@ -3,7 +3,7 @@
 Decisions: offers go to the earliest entries first (first come, first served), at most
 :data:`OFFERS_PER_FREED_TIME` per freed time, each an outbox message plus a recorded
 :class:`WaitlistOffer`. An offer does not reserve the slot: the first patient to book it
-gets it (the others see ``slot_taken`` and stay on the waitlist). Booking the service
+gets it (the others see ``slot_taken`` and stay on the waitlist). Booking the visit type
 within an entry's range ends the entry. Offers are made in the transaction that freed the
 time, so an offer exists only if the cancellation really committed.
 """
@@ -18,11 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from saas import audit, outbox
+from saas.actors import SYSTEM, Actor
+from saas.exceptions import Conflict, Invalid, not_found
 from saas.models import Patient, Tenant, utcnow
 
 from . import slots as engine
-from .access import SYSTEM, Actor
-from .errors import SchedulingError, field_errors, not_found
+from .messages import refuse
 from .models import (
     Location,
     Practitioner,
@@ -35,7 +36,7 @@ from .models import (
 from .queries import (
     get_location_in_tenant,
     get_practitioner_in_tenant,
-    get_service_in_tenant,
+    get_visit_type_in_tenant,
     load_schedule,
     offerings,
     visit_of,
@@ -60,10 +61,10 @@ def join_waitlist(
     latest_date: dt.date | None = None,
     today: dt.date | None = None,
 ) -> WaitlistEntry:
-    """Put a patient on the waitlist for a service (optionally one practitioner, place, dates)."""
-    service = get_service_in_tenant(sess, tenant.id, service_id)
-    if service is None or not service.is_active:
-        raise not_found("service", "service_id")
+    """Put a patient on the waitlist for a visit type (optionally a practitioner, place, dates)."""
+    visit_type = get_visit_type_in_tenant(sess, tenant.id, service_id)
+    if visit_type is None or not visit_type.is_active:
+        raise not_found("visit type", "service_id")
     if (
         practitioner_id is not None
         and get_practitioner_in_tenant(sess, tenant.id, practitioner_id) is None
@@ -72,12 +73,9 @@ def join_waitlist(
     if location_id is not None and get_location_in_tenant(sess, tenant.id, location_id) is None:
         raise not_found("location", "location_id")
     if not offerings(
-        sess, tenant.id, service.id, practitioner_id=practitioner_id, location_id=location_id
+        sess, tenant.id, visit_type.id, practitioner_id=practitioner_id, location_id=location_id
     ):
-        raise SchedulingError(
-            "This visit type is not offered by this practitioner at this location.",
-            reason="service_not_offered",
-        )
+        raise refuse("service_not_offered")
     today = today or utcnow().astimezone(engine.ZoneInfo(tenant.timezone)).date()
     errors = {}
     if latest_date is not None and latest_date < today:
@@ -85,12 +83,12 @@ def join_waitlist(
     if earliest_date and latest_date and latest_date < earliest_date:
         errors["latest_date"] = "The last day cannot be before the first day."
     if errors:
-        raise field_errors(errors)
+        raise Invalid(errors, reason="invalid")
     entry = WaitlistEntry(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
         patient_id=patient.id,
-        service_id=service.id,
+        service_id=visit_type.id,
         practitioner_id=practitioner_id,
         location_id=location_id,
         earliest_date=earliest_date,
@@ -102,9 +100,7 @@ def join_waitlist(
         with sess.begin_nested():
             sess.flush()
     except IntegrityError as exc:
-        raise SchedulingError(
-            "You are already on the waitlist for this.", status=409, reason="duplicate"
-        ) from exc
+        raise Conflict("You are already on the waitlist for this.", reason="duplicate") from exc
     audit.record(
         sess,
         tenant.id,
@@ -112,7 +108,7 @@ def join_waitlist(
         actor=actor,
         actor_label=actor.label,
         target=f"waitlist:{entry.id}",
-        data={"service_id": str(service.id)},
+        data={"service_id": str(visit_type.id)},
     )
     return entry
 
@@ -120,9 +116,7 @@ def join_waitlist(
 def leave_waitlist(sess: Session, tenant: Tenant, actor: Actor, entry: WaitlistEntry) -> None:
     """Take an entry off the waitlist."""
     if entry.status != "waiting":
-        raise SchedulingError(
-            "This waitlist entry is no longer active.", status=409, reason="invalid_state"
-        )
+        raise Conflict("This waitlist entry is no longer active.", reason="invalid_state")
     entry.status = "cancelled"
     sess.flush()
     audit.record(
@@ -217,50 +211,66 @@ def offer_freed_time(
     )
     first_start: dict[uuid.UUID, dt.datetime | None] = {}
     offers = []
-    for entry, service in candidates:
-        if service.id not in first_start:
-            first_start[service.id] = _first_start(
-                schedule, sess, tenant, service, practitioner, location, start, end, now
+    for entry, visit_type in candidates:
+        if visit_type.id not in first_start:
+            first_start[visit_type.id] = _first_start(
+                schedule, sess, tenant, visit_type, practitioner, location, start, end, now
             )
-        slot_start = first_start[service.id]
+        slot_start = first_start[visit_type.id]
         if slot_start is None:
             continue
-        offers.append(_offer(sess, tenant, entry, service, practitioner, location, slot_start, now))
+        offers.append(
+            _offer(sess, tenant, entry, visit_type, practitioner, location, slot_start, now)
+        )
         if len(offers) >= OFFERS_PER_FREED_TIME:
             break
     return offers
+
+
+def offer_appointment_time(sess: Session, tenant: Tenant, appt, *, now: dt.datetime) -> None:
+    """Offer the time an appointment gave up (cancelled, lapsed) to the others waiting."""
+    offer_freed_time(
+        sess,
+        tenant,
+        appt.practitioner_id,
+        appt.location_id,
+        appt.start_at,
+        appt.end_at,
+        now=now,
+        exclude_patient_id=appt.patient_id,
+    )
 
 
 def _first_start(
     schedule,
     sess,
     tenant,
-    service: VisitType,
+    visit_type: VisitType,
     practitioner: Practitioner,
     location: Location,
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime,
 ) -> dt.datetime | None:
-    """The freed start, or else the earliest free start of ``service`` overlapping it."""
-    visit = visit_of(service)
+    """The freed start, or else the earliest free start of ``visit_type`` overlapping it."""
+    visit = visit_of(visit_type)
     found = engine.free_slots(
         schedule,
         visit,
-        effective_rules(sess, tenant.id, service.id).policy(),
+        effective_rules(sess, tenant.id, visit_type.id).policy(),
         [(practitioner.id, location.id)],
         start - visit.duration + dt.timedelta(seconds=1),
         end,
         now,
     )
-    for slot in found:  # the freed start itself when this service can start there
+    for slot in found:  # the freed start itself when this visit type can start there
         if slot.start == start:
             return slot.start
     return found[0].start if found else None
 
 
 def _offer(
-    sess, tenant, entry: WaitlistEntry, service, practitioner, location, slot_start, now
+    sess, tenant, entry: WaitlistEntry, visit_type, practitioner, location, slot_start, now
 ) -> WaitlistOffer:
     offer = WaitlistOffer(
         id=uuid.uuid4(),
@@ -282,8 +292,8 @@ def _offer(
             "waitlist_entry_id": str(entry.id),
             "offer_id": str(offer.id),
             "patient_id": str(entry.patient_id),
-            "service_id": str(service.id),
-            "service": service.name,
+            "service_id": str(visit_type.id),
+            "service": visit_type.name,
             "practitioner_id": str(practitioner.id),
             "practitioner": practitioner.display_name,
             "location_id": str(location.id),

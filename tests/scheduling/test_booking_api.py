@@ -174,7 +174,7 @@ def test_new_and_returning_patients(make_practice, make_patient):
     o = p.owner
     initial = check(
         o.post(
-            "/api/v1/practice/services",
+            "/api/v1/practice/visit-types",
             {
                 "name": "Initial case-taking",
                 "duration_minutes": 90,
@@ -188,7 +188,7 @@ def test_new_and_returning_patients(make_practice, make_patient):
     )
     check(
         o.send(
-            "PATCH", f"/api/v1/practice/services/{p.service_id}", {"returning_patients_only": True}
+            "PATCH", f"/api/v1/practice/visit-types/{p.service_id}", {"returning_patients_only": True}
         ),
         200,
     )
@@ -226,7 +226,7 @@ def test_patient_cannot_double_book_themselves(make_practice, make_patient):
     check(
         o.send(
             "PATCH",
-            f"/api/v1/practice/services/{p.service_id}",
+            f"/api/v1/practice/visit-types/{p.service_id}",
             {"practitioner_ids": [p.practitioner_id, second["id"]]},
         ),
         200,

@@ -83,3 +83,61 @@ def test_day_view_refuses_other_clinics_and_unknown_actions(app, make_practice, 
     assert sql("SELECT status FROM appointments WHERE id = %s", appt["id"]) == [("confirmed",)]
     anonymous = new_client(app).get("/console/day/", base_url=f"http://{a.clinic.host}")
     assert anonymous.status_code == 302
+
+
+def test_day_view_shows_only_the_actions_that_work(app, make_practice, make_patient, sql):
+    """Only the buttons that work: none for tomorrow's visit, all three once it has started.
+
+    Once checked in only "Seen" is left; a stale button is refused with a message.
+    """
+    p = make_practice("Europe/Berlin")
+    pat = make_patient(p.clinic, "Lena Vogel")
+    tomorrow = p.day(1)
+    appt = check(
+        p.owner.as_(pat.token).post("/api/v1/appointments", p.booking(p.at(tomorrow, "10:00"))),
+        201,
+    )
+    desk = _signed_in(app, p.clinic, "receptionist")
+    host = f"http://{p.clinic.host}"
+
+    def buttons(day) -> str:
+        page = desk.get(f"/console/day/?date={day.isoformat()}", base_url=host)
+        assert page.status_code == 200
+        return page.get_data(as_text=True)
+
+    ahead = buttons(tomorrow)
+    assert "Lena Vogel" in ahead
+    for action in ("check-in", "complete", "no-show"):
+        assert f"/appointments/{appt['id']}/{action}" not in ahead
+    # the page's buttons are the API's allowed actions: a visit tomorrow cannot be checked in
+    refused = desk.post(
+        f"/console/day/appointments/{appt['id']}/check-in",
+        data={"csrf_token": csrf_from(ahead)},
+        base_url=host,
+    )
+    assert refused.status_code == 302
+    assert "too early to check in" in desk.get(refused.location, base_url=host).get_data(
+        as_text=True
+    )
+    assert sql("SELECT status FROM appointments WHERE id = %s", appt["id"]) == [("confirmed",)]
+    sql(
+        "UPDATE appointments SET start_at = now() - interval '5 minutes', "
+        "end_at = now() + interval '55 minutes', "
+        "occupied = tstzrange(now() - interval '5 minutes', now() + interval '55 minutes') "
+        "WHERE id = %s",
+        appt["id"],
+    )
+    today = (dt.datetime.now(p.zone) - dt.timedelta(minutes=5)).date()  # the visit's local day
+    started = buttons(today)
+    for action in ("check-in", "complete", "no-show"):
+        assert f"/appointments/{appt['id']}/{action}" in started
+    checked_in = desk.post(
+        f"/console/day/appointments/{appt['id']}/check-in",
+        data={"csrf_token": csrf_from(started)},
+        base_url=host,
+    )
+    assert checked_in.status_code == 302
+    after = buttons(today)
+    assert f"/appointments/{appt['id']}/complete" in after
+    assert f"/appointments/{appt['id']}/check-in" not in after
+    assert f"/appointments/{appt['id']}/no-show" not in after

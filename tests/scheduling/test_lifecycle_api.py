@@ -156,7 +156,7 @@ def test_reschedule_to_another_practitioner(make_practice, make_patient, sql):
     check(
         p.owner.send(
             "PATCH",
-            f"/api/v1/practice/services/{p.service_id}",
+            f"/api/v1/practice/visit-types/{p.service_id}",
             {"practitioner_ids": [p.practitioner_id, second["id"]]},
         ),
         200,
@@ -300,7 +300,7 @@ def test_check_in_complete_no_show(make_practice, make_patient, sql):
     check(
         p.owner.send(
             "PUT",
-            f"/api/v1/practice/services/{p.service_id}/booking-rules",
+            f"/api/v1/practice/visit-types/{p.service_id}/booking-rules",
             {"follow_up_min_days": 28, "follow_up_max_days": 42},
         ),
         200,

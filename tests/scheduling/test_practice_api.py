@@ -11,7 +11,7 @@ def test_configure_a_practice(make_practice, sql):
     loc = check(p.owner.get(f"/api/v1/practice/locations/{p.location_id}"), 200)
     assert loc["timezone"] == "Asia/Kolkata"  # defaulted to the clinic's zone
     assert loc["kind"] == "in_person" and loc["address"] == "1 Remedy Lane"
-    svc = check(p.owner.get(f"/api/v1/practice/services/{p.service_id}"), 200)
+    svc = check(p.owner.get(f"/api/v1/practice/visit-types/{p.service_id}"), 200)
     assert svc["currency"] == "INR"  # defaulted to the clinic's currency
     assert svc["practitioner_ids"] == [p.practitioner_id] and svc["location_ids"] == [p.location_id]
     windows = check(
@@ -42,7 +42,7 @@ def test_service_overrides_and_follow_up(make_practice):
         "hold_minutes": None,
     }
     view = check(
-        p.owner.send("PUT", f"/api/v1/practice/services/{p.service_id}/booking-rules", body), 200
+        p.owner.send("PUT", f"/api/v1/practice/visit-types/{p.service_id}/booking-rules", body), 200
     )
     assert view["own"]["slot_step_minutes"] == 15 and view["own"]["hold_minutes"] is None
     assert view["effective"]["slot_step_minutes"] == 15
@@ -55,7 +55,7 @@ def test_service_overrides_and_follow_up(make_practice):
     assert "follow_up_min_days" in check(bad, 422)["errors"]["json"]
     inverted = p.owner.send(
         "PUT",
-        f"/api/v1/practice/services/{p.service_id}/booking-rules",
+        f"/api/v1/practice/visit-types/{p.service_id}/booking-rules",
         {"follow_up_min_days": 42, "follow_up_max_days": 28},
     )
     assert "follow_up_max_days" in check(inverted, 422)["errors"]["json"]
@@ -73,13 +73,13 @@ def test_validation_errors_name_the_field(make_practice):
         ),
         ("/api/v1/practice/locations", {"name": "Annex", "kind": "in_person"}, "address"),
         (
-            "/api/v1/practice/services",
+            "/api/v1/practice/visit-types",
             {"name": "X", "duration_minutes": 30, "price_minor": -1},
             "price_minor",
         ),
-        ("/api/v1/practice/services", {"name": "X", "duration_minutes": 0}, "duration_minutes"),
+        ("/api/v1/practice/visit-types", {"name": "X", "duration_minutes": 0}, "duration_minutes"),
         (
-            "/api/v1/practice/services",
+            "/api/v1/practice/visit-types",
             {
                 "name": "X",
                 "duration_minutes": 30,
@@ -89,7 +89,7 @@ def test_validation_errors_name_the_field(make_practice):
             "returning_patients_only",
         ),
         (
-            "/api/v1/practice/services",
+            "/api/v1/practice/visit-types",
             {
                 "name": "X",
                 "duration_minutes": 30,
@@ -240,7 +240,7 @@ def test_duplicates_archive_and_links(make_practice):
     changed = check(
         p.owner.send(
             "PATCH",
-            f"/api/v1/practice/services/{p.service_id}",
+            f"/api/v1/practice/visit-types/{p.service_id}",
             {"mode": "either", "location_ids": [p.location_id, online["id"]]},
         ),
         200,
@@ -318,7 +318,7 @@ def test_roles(make_practice, make_staff):
     """Reception reads the configuration but cannot change it; no token is a 401."""
     p = make_practice()
     desk = p.owner.as_(make_staff(p.clinic, "receptionist")[1])
-    assert len(check(desk.get("/api/v1/practice/services"), 200)) == 1
+    assert len(check(desk.get("/api/v1/practice/visit-types"), 200)) == 1
     refused = desk.post("/api/v1/practice/locations", {"name": "Annex", "address": "2 Lane"})
     assert check(refused, 403)["message"].endswith("practice.manage.")
     anon = p.owner.as_(None)
@@ -336,7 +336,7 @@ def test_cross_tenant(make_practice):
     ids = {
         "locations": a.location_id,
         "practitioners": a.practitioner_id,
-        "services": a.service_id,
+        "visit-types": a.service_id,
     }
     for kind, object_id in ids.items():
         body = check(b.owner.get(f"/api/v1/practice/{kind}/{object_id}"), 404)
@@ -345,7 +345,7 @@ def test_cross_tenant(make_practice):
             b.owner.send("PATCH", f"/api/v1/practice/{kind}/{object_id}", {"is_active": False}), 404
         )
         check(b.owner.send("DELETE", f"/api/v1/practice/{kind}/{object_id}"), 404)
-    check(b.owner.get(f"/api/v1/practice/services/{a.service_id}/booking-rules"), 404)
+    check(b.owner.get(f"/api/v1/practice/visit-types/{a.service_id}/booking-rules"), 404)
     check(b.owner.post(f"/api/v1/practice/practitioners/{a.practitioner_id}/calendar-feed"), 404)
     window = check(a.owner.get("/api/v1/practice/availability"), 200)[0]["id"]
     check(b.owner.get(f"/api/v1/practice/availability/{window}"), 404)
@@ -363,7 +363,7 @@ def test_cross_tenant(make_practice):
     )
     assert set(check(stolen, 422)["errors"]["json"]) == {"practitioner_id", "location_id"}
     svc = b.owner.post(
-        "/api/v1/practice/services",
+        "/api/v1/practice/visit-types",
         {"name": "Steal", "duration_minutes": 30, "practitioner_ids": [a.practitioner_id]},
     )
     assert "practitioner_ids" in check(svc, 422)["errors"]["json"]
@@ -443,7 +443,7 @@ def test_cross_tenant_exceptions_closures_rules_settings(make_practice):
     )
     check(
         b.owner.send(
-            "PUT", f"/api/v1/practice/services/{a.service_id}/booking-rules", {"hold_minutes": 5}
+            "PUT", f"/api/v1/practice/visit-types/{a.service_id}/booking-rules", {"hold_minutes": 5}
         ),
         404,
     )
@@ -475,3 +475,39 @@ def test_cross_tenant_exceptions_closures_rules_settings(make_practice):
         check(a.owner.get(f"/api/v1/practice/availability/{window['id']}"), 200)["end_time"]
         == "17:00"
     )
+
+
+def test_deprecated_services_paths_still_answer(make_practice):
+    """``/services`` paths answer as before, are marked deprecated in OpenAPI, name the new path."""
+    p = make_practice()
+    new = check(p.owner.get(f"/api/v1/practice/visit-types/{p.service_id}"), 200)
+    assert check(p.owner.get(f"/api/v1/practice/services/{p.service_id}"), 200) == new
+    assert check(p.owner.get("/api/v1/practice/services"), 200) == [new]
+    changed = check(
+        p.owner.send("PATCH", f"/api/v1/practice/services/{p.service_id}", {"price_minor": 6500}),
+        200,
+    )
+    assert changed["price_minor"] == 6500
+    rules = check(
+        p.owner.send(
+            "PUT", f"/api/v1/practice/services/{p.service_id}/booking-rules", {"hold_minutes": 5}
+        ),
+        200,
+    )
+    assert rules == check(
+        p.owner.get(f"/api/v1/practice/visit-types/{p.service_id}/booking-rules"), 200
+    )
+    anon = p.owner.as_(None)
+    assert check(anon.get("/api/v1/services"), 200) == check(anon.get("/api/v1/visit-types"), 200)
+    paths = check(p.owner.get("/api/openapi.json", token=None), 200)["paths"]
+    for old, new_path in (
+        ("/api/v1/practice/services", "/api/v1/practice/visit-types"),
+        (
+            "/api/v1/practice/services/{visit_type_id}",
+            "/api/v1/practice/visit-types/{visit_type_id}",
+        ),
+        ("/api/v1/services", "/api/v1/visit-types"),
+    ):
+        get = paths[old]["get"]
+        assert get["deprecated"] is True and new_path in get["description"], (old, get)
+        assert "deprecated" not in paths[old.replace("services", "visit-types")]["get"]

@@ -149,7 +149,7 @@ def test_slots_filters_and_groups(make_practice):
     check(
         o.send(
             "PATCH",
-            f"/api/v1/practice/services/{p.service_id}",
+            f"/api/v1/practice/visit-types/{p.service_id}",
             {
                 "mode": "either",
                 "practitioner_ids": [p.practitioner_id, second["id"]],
@@ -296,7 +296,7 @@ def test_unknown_and_foreign_service(make_practice):
         404,
     )
     assert foreign["reason"] == "not_found" and "Follow-up" not in str(foreign)
-    check(a.owner.send("DELETE", f"/api/v1/practice/services/{a.service_id}"), 204)
+    check(a.owner.send("DELETE", f"/api/v1/practice/visit-types/{a.service_id}"), 204)
     check(
         a.owner.as_(None).get("/api/v1/slots", service_id=a.service_id, **{"from": day, "to": day}),
         404,
@@ -311,12 +311,12 @@ def test_unknown_and_foreign_service(make_practice):
 
 
 def test_public_catalogue(make_practice):
-    """Services, practitioners and locations are public on the clinic's host, active only."""
+    """Visit types, practitioners and locations are public on the clinic's host, active only."""
     a, b = make_practice(), make_practice()
     anon = a.owner.as_(None)
-    [svc] = check(anon.get("/api/v1/services"), 200)
+    [svc] = check(anon.get("/api/v1/visit-types"), 200)
     assert svc["id"] == a.service_id and svc["price_minor"] == 6000 and svc["currency"] == "EUR"
     assert svc["practitioner_ids"] == [a.practitioner_id]
     assert [x["id"] for x in check(anon.get("/api/v1/practitioners"), 200)] == [a.practitioner_id]
     assert [x["id"] for x in check(anon.get("/api/v1/locations"), 200)] == [a.location_id]
-    assert b.service_id not in str(check(anon.get("/api/v1/services"), 200))
+    assert b.service_id not in str(check(anon.get("/api/v1/visit-types"), 200))

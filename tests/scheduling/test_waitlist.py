@@ -31,7 +31,7 @@ def test_cancellation_offers_the_time_to_the_earliest_entries(make_practice, mak
     check(
         p.owner.send(
             "PATCH",
-            f"/api/v1/practice/services/{p.service_id}",
+            f"/api/v1/practice/visit-types/{p.service_id}",
             {"practitioner_ids": [p.practitioner_id, other_prac["id"]]},
         ),
         200,
@@ -96,7 +96,7 @@ def test_cancellation_offers_the_time_to_the_earliest_entries(make_practice, mak
 
 def test_reschedule_and_lapsed_hold_offer_freed_time(make_practice, make_patient, sql):
     """Moving away from a time or letting a hold lapse offers that time too."""
-    from saas.scheduling.services import expire_holds
+    from saas.scheduling.holds import expire_holds
 
     p = make_practice(windows=[(d, "09:00", "12:00") for d in range(1, 8)])
     day = p.day(3)
@@ -117,7 +117,7 @@ def test_reschedule_and_lapsed_hold_offer_freed_time(make_practice, make_patient
     # a held booking that lapses: the sweep offers its time
     check(
         p.owner.send(
-            "PATCH", f"/api/v1/practice/services/{p.service_id}", {"requires_prepayment": True}
+            "PATCH", f"/api/v1/practice/visit-types/{p.service_id}", {"requires_prepayment": True}
         ),
         200,
     )

@@ -6,6 +6,12 @@ booking rules, scheduling settings, calendar feeds.
 Reading needs ``schedule.view``; changing needs ``practice.manage``. A practitioner may
 also manage their own calendar feed. Every id is looked up within the clinic of the host,
 so another clinic's id is a plain 404.
+
+Decisions: visit types live at ``/visit-types``; ``/services`` (and ``/services/<id>``,
+``/services/<id>/booking-rules``) answer the same as documented deprecated aliases until
+the portal issue lands. Their fields keep the names clients know (``service_id`` on rules
+and bookings). The views only parse, call a verb and present: the request owns the
+transaction and refusals are domain errors (:mod:`saas.errors`).
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ import uuid
 
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from saas import db
-from saas.scheduling import feeds, practice
+from saas.exceptions import Forbidden, not_found
+from saas.scheduling import feeds
 from saas.scheduling.access import staff_actor
-from saas.scheduling.errors import SchedulingError, abort_with
+from saas.scheduling.aliases import add_deprecated_alias
 from saas.scheduling.models import (
     AvailabilityException,
     AvailabilityRule,
@@ -30,10 +37,21 @@ from saas.scheduling.models import (
     Practitioner,
     VisitType,
 )
+from saas.scheduling.practice import (
+    availability,
+    availability_exceptions,
+    booking_rules,
+    closures,
+    locations,
+    practitioners,
+    settings,
+    visit_types,
+)
 from saas.scheduling.queries import (
     get_location_in_tenant,
     get_practitioner_in_tenant,
-    get_service_in_tenant,
+    get_visit_type_in_tenant,
+    visit_type_links,
 )
 from saas.scheduling.rules import RULE_FIELDS, effective_rules, rule_rows
 from saas.security.rbac import can, requires
@@ -65,22 +83,19 @@ blp = Blueprint(
 )
 
 VIEW, MANAGE = "schedule.view", "practice.manage"
+UNTIL = "the portal issue lands"
 
 
-def _run(fn, *args, **kwargs):
-    """Call a configuration verb and commit; a refusal becomes a JSON error."""
-    try:
-        result = fn(db.session, g.tenant, staff_actor(), *args, **kwargs)
-    except SchedulingError as exc:
-        abort_with(exc)
-    db.session.commit()
-    return result
+def _run(verb, *args, **kwargs):
+    """Call a configuration verb as the signed-in staff member."""
+    return verb(db.session, g.tenant, staff_actor(), *args, **kwargs)
 
 
 def _get(getter, object_id, what: str):
+    """The clinic's object, or the same 404 for missing and another clinic's."""
     obj = getter(db.session, g.tenant.id, object_id)
     if obj is None:
-        abort(404, message=f"No such {what}.")
+        raise not_found(what)
     return obj
 
 
@@ -104,7 +119,7 @@ class Locations(MethodView):
     @blp.response(201, LocationSchema)
     def post(self, data):
         """Add a location (time zone defaults to the clinic's)."""
-        return _run(practice.create_location, data)
+        return _run(locations.create_location, data)
 
 
 @blp.route("/locations/<uuid:location_id>")
@@ -123,14 +138,14 @@ class LocationItem(MethodView):
     def patch(self, data, location_id: uuid.UUID):
         """Change a location."""
         loc = _get(get_location_in_tenant, location_id, "location")
-        return _run(practice.update_location, loc, data)
+        return _run(locations.update_location, loc, data)
 
     @requires(MANAGE)
     @blp.response(204)
     def delete(self, location_id: uuid.UUID):
         """Archive a location: no new bookings there; appointments stay."""
         loc = _get(get_location_in_tenant, location_id, "location")
-        _run(practice.update_location, loc, {"is_active": False})
+        _run(locations.update_location, loc, {"is_active": False})
 
 
 # -- practitioners -----------------------------------------------------------------------------
@@ -155,7 +170,7 @@ class Practitioners(MethodView):
     @blp.response(201, PractitionerSchema)
     def post(self, data):
         """Add a practitioner profile."""
-        return _run(practice.create_practitioner, data)
+        return _run(practitioners.create_practitioner, data)
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>")
@@ -174,14 +189,14 @@ class PractitionerItem(MethodView):
     def patch(self, data, practitioner_id: uuid.UUID):
         """Change a practitioner's profile."""
         p = _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
-        return _run(practice.update_practitioner, p, data)
+        return _run(practitioners.update_practitioner, p, data)
 
     @requires(MANAGE)
     @blp.response(204)
     def delete(self, practitioner_id: uuid.UUID):
         """Archive a practitioner: no new bookings; appointments stay."""
         p = _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
-        _run(practice.update_practitioner, p, {"is_active": False})
+        _run(practitioners.update_practitioner, p, {"is_active": False})
 
 
 @blp.route("/practitioners/<uuid:practitioner_id>/calendar-feed")
@@ -192,7 +207,7 @@ class PractitionerFeed(MethodView):
         p = _get(get_practitioner_in_tenant, practitioner_id, "practitioner")
         user = g.api_user
         if not (can(user.role, MANAGE) or (p.user_id is not None and p.user_id == user.id)):
-            abort(403, message="Only the practitioner or a practice manager can manage this feed.")
+            raise Forbidden("Only the practitioner or a practice manager can manage this feed.")
         return p
 
     @requires(VIEW)
@@ -212,11 +227,11 @@ class PractitionerFeed(MethodView):
         _run(feeds.revoke_feeds, p)
 
 
-# -- services ----------------------------------------------------------------------------------
+# -- visit types -------------------------------------------------------------------------------
 
 
-def _service_dict(s: VisitType) -> dict:
-    practitioner_ids, location_ids = practice.visit_type_links(db.session, g.tenant.id, s.id)
+def _visit_type_dict(s: VisitType) -> dict:
+    practitioner_ids, location_ids = visit_type_links(db.session, g.tenant.id, s.id)
     return {
         **{c: getattr(s, c) for c in VisitTypeSchema._declared_fields if hasattr(s, c)},
         "practitioner_ids": practitioner_ids,
@@ -224,8 +239,8 @@ def _service_dict(s: VisitType) -> dict:
     }
 
 
-@blp.route("/services")
-class Services(MethodView):
+@blp.route("/visit-types")
+class VisitTypes(MethodView):
     """The clinic's visit types."""
 
     @requires(VIEW)
@@ -235,40 +250,40 @@ class Services(MethodView):
         rows = db.session.scalars(
             select(VisitType).where(VisitType.tenant_id == g.tenant.id).order_by(VisitType.name)
         ).all()
-        return [_service_dict(s) for s in rows]
+        return [_visit_type_dict(s) for s in rows]
 
     @requires(MANAGE)
     @blp.arguments(VisitTypeSchema)
     @blp.response(201, VisitTypeSchema)
     def post(self, data):
         """Add a visit type offered by some practitioners at some locations."""
-        return _service_dict(_run(practice.create_service, data))
+        return _visit_type_dict(_run(visit_types.create_visit_type, data))
 
 
-@blp.route("/services/<uuid:service_id>")
-class ServiceItem(MethodView):
+@blp.route("/visit-types/<uuid:visit_type_id>")
+class VisitTypeItem(MethodView):
     """One visit type."""
 
     @requires(VIEW)
     @blp.response(200, VisitTypeSchema)
-    def get(self, service_id: uuid.UUID):
+    def get(self, visit_type_id: uuid.UUID):
         """Show a visit type."""
-        return _service_dict(_get(get_service_in_tenant, service_id, "service"))
+        return _visit_type_dict(_get(get_visit_type_in_tenant, visit_type_id, "visit type"))
 
     @requires(MANAGE)
     @blp.arguments(VisitTypePatchSchema)
     @blp.response(200, VisitTypeSchema)
-    def patch(self, data, service_id: uuid.UUID):
+    def patch(self, data, visit_type_id: uuid.UUID):
         """Change a visit type (``practitioner_ids``/``location_ids`` replace the sets)."""
-        s = _get(get_service_in_tenant, service_id, "service")
-        return _service_dict(_run(practice.update_service, s, data))
+        s = _get(get_visit_type_in_tenant, visit_type_id, "visit type")
+        return _visit_type_dict(_run(visit_types.update_visit_type, s, data))
 
     @requires(MANAGE)
     @blp.response(204)
-    def delete(self, service_id: uuid.UUID):
+    def delete(self, visit_type_id: uuid.UUID):
         """Archive a visit type: no new bookings; appointments stay."""
-        s = _get(get_service_in_tenant, service_id, "service")
-        _run(practice.update_service, s, {"is_active": False})
+        s = _get(get_visit_type_in_tenant, visit_type_id, "visit type")
+        _run(visit_types.update_visit_type, s, {"is_active": False})
 
 
 def _rules_view(row: BookingRules | None, service_id=None) -> dict:
@@ -277,25 +292,37 @@ def _rules_view(row: BookingRules | None, service_id=None) -> dict:
     return {"own": own, "effective": {k: getattr(effective, k) for k in RULE_FIELDS}}
 
 
-@blp.route("/services/<uuid:service_id>/booking-rules")
-class ServiceRules(MethodView):
+@blp.route("/visit-types/<uuid:visit_type_id>/booking-rules")
+class VisitTypeRules(MethodView):
     """A visit type's overrides of the clinic's booking rules."""
 
     @requires(VIEW)
     @blp.response(200, BookingRulesViewSchema)
-    def get(self, service_id: uuid.UUID):
-        """The service's overrides and the rules in force for it."""
-        s = _get(get_service_in_tenant, service_id, "service")
+    def get(self, visit_type_id: uuid.UUID):
+        """The visit type's overrides and the rules in force for it."""
+        s = _get(get_visit_type_in_tenant, visit_type_id, "visit type")
         return _rules_view(rule_rows(db.session, g.tenant.id, s.id)[1], s.id)
 
     @requires(MANAGE)
     @blp.arguments(BookingRulesSchema)
     @blp.response(200, BookingRulesViewSchema)
-    def put(self, data, service_id: uuid.UUID):
+    def put(self, data, visit_type_id: uuid.UUID):
         """Set overrides (null inherits the clinic's value); e.g. a 28–42 day follow-up."""
-        s = _get(get_service_in_tenant, service_id, "service")
-        row = _run(practice.set_booking_rules, data, service=s)
+        s = _get(get_visit_type_in_tenant, visit_type_id, "visit type")
+        row = _run(booking_rules.set_booking_rules, data, visit_type=s)
         return _rules_view(row, s.id)
+
+
+for _old, _view, _new in (
+    ("/services", VisitTypes, "/visit-types"),
+    ("/services/<uuid:visit_type_id>", VisitTypeItem, "/visit-types/{visit_type_id}"),
+    (
+        "/services/<uuid:visit_type_id>/booking-rules",
+        VisitTypeRules,
+        "/visit-types/{visit_type_id}/booking-rules",
+    ),
+):
+    add_deprecated_alias(blp, _old, _view, of=f"/api/v1/practice{_new}", until=UNTIL)
 
 
 @blp.route("/booking-rules")
@@ -313,7 +340,7 @@ class ClinicRules(MethodView):
     @blp.response(200, BookingRulesViewSchema)
     def put(self, data):
         """Set the clinic's rules: slot step, notice, advance window, cutoffs, fee, hold time."""
-        return _rules_view(_run(practice.set_booking_rules, data))
+        return _rules_view(_run(booking_rules.set_booking_rules, data))
 
 
 # -- weekly availability -----------------------------------------------------------------------
@@ -342,7 +369,7 @@ class Availability(MethodView):
     @blp.response(201, AvailabilitySchema)
     def post(self, data):
         """Add a weekly window (must not overlap the practitioner's other windows)."""
-        return _run(practice.create_availability_rule, data)
+        return _run(availability.create_availability_rule, data)
 
 
 @blp.route("/availability/<uuid:rule_id>")
@@ -353,22 +380,22 @@ class AvailabilityItem(MethodView):
     @blp.response(200, AvailabilitySchema)
     def get(self, rule_id: uuid.UUID):
         """Show a weekly window."""
-        return _get(practice.get_availability_rule_in_tenant, rule_id, "availability window")
+        return _get(availability.get_availability_rule_in_tenant, rule_id, "availability window")
 
     @requires(MANAGE)
     @blp.arguments(AvailabilityPatchSchema)
     @blp.response(200, AvailabilitySchema)
     def patch(self, data, rule_id: uuid.UUID):
         """Change a weekly window."""
-        w = _get(practice.get_availability_rule_in_tenant, rule_id, "availability window")
-        return _run(practice.update_availability_rule, w, data)
+        w = _get(availability.get_availability_rule_in_tenant, rule_id, "availability window")
+        return _run(availability.update_availability_rule, w, data)
 
     @requires(MANAGE)
     @blp.response(204)
     def delete(self, rule_id: uuid.UUID):
         """Remove a weekly window (booked appointments stay)."""
-        w = _get(practice.get_availability_rule_in_tenant, rule_id, "availability window")
-        _run(practice.delete_availability_rule, w)
+        w = _get(availability.get_availability_rule_in_tenant, rule_id, "availability window")
+        _run(availability.delete_availability_rule, w)
 
 
 # -- exceptions --------------------------------------------------------------------------------
@@ -398,7 +425,7 @@ class Exceptions(MethodView):
     def post(self, data):
         """Add time off (blocks every location unless one is given) or extra hours."""
         data = {**data, "start": data.pop("starts_at"), "end": data.pop("ends_at")}
-        return _run(practice.create_exception, data)
+        return _run(availability_exceptions.create_exception, data)
 
 
 @blp.route("/exceptions/<uuid:exception_id>")
@@ -409,8 +436,8 @@ class ExceptionItem(MethodView):
     @blp.response(204)
     def delete(self, exception_id: uuid.UUID):
         """Remove time off or extra hours."""
-        exc = _get(practice.get_exception_in_tenant, exception_id, "exception")
-        _run(practice.delete_exception, exc)
+        exc = _get(availability_exceptions.get_exception_in_tenant, exception_id, "exception")
+        _run(availability_exceptions.delete_exception, exc)
 
 
 # -- closures ----------------------------------------------------------------------------------
@@ -436,7 +463,7 @@ class Closures(MethodView):
     @blp.response(201, ClosureSchema)
     def post(self, data):
         """Close on whole days (inclusive) — a holiday, a training day."""
-        return _run(practice.create_closure, data)
+        return _run(closures.create_closure, data)
 
 
 @blp.route("/closures/<uuid:closure_id>")
@@ -447,8 +474,8 @@ class ClosureItem(MethodView):
     @blp.response(204)
     def delete(self, closure_id: uuid.UUID):
         """Remove a closure."""
-        c = _get(practice.get_closure_in_tenant, closure_id, "closure")
-        _run(practice.delete_closure, c)
+        c = _get(closures.get_closure_in_tenant, closure_id, "closure")
+        _run(closures.delete_closure, c)
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -462,12 +489,12 @@ class Settings(MethodView):
     @blp.response(200, PracticeSettingsSchema)
     def get(self):
         """Current settings."""
-        return {"patient_names_in_feeds": practice.feed_name_mode(g.tenant)}
+        return {"patient_names_in_feeds": settings.feed_name_mode(g.tenant)}
 
     @requires(MANAGE)
     @blp.arguments(PracticeSettingsSchema)
     @blp.response(200, PracticeSettingsSchema)
     def put(self, data):
         """Change settings."""
-        _run(practice.set_feed_name_mode, data["patient_names_in_feeds"])
-        return {"patient_names_in_feeds": practice.feed_name_mode(g.tenant)}
+        _run(settings.set_feed_name_mode, data["patient_names_in_feeds"])
+        return {"patient_names_in_feeds": settings.feed_name_mode(g.tenant)}

@@ -1,6 +1,6 @@
 """API schemas for practice configuration (staff): places, people, visit types, hours, rules.
 
-Schemas check types; the services in ``saas.scheduling.practice`` check meaning (end
+Schemas check types; the verbs in ``saas.scheduling.practice`` check meaning (end
 before start, overlapping windows, unknown zone, negative price...) on the resulting state,
 so a PATCH is validated exactly like a POST.
 """
@@ -12,7 +12,8 @@ import copy
 from marshmallow import Schema, fields, validate
 
 from saas.scheduling.models.practice import EXCEPTION_KINDS, LOCATION_KINDS, SERVICE_MODES
-from saas.scheduling.practice import FEED_NAME_MODES, WEEKDAYS
+from saas.scheduling.practice.availability import WEEKDAYS
+from saas.scheduling.practice.settings import FEED_NAME_MODES
 
 _HHMM = "%H:%M"
 
@@ -127,7 +128,7 @@ class ClosureSchema(Schema):
 
 
 class BookingRulesSchema(Schema):
-    """Booking rules; on a service, null inherits the clinic's value."""
+    """Booking rules; on a visit type, null inherits the clinic's value."""
 
     slot_step_minutes = fields.Integer(allow_none=True, strict=True)
     min_notice_minutes = fields.Integer(allow_none=True, strict=True)

@@ -1,12 +1,8 @@
 """Appointments, their history, and the waitlist.
 
-An appointment moves through explicit states::
-
-    held ──pay──▶ confirmed ──▶ checked_in ──▶ completed
-      │              │  └──────────────────────▶ completed (online visits skip check-in)
-      │              ├──▶ cancelled (patient within/after cutoff, staff with a reason)
-      │              └──▶ no_show
-      └──(hold time passes)──▶ expired
+An appointment moves through explicit states (held, confirmed, checked_in, completed,
+cancelled, no_show, expired); which verb moves which state to which, who may use it and
+when is the table in :mod:`saas.scheduling.states`.
 
 ``held``, ``confirmed`` and ``checked_in`` are *active*: they occupy the practitioner's
 time (``occupied`` = visit widened by its buffers) under the exclusion constraint. A hold

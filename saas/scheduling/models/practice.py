@@ -1,4 +1,4 @@
-"""Practice configuration: locations, practitioners, services, availability, booking rules.
+"""Practice configuration: locations, practitioners, visit types, availability, booking rules.
 
 Decisions:
 
@@ -6,9 +6,11 @@ Decisions:
   later change of the clinic's zone never silently moves a branch's opening hours.
 - Weekly availability is per practitioner *and* location: a homeopath may see patients in
   the town practice on Mondays and online on Thursdays. Weekdays are ISO (1 = Monday).
-- Booking rules live in one table: the clinic's row has ``service_id`` NULL, a service's
+- Booking rules live in one table: the clinic's row has ``service_id`` NULL, a visit type's
   row overrides only the columns it sets (NULL = inherit). See :mod:`saas.scheduling.rules`.
-- Prices are integers in minor units (paise, pence, cents) in the service's currency.
+- Prices are integers in minor units (paise, pence, cents) in the visit type's currency.
+- Columns naming a visit type keep the name ``service_id`` from before the rename (the model
+  was ``Service``), like the API fields that carry them.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class VisitType(TenantScoped, Base):
 
 
 class VisitTypePractitioner(Base):
-    """Which practitioners offer a service."""
+    """Which practitioners offer a visit type."""
 
     __tablename__ = "visit_type_practitioners"
     __table_args__ = (_fk("service_id", "visit_types"), _fk("practitioner_id", "practitioners"))
@@ -108,7 +110,7 @@ class VisitTypePractitioner(Base):
 
 
 class VisitTypeLocation(Base):
-    """At which locations a service is offered."""
+    """At which locations a visit type is offered."""
 
     __tablename__ = "visit_type_locations"
     __table_args__ = (_fk("service_id", "visit_types"), _fk("location_id", "locations"))
@@ -166,7 +168,7 @@ class Closure(TenantScoped, Base):
 
 
 class BookingRules(TenantScoped, Base):
-    """The clinic's booking rules (``service_id`` None) or one service's overrides."""
+    """The clinic's booking rules (``service_id`` None) or one visit type's overrides."""
 
     __tablename__ = "booking_rules"
     __table_args__ = (_fk("service_id", "visit_types"),)
