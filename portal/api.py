@@ -22,6 +22,7 @@ from saas.patients import (
     sign_out_patient,
     verify_email,
 )
+from saas.web import CLINIC, serve_on
 
 from .schemas import (
     PatientLoginSchema,
@@ -33,6 +34,7 @@ from .schemas import (
 )
 
 blp = Blueprint("patient_api", __name__, url_prefix="/api/v1/patients", description="Patients")
+serve_on(blp, CLINIC)
 
 
 @blp.route("/register")

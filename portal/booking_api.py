@@ -34,6 +34,7 @@ from saas.scheduling.aliases import add_deprecated_alias
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import bounded_range, search_slots, visit_type_links
 from saas.scheduling.slots import local_to_utc
+from saas.web import CLINIC, serve_on
 
 from .booking_schemas import (
     PublicLocationSchema,
@@ -49,6 +50,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Online booking: the public catalogue and free slots",
 )
+serve_on(blp, CLINIC)
 
 
 def public(view):

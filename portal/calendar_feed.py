@@ -13,8 +13,10 @@ from saas import db
 from saas.extensions import limiter
 from saas.scheduling.feeds import feed_by_token, practitioner_calendar, touch_feed
 from saas.scheduling.queries import get_practitioner_in_tenant
+from saas.web import CLINIC, serve_on
 
 bp = Blueprint("calendar_feed", __name__)
+serve_on(bp, CLINIC)
 
 
 @bp.get("/calendar/<string:token>.ics")

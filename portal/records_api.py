@@ -18,6 +18,7 @@ from saas.exceptions import NotFound
 from saas.patients import require_patient_bearer
 from saas.records import consents as consent_svc
 from saas.records import queries, services
+from saas.web import CLINIC, serve_on
 
 from .schemas import (
     GiveConsentSchema,
@@ -33,6 +34,7 @@ blp = Blueprint(
     url_prefix="/api/v1/patients/me",
     description="The signed-in patient's profile, shared records and consents",
 )
+serve_on(blp, CLINIC)
 
 
 @blp.route("/profile")

@@ -17,8 +17,10 @@ from saas.models import utcnow
 from saas.money import format_price
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import search_slots
+from saas.web import CLINIC, serve_on
 
 bp = Blueprint("portal", __name__, template_folder="templates")
+serve_on(bp, CLINIC)
 LOOKAHEAD_DAYS = 14
 NEXT_TIMES = 4
 

@@ -35,6 +35,7 @@ from saas.actors import Actor
 from saas.exceptions import Forbidden, Invalid, not_found
 from saas.models import Patient, utcnow
 from saas.patients import get_patient_in_tenant
+from saas.web import CLINIC, serve_on
 
 from . import waitlist
 from .access import access_appointment, authenticated, current_actor
@@ -64,6 +65,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Appointments and the waitlist: patients (their own) and staff alike",
 )
+serve_on(blp, CLINIC)
 
 MANAGE, VIEW = STAFF_PERMISSION, "schedule.view"
 

@@ -143,3 +143,28 @@ def test_kick_names_match_the_actors():
         assert broker.get_actor(name).queue_name == queue
     for name, actor in JOBS.items():
         assert broker.get_actor(actor.actor_name) is actor, name
+
+
+def test_every_blueprint_declares_its_host(app):
+    """Each surface says where it is served; resolve_tenant reads only that."""
+    from saas.web import HOSTS
+
+    undeclared = [
+        name
+        for name, bp in app.blueprints.items()
+        if getattr(bp, "similia_host", None) not in HOSTS
+    ]
+    assert not undeclared, undeclared
+    hosts = {name: bp.similia_host for name, bp in app.blueprints.items()}
+    assert hosts["signup_api"] == hosts["platform"] == "platform"
+    assert hosts["ops"] == "unresolved" and hosts["api-docs"] == "any"
+    assert hosts["appointments_api"] == hosts["console"] == "clinic"
+
+
+def test_host_declarations_are_enforced(make_clinic, client):
+    """A clinic surface is a 404 on the platform host, and the reverse."""
+    clinic = make_clinic()
+    assert client.get("/console/", base_url="http://localhost").status_code == 404
+    assert client.get("/api/v1/visit-types", base_url="http://localhost").status_code == 404
+    assert client.get("/signup", base_url=f"http://{clinic.host}").status_code == 404
+    assert client.get("/healthz", base_url="http://10.0.0.7").status_code == 200

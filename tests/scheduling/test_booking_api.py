@@ -188,7 +188,9 @@ def test_new_and_returning_patients(make_practice, make_patient):
     )
     check(
         o.send(
-            "PATCH", f"/api/v1/practice/visit-types/{p.service_id}", {"returning_patients_only": True}
+            "PATCH",
+            f"/api/v1/practice/visit-types/{p.service_id}",
+            {"returning_patients_only": True},
         ),
         200,
     )

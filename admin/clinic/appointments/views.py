@@ -29,8 +29,10 @@ from saas.scheduling.queries import get_appointment_in_tenant
 from saas.scheduling.services import VERBS
 from saas.scheduling.states import allowed_actions
 from saas.security.rbac import requires
+from saas.web import CLINIC, serve_on
 
 bp = Blueprint("day", __name__, url_prefix="/console/day", template_folder=TEMPLATES)
+serve_on(bp, CLINIC)
 
 #: The page's actions, in button order: URL slug -> (action, button label, what the flash says).
 ACTIONS = {

@@ -55,6 +55,7 @@ from saas.scheduling.queries import (
 )
 from saas.scheduling.rules import RULE_FIELDS, effective_rules, rule_rows
 from saas.security.rbac import can, requires
+from saas.web import CLINIC, serve_on
 
 from .schemas import (
     AvailabilityPatchSchema,
@@ -81,6 +82,7 @@ blp = Blueprint(
     url_prefix="/api/v1/practice",
     description="Practice configuration: locations, practitioners, visit types, hours, rules",
 )
+serve_on(blp, CLINIC)
 
 VIEW, MANAGE = "schedule.view", "practice.manage"
 UNTIL = "the portal issue lands"
@@ -483,7 +485,7 @@ class ClosureItem(MethodView):
 
 @blp.route("/settings")
 class Settings(MethodView):
-    """Clinic-wide scheduling settings."""
+    """Deprecated alias of ``/api/v1/settings/feeds`` (same registry, same write path)."""
 
     @requires(VIEW)
     @blp.response(200, PracticeSettingsSchema)

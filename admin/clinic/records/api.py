@@ -28,6 +28,7 @@ from saas.records import followups, gdpr, queries, services
 from saas.records.policy import can_read_clinical, records_settings
 from saas.records.schemas import ConsentSchema, PrescriptionSchema
 from saas.security.rbac import requires
+from saas.web import CLINIC, serve_on
 
 from .schemas import (
     AttachmentSchema,
@@ -61,6 +62,7 @@ from .schemas import (
 blp = Blueprint(
     "records_api", __name__, url_prefix="/api/v1", description="Patients and clinical records"
 )
+serve_on(blp, CLINIC)
 
 
 def _patient(patient_id):

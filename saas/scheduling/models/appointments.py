@@ -16,11 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKeyConstraint, Integer, String
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, UUID, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.models import Base, TenantScoped, utcnow
+from saas.models.base import tenant_fk
 
 STATUSES = ("held", "confirmed", "checked_in", "completed", "cancelled", "no_show", "expired")
 #: States that occupy the practitioner's time (the exclusion constraint's predicate).
@@ -38,10 +48,16 @@ class Appointment(TenantScoped, Base):
 
     __tablename__ = "appointments"
     __table_args__ = (
+        tenant_fk("appointments"),
         _fk("patient_id", "patients"),
         _fk("practitioner_id", "practitioners"),
         _fk("location_id", "locations"),
         _fk("service_id", "visit_types"),
+        ForeignKeyConstraint(
+            ["tenant_id", "booked_by_user_id"],
+            ["users.tenant_id", "users.id"],
+            ondelete="SET NULL (booked_by_user_id)",
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -59,7 +75,7 @@ class Appointment(TenantScoped, Base):
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Price and currency at booking time.
     price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(CHAR(3))
     booked_by: Mapped[str] = mapped_column(String(16))  #: patient or staff
     booked_by_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Boolean,
     Date,
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.models import Base, TenantScoped
+from saas.models.base import tenant_fk
 
 LOCATION_KINDS = ("in_person", "online")
 SERVICE_MODES = ("in_person", "online", "either")
@@ -50,6 +52,7 @@ class Location(TenantScoped, Base):
     """A place where visits happen: a practice address, or "online" (video)."""
 
     __tablename__ = "locations"
+    __table_args__ = (tenant_fk("locations"),)
 
     name: Mapped[str] = mapped_column(String(120))
     #: in_person or online
@@ -64,7 +67,7 @@ class Practitioner(TenantScoped, Base):
     """A homeopath who sees patients; optionally linked to a staff account."""
 
     __tablename__ = "practitioners"
-    __table_args__ = (_fk("user_id", "users", None),)
+    __table_args__ = (tenant_fk("practitioners"), _fk("user_id", "users", "SET NULL (user_id)"))
 
     display_name: Mapped[str] = mapped_column(String(120))
     title: Mapped[str | None] = mapped_column(String(160))
@@ -79,12 +82,13 @@ class VisitType(TenantScoped, Base):
     """A visit type: initial case-taking, follow-up, acute visit..."""
 
     __tablename__ = "visit_types"
+    __table_args__ = (tenant_fk("visit_types"),)
 
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(CHAR(3))
     #: Preparation time kept free before the visit.
     buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
     #: Time for notes kept free after the visit.
@@ -171,7 +175,7 @@ class BookingRules(TenantScoped, Base):
     """The clinic's booking rules (``service_id`` None) or one visit type's overrides."""
 
     __tablename__ = "booking_rules"
-    __table_args__ = (_fk("service_id", "visit_types"),)
+    __table_args__ = (tenant_fk("booking_rules"), _fk("service_id", "visit_types"))
 
     service_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     slot_step_minutes: Mapped[int | None] = mapped_column(Integer)
