@@ -41,6 +41,7 @@ from saas.exceptions import Conflict, Gone, Invalid, not_found
 from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
+from saas.scheduling.models import Appointment
 
 from .attachments import safe_filename
 from .consents import list_consents
@@ -402,6 +403,17 @@ def erase_patient(
             sess, PatientToken, PatientToken.tenant_id == tid, PatientToken.patient_id == pid
         ),
     }
+    # what patients or staff wrote about the visits (a sealed cancellation reason, a payment
+    # note) goes; the appointments themselves stay for the schedule's statistics
+    removed["appointment_notes_cleared"] = (
+        sess.execute(
+            update(Appointment)
+            .where(Appointment.tenant_id == tid, Appointment.patient_id == pid)
+            .values({Appointment.cancel_reason: None, Appointment.payment_ref: None})
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
     removed["visits_anonymised"] = (
         sess.execute(
             update(ClinicalVisit)

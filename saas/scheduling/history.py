@@ -33,10 +33,14 @@ def record_transition(
     from_status: str | None,
     *,
     old_start: dt.datetime | None = None,
-    reason: str | None = None,
+    reason_given: bool = False,
     data: dict | None = None,
 ) -> None:
-    """Write the history row and the audit entry of ``action`` (``appt`` already changed)."""
+    """Write the history row and the audit entry of ``action`` (``appt`` already changed).
+
+    Neither holds free text: ``reason_given`` records that a reason exists (it is sealed on
+    the appointment), so nothing a patient wrote outlives their erasure here.
+    """
     sess.add(
         AppointmentEvent(
             id=uuid.uuid4(),
@@ -50,8 +54,7 @@ def record_transition(
             actor_kind=actor.kind,
             actor_id=actor.id,
             actor_label=actor.label,
-            reason=reason,
-            data=data or {},
+            data={**({"reason_given": True} if reason_given else {}), **(data or {})},
         )
     )
     sess.flush()
@@ -65,7 +68,7 @@ def record_transition(
         data={
             "from": from_status,
             "to": appt.status,
-            **({"reason": reason} if reason else {}),
+            **({"reason_given": True} if reason_given else {}),
             **(data or {}),
         },
     )

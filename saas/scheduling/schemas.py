@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from saas.actors import Actor
+from saas.fields import open_field
 from saas.models import Patient, utcnow
 
 from .models import Appointment, Location, Practitioner, VisitType
@@ -179,7 +180,7 @@ class AppointmentEventSchema(Schema):
     new_start_at = fields.DateTime(allow_none=True)
     actor_kind = fields.String()
     actor_label = fields.String()
-    reason = fields.String(allow_none=True)
+    #: ``reason_given`` marks a cancellation with a reason (the text is on the appointment)
     data = fields.Dict()
     created_at = fields.DateTime()
 
@@ -208,6 +209,13 @@ def _by_id(sess: Session, model, tenant_id, ids) -> dict:
             select(model).where(model.tenant_id == tenant_id, model.id.in_(ids))
         )
     }
+
+
+def _cancel_reason(sess: Session, tenant_id, appt: Appointment) -> str | None:
+    """The sealed cancellation reason, opened for the one who may see the appointment."""
+    if appt.cancel_reason is None:
+        return None
+    return open_field(sess, tenant_id, "appointments", "cancel_reason", appt.id, appt.cancel_reason)
 
 
 def present_appointments(
@@ -264,7 +272,13 @@ def present_appointments(
                 "late_cancellation_fee_minor": r.late_cancellation_fee_minor,
                 "cancelled_at": a.cancelled_at,
                 "cancelled_by": a.cancelled_by,
-                "cancel_reason": a.cancel_reason,
+                "cancel_reason": (
+                    open_field(
+                        sess, tenant_id, "appointments", "cancel_reason", a.id, a.cancel_reason
+                    )
+                    if a.cancel_reason is not None
+                    else None
+                ),
                 "late_cancellation": a.late_cancellation,
                 "fee_minor": a.fee_minor,
                 "reschedule_count": a.reschedule_count,

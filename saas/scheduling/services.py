@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from saas.actors import Actor
 from saas.exceptions import Invalid, not_found
+from saas.fields import seal_field
 from saas.models import Patient, Tenant, utcnow
 
 from . import slots as engine
@@ -321,7 +322,8 @@ def confirm_appointment(
         appt,
         "confirmed",
         before,
-        data={"payment_ref": payment_ref} if payment_ref else None,
+        # the note itself stays on the appointment (erasure clears it), never in the history
+        data={"payment_ref_given": True} if payment_ref else None,
     )
     return appt
 
@@ -419,7 +421,12 @@ def cancel_appointment(
         rules.late_cancellation_fee_minor if late and (actor.kind == "patient" or charge_fee) else 0
     )
     appt.status = "cancelled"
-    appt.cancelled_at, appt.cancelled_by, appt.cancel_reason = now, actor.kind, reason
+    appt.cancelled_at, appt.cancelled_by = now, actor.kind
+    appt.cancel_reason = (
+        seal_field(sess, tenant, "appointments", "cancel_reason", appt.id, reason)
+        if reason
+        else None
+    )
     appt.late_cancellation = late and actor.kind == "patient"
     appt.fee_minor, appt.updated_at = fee, now
     sess.flush()
@@ -428,7 +435,6 @@ def cancel_appointment(
         appt,
         "appointment.cancelled",
         cancelled_by=actor.kind,
-        reason=reason,
         late_cancellation=appt.late_cancellation,
         fee_minor=fee,
         currency=appt.currency,
@@ -440,7 +446,7 @@ def cancel_appointment(
         appt,
         "cancelled",
         status,
-        reason=reason,
+        reason_given=reason is not None,
         data={"late": appt.late_cancellation, "fee_minor": fee},
     )
     offer_appointment_time(sess, tenant, appt, now=now)

@@ -240,15 +240,19 @@ def test_patient_cancels_early_and_late(make_practice, make_patient, sql):
         **{"from": p.day(6).isoformat(), "to": p.day(6).isoformat()}
     )
     events = sql(
-        "SELECT action, from_status, to_status, reason FROM appointment_events WHERE "
-        "appointment_id = %s "
-        "ORDER BY created_at",
+        "SELECT action, from_status, to_status, data->>'reason_given' FROM appointment_events"
+        " WHERE appointment_id = %s ORDER BY created_at",
         uuid.UUID(late["id"]),
     )
     assert events == [
         ("booked", None, "confirmed", None),
-        ("cancelled", "confirmed", "cancelled", "Feeling better"),
+        ("cancelled", "confirmed", "cancelled", "true"),
     ]
+    # the patient's words are sealed on the appointment, and nowhere in clear
+    (sealed,) = sql(
+        "SELECT cancel_reason_enc FROM appointments WHERE id = %s", uuid.UUID(late["id"])
+    )[0]
+    assert sealed is not None and b"Feeling better" not in bytes(sealed)
 
 
 def test_staff_cancel_needs_a_reason(make_practice, make_patient, sql):
@@ -284,13 +288,14 @@ def test_staff_cancel_needs_a_reason(make_practice, make_patient, sql):
     )
     assert charged["fee_minor"] == 2500
     audit = sql(
-        "SELECT actor_label, data->>'reason' FROM audit_log WHERE tenant_id = %s AND "
-        "action = 'appointment.cancelled' ORDER BY seq",
+        "SELECT actor_label, data->>'reason', data->>'reason_given' FROM audit_log"
+        " WHERE tenant_id = %s AND action = 'appointment.cancelled' ORDER BY seq",
         p.clinic.id,
     )
+    # the audit log says a reason was given, never the words (they are sealed on the visit)
     assert audit == [
-        (p.clinic.owner_email, "Practitioner ill"),
-        (p.clinic.owner_email, "Phoned in late"),
+        (p.clinic.owner_email, None, "true"),
+        (p.clinic.owner_email, None, "true"),
     ]
 
 

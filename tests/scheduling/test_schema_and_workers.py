@@ -64,7 +64,7 @@ def test_runtime_role_cannot_delete_history(runtime_dsn, make_practice, make_pat
             conn.execute("DELETE FROM appointments")
     with psycopg.connect(runtime_dsn) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("UPDATE appointment_events SET reason = 'edited'")
+            conn.execute("UPDATE appointment_events SET action = 'edited'")
     with psycopg.connect(runtime_dsn) as conn:  # no clinic bound: nothing visible
         assert conn.execute("SELECT count(*) FROM appointments").fetchone() == (0,)
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKeyConstraint,
     Integer,
+    LargeBinary,
     String,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSTZRANGE, UUID, Range
@@ -84,7 +85,10 @@ class Appointment(TenantScoped, Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[str | None] = mapped_column(String(16))  #: patient, staff or system
-    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    #: Sealed (clinic key): patients write health details into it; erasure clears it.
+    cancel_reason: Mapped[bytes | None] = mapped_column(
+        "cancel_reason_enc", LargeBinary, info={"sealed": True}
+    )
     #: Cancelled by the patient inside the cancellation cutoff.
     late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Late-cancellation or no-show fee owed (minor units), for billing to collect.
@@ -120,7 +124,7 @@ class AppointmentEvent(TenantScoped, Base):
     actor_kind: Mapped[str] = mapped_column(String(16))  #: patient, staff or system
     actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     actor_label: Mapped[str] = mapped_column(String(254))
-    reason: Mapped[str | None] = mapped_column(String(500))
+    #: Never free text: a cancellation's reason lives sealed on the appointment.
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
 
 
