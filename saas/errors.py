@@ -163,6 +163,11 @@ def register(app: Flask) -> None:
             extra["reason"] = exc.reason
         return _respond(status, exc.message, **extra)
 
+    @app.errorhandler(OverflowError)
+    def out_of_range(exc: OverflowError):
+        # the safety net behind saas.inputs' date bounds: arithmetic past year 9999
+        return domain_error(Invalid("A date or number is out of range.", reason="out_of_range"))
+
     @app.errorhandler(DecryptionError)
     def integrity_error(exc: DecryptionError):
         db.session.rollback()

@@ -16,6 +16,7 @@ Decisions:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -105,8 +106,54 @@ def guarded_loads(s, **kwargs):
     return value
 
 
+#: Dates and instants the API accepts: wide enough for any birth date or booking, narrow
+#: enough that date arithmetic (a day or a time zone added) can never overflow.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
+def _dates_out_of_range(value, path: str, problems: dict[str, str]) -> None:
+    if isinstance(value, dt.datetime | dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if not FIRST_DAY <= day <= LAST_DAY:
+            problems[path or "$"] = f"Use a date between {FIRST_DAY.year} and {LAST_DAY.year}."
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _dates_out_of_range(item, f"{path}.{key}" if path else str(key), problems)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _dates_out_of_range(item, f"{path}[{i}]", problems)
+
+
+def check_dates(parsed, names: dict[str, str] | None = None) -> None:
+    """Raise :class:`InputRefused` for any parsed date outside :data:`FIRST_DAY`..``LAST_DAY``.
+
+    ``names`` maps a loaded attribute to the name the client sent (marshmallow's
+    ``data_key``), so the error names the field as the client knows it.
+    """
+    problems: dict[str, str] = {}
+    _dates_out_of_range(parsed, "", problems)
+    if problems:
+        names = names or {}
+        raise InputRefused({names.get(k, k): v for k, v in problems.items()})
+
+
+def _client_names(argmap) -> dict[str, str]:
+    schema = argmap() if isinstance(argmap, type) else argmap
+    fields_ = getattr(schema, "fields", None) or {}
+    return {(f.attribute or name): (f.data_key or name) for name, f in fields_.items()}
+
+
 class GuardedParser(FlaskParser):
-    """The API's argument parser (webargs parses JSON itself, not through Flask)."""
+    """The API's argument parser (webargs parses JSON itself, not through Flask).
+
+    Besides the body limits, every parsed date or instant must lie in sensible years.
+    """
+
+    def parse(self, argmap, *args, **kwargs):
+        """Parse as webargs does, then check the dates of the result."""
+        parsed = super().parse(argmap, *args, **kwargs)
+        check_dates(parsed, _client_names(argmap))
+        return parsed
 
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)

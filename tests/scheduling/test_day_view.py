@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyotp
+import pytest
 
 from tests.conftest import new_client
 from tests.factories import PASSWORD, add_staff
@@ -141,3 +142,13 @@ def test_day_view_shows_only_the_actions_that_work(app, make_practice, make_pati
     assert f"/appointments/{appt['id']}/complete" in after
     assert f"/appointments/{appt['id']}/check-in" not in after
     assert f"/appointments/{appt['id']}/no-show" not in after
+
+
+@pytest.mark.parametrize("date", ["9999-12-31", "0001-01-01", "1899-12-31", "2026-02-30"])
+def test_day_view_at_the_ends_of_the_calendar_shows_today(app, make_practice, date):
+    """An impossible or out-of-range date falls back to today with a message (not a 500)."""
+    p = make_practice()
+    desk = _signed_in(app, p.clinic, "receptionist")
+    page = desk.get(f"/console/day/?date={date}", base_url=f"http://{p.clinic.host}")
+    assert page.status_code == 200
+    assert "That date was not understood" in page.get_data(as_text=True)

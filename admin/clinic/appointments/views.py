@@ -23,6 +23,7 @@ from saas import db
 from saas.actors import Actor
 from saas.errors import form_errors
 from saas.exceptions import DomainError, not_found
+from saas.inputs import FIRST_DAY, LAST_DAY
 from saas.models import Patient, utcnow
 from saas.scheduling.models import Appointment, Practitioner, VisitType
 from saas.scheduling.queries import get_appointment_in_tenant
@@ -114,6 +115,8 @@ def day():
     today = clinic_today(g.tenant)
     try:
         day = dt.date.fromisoformat(request.args["date"]) if request.args.get("date") else today
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(day)
     except ValueError:
         flash("That date was not understood; showing today.", "info")
         day = today
