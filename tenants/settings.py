@@ -108,6 +108,7 @@ class AllSettingsSchema(Schema):
     branding = fields.Nested(BrandingSchema)
     records = fields.Dict()
     feeds = fields.Dict()
+    booking = fields.Dict()
 
 
 @blp.route("/settings")

@@ -43,10 +43,17 @@ REFUSALS = {
     "not_started": "This appointment has not started yet.",
     "too_early": "It is too early to check in for this appointment.",
     "invalid_state": "This appointment cannot be changed this way in its current state.",
+    "booking_limit": (
+        "You already have as many upcoming appointments as this clinic allows online. "
+        "Please call the clinic to book more."
+    ),
+    "hold_limit": ("You already have an appointment waiting for payment. Pay or cancel it first."),
     "unchanged": "The new time is the same as the current one.",
 }
 #: Reasons that conflict with the current state (409) rather than break a rule (422).
-CONFLICTS = frozenset({"slot_taken", "patient_busy", "invalid_state"})
+CONFLICTS = frozenset(
+    {"slot_taken", "patient_busy", "invalid_state", "booking_limit", "hold_limit"}
+)
 
 
 def refuse(reason: str, message: str | None = None) -> Conflict | Invalid:

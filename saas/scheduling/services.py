@@ -32,11 +32,12 @@ import datetime as dt
 import logging
 import uuid
 
-from sqlalchemy import or_, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from saas import settings
 from saas.actors import Actor
 from saas.exceptions import Invalid, not_found
 from saas.fields import seal_field
@@ -57,6 +58,7 @@ from .queries import (
     visit_of,
 )
 from .rules import EffectiveRules, effective_rules
+from .settings import BOOKING
 from .states import authorize
 from .waitlist import offer_appointment_time, offer_freed_time
 
@@ -174,6 +176,39 @@ def _occupied(start: dt.datetime, end: dt.datetime, visit_type: VisitType) -> Ra
     )
 
 
+def _check_patient_limits(
+    sess: Session, tenant: Tenant, patient: Patient, now: dt.datetime, *, holding: bool
+) -> None:
+    """A patient may hold only so much of the calendar (``booking`` settings section).
+
+    Takes a per-patient advisory lock first, so two parallel bookings by one patient cannot
+    both pass the count.
+    """
+    limits = settings.read(tenant, BOOKING.name)
+    sess.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"patient-bookings:{tenant.id}:{patient.id}"},
+    )
+    active = (Appointment.status == "confirmed") | (
+        (Appointment.status == "held") & (Appointment.hold_expires_at > now)
+    )
+    rows = sess.execute(
+        select(Appointment.status, func.count())
+        .where(
+            Appointment.tenant_id == tenant.id,
+            Appointment.patient_id == patient.id,
+            Appointment.start_at > now,
+            active,
+        )
+        .group_by(Appointment.status)
+    ).all()
+    counts = dict(rows)
+    if sum(counts.values()) >= limits["max_upcoming_per_patient"]:
+        raise refuse("booking_limit")
+    if holding and counts.get("held", 0) >= limits["max_open_holds_per_patient"]:
+        raise refuse("hold_limit")
+
+
 def book_appointment(
     sess: Session,
     tenant: Tenant,
@@ -206,6 +241,8 @@ def book_appointment(
     rules = effective_rules(sess, tenant.id, visit_type.id)
     end = start + dt.timedelta(minutes=visit_type.duration_minutes)
     occupied = _occupied(start, end, visit_type)
+    if actor.kind == "patient":
+        _check_patient_limits(sess, tenant, patient, now, holding=visit_type.requires_prepayment)
     _claim_lock(sess, tenant.id, practitioner.id)
     expire_blocking_holds(sess, tenant, practitioner.id, patient.id, occupied, start, end, now)
     _check_time(sess, tenant, actor, visit_type, practitioner, location, rules, start, now)

@@ -1,7 +1,12 @@
-"""The ``feeds`` settings section: how patients appear in practitioners' calendar feeds.
+"""Scheduling's settings sections: calendar feed privacy and patients' booking limits.
 
-Declared in the settings registry (:mod:`saas.settings`). Privacy first: initials by
-default; ``full`` or ``none`` per clinic.
+Declared in the settings registry (:mod:`saas.settings`).
+
+- ``feeds``: privacy first — patients appear as initials by default; ``full`` or ``none``.
+- ``booking``: how much of the calendar one patient may hold through the portal: at most
+  ``max_upcoming_per_patient`` upcoming visits (default 3) of which at most
+  ``max_open_holds_per_patient`` unpaid holds (default 1). Staff booking by phone is exempt
+  (the front desk decides); a patient over the limit gets 409 ``booking_limit``.
 """
 
 from __future__ import annotations
@@ -29,5 +34,27 @@ FEEDS = settings.declare(
         permission="practice.manage",
         audit_action="practice.feed_privacy_set",
         description="How patient names appear in calendar subscriptions.",
+    )
+)
+
+
+class BookingLimitsSchema(Schema):
+    """Per-patient limits on self-booking."""
+
+    max_upcoming_per_patient = fields.Integer(
+        validate=validate.Range(min=1, max=50), load_default=3
+    )
+    max_open_holds_per_patient = fields.Integer(
+        validate=validate.Range(min=1, max=10), load_default=1
+    )
+
+
+BOOKING = settings.declare(
+    settings.Section(
+        name="booking",
+        schema=BookingLimitsSchema,
+        permission="practice.manage",
+        audit_action="practice.booking_limits_set",
+        description="How many upcoming visits and unpaid holds one patient may book online.",
     )
 )
