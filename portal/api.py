@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from saas import db
+from saas.apispec_names import public_operation
 from saas.exceptions import Unauthenticated
 from saas.extensions import limiter
 from saas.patients import (
@@ -43,6 +44,7 @@ class Register(MethodView):
 
     decorators = [limiter.limit("10/hour", methods=["POST"])]
 
+    @public_operation
     @blp.arguments(RegisterSchema)
     @blp.response(202, RegisterResultSchema)
     def post(self, data):
@@ -58,6 +60,7 @@ class Register(MethodView):
 class Verify(MethodView):
     """Email verification."""
 
+    @public_operation
     @blp.arguments(VerifySchema)
     @blp.response(200, PatientSelfSchema)
     def post(self, data):
@@ -71,6 +74,7 @@ class Token(MethodView):
 
     decorators = [limiter.limit("20/minute", methods=["POST"])]
 
+    @public_operation
     @blp.arguments(PatientLoginSchema)
     @blp.response(201, PatientTokenSchema)
     def post(self, data):

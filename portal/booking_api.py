@@ -28,6 +28,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from saas import db
+from saas.apispec_names import public_operation
 from saas.extensions import limiter
 from saas.scheduling.access import check_presented_credentials
 from saas.scheduling.aliases import add_deprecated_alias
@@ -61,7 +62,7 @@ def public(view):
         check_presented_credentials()
         return view(*args, **kwargs)
 
-    return wrapped
+    return public_operation(wrapped)
 
 
 def _instant(value, zone: ZoneInfo, *, end: bool) -> dt.datetime:

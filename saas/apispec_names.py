@@ -7,6 +7,9 @@ instances with modifiers (``partial``, ``only``, ``exclude``) are inlined instea
 
 from __future__ import annotations
 
+import copy
+
+from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask_smorest import Api
@@ -79,3 +82,29 @@ class SimiliaApi(Api):
     """flask-smorest's Api with our error schema in the document."""
 
     ERROR_SCHEMA = ErrorSchema
+
+
+#: The one security scheme of the API (``Authorization: Bearer sim_...`` or ``simp_...``).
+BEARER = [{"bearer": []}]
+
+
+def public_operation(view):
+    """Mark an API operation as needing no token (documented as ``security: []``).
+
+    Works below or above flask-smorest's decorators: it merges into the view's ``_apidoc``
+    the way ``Blueprint.doc`` does.
+    """
+    apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
+    apidoc.setdefault("manual_doc", {})["security"] = []
+    view._apidoc = apidoc
+    return view
+
+
+class SecurityPlugin(BasePlugin):
+    """Every operation declares its security: the bearer scheme unless marked public."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        """Fill ``security`` on each operation of ``path`` that does not say."""
+        for method, operation in (operations or {}).items():
+            if method in ("get", "put", "post", "patch", "delete") and "security" not in operation:
+                operation["security"] = copy.deepcopy(BEARER)

@@ -89,7 +89,13 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    api = apispec_names.SimiliaApi(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
+    api = apispec_names.SimiliaApi(
+        app,
+        spec_kwargs={
+            "marshmallow_plugin": marshmallow_plugin(),
+            "extra_plugins": [apispec_names.SecurityPlugin()],
+        },
+    )
     apispec_names.install(api)
     serve_on(app.blueprints["api-docs"], ANY)  # the OpenAPI document and its UI
     errors.register(app)

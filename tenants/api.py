@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from saas import db
+from saas.apispec_names import public_operation
 from saas.extensions import limiter
 from saas.web import PLATFORM, serve_on
 
@@ -23,6 +24,7 @@ class Signup(MethodView):
 
     decorators = [limiter.limit("10/hour;3/minute", methods=["POST"])]
 
+    @public_operation
     @blp.arguments(SignupSchema)
     @blp.response(201, SignupResultSchema)
     def post(self, data):

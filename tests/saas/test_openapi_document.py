@@ -64,3 +64,32 @@ def test_put_and_patch_without_a_body_are_refused(make_clinic, token_for, client
     ):
         resp = getattr(client, method)(path, headers=headers, base_url=host)
         assert resp.status_code == 422, (method, path, resp.get_json())
+
+
+def test_every_operation_declares_its_security(spec):
+    """The bearer scheme on every operation, except the public ones, which say ``[]``."""
+    public, missing = set(), []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            if "security" not in op:
+                missing.append(f"{method.upper()} {path}")
+            elif op["security"] == []:
+                public.add((method, path))
+            else:
+                assert op["security"] == [{"bearer": []}], (method, path)
+    assert not missing, missing
+    assert (
+        PUBLIC
+        | {
+            ("post", "/api/v1/patients/register"),
+            ("post", "/api/v1/patients/verify"),
+            ("post", "/api/v1/patients/token"),
+            ("get", "/api/v1/slots"),
+            ("get", "/api/v1/visit-types"),
+        }
+        <= public
+    )
+    assert ("delete", "/api/v1/auth/token") not in public
+    assert ("get", "/api/v1/patients") not in public

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from saas import audit, db
+from saas.apispec_names import public_operation
 from saas.exceptions import NotFound
 from saas.extensions import limiter
 from saas.inputs import seq_param
@@ -41,6 +42,7 @@ class Token(MethodView):
 
     decorators = [limiter.limit("20/minute", methods=["POST"])]
 
+    @public_operation
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, TokenSchema)
     @blp.alt_response(401, description="Credentials refused (generic message)")
