@@ -109,6 +109,8 @@ def guarded_loads(s, **kwargs):
 #: Dates and instants the API accepts: wide enough for any birth date or booking, narrow
 #: enough that date arithmetic (a day or a time zone added) can never overflow.
 FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+#: Highest page number of a paginated list (its offset must stay far inside 64 bits).
+MAX_PAGE = 1_000_000
 
 
 def _dates_out_of_range(value, path: str, problems: dict[str, str]) -> None:
@@ -150,8 +152,11 @@ class GuardedParser(FlaskParser):
     """
 
     def parse(self, argmap, *args, **kwargs):
-        """Parse as webargs does, then check the dates of the result."""
+        """Parse as webargs does, then check the dates (and a page number) of the result."""
         parsed = super().parse(argmap, *args, **kwargs)
+        page = getattr(parsed, "page", None)  # flask-smorest's PaginationParameters
+        if isinstance(page, int) and page > MAX_PAGE:
+            raise InputRefused({"page": f"Use a page number up to {MAX_PAGE:,}."})
         check_dates(parsed, _client_names(argmap))
         return parsed
 
@@ -172,6 +177,7 @@ class GuardedParser(FlaskParser):
 def install() -> None:
     """Use the guarded parser for every API blueprint (flask-smorest's documented hook)."""
     flask_smorest.Blueprint.ARGUMENTS_PARSER = GuardedParser()
+    flask_smorest.Blueprint.PAGINATION_ARGUMENTS_PARSER = GuardedParser()
 
 
 class GuardedJSONProvider(DefaultJSONProvider):

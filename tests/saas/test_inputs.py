@@ -62,3 +62,22 @@ def test_control_characters_in_query_parameters_are_refused(make_clinic, client)
     assert api.status_code == 422 and "x" in api.get_json()["errors"]["query"]
     page = client.get("/login?next=%00", base_url=f"http://{clinic.host}")
     assert page.status_code == 422 and "text/html" in page.content_type
+
+
+def test_page_numbers_and_prices_are_bounded(make_clinic, token_for, client):
+    """A page past a million and a price past 10 million are 422s naming the field."""
+    clinic = make_clinic()
+    headers = {"Authorization": f"Bearer {token_for(clinic)}"}
+    host = f"http://{clinic.host}"
+    for page in ("99999999999999999999", "1000001"):
+        resp = client.get(f"/api/v1/patients?page={page}", headers=headers, base_url=host)
+        assert resp.status_code == 422, resp.get_json()
+        assert "page" in str(resp.get_json()["errors"])
+    assert client.get("/api/v1/patients?page=2", headers=headers, base_url=host).status_code == 200
+    resp = client.post(
+        "/api/v1/practice/visit-types",
+        json={"name": "Costly", "duration_minutes": 60, "price_minor": 9223372036854775807},
+        headers=headers,
+        base_url=host,
+    )
+    assert resp.status_code == 422 and "price_minor" in resp.get_json()["errors"]["json"]

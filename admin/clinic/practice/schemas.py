@@ -16,6 +16,8 @@ from saas.scheduling.practice.availability import WEEKDAYS
 from saas.scheduling.practice.settings import FEED_NAME_MODES
 
 _HHMM = "%H:%M"
+#: Highest price or fee in minor units (10 million in major units): a typo, not a price.
+MAX_MINOR = 1_000_000_000
 
 
 class LocationSchema(Schema):
@@ -50,10 +52,12 @@ class VisitTypeSchema(Schema):
 
     id = fields.UUID(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(max=120))
-    description = fields.String(allow_none=True)
+    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
     duration_minutes = fields.Integer(required=True, strict=True)
     price_minor = fields.Integer(
-        strict=True, metadata={"description": "Minor units (cents, paise)"}
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_MINOR),
+        metadata={"description": "Minor units (cents, paise)"},
     )
     currency = fields.String(metadata={"description": "Defaults to the clinic's currency"})
     buffer_before_minutes = fields.Integer(strict=True)
@@ -106,11 +110,11 @@ class ExceptionSchema(Schema):
 
 
 class ExceptionQuerySchema(Schema):
-    """Filters for exceptions."""
+    """Filters for exceptions: instants with their UTC offset, like every API filter."""
 
     practitioner_id = fields.UUID()
-    start = fields.DateTime(data_key="from")
-    end = fields.DateTime(data_key="to")
+    start = fields.AwareDateTime(data_key="from")
+    end = fields.AwareDateTime(data_key="to")
 
 
 class ClosureSchema(Schema):
@@ -134,7 +138,9 @@ class BookingRulesSchema(Schema):
     min_notice_minutes = fields.Integer(allow_none=True, strict=True)
     max_advance_days = fields.Integer(allow_none=True, strict=True)
     cancellation_cutoff_minutes = fields.Integer(allow_none=True, strict=True)
-    late_cancellation_fee_minor = fields.Integer(allow_none=True, strict=True)
+    late_cancellation_fee_minor = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=MAX_MINOR)
+    )
     reschedule_cutoff_minutes = fields.Integer(allow_none=True, strict=True)
     hold_minutes = fields.Integer(allow_none=True, strict=True)
     follow_up_min_days = fields.Integer(allow_none=True, strict=True)
