@@ -19,7 +19,7 @@ import traceback
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import db
@@ -162,6 +162,15 @@ def register(app: Flask) -> None:
         if exc.reason:
             extra["reason"] = exc.reason
         return _respond(status, exc.message, **extra)
+
+    @app.errorhandler(DataError)
+    def bad_value(exc: DataError):
+        # the safety net behind the schemas' limits: a value the database cannot store
+        # (too long for its column, out of range) is the client's, not a server error
+        log.warning("value refused by the database", extra=database_error_context(exc))
+        return domain_error(
+            Invalid("A value is too long or out of range for this field.", reason="invalid_value")
+        )
 
     @app.errorhandler(OverflowError)
     def out_of_range(exc: OverflowError):

@@ -108,7 +108,7 @@ def test_audit_lines_name_the_kind_of_actor(app, make_clinic, token_for, owner_d
 
 
 def test_sql_parameters_never_reach_the_logs(probe_app, make_clinic):
-    """A failing statement is logged without its values (names, search terms)."""
+    """A value the database refuses is a 422, logged without the value (names, search terms)."""
     import logging
 
     records: list[logging.LogRecord] = []
@@ -128,8 +128,9 @@ def test_sql_parameters_never_reach_the_logs(probe_app, make_clinic):
         )
     finally:
         logger.removeHandler(handler)
-    assert resp.status_code == 500 and marker not in resp.get_data(as_text=True)
-    (record,) = [r for r in records if r.getMessage() == "unhandled error"]
+    assert resp.status_code == 422 and marker not in resp.get_data(as_text=True)
+    assert resp.get_json()["reason"] == "invalid_value"
+    (record,) = [r for r in records if r.getMessage() == "value refused by the database"]
     logged = repr(record.__dict__) + (
         logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
     )
@@ -161,3 +162,16 @@ def test_page_cursor_out_of_range_is_422(make_clinic, token_for, client):
             base_url=f"http://{clinic.host}",
         )
         assert resp.status_code == 422 and "before" in resp.get_json()["errors"]["query"]
+
+
+def test_integer_path_beyond_its_column_is_404(make_clinic, token_for, client):
+    """A note version past 32 bits matches no route (it used to reach the database)."""
+    import uuid as _uuid
+
+    clinic = make_clinic()
+    resp = client.get(
+        f"/api/v1/visits/{_uuid.uuid4()}/notes/99999999999999999999",
+        headers={"Authorization": f"Bearer {token_for(clinic)}"},
+        base_url=f"http://{clinic.host}",
+    )
+    assert resp.status_code == 404

@@ -200,7 +200,7 @@ class VisitNote(MethodView):
         return queries.read_note_version(db.session, g.tenant, g.api_user, visit, note.version)
 
 
-@blp.route("/visits/<uuid:visit_id>/notes/<int:version>")
+@blp.route("/visits/<uuid:visit_id>/notes/<int(max=2147483647):version>")
 class VisitNoteVersion(MethodView):
     """One version of the visit's notes."""
 
