@@ -56,3 +56,28 @@ def test_without_the_shredder_token_keys_cannot_be_deleted(app, service_env):
     assert _client(service_env, "VAULT_ADMIN_TOKEN").secrets.transit.read_key(
         name=f"tenant-{tenant_id}"
     )
+
+
+def test_embedded_postgres_asks_for_a_password_over_tcp(service_env):
+    """The embedded server trusts no local user on 127.0.0.1 (only its private socket)."""
+    import psycopg
+    import pytest
+    from sqlalchemy.engine import make_url
+
+    url = make_url(service_env["DATABASE_URL"])
+    if not url.password:
+        pytest.skip("DATABASE_URL names an external server without a password")
+    for user in ("postgres", "similia_app"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(
+                host=url.host, port=url.port, user=user, dbname=url.database, connect_timeout=3
+            ).close()
+    with psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user="similia_app",
+        dbname=url.database,
+        password=service_env["APP_DATABASE_PASSWORD"],
+        connect_timeout=3,
+    ) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("similia_app",)
