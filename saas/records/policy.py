@@ -5,8 +5,8 @@ Decisions:
 - practitioners always read and write clinical records; receptionists never (they keep
   demographics, consents and appointments; the API omits clinical fields for them and every
   clinical service verb refuses them even if a view forgot its decorator);
-- owners and admins are configurable per clinic (``tenant.settings["records"]
-  ["clinical_access"]``, each ``"none"``, ``"read"`` or ``"write"``). Defaults: owner
+- owners and admins are configurable per clinic (the settings registry's ``records``
+  section, key ``clinical_access``; each ``"none"``, ``"read"`` or ``"write"``). Defaults: owner
   ``write`` (usually a practising homeopath), admin ``none`` (practice managers need no
   case notes: minimum necessary access);
 - the RBAC table (``saas.security.rbac``) still gates the route coarsely; this module is
