@@ -11,6 +11,7 @@ import copy
 
 from marshmallow import Schema, fields, validate
 
+from saas.inputs import single_line
 from saas.scheduling.models.practice import EXCEPTION_KINDS, LOCATION_KINDS, SERVICE_MODES
 from saas.scheduling.practice.availability import WEEKDAYS
 from saas.scheduling.practice.settings import FEED_NAME_MODES
@@ -24,11 +25,12 @@ class LocationSchema(Schema):
     """A location."""
 
     id = fields.UUID(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(max=120))
+    name = fields.String(required=True, validate=[validate.Length(max=120), single_line])
     kind = fields.String(validate=validate.OneOf(LOCATION_KINDS), metadata={"example": "in_person"})
-    address = fields.String(allow_none=True)
+    address = fields.String(allow_none=True, validate=validate.Length(max=1000))
     timezone = fields.String(
-        metadata={"description": "IANA zone; defaults to the clinic's", "example": "Asia/Kolkata"}
+        validate=validate.Length(max=64),
+        metadata={"description": "IANA zone; defaults to the clinic's", "example": "Asia/Kolkata"},
     )
     is_active = fields.Boolean()
     created_at = fields.DateTime(dump_only=True)
@@ -38,9 +40,9 @@ class PractitionerSchema(Schema):
     """A practitioner profile."""
 
     id = fields.UUID(dump_only=True)
-    display_name = fields.String(required=True, validate=validate.Length(max=120))
-    title = fields.String(allow_none=True, validate=validate.Length(max=160))
-    bio = fields.String(allow_none=True)
+    display_name = fields.String(required=True, validate=[validate.Length(max=120), single_line])
+    title = fields.String(allow_none=True, validate=[validate.Length(max=160), single_line])
+    bio = fields.String(allow_none=True, validate=validate.Length(max=5000))
     photo_url = fields.String(allow_none=True, validate=validate.Length(max=500))
     is_active = fields.Boolean()
     user_id = fields.UUID(allow_none=True, metadata={"description": "Linked staff account"})
@@ -59,7 +61,10 @@ class VisitTypeSchema(Schema):
         validate=validate.Range(min=0, max=MAX_MINOR),
         metadata={"description": "Minor units (cents, paise)"},
     )
-    currency = fields.String(metadata={"description": "Defaults to the clinic's currency"})
+    currency = fields.String(
+        validate=validate.Length(equal=3),
+        metadata={"description": "Defaults to the clinic's currency"},
+    )
     buffer_before_minutes = fields.Integer(strict=True)
     buffer_after_minutes = fields.Integer(strict=True)
     mode = fields.String(validate=validate.OneOf(SERVICE_MODES))
