@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from saas.inputs import single_line
 from saas.records.queries import SHARED_PRESCRIPTION_FIELDS
 from saas.records.schemas import (
     ConsentGrantSchema,
@@ -16,7 +17,9 @@ from saas.records.schemas import (
 class RegisterSchema(Schema):
     """Portal self-registration (email first: the password is chosen via the emailed link)."""
 
-    full_name = fields.String(required=True, validate=validate.Length(min=1, max=160))
+    full_name = fields.String(
+        required=True, validate=[validate.Length(min=1, max=160), single_line]
+    )
     email = fields.Email(required=True)
 
 

@@ -10,9 +10,13 @@ from flask.cli import FlaskGroup
 
 
 def _create_app():
-    from .app import create_app
+    """Commands run in the shared runtime (engine, Redis, keys), not the web app.
 
-    return create_app()
+    So a broken page or blueprint never stops ``saas db check`` or ``saas keys``.
+    """
+    from .runtime import build_runtime
+
+    return build_runtime(name="similia-cli")
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import zoneinfo
 
 import flask_smorest
 from flask import request
@@ -213,3 +214,19 @@ def seq_param(name: str) -> int | None:
     if not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= INT64:
         raise InputRefused({name: "Use a positive whole number."})
     return int(raw)
+
+
+#: IANA zones only: not ``localtime`` (the server's own zone: schedules would follow the
+#: host's configuration), ``Factory``, or the ``posix/`` and ``right/`` trees.
+IANA_ZONES = frozenset(
+    z
+    for z in zoneinfo.available_timezones()
+    if z not in ("localtime", "Factory") and not z.startswith(("posix/", "right/"))
+)
+
+
+def timezone_problem(name: str | None) -> str | None:
+    """Why ``name`` is not an IANA time zone, or None (clinics and locations alike)."""
+    if name in IANA_ZONES:
+        return None
+    return "Choose an IANA time zone such as Europe/London or Asia/Kolkata."

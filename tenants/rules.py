@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
+
+from saas.inputs import timezone_problem  # noqa: F401 - the one IANA check, re-exported
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
 #: Host labels we keep for the platform itself or that would confuse patients.
@@ -21,13 +22,6 @@ CURRENCY_BY_COUNTRY = {
     "CA": "CAD", "AU": "AUD", "NZ": "NZD", "ZA": "ZAR", "MX": "MXN", "AR": "ARS",
 }  # fmt: skip
 CURRENCIES = frozenset(CURRENCY_BY_COUNTRY.values())
-#: IANA zones only: not ``localtime`` (the server's own zone: schedules would follow the
-#: host's configuration), ``Factory``, or the ``posix/`` and ``right/`` trees.
-_ZONES = frozenset(
-    z
-    for z in zoneinfo.available_timezones()
-    if z not in ("localtime", "Factory") and not z.startswith(("posix/", "right/"))
-)
 
 
 def slug_problem(slug: str) -> str | None:
@@ -43,11 +37,6 @@ def slug_problem(slug: str) -> str | None:
     if slug in RESERVED_SLUGS:
         return "This address is reserved. Choose another."
     return None
-
-
-def timezone_problem(name: str) -> str | None:
-    """Why ``name`` is not an IANA time zone, or None."""
-    return None if name in _ZONES else "Choose a time zone such as Europe/London or Asia/Kolkata."
 
 
 def country_problem(code: str) -> str | None:

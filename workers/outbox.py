@@ -122,9 +122,15 @@ def _drain(tenant_id: str) -> tuple[int, bool]:
                 return delivered, False
             try:
                 deliver(sess, msg)
-            except Exception:  # noqa: BLE001 - retried by the next relay or sweep
-                log.exception("outbox delivery failed", extra={"topic": msg.topic})
+            except Exception as exc:  # noqa: BLE001 - retried by the next relay or sweep
+                # the error's text can quote the recipient (an SMTP refusal): never logged
+                log.warning(
+                    "outbox delivery failed",
+                    extra={"topic": msg.topic, "error": type(exc).__name__, "id": str(msg.id)},
+                )
                 msg.attempts += 1
+                if msg.attempts >= MAX_ATTEMPTS:  # given up: keep no address or link either
+                    msg.payload = scrub(msg.payload)
                 return delivered, True
             msg.dispatched_at = utcnow()
             msg.attempts += 1

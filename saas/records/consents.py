@@ -101,7 +101,7 @@ def record_consent(
         data={
             "consent_id": str(consent.id),
             "purpose": purpose,
-            "text_version": text_version,
+            # the version label is free text: it stays on the consent row (erased with it)
             "channel": channel,
             "replaces": str(current.id) if current else None,
         },

@@ -25,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -458,7 +459,15 @@ def erase_patient(
         "patient.erased",
         actor=actor,
         target=f"patient:{pid}",
-        data={"reason": reason, "reference": reference, "removed": removed},
+        # the request's reference is free text: the log keeps its SHA-256, which proves which
+        # request it was against the clinic's own records and reveals nothing
+        data={
+            "reason": reason,
+            "reference_sha256": hashlib.sha256(reference.encode()).hexdigest()
+            if reference
+            else None,
+            "removed": removed,
+        },
     )
     return removed
 

@@ -31,7 +31,7 @@ def _pg_dump(owner_dsn: str) -> bytes:
     return out.stdout
 
 
-def test_every_free_text_field_is_gone_after_erasure(team, owner_dsn, worker):
+def test_every_free_text_field_is_gone_after_erasure(team, owner_dsn, worker, capfd, caplog):
     """All marked, all gone after erasure.
 
     Contact details, case notes, remedies, facts, files, summaries, consents, amendment,
@@ -61,14 +61,17 @@ def test_every_free_text_field_is_gone_after_erasure(team, owner_dsn, worker):
             "consent",
             "cancel",
             "payref",
+            "reference",
         )
     }
+    phone_digits = str(uuid.uuid4().int)[:10]
+    mark["phone"] = phone_digits
     owner, doc, desk = team.api("owner"), team.api(), team.api("receptionist")
     p = new_patient(
         desk,
         full_name=f"Pat {mark['name']}",
         email=f"{mark['email'].lower()}@example.org",
-        phone="+44 7700 900123",
+        phone=f"+44 {phone_digits}",
         address=f"1 {mark['address']} Lane",
         emergency_contact=f"Sam {mark['emergency']}",
     )
@@ -88,13 +91,14 @@ def test_every_free_text_field_is_gone_after_erasure(team, owner_dsn, worker):
         f"/api/v1/patients/{pid}/facts",
         json={"kind": "allergy", "name": mark["fact"], "details": mark["factdetail"]},
     )
-    doc.post(
+    upload = doc.post(
         f"/api/v1/patients/{pid}/attachments",
         data={
             "file": (io.BytesIO(b"%PDF-1.4 " + mark["file"].encode()), f"{mark['filename']}.pdf")
         },
         content_type="multipart/form-data",
     )
+    assert upload.status_code == 201, upload.get_json()
     assert doc.post(f"/api/v1/visits/{v['id']}/sign").status_code == 200
     amended = doc.put(
         f"/api/v1/visits/{v['id']}/note",
@@ -162,7 +166,11 @@ def test_every_free_text_field_is_gone_after_erasure(team, owner_dsn, worker):
     assert mark["name"].encode() in before  # the dump does see clear text (names are clear)
     erased = owner.post(
         f"/api/v1/patients/{pid}/erasure",
-        json={"confirm_name": f"Pat {mark['name']}", "reason": "patient_request"},
+        json={
+            "confirm_name": f"Pat {mark['name']}",
+            "reason": "patient_request",
+            "reference": mark["reference"],
+        },
     )
     assert erased.status_code == 200, erased.get_json()
     drain(worker)

@@ -6,6 +6,7 @@ anonymised statistics kept), retention.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -138,7 +139,9 @@ def test_erasure_destroys_identity_and_clinical_data_keeps_statistics(team, raw)
         "SELECT actor_label, data FROM audit_log WHERE tenant_id = %s AND action = 'patient.erased'",
         (team.clinic.id,),
     )
-    assert audit[0][0] == team.clinic.owner_email and audit[0][1]["reference"] == "REQ-42"
+    # the request's reference is free text: the log keeps only its SHA-256
+    assert audit[0][0] == team.clinic.owner_email and "reference" not in audit[0][1]
+    assert audit[0][1]["reference_sha256"] == hashlib.sha256(b"REQ-42").hexdigest()
 
     assert owner.get(f"/api/v1/patients/{p['id']}").status_code == 404
     assert owner.get(f"/api/v1/visits/{v['id']}").status_code == 404
@@ -182,7 +185,14 @@ def test_retention_erases_inactive_patients_only(app, team, raw):
         (team.clinic.id,),
     )
     assert audit == [
-        ("system", {"reason": "retention", "reference": "2y", "removed": audit[0][1]["removed"]})
+        (
+            "system",
+            {
+                "reason": "retention",
+                "reference_sha256": hashlib.sha256(b"2y").hexdigest(),
+                "removed": audit[0][1]["removed"],
+            },
+        )
     ]
 
 

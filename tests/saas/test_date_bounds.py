@@ -72,3 +72,15 @@ def test_time_off_at_the_end_of_the_calendar_is_refused(app, practice):
         base_url=base,
     )
     assert resp.status_code == 422 and "start" in resp.get_json()["errors"]["json"]
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posix/Europe/Berlin"])
+def test_location_zones_are_iana_names(app, practice, zone):
+    """A location's zone goes through the same IANA check as the clinic's."""
+    resp = app.test_client().post(
+        "/api/v1/practice/locations",
+        json={"name": f"Branch {zone}", "timezone": zone},
+        headers={"Authorization": f"Bearer {practice.owner.token}"},
+        base_url=f"http://{practice.clinic.host}",
+    )
+    assert resp.status_code == 422 and "timezone" in resp.get_json()["errors"]["json"]

@@ -73,3 +73,20 @@ def test_parallel_bookings_cannot_slip_past_the_limit(app, make_practice, make_p
     for t in threads:
         t.join()
     assert sorted(results).count(201) == 3 and set(results) <= {201, 409}
+
+
+def test_one_unpaid_hold_at_a_time(make_practice, make_patient):
+    """A visit type that needs prepayment: a second hold is 409 hold_limit until the first goes."""
+    p = make_practice(service={"requires_prepayment": True})
+    pat = make_patient(p.clinic)
+    day = p.day(4)
+    held = check(
+        p.owner.post("/api/v1/appointments", p.booking(p.at(day, "09:00")), token=pat.token), 201
+    )
+    assert held["status"] == "held"
+    second = check(
+        p.owner.post("/api/v1/appointments", p.booking(p.at(day, "11:00")), token=pat.token), 409
+    )
+    assert second["reason"] == "hold_limit"
+    check(p.owner.post(f"/api/v1/appointments/{held['id']}/cancel", {}, token=pat.token), 200)
+    check(p.owner.post("/api/v1/appointments", p.booking(p.at(day, "11:00")), token=pat.token), 201)

@@ -53,7 +53,7 @@ class VisitTypeSchema(Schema):
     """A visit type and who offers it where."""
 
     id = fields.UUID(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(max=120))
+    name = fields.String(required=True, validate=[validate.Length(max=120), single_line])
     description = fields.String(allow_none=True, validate=validate.Length(max=5000))
     duration_minutes = fields.Integer(required=True, strict=True)
     price_minor = fields.Integer(
@@ -130,7 +130,9 @@ class ClosureSchema(Schema):
         allow_none=True, metadata={"description": "None closes every location"}
     )
     name = fields.String(
-        required=True, validate=validate.Length(max=120), metadata={"example": "Diwali"}
+        required=True,
+        validate=[validate.Length(max=120), single_line],
+        metadata={"example": "Diwali"},
     )
     start_date = fields.Date(required=True)
     end_date = fields.Date(metadata={"description": "Defaults to start_date"})

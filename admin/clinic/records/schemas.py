@@ -11,6 +11,7 @@ import re
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
+from saas.inputs import single_line
 from saas.records.consents import CHANNELS
 from saas.records.schemas import (
     ConsentGrantSchema,
@@ -34,7 +35,9 @@ class PatientUpdateSchema(ContactDetailsSchema):
 class PatientCreateSchema(PatientUpdateSchema):
     """A new patient (staff)."""
 
-    full_name = fields.String(required=True, validate=validate.Length(min=1, max=160))
+    full_name = fields.String(
+        required=True, validate=[validate.Length(min=1, max=160), single_line]
+    )
 
 
 class PatientSchema(Schema):
@@ -227,7 +230,7 @@ class FactRequestSchema(Schema):
     """An allergy or current medication."""
 
     kind = fields.String(required=True, validate=validate.OneOf(("allergy", "medication")))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), single_line])
     details = fields.String(validate=validate.Length(max=2000), load_default=None)
 
 

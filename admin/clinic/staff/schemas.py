@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from saas.inputs import single_line
 from saas.models import ROLES
 
 
@@ -51,7 +52,7 @@ class InvitationRequestSchema(Schema):
     """Invite a staff member."""
 
     email = fields.Email(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=120), single_line])
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
 

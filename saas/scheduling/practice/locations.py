@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
-import zoneinfo
 
 from sqlalchemy.orm import Session
 
 from saas import audit
 from saas.exceptions import Invalid
+from saas.inputs import timezone_problem
 from saas.models import Tenant
 
 from ..models import Location
@@ -17,18 +16,6 @@ from ..models.practice import LOCATION_KINDS
 from .common import duplicate, flush_or_refuse
 
 LOCATION_FIELDS = ("name", "kind", "address", "timezone", "is_active")
-
-
-@functools.cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def timezone_problem(name: str | None) -> str | None:
-    """Why ``name`` is not an IANA time zone, or None."""
-    if name in _zones():
-        return None
-    return "Unknown time zone: choose an IANA name such as Europe/Berlin or Asia/Kolkata."
 
 
 def _check(loc: Location) -> None:
