@@ -9,6 +9,8 @@ Decisions:
 - ``label`` is what the audit log shows: a staff member's email, ``patient:<id>`` for a
   patient (never a name or contact value: the log outlives erasure), ``system:<job>`` for a
   job, ``stripe`` for a payment provider.
+- ``anonymous`` is someone not (yet) identified: a refused sign-in, labelled with what was
+  typed (the log shows it was an attempt, not the system acting).
 - Staff and system are not bound by patient-facing limits (minimum notice, new/returning
   rules); :attr:`Actor.is_staff` says so.
 """
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .models import Patient, User
 
-KINDS = ("staff", "patient", "operator", "system", "payment_provider")
+KINDS = ("staff", "patient", "operator", "system", "payment_provider", "anonymous")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Actor:
         return cls("patient", patient.id, f"patient:{patient.id}", patient=patient)
 
     @classmethod
-    def for_operator(cls, operator_id: uuid.UUID, email: str) -> Actor:
+    def for_operator(cls, operator_id: uuid.UUID | None, email: str) -> Actor:
         """A platform operator (operator console or tooling)."""
         return cls("operator", operator_id, email)
 
@@ -54,6 +56,11 @@ class Actor:
     def system(cls, job: str | None = None) -> Actor:
         """A scheduled job, worker or command; ``job`` names it in the log."""
         return cls("system", None, f"system:{job}" if job else "system")
+
+    @classmethod
+    def anonymous(cls, label: str) -> Actor:
+        """Someone not identified: a refused sign-in attempt."""
+        return cls("anonymous", None, label or "-")
 
     @classmethod
     def payment_provider(cls, name: str = "stripe") -> Actor:

@@ -64,7 +64,8 @@ def record(
     as one); None is the system. ``actor_label`` overrides the label for an unauthenticated
     attempt (the email typed at a failed sign-in).
     """
-    who = as_actor(actor)
+    # no actor but a label: an attempt by someone not identified (a refused sign-in)
+    who = Actor.anonymous(actor_label) if actor is None and actor_label else as_actor(actor)
     sess.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
         {"k": f"audit:{tenant_id}"},

@@ -14,6 +14,7 @@ import pyotp
 from flask import current_app
 
 from saas import audit, db
+from saas.actors import Actor
 from saas.fields import seal_field
 from saas.models import User, utcnow
 from saas.security.passwords import hash_password
@@ -73,7 +74,7 @@ def seed_demo() -> bool:
         user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, TOTP_SECRET)
         user.mfa_enrolled_at = utcnow()
     seed_practice(sess, tenant, users)
-    audit.record(sess, tenant.id, "tenant.demo_seeded", actor_label="system")
+    audit.record(sess, tenant.id, "tenant.demo_seeded", actor=Actor.system("demo"))
     commit_signup(sess, keys, tenant.id)
     return True
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.actors import Actor
 from saas.crypto import KeyService, TenantKeyMissing
 from saas.db import bind_tenant, tenant_session
 from saas.models import Tenant
@@ -41,7 +42,7 @@ def delete_clinic(
         sess,
         tenant.id,
         "tenant.deleted",
-        actor_label=actor or "operator",
+        actor=Actor.for_operator(None, actor or "operator"),
         target=f"tenant:{tenant.slug}",
         data={"previous_status": was, "crypto_shredded": True},
     )

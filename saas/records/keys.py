@@ -26,6 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from saas import audit
+from saas.actors import Actor
 from saas.crypto import KeyService
 from saas.db import tenant_session
 from saas.fields import reseal
@@ -71,7 +72,7 @@ def rotate_data_key(
         sess,
         tenant.id,
         "keys.data_key_rotated",
-        actor_label=actor_label,
+        actor=Actor.for_operator(None, actor_label),
         data={"from": old, "to": old + 1},
     )
     return job
@@ -146,7 +147,7 @@ def reencrypt_all(
                     sess,
                     tenant.id,
                     "keys.reencrypted",
-                    actor_label="system",
+                    actor=Actor.system("reencrypt"),
                     data={"version": tenant.dek_version},
                 )
         batches += 1
@@ -190,7 +191,7 @@ def rewrap_data_keys(
         sess,
         tenant.id,
         "keys.rewrapped",
-        actor_label="operator",
+        actor=Actor.for_operator(None, "operator (saas keys rewrap)"),
         data={"transit_from": before, "transit_to": latest, "data_keys": len(rows)},
     )
     return latest

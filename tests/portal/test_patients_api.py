@@ -155,7 +155,8 @@ def test_refused_sign_in_is_audited_although_it_answers_401(make_clinic, client,
             "AND action = 'patient.sign_in_failed' ORDER BY seq",
             (clinic.id,),
         ).fetchall()
-    assert rows == [(f"patient:{patient_id}", "system"), ("-", "system")]
+    # a refused attempt is not the system acting: it is audited as anonymous
+    assert rows == [(f"patient:{patient_id}", "anonymous"), ("-", "anonymous")]
 
 
 def _verified_patient(client, clinic, mail_dir):

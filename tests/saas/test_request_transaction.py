@@ -175,3 +175,20 @@ def test_integer_path_beyond_its_column_is_404(make_clinic, token_for, client):
         base_url=f"http://{clinic.host}",
     )
     assert resp.status_code == 404
+
+
+def test_refused_sign_ins_are_audited_as_anonymous(make_clinic, client, owner_dsn):
+    """A failed attempt is not the system acting: its kind is ``anonymous``."""
+    clinic = make_clinic()
+    client.post(
+        "/api/v1/auth/token",
+        json={"email": "guess@example.org", "password": "wrong guess 1", "otp": "000000"},
+        base_url=f"http://{clinic.host}",
+    )
+    with psycopg.connect(owner_dsn) as conn:
+        rows = conn.execute(
+            "SELECT actor_kind, actor_label FROM audit_log WHERE tenant_id = %s"
+            " AND action = 'auth.failure'",
+            (clinic.id,),
+        ).fetchall()
+    assert rows == [("anonymous", "guess@example.org")]
