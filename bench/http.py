@@ -1,0 +1,219 @@
+"""Throughput side by side: a bare Flask app and Similia under the same gunicorn and wrk.
+
+Both apps run under gunicorn with the same settings (:data:`WORKERS` workers x
+:data:`THREADS` threads, gthread); ``wrk`` drives each scenario for :data:`SECONDS` seconds at
+concurrency :data:`CONNECTIONS` with a Lua script that gives every request its own client
+address (``X-Forwarded-For``, one trusted proxy hop), so the rate limits measure real work
+rather than refuse it. The table prints req/s, the ratio to the bare app in the same run
+(the machine's noise cancels), p50/p99 and non-2xx counts, then the SQL statements one
+booking and one public-page view make (counted with an engine event, in-process).
+
+``wrk`` is installed from Debian's packages when missing and we run as root; otherwise the
+HTTP part is skipped with a message. Bookings over HTTP are measured by
+``bench.scheduling`` (Python client); a wrk-driven booking scenario is the next step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from . import env
+from .scheduling import Clinic, _free_port
+
+WORKERS, THREADS, CONNECTIONS, SECONDS = 4, 4, 16, 8
+LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local b = math.floor(counter / 250) % 250
+  wrk.headers["X-Forwarded-For"] = "10." .. (counter % 250) .. "." .. b .. ".7"
+  return wrk.format(nil)
+end
+"""
+
+
+def ensure_wrk() -> str | None:
+    """Path of ``wrk``, installing Debian's package when possible."""
+    found = shutil.which("wrk")
+    if found or os.geteuid() != 0:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True, check=False)
+    return shutil.which("wrk")
+
+
+class Server:
+    """A gunicorn serving ``target`` on a free port with the shared settings."""
+
+    def __init__(self, target: str, probe: str, extra_env: dict | None = None):
+        self.target, self.probe, self.extra_env = target, probe, extra_env or {}
+
+    def __enter__(self):
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-k", "gthread",
+                "--threads", str(THREADS), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                self.target,
+            ],
+            cwd=env.ROOT,
+            env={**os.environ, "SAAS_PUBLIC_PORT": str(port), **self.extra_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + self.probe, timeout=5).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.proc.kill()
+        raise RuntimeError(f"gunicorn for {self.target} did not start")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(15)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(wrk: str, url: str, host: str) -> dict:
+    """One wrk run; returns req/s, p50/p99 ms and the non-2xx/3xx count."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA)
+    try:
+        out = subprocess.run(
+            [
+                wrk, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
+                "-s", script.name, "-H", f"Host: {host}", url,
+            ],
+            capture_output=True, text=True, timeout=SECONDS + 60, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        Path(script.name).unlink(missing_ok=True)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(bad.group(1)) if bad else 0}
+
+
+def count_statements(app, fn) -> int:
+    """SQL statements the runtime engine executes while ``fn()`` runs."""
+    from sqlalchemy import event
+
+    engine = app.extensions["similia.engine"]
+    seen = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return len(seen)
+
+
+def statements_table(app, clinic: Clinic) -> list[list[str]]:
+    """Statements per public-page view and per booking, through the real app."""
+    client = app.test_client()
+    base = f"http://{clinic.host}"
+    client.get("/", base_url=base)  # warm caches (data keys, compiled statements)
+    page = count_statements(app, lambda: client.get("/", base_url=base))
+    token = clinic.patient_tokens(1)[0]
+    day = dt.date.today() + dt.timedelta(days=30)
+    slots = client.get(
+        "/api/v1/slots",
+        query_string={"service_id": clinic.service, "from": day.isoformat(), "to": day.isoformat()},
+        base_url=base,
+    ).get_json()
+    group = next(g for g in slots["groups"] if g["starts"])
+    body = {
+        "service_id": clinic.service,
+        "practitioner_id": group["practitioner"]["id"],
+        "location_id": group["location"]["id"],
+        "start": group["starts"][0],
+    }
+    codes = []
+    booking = count_statements(
+        app,
+        lambda: codes.append(
+            client.post(
+                "/api/v1/appointments",
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                base_url=base,
+            ).status_code
+        ),
+    )
+    return [
+        ["clinic's public page", str(page)],
+        [f"booking (status {codes[0]})", str(booking)],
+    ]
+
+
+def _print(headers, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+    print(line)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def main() -> None:
+    """Build a clinic, run every scenario against both apps, print the tables."""
+    app = env.make_app()
+    logging.getLogger("similia.access").setLevel(logging.WARNING)  # keep the tables readable
+    clinic = Clinic(app)
+    clinic.configure()
+    clinic.fill()
+    print("\n## SQL statements per request (in-process)\n")
+    _print(["request", "statements"], statements_table(app, clinic))
+    wrk = ensure_wrk()
+    if wrk is None:
+        print("\n(HTTP throughput skipped: install wrk with `apt-get install -y wrk`)")
+        return
+    day = dt.date.today() + dt.timedelta(days=7)
+    four_weeks = day + dt.timedelta(days=27)
+    slots = "/api/v1/slots?service_id={}&from={}&to={}"
+    scenarios = [
+        ("/healthz (platform host)", "localhost", "/healthz"),
+        ("/healthz on a clinic's host", clinic.host, "/healthz"),
+        ("static file on a clinic's host", clinic.host, "/static/similia.css"),
+        ("clinic's public page", clinic.host, "/"),
+        ("slot search, 1 day", clinic.host, slots.format(clinic.service, day, day)),
+        ("slot search, 4 weeks", clinic.host, slots.format(clinic.service, day, four_weeks)),
+    ]
+    with Server("bench.bare_app:app", "/json") as bare:
+        base = run_wrk(wrk, bare.url + "/json", "localhost")
+    rows = [["bare Flask JSON GET", f"{base['rps']:.0f}", "1.00", f"{base['p50']:.1f}",
+             f"{base['p99']:.1f}", str(base["non2xx"])]]  # fmt: skip
+    with Server("saas.wsgi:app", "/healthz", {"SAAS_PROXY_HOPS": "1"}) as similia:
+        for name, host, path in scenarios:
+            r = run_wrk(wrk, similia.url + path, host)
+            rows.append([name, f"{r['rps']:.0f}", f"{r['rps'] / base['rps']:.3f}",
+                         f"{r['p50']:.1f}", f"{r['p99']:.1f}", str(r["non2xx"])])  # fmt: skip
+    print(
+        f"\n## HTTP throughput, wrk -t2 -c{CONNECTIONS} -d{SECONDS}s "
+        f"(gunicorn {WORKERS} workers x {THREADS} threads)\n"
+    )
+    _print(["scenario", "req/s", "ratio to bare", "p50 ms", "p99 ms", "non-2xx"], rows)
