@@ -74,7 +74,7 @@ def identities(app):
 SIGN_OUTS = {"DELETE /api/v1/auth/token", "DELETE /api/v1/patients/token"}
 
 FUZZ_SETTINGS = settings(
-    max_examples=6,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     database=None,
