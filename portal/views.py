@@ -1,26 +1,33 @@
 """The patient-facing portal on the clinic's own address.
 
 The front page shows what the clinic offers: its visit types with duration and price, its
-practitioners, and the next free times for each visit type (the same engine as the public
-slots API, so the page never shows a time that cannot be booked).
+practitioners, and the next free times for each visit type (the same engine as the booking
+pages, so a time shown can be booked: each one links to the review step). The branded
+shell (``portal/base.html``) shows the clinic's name, colours (as validated CSS custom
+properties in ``/portal/brand.css``), contact details, opening hours and legal notices.
+
+The page routes live in :mod:`.account`, :mod:`.booking`, :mod:`.visits` and
+:mod:`.profile`, all on :data:`portal.blueprint.bp`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, g, render_template
+from flask import Response, g, render_template
 from sqlalchemy import select
 
 from saas import db
 from saas.models import utcnow
-from saas.money import format_price
-from saas.scheduling.models import Location, Practitioner, VisitType
-from saas.scheduling.queries import search_slots
-from saas.web import CLINIC, serve_on
+from saas.scheduling.models import Location, Practitioner
 
-bp = Blueprint("portal", __name__, template_folder="templates")
-serve_on(bp, CLINIC)
+from . import account, booking, profile, visits  # noqa: F401 - add their routes to bp
+from .blueprint import bp
+from .branding import brand_of, favicon_svg
+from .catalogue import active_visit_types
+from .times import free_times
+
+__all__ = ["bp", "home"]
 LOOKAHEAD_DAYS = 14
 NEXT_TIMES = 4
 
@@ -28,13 +35,7 @@ NEXT_TIMES = 4
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
-    services = list(
-        db.session.scalars(
-            select(VisitType)
-            .where(VisitType.tenant_id == tenant.id, VisitType.is_active.is_(True))
-            .order_by(VisitType.duration_minutes.desc(), VisitType.name)
-        )
-    )
+    services = active_visit_types(tenant)
     practitioners = list(
         db.session.scalars(
             select(Practitioner)
@@ -50,16 +51,13 @@ def home():
     now = utcnow()
     offers = []
     for service in services:
-        found = search_slots(
-            db.session, tenant.id, service.id, now, now + dt.timedelta(days=LOOKAHEAD_DAYS)
-        )
+        found = free_times(tenant, service.id, now, now + dt.timedelta(days=LOOKAHEAD_DAYS))
         offers.append(
             {
                 "service": service,
-                "price": format_price(service.price_minor, service.currency),
                 "next": [
                     {
-                        "start": slot.start,
+                        "slot": slot,
                         "practitioner": names.get(slot.practitioner_id, ""),
                         "place": places[slot.location_id].name
                         if slot.location_id in places
@@ -70,3 +68,34 @@ def home():
             }
         )
     return render_template("portal/home.html", offers=offers, practitioners=practitioners)
+
+
+@bp.route("/portal/brand.css")
+def brand_css():
+    """The clinic's colours as CSS custom properties (validated hex values only)."""
+    css = brand_of(g.tenant)["css"]
+    resp = Response(css, mimetype="text/css")
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    resp.vary.add("Host")
+    return resp
+
+
+@bp.route("/portal/favicon.svg")
+def favicon():
+    """The clinic's initial on its colour."""
+    resp = Response(favicon_svg(brand_of(g.tenant)), mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    resp.vary.add("Host")
+    return resp
+
+
+@bp.route("/privacy")
+def privacy():
+    """The clinic's privacy notice, as the clinic wrote it."""
+    return render_template("portal/text_page.html", kind="privacy")
+
+
+@bp.route("/imprint")
+def imprint():
+    """The clinic's legal notice (imprint)."""
+    return render_template("portal/text_page.html", kind="imprint")

@@ -63,6 +63,14 @@ class BrandingSchema(Schema):
         load_default="#2f6f5e",
     )
     tagline = fields.String(validate=[validate.Length(max=160), single_line], load_default="")
+    #: What the patient portal shows (empty: the portal leaves that part out).
+    welcome_text = fields.String(validate=validate.Length(max=1000), load_default="")
+    address = fields.String(validate=validate.Length(max=300), load_default="")
+    phone = fields.String(validate=[validate.Length(max=40), single_line], load_default="")
+    email = fields.String(validate=[validate.Length(max=254), single_line], load_default="")
+    opening_hours = fields.String(validate=validate.Length(max=500), load_default="")
+    privacy_notice = fields.String(validate=validate.Length(max=5000), load_default="")
+    imprint = fields.String(validate=validate.Length(max=2000), load_default="")
 
 
 CLINIC = settings.declare(
@@ -82,7 +90,7 @@ BRANDING = settings.declare(
         schema=BrandingSchema,
         permission="settings.manage",
         audit_action="settings.branding_changed",
-        description="Colour and tagline of the clinic's pages.",
+        description="Colour, tagline and the contact details the patient portal shows.",
     )
 )
 
