@@ -105,8 +105,10 @@ def appointments():
             .order_by(Appointment.start_at)
         )
     )
-    upcoming = [_view(a, now) for a in rows if a.end_at > now]
-    past = [_view(a, now) for a in reversed(rows) if a.end_at <= now][:50]
+    active = ("held", "confirmed", "checked_in")
+    upcoming = [_view(a, now) for a in rows if a.end_at > now and a.effective_status(now) in active]
+    shown = {v["appt"].id for v in upcoming}
+    past = [_view(a, now) for a in reversed(rows) if a.id not in shown][:50]
     waiting = list(
         db.session.scalars(
             select(WaitlistEntry).where(

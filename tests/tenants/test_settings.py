@@ -103,7 +103,17 @@ def test_settings_registry_serves_every_section(make_clinic, token_for, client):
     host, headers = f"http://{clinic.host}", bearer(token_for(clinic))
     every = client.get("/api/v1/settings", headers=headers, base_url=host).get_json()
     assert set(every) == set(settings.SECTIONS) >= {"clinic", "branding", "records", "feeds"}
-    assert every["branding"] == {"brand_color": "#2f6f5e", "tagline": ""}
+    assert every["branding"] == {
+        "brand_color": "#2f6f5e",
+        "tagline": "",
+        "welcome_text": "",
+        "address": "",
+        "phone": "",
+        "email": "",
+        "opening_hours": "",
+        "privacy_notice": "",
+        "imprint": "",
+    }
     assert every["feeds"] == {"patient_names_in_feeds": "initials"}
     assert every["records"]["clinical_access"] == {"owner": "write", "admin": "none"}
     assert every["clinic"] == {"name": f"Clinic {clinic.slug}", "timezone": "Europe/London"}
