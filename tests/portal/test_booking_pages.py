@@ -206,8 +206,9 @@ def test_lost_race_shows_three_nearest_times_and_books_nothing(app, practice, si
     alternatives = re.findall(r'href="/book/review\?[^"]+"', text)
     assert len(alternatives) == 3
     assert all(start.isoformat().replace("+", "%2B") not in a for a in alternatives)
-    from saas.scheduling.models import Appointment
     from sqlalchemy import func, select
+
+    from saas.scheduling.models import Appointment
 
     with clinic_session(app, clinic.id) as sess:
         mine = sess.scalar(
@@ -300,8 +301,9 @@ def test_month_and_day_views_come_from_the_slot_engine(app, practice, signed_in)
 
 def test_waitlist_join_and_leave(app, practice, signed_in, patient):
     """Joining lists the entry under my visits; leaving removes it."""
-    from saas.scheduling.models import WaitlistEntry
     from sqlalchemy import select
+
+    from saas.scheduling.models import WaitlistEntry
 
     joined = form_post(
         signed_in,
