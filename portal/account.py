@@ -27,6 +27,7 @@ from saas.web import safe_next
 from .blueprint import bp
 from .forms import ActionForm, ChoosePasswordForm, EmailOnlyForm, RegisterForm, SignInForm
 from .session import current_patient, forget, remember
+from .signin_links import send_sign_in_link, use_sign_in_link
 
 NEXT_KEY = "portal_next"
 
@@ -155,3 +156,39 @@ def forgot():
         return redirect(url_for("portal.check_email"))
     status = 422 if form.errors else 200
     return render_template("portal/forgot.html", form=form), status
+
+
+@bp.route("/sign-in/email", methods=["GET", "POST"])
+@limiter.limit("5/hour", methods=["POST"])
+def sign_in_link_request():
+    """Ask for a one-time sign-in link (the same answer for every address)."""
+    form = EmailOnlyForm()
+    _keep_next()
+    if form.validate_on_submit():
+        send_sign_in_link(db.session, g.tenant, form.email.data)
+        return redirect(url_for("portal.check_email"))
+    status = 422 if form.errors else 200
+    return render_template("portal/sign_in_email.html", form=form), status
+
+
+@bp.route("/sign-in/link", methods=["GET", "POST"])
+@limiter.limit("20/hour", methods=["POST"])
+def sign_in_link():
+    """The emailed link: one button signs in (a GET alone never uses the link up)."""
+    form = ChoosePasswordForm()  # only its hidden token field is used
+    token = request.form.get("token") if request.method == "POST" else request.args.get("token")
+    if not token:
+        return render_template("portal/link_invalid.html"), 404
+    if request.method == "POST":
+        if not ActionForm().validate_on_submit():
+            return render_template("portal/link_invalid.html"), 400
+        try:
+            _, session_token = use_sign_in_link(db.session, g.tenant, token)
+        except NotFound as exc:
+            errors.refused(exc)
+            return render_template("portal/link_invalid.html"), 404
+        remember(session_token)
+        flash("You are signed in.", "success")
+        return redirect(safe_next(session.pop(NEXT_KEY, None), "/appointments"))
+    form.token.data = token
+    return render_template("portal/sign_in_link.html", form=form)

@@ -85,16 +85,26 @@ def book():
     zone = _zone()
     today = utcnow().astimezone(zone).date()
     service = visit_type_in(tenant, _uuid(request.args.get("service_id")))
+    #: A recall link may name the practitioner and a date window before the visit type.
+    carry = {k: request.args[k] for k in ("practitioner_id", "from") if request.args.get(k)}
     if service is None:
-        return render_template("portal/book_types.html", services=active_visit_types(tenant))
+        return render_template(
+            "portal/book_types.html", services=active_visit_types(tenant), carry=carry
+        )
     practitioners = practitioners_for(tenant, service.id)
     chosen = _uuid(request.args.get("practitioner_id"))
     practitioner = next((p for p in practitioners if p.id == chosen), None)
     if practitioner is None and request.args.get("any") != "1":
+        window = {"from": request.args["from"]} if request.args.get("from") else {}
         return render_template(
-            "portal/book_practitioners.html", service=service, practitioners=practitioners
+            "portal/book_practitioners.html",
+            service=service,
+            practitioners=practitioners,
+            carry=window,
         )
     params = {"service_id": service.id}
+    if request.args.get("from"):
+        params["from"] = request.args["from"]
     if practitioner is not None:
         params["practitioner_id"] = practitioner.id
     else:
