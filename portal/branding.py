@@ -67,8 +67,9 @@ def stylesheet(values: dict) -> str:
     return f":root{{{props}}}\n"
 
 
-def _logo(values: dict) -> str | None:
-    url = values.get("logo_url") or ""
+def _logo(values: dict, stored: dict) -> str | None:
+    # the console's logo upload declares the field; until then a stored value is read as is
+    url = values.get("logo_url") or stored.get("logo_url") or ""
     if isinstance(url, str) and (
         (url.startswith("/") and not url.startswith("//")) or url.startswith("https://")
     ):
@@ -90,7 +91,7 @@ def brand_of(tenant) -> dict:
         "hours": values.get("opening_hours") or "",
         "privacy": values.get("privacy_notice") or "",
         "imprint": values.get("imprint") or "",
-        "logo": _logo(values),
+        "logo": _logo(values, (tenant.settings or {}).get("branding") or {}),
         "brand": css_variables(values)["--brand"],
         #: Changes whenever the colours change, so the stylesheet can be cached for long.
         "version": hashlib.sha256(css.encode()).hexdigest()[:12],
