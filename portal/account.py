@@ -13,10 +13,11 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, session, url_for
 
 from saas import db, errors
-from saas.exceptions import DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from saas.exceptions import Forbidden, Invalid, NotFound, Unauthenticated
 from saas.extensions import limiter
 from saas.patients import (
     get_patient_by_email_in_tenant,
+    normalise_email,
     register_patient,
     sign_in_patient,
     sign_out_patient,
@@ -146,13 +147,12 @@ def forgot():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         try:
-            patient = get_patient_by_email_in_tenant(db.session, g.tenant, form.email.data.lower())
-            if patient is not None and patient.status == "active":
-                register_patient(
-                    db.session, g.tenant, full_name=patient.full_name, email=form.email.data
-                )
-        except DomainError:
-            db.session.rollback()
+            email = normalise_email(form.email.data)
+        except Invalid:
+            email = None  # nobody has this address: the same answer as for a stranger
+        patient = get_patient_by_email_in_tenant(db.session, g.tenant, email) if email else None
+        if patient is not None and patient.status == "active":
+            register_patient(db.session, g.tenant, full_name=patient.full_name, email=email)
         return redirect(url_for("portal.check_email"))
     status = 422 if form.errors else 200
     return render_template("portal/forgot.html", form=form), status
