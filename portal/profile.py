@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from saas import db, errors
+from saas import db, errors, settings
 from saas.exceptions import DomainError
+from saas.extensions import limiter
 from saas.records import consents as consent_svc
 from saas.records import queries as record_queries
 from saas.records import services as record_services
 
 from .blueprint import bp
+from .data_requests import KINDS, request_data_action
 from .forms import ActionForm, ProfileForm
 from .session import current_patient, patient_required
 
+SENT = {
+    "export": "Your request is sent. The clinic sends you a copy of your data within a month.",
+    "erasure": "Your request is sent. The clinic confirms the deletion with you within a month.",
+}
 CONSENT_TEXT_VERSION = "portal-2026-11"
 #: What each purpose means, in the words the patient agrees to.
 CONSENTS = {
@@ -63,6 +69,7 @@ def profile():
             consents=CONSENTS,
             standing=standing,
             action=ActionForm(),
+            retention_years=settings.read(g.tenant, "records").get("retention_years"),
         ),
         422 if (form.errors or message) else 200,
     )
@@ -97,4 +104,26 @@ def consent(purpose):
             flash("Your consent is withdrawn.", "success")
     except DomainError as exc:
         flash(errors.refused(exc), "error")
+    return redirect(url_for("portal.profile"))
+
+
+@bp.route("/profile/data/<kind>", methods=["POST"])
+@patient_required
+@limiter.limit("5/day", methods=["POST"])
+def data_request(kind):
+    """Ask the clinic for a copy of my data, or to delete my account."""
+    form = ActionForm()
+    if kind not in KINDS or not form.validate_on_submit():
+        return render_template("portal/link_invalid.html", what="request"), 404
+    request_data_action(db.session, g.tenant, current_patient(), kind)
+    if kind == "export":
+        flash(
+            "Your request is sent. The clinic sends you a copy of your data within a month.",
+            "success",
+        )
+    else:
+        flash(
+            "Your request is sent. The clinic confirms the deletion with you within a month.",
+            "success",
+        )
     return redirect(url_for("portal.profile"))
