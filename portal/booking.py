@@ -29,7 +29,12 @@ from saas.actors import Actor
 from saas.exceptions import Conflict, DomainError, NotFound
 from saas.extensions import limiter
 from saas.models import utcnow
-from saas.scheduling.queries import get_location_in_tenant, get_practitioner_in_tenant
+from saas.records import intake
+from saas.scheduling.queries import (
+    get_location_in_tenant,
+    get_practitioner_in_tenant,
+    is_returning_patient,
+)
 from saas.scheduling.rules import effective_rules
 from saas.scheduling.services import book_appointment
 from saas.scheduling.waitlist import get_waitlist_entry_in_tenant
@@ -172,9 +177,28 @@ def _chosen(source) -> dict | None:
     }
 
 
+def _intake_questions(choice: dict, patient) -> list[str]:
+    """The clinic's intake questions when this booking is the patient's first visit."""
+    first = choice["service"].new_patients_only or not is_returning_patient(
+        db.session, g.tenant.id, patient.id, now=utcnow()
+    )
+    if not intake.needs_intake(db.session, g.tenant, patient, first_visit=first):
+        return []
+    return intake.questions(g.tenant)
+
+
 def _review(choice: dict, form: ConfirmBookingForm, message: str | None = None, status=200):
+    asked = _intake_questions(choice, current_patient())
+    answers = [request.form.get(f"answer_{i}", "") for i in range(len(asked))]
     return (
-        render_template("portal/review.html", c=choice, form=form, message=message),
+        render_template(
+            "portal/review.html",
+            c=choice,
+            form=form,
+            message=message,
+            intake=list(zip(asked, answers, strict=True)),
+            max_answer=intake.MAX_ANSWER,
+        ),
         status,
     )
 
@@ -196,6 +220,7 @@ def review():
     if not form.validate_on_submit():
         return _review(choice, form, status=422)
     patient = current_patient()
+    asked = _intake_questions(choice, patient)
     try:
         appt = book_appointment(
             db.session,
@@ -214,6 +239,9 @@ def review():
         return _taken(choice)
     except (DomainError, NotFound) as exc:
         return _review(choice, form, errors.refused(exc), status=422)
+    if asked:  # in the booking's transaction: a refused booking keeps no answers
+        answers = [request.form.get(f"answer_{i}", "") for i in range(len(asked))]
+        intake.submit_intake(db.session, g.tenant, patient, answers, appointment_id=appt.id)
     return redirect(url_for("portal.appointment", appointment_id=appt.id, booked=1))
 
 

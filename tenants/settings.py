@@ -29,6 +29,7 @@ from saas import db, settings
 from saas.actors import Actor
 from saas.exceptions import Invalid
 from saas.inputs import single_line
+from saas.records import intake as _intake_settings  # noqa: F401 - declares "intake"
 from saas.records import settings as _records_settings  # noqa: F401 - declares "records"
 from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares "feeds"
 from saas.security.rbac import current_actor, requires
@@ -117,6 +118,7 @@ class AllSettingsSchema(Schema):
     records = fields.Dict()
     feeds = fields.Dict()
     booking = fields.Dict()
+    intake = fields.Dict()
 
 
 @blp.route("/settings")
