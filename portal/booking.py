@@ -203,9 +203,16 @@ def _review(choice: dict, form: ConfirmBookingForm, message: str | None = None, 
     )
 
 
+def _patient_key() -> str:
+    """Rate-limit key of the signed-in patient (per account, on top of per address)."""
+    patient = current_patient()
+    return f"portal-patient:{patient.id}" if patient else "portal-patient:-"
+
+
 @bp.route("/book/review", methods=["GET", "POST"])
 @patient_required
 @limiter.limit("30/hour", methods=["POST"])
+@limiter.limit("20/hour", methods=["POST"], key_func=_patient_key)
 def review():
     """The chosen time, the clinic's cancellation policy, and the button that books it."""
     form = ConfirmBookingForm()

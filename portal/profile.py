@@ -11,6 +11,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from saas import db, errors, settings
 from saas.exceptions import DomainError
 from saas.extensions import limiter
+from saas.patients import register_patient
 from saas.records import consents as consent_svc
 from saas.records import queries as record_queries
 from saas.records import services as record_services
@@ -126,4 +127,19 @@ def data_request(kind):
             "Your request is sent. The clinic confirms the deletion with you within a month.",
             "success",
         )
+    return redirect(url_for("portal.profile"))
+
+
+@bp.route("/profile/password", methods=["POST"])
+@patient_required
+@limiter.limit("5/hour", methods=["POST"])
+def password():
+    """Change the password through an emailed link (proves the address, as a reset does)."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return render_template("portal/link_invalid.html", what="request"), 400
+    patient = current_patient()
+    email = record_queries.demographics(db.session, patient)["email"]
+    register_patient(db.session, g.tenant, full_name=patient.full_name, email=email)
+    flash("We have emailed you a link to choose a new password.", "success")
     return redirect(url_for("portal.profile"))

@@ -325,3 +325,74 @@ def test_waitlist_join_and_leave(app, practice, signed_in, patient):
     assert left.status_code == 302
     with clinic_session(app, practice.clinic.id) as sess:
         assert sess.get(WaitlistEntry, (practice.clinic.id, entry.id)).status == "cancelled"
+
+
+def test_booking_from_a_waitlist_offer(app, practice, signed_in, patient):
+    """A freed time is offered; the email's link opens the review of exactly that time."""
+    from sqlalchemy import select
+
+    from saas.scheduling.models import WaitlistOffer
+
+    day = practice.day(3)
+    taken = AppointmentFactory(practice=practice, start=practice.at(day, "10:00"))
+    joined = practice.owner.post(
+        "/api/v1/waitlist",
+        {
+            "service_id": practice.service_id,
+            "earliest_date": day.isoformat(),
+            "latest_date": day.isoformat(),
+        },
+        token=patient.token,
+    )
+    assert joined.status_code == 201, joined.get_json()
+    cancelled = practice.owner.post(
+        f"/api/v1/appointments/{taken.id}/cancel", {}, token=taken.patient.token
+    )
+    assert cancelled.status_code == 200
+    with clinic_session(app, practice.clinic.id) as sess:
+        offer_id = sess.scalar(select(WaitlistOffer.id))
+    link = get(signed_in, practice.clinic, f"/book/offer/{offer_id}")
+    assert link.status_code == 302 and link.location.startswith("/book/review?")
+    page = get(signed_in, practice.clinic, link.location)
+    assert page.status_code == 200
+    start = practice.at(day, "10:00")
+    booked = signed_in.post(
+        "/book/review",
+        data={
+            "csrf_token": csrf_from(page.data),
+            "service_id": practice.service_id,
+            "practitioner_id": practice.practitioner_id,
+            "location_id": practice.location_id,
+            "start": start.isoformat(),
+            "accept": "y",
+        },
+        base_url=f"http://{practice.clinic.host}",
+    )
+    assert booked.status_code == 302
+    appt_id = booked.location.split("/appointments/")[1].split("?")[0]
+    assert appointment_status(app, practice.clinic, appt_id) == ("confirmed", start)
+    # another patient cannot use this offer
+    other = PatientFactory(clinic=practice.clinic, portal_token=True)
+    stranger = portal_client(app, practice.clinic, other.token)
+    assert get(stranger, practice.clinic, f"/book/offer/{offer_id}").status_code == 404
+
+
+def test_booking_attempts_are_limited_per_account(app, practice, patient):
+    """21 booking attempts within the hour from ever-new addresses: the 21st is refused."""
+    codes = []
+    for _ in range(21):
+        c = portal_client(app, practice.clinic, patient.token)  # a new client address each time
+        page = get(c, practice.clinic, review_path(practice, practice.at(practice.day(3), "10:00")))
+        resp = c.post(
+            "/book/review",
+            data={  # no tick: refused, books nothing
+                "csrf_token": csrf_from(page.data),
+                "service_id": practice.service_id,
+                "practitioner_id": practice.practitioner_id,
+                "location_id": practice.location_id,
+                "start": practice.at(practice.day(3), "10:00").isoformat(),
+            },
+            base_url=f"http://{practice.clinic.host}",
+        )
+        codes.append(resp.status_code)
+    assert codes[:20] == [422] * 20 and codes[20] == 429

@@ -79,3 +79,15 @@ def test_data_requests_reach_the_clinic_and_the_audit_log(app, practice, signed_
         )
         assert {"email.patient.export_requested", "email.patient.erasure_requested"} <= set(topics)
     assert _post(signed_in, practice.clinic, "/profile/data/everything").status_code == 404
+
+
+def test_password_change_emails_a_link(app, practice, signed_in, patient):
+    """The profile's password button sends a one-time link to the patient's own address."""
+    from saas.models import OutboxMessage
+
+    assert _post(signed_in, practice.clinic, "/profile/password").status_code == 302
+    with clinic_session(app, practice.clinic.id) as sess:
+        sent = sess.scalars(
+            select(OutboxMessage).where(OutboxMessage.topic == "email.verify_patient")
+        ).all()
+    assert [m.payload["to"] for m in sent] == [patient.email]
