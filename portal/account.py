@@ -11,6 +11,7 @@ email round trip.
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from saas import db, errors
 from saas.exceptions import Forbidden, Invalid, NotFound, Unauthenticated
@@ -89,11 +90,11 @@ def verify():
         from saas.patients import read_sealed
 
         email = read_sealed(db.session, patient, "email")
-        _, token = sign_in_patient(
+        _patient, token = sign_in_patient(
             db.session, g.tenant, email, form.password.data, request.remote_addr
         )
         remember(token)
-        flash("Your email is confirmed and you are signed in.", "success")
+        flash(_("Your email is confirmed and you are signed in."), "success")
         return redirect(safe_next(session.pop(NEXT_KEY, None), "/appointments"))
     status = 422 if form.errors else 200
     return render_template("portal/verify.html", form=form, message=None), status
@@ -110,7 +111,7 @@ def sign_in():
     message = None
     if form.validate_on_submit():
         try:
-            _, token = sign_in_patient(
+            _patient, token = sign_in_patient(
                 db.session, g.tenant, form.email.data, form.password.data, request.remote_addr
             )
         except Unauthenticated as exc:
@@ -136,7 +137,7 @@ def sign_out():
     if form.validate_on_submit() and patient is not None:
         sign_out_patient(db.session, g.tenant, patient, g.portal_token)
     forget()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect("/")
 
 
@@ -183,12 +184,12 @@ def sign_in_link():
         if not ActionForm().validate_on_submit():
             return render_template("portal/link_invalid.html"), 400
         try:
-            _, session_token = use_sign_in_link(db.session, g.tenant, token)
+            _patient, session_token = use_sign_in_link(db.session, g.tenant, token)
         except NotFound as exc:
             errors.refused(exc)
             return render_template("portal/link_invalid.html"), 404
         remember(session_token)
-        flash("You are signed in.", "success")
+        flash(_("You are signed in."), "success")
         return redirect(safe_next(session.pop(NEXT_KEY, None), "/appointments"))
     form.token.data = token
     return render_template("portal/sign_in_link.html", form=form)

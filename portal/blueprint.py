@@ -6,11 +6,13 @@ Every portal page module (:mod:`.views`, :mod:`.account`, :mod:`.booking`, :mod:
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, g, request
 
 from saas.web import CLINIC, serve_on
 
-from . import fmt
+from . import fmt, i18n
 from .branding import brand_of
 from .session import apply_cookie, current_patient
 
@@ -22,8 +24,17 @@ bp = Blueprint(
     static_url_path="/portal/static",
 )
 serve_on(bp, CLINIC)
+bp.record_once(lambda state: i18n.init(state.app))
 #: Paths whose answer is the same for every visitor of the clinic (cacheable).
 PUBLIC_ASSETS = ("/portal/brand.css", "/portal/favicon.svg", "/portal/static/")
+
+
+def _lang_url(code: str) -> str:
+    """The current page in another language (the patient's choice is remembered)."""
+    if request.method != "GET":  # a form's answer cannot be reloaded: start from the front page
+        return f"/?{urlencode({'lang': code})}"
+    args = {**request.args.to_dict(), "lang": code}
+    return f"{request.path}?{urlencode(args)}"
 
 
 @bp.app_context_processor
@@ -35,7 +46,13 @@ def _portal_context():
         return {}
     if "portal_brand" not in g:
         g.portal_brand = brand_of(g.tenant)
-    return {"brand": g.portal_brand, "patient": current_patient(), "fmt": fmt}
+    return {
+        "brand": g.portal_brand,
+        "patient": current_patient(),
+        "fmt": fmt,
+        "languages": i18n.LANGUAGES,
+        "lang_url": _lang_url,
+    }
 
 
 @bp.after_app_request

@@ -1,6 +1,7 @@
-"""How the portal shows times and money: the clinic's zone, named; minor units as prices.
+"""How the portal shows times and money: the clinic's zone, named; prices for the locale.
 
-Each function returns a whole phrase, so a translation can reorder it later.
+Each function returns a whole phrase in the page's language (flask-babel), so a
+translation can reorder it.
 """
 
 from __future__ import annotations
@@ -8,9 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_datetime, get_day_names
+from babel.numbers import format_currency
+from flask_babel import get_locale, gettext, ngettext
+
 from saas.money import format_price
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: Date patterns per language (English keeps the platform's familiar form).
+PATTERNS = {
+    "en": {"when": "EEEE d MMMM y, HH:mm", "day": "EEEE d MMMM y", "month": "MMMM y"},
+    "de": {"when": "EEEE, d. MMMM y, HH:mm", "day": "EEEE, d. MMMM y", "month": "MMMM y"},
+}
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in PATTERNS else "en"
 
 
 def local(instant: dt.datetime, zone: str) -> dt.datetime:
@@ -20,8 +34,9 @@ def local(instant: dt.datetime, zone: str) -> dt.datetime:
 
 def when(instant: dt.datetime, zone: str) -> str:
     """``Monday 7 December 2026, 10:00 (Europe/Berlin)``."""
-    t = local(instant, zone)
-    return f"{t:%A} {t.day} {t:%B %Y, %H:%M} ({zone})"
+    lang = _lang()
+    text = format_datetime(local(instant, zone), PATTERNS[lang]["when"], locale=lang)
+    return f"{text} ({zone})"
 
 
 def time(instant: dt.datetime, zone: str) -> str:
@@ -31,33 +46,46 @@ def time(instant: dt.datetime, zone: str) -> str:
 
 def day(d: dt.date) -> str:
     """``Monday 7 December 2026``."""
-    return f"{d:%A} {d.day} {d:%B %Y}"
+    lang = _lang()
+    return format_date(d, PATTERNS[lang]["day"], locale=lang)
 
 
 def month(d: dt.date) -> str:
     """``December 2026``."""
-    return f"{d:%B %Y}"
+    lang = _lang()
+    return format_date(d, PATTERNS[lang]["month"], locale=lang)
+
+
+def weekdays() -> list[str]:
+    """Short weekday names, Monday first."""
+    names = get_day_names("abbreviated", locale=_lang())
+    return [names[i] for i in range(7)]
 
 
 def price(minor: int, currency: str) -> str:
-    """``€60``; free visits say so."""
-    return format_price(minor, currency) if minor else "Free of charge"
+    """``€60`` (``60,00 €`` in German); free visits say so."""
+    if not minor:
+        return gettext("Free of charge")
+    lang = _lang()
+    if lang == "en":
+        return format_price(minor, currency)
+    return format_currency(minor / 100, currency, locale="de_DE")
 
 
 def duration(minutes: int) -> str:
-    """``60 minutes`` / ``1 hour 30 minutes``."""
+    """``60 minutes`` / ``1 h 30 min``."""
     hours, mins = divmod(int(minutes), 60)
     if hours and mins:
-        return f"{hours} h {mins} min"
+        return gettext("%(hours)d h %(minutes)d min", hours=hours, minutes=mins)
     if hours:
-        return f"{hours} h" if hours > 1 else "1 hour"
-    return f"{mins} minutes"
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return ngettext("%(num)d minute", "%(num)d minutes", mins)
 
 
 def hours_phrase(minutes: int) -> str:
     """A cutoff as people say it: ``24 hours``, ``2 days``, ``90 minutes``."""
     if minutes % (24 * 60) == 0 and minutes >= 48 * 60:
-        return f"{minutes // (24 * 60)} days"
+        return ngettext("%(num)d day", "%(num)d days", minutes // (24 * 60))
     if minutes % 60 == 0:
-        return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
-    return f"{minutes} minutes"
+        return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)

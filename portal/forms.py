@@ -5,6 +5,7 @@ Labels and hints are whole sentences, ready to be wrapped for translation.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -23,14 +24,14 @@ class RegisterForm(FlaskForm):
     """Name and email: the password is chosen through the emailed link."""
 
     full_name = StringField(
-        "Full name",
-        validators=[DataRequired("Enter your full name."), Length(max=120)],
+        _l("Full name"),
+        validators=[DataRequired(_l("Enter your full name.")), Length(max=120)],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
-        "Email",
-        validators=[DataRequired("Enter your email address."), Length(max=254)],
-        description="We send you a link to confirm it and choose your password.",
+        _l("Email"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
+        description=_l("We send you a link to confirm it and choose your password."),
         render_kw={"autocomplete": "email"},
     )
 
@@ -39,13 +40,13 @@ class SignInForm(FlaskForm):
     """Email and password."""
 
     email = EmailField(
-        "Email",
-        validators=[DataRequired("Enter your email address."), Length(max=254)],
+        _l("Email"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Enter your password."), Length(max=256)],
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=256)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -54,8 +55,8 @@ class EmailOnlyForm(FlaskForm):
     """Ask for a link by email."""
 
     email = EmailField(
-        "Email",
-        validators=[DataRequired("Enter your email address."), Length(max=254)],
+        _l("Email"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "email"},
     )
 
@@ -65,9 +66,9 @@ class ChoosePasswordForm(FlaskForm):
 
     token = HiddenField()
     password = PasswordField(
-        "Choose a password",
-        validators=[DataRequired("Choose a password."), Length(max=256)],
-        description="At least 10 characters; a few unrelated words make a strong one.",
+        _l("Choose a password"),
+        validators=[DataRequired(_l("Choose a password.")), Length(max=256)],
+        description=_l("At least 10 characters; a few unrelated words make a strong one."),
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -80,8 +81,8 @@ class ConfirmBookingForm(FlaskForm):
     location_id = HiddenField(validators=[DataRequired()])
     start = HiddenField(validators=[DataRequired()])
     accept = BooleanField(
-        "I have read the cancellation policy above.",
-        validators=[DataRequired("Confirm that you have read the cancellation policy.")],
+        _l("I have read the cancellation policy above."),
+        validators=[DataRequired(_l("Confirm that you have read the cancellation policy."))],
     )
 
 
@@ -89,9 +90,9 @@ class CancelForm(FlaskForm):
     """Cancel with an optional reason."""
 
     reason = TextAreaField(
-        "Reason (optional)",
+        _l("Reason (optional)"),
         validators=[Optional(), Length(max=500)],
-        description="The clinic sees this; leave it empty if you prefer.",
+        description=_l("The clinic sees this; leave it empty if you prefer."),
     )
 
 
@@ -106,11 +107,15 @@ class RescheduleForm(FlaskForm):
 class WaitlistForm(FlaskForm):
     """What the patient waits for."""
 
-    service_id = SelectField("Visit type", validators=[DataRequired("Choose a visit type.")])
-    practitioner_id = SelectField("Practitioner", validators=[Optional()])
-    earliest_date = DateField("From", validators=[Optional()], description="Leave empty for now.")
+    service_id = SelectField(
+        _l("Visit type"), validators=[DataRequired(_l("Choose a visit type."))]
+    )
+    practitioner_id = SelectField(_l("Practitioner"), validators=[Optional()])
+    earliest_date = DateField(
+        _l("From"), validators=[Optional()], description=_l("Leave empty for now.")
+    )
     latest_date = DateField(
-        "Until", validators=[Optional()], description="Leave empty for no end date."
+        _l("Until"), validators=[Optional()], description=_l("Leave empty for no end date.")
     )
 
 
@@ -118,10 +123,10 @@ class ProfileForm(FlaskForm):
     """Contact details the patient keeps up to date."""
 
     full_name = StringField(
-        "Full name", validators=[DataRequired("Enter your full name."), Length(max=120)]
+        _l("Full name"), validators=[DataRequired(_l("Enter your full name.")), Length(max=120)]
     )
     phone = StringField(
-        "Phone", validators=[Optional(), Length(max=40)], render_kw={"autocomplete": "tel"}
+        _l("Phone"), validators=[Optional(), Length(max=40)], render_kw={"autocomplete": "tel"}
     )
 
 

@@ -7,6 +7,8 @@ so a later change of wording is a new consent, as :mod:`saas.records.consents` r
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from saas import db, errors, settings
 from saas.exceptions import DomainError
@@ -21,16 +23,12 @@ from .data_requests import KINDS, request_data_action
 from .forms import ActionForm, ProfileForm
 from .session import current_patient, patient_required
 
-SENT = {
-    "export": "Your request is sent. The clinic sends you a copy of your data within a month.",
-    "erasure": "Your request is sent. The clinic confirms the deletion with you within a month.",
-}
 CONSENT_TEXT_VERSION = "portal-2026-11"
 #: What each purpose means, in the words the patient agrees to.
 CONSENTS = {
-    "reminders_email": "Send me appointment reminders and follow-up invitations by email.",
-    "reminders_sms": "Send me appointment reminders by text message.",
-    "marketing_email": "Send me the clinic's news by email.",
+    "reminders_email": _l("Send me appointment reminders and follow-up invitations by email."),
+    "reminders_sms": _l("Send me appointment reminders by text message."),
+    "marketing_email": _l("Send me the clinic's news by email."),
 }
 
 
@@ -54,7 +52,7 @@ def profile():
         except DomainError as exc:
             message = errors.form_errors(form, exc)
         else:
-            flash("Your details are saved.", "success")
+            flash(_("Your details are saved."), "success")
             return redirect(url_for("portal.profile"))
     standing = {
         c.purpose
@@ -95,14 +93,14 @@ def consent(purpose):
                 channel="portal",
                 actor=patient,
             )
-            flash("Thank you: your consent is recorded.", "success")
+            flash(_("Thank you: your consent is recorded."), "success")
         else:
             current = consent_svc.standing_consent(db.session, g.tenant.id, patient.id, purpose)
             if current is not None:
                 consent_svc.withdraw_consent(
                     db.session, g.tenant, current, channel="portal", actor=patient
                 )
-            flash("Your consent is withdrawn.", "success")
+            flash(_("Your consent is withdrawn."), "success")
     except DomainError as exc:
         flash(errors.refused(exc), "error")
     return redirect(url_for("portal.profile"))
@@ -119,12 +117,12 @@ def data_request(kind):
     request_data_action(db.session, g.tenant, current_patient(), kind)
     if kind == "export":
         flash(
-            "Your request is sent. The clinic sends you a copy of your data within a month.",
+            _("Your request is sent. The clinic sends you a copy of your data within a month."),
             "success",
         )
     else:
         flash(
-            "Your request is sent. The clinic confirms the deletion with you within a month.",
+            _("Your request is sent. The clinic confirms the deletion with you within a month."),
             "success",
         )
     return redirect(url_for("portal.profile"))
@@ -141,5 +139,5 @@ def password():
     patient = current_patient()
     email = record_queries.demographics(db.session, patient)["email"]
     register_patient(db.session, g.tenant, full_name=patient.full_name, email=email)
-    flash("We have emailed you a link to choose a new password.", "success")
+    flash(_("We have emailed you a link to choose a new password."), "success")
     return redirect(url_for("portal.profile"))

@@ -14,6 +14,8 @@ import uuid
 from urllib.parse import urlencode
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from saas import db, errors
@@ -36,13 +38,13 @@ from .session import current_patient, patient_required
 from .times import day_bounds, free_times, month_days
 
 STATUS_TEXT = {
-    "confirmed": "Confirmed",
-    "held": "Held until paid",
-    "expired": "Hold lapsed",
-    "cancelled": "Cancelled",
-    "checked_in": "Checked in",
-    "completed": "Completed",
-    "no_show": "Missed",
+    "confirmed": _l("Confirmed"),
+    "held": _l("Held until paid"),
+    "expired": _l("Hold lapsed"),
+    "cancelled": _l("Cancelled"),
+    "checked_in": _l("Checked in"),
+    "completed": _l("Completed"),
+    "no_show": _l("Missed"),
 }
 
 
@@ -82,7 +84,7 @@ def _view(appt: Appointment, now: dt.datetime) -> dict:
         "d": details,
         "zone": details["timezone"],
         "status": appt.effective_status(now),
-        "status_text": STATUS_TEXT.get(appt.effective_status(now), appt.status),
+        "status_text": str(STATUS_TEXT.get(appt.effective_status(now), appt.status)),
         "allowed": allowed,
         "why": why,
         "rules": rules,
@@ -209,7 +211,7 @@ def cancel(appointment_id):
         except DomainError as exc:
             message = errors.form_errors(form, exc)
             return render_template("portal/cancel.html", v=v, form=form, message=message), 422
-        flash("Your visit is cancelled. We have emailed you a confirmation.", "success")
+        flash(_("Your visit is cancelled. We have emailed you a confirmation."), "success")
         return redirect(url_for("portal.appointments"))
     status = 422 if form.errors else 200
     return render_template("portal/cancel.html", v=v, form=form, message=None), status
@@ -240,11 +242,11 @@ def reschedule(appointment_id):
                 now=now,
             )
         except ValueError:
-            message = "Choose one of the times shown."
+            message = _("Choose one of the times shown.")
         except DomainError as exc:
             message = errors.refused(exc)
         else:
-            flash("Your visit has a new time. We have emailed you the details.", "success")
+            flash(_("Your visit has a new time. We have emailed you the details."), "success")
             return redirect(url_for("portal.appointment", appointment_id=appt.id))
     zone = g.tenant.timezone
     from zoneinfo import ZoneInfo
@@ -299,7 +301,7 @@ def waitlist():
     """Wait for a sooner time of a visit type, with a practitioner and dates if you like."""
     services = active_visit_types(g.tenant)
     form = WaitlistForm()
-    form.service_id.choices = [("", "Choose a visit type")] + [
+    form.service_id.choices = [("", _("Choose a visit type"))] + [
         (str(s.id), s.name) for s in services
     ]
     chosen = visit_type_in(
@@ -312,7 +314,7 @@ def waitlist():
             for p in practitioners_for(g.tenant, s.id):
                 seen[p.id] = p
         people = sorted(seen.values(), key=lambda p: p.display_name)
-    form.practitioner_id.choices = [("", "Any practitioner")] + [
+    form.practitioner_id.choices = [("", _("Any practitioner"))] + [
         (str(p.id), p.display_name) for p in people
     ]
     if request.method == "GET" and chosen is not None:
@@ -333,7 +335,7 @@ def waitlist():
         except DomainError as exc:
             message = errors.form_errors(form, exc)
         else:
-            flash("You are on the waitlist. We email you when a time frees up.", "success")
+            flash(_("You are on the waitlist. We email you when a time frees up."), "success")
             return redirect(url_for("portal.appointments"))
     status = 422 if (form.errors or message) else 200
     return render_template("portal/waitlist.html", form=form, message=message), status
@@ -363,5 +365,5 @@ def leave(entry_id):
         except DomainError as exc:
             flash(errors.refused(exc), "error")
         else:
-            flash("You have left the waitlist.", "success")
+            flash(_("You have left the waitlist."), "success")
     return redirect(url_for("portal.appointments"))

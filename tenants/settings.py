@@ -72,6 +72,8 @@ class BrandingSchema(Schema):
     opening_hours = fields.String(validate=validate.Length(max=500), load_default="")
     privacy_notice = fields.String(validate=validate.Length(max=5000), load_default="")
     imprint = fields.String(validate=validate.Length(max=2000), load_default="")
+    #: The portal's default language (patients may switch).
+    language = fields.String(validate=validate.OneOf(["en", "de"]), load_default="en")
 
 
 CLINIC = settings.declare(
