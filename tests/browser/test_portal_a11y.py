@@ -1,5 +1,7 @@
 """Every portal page passes axe-core at 360x740 and 1280x800, for two differently branded clinics.
 
+One clinic's portal speaks German by default, the other English, so both languages are checked.
+
 Each page is screenshotted into ``tests/artifacts/portal-<clinic>-<page>-<width>.png`` for a
 human to look at, checked for sideways scrolling at 360 px and weighed (document plus
 everything it loads, the logo excepted: under 200 KB). The two clinics' pages show only
@@ -30,6 +32,7 @@ BRANDS = {
         "opening_hours": "Mon–Thu 9:00–18:00\nFri 9:00–13:00",
         "privacy_notice": "We keep your records for ten years as the law requires.",
         "imprint": "Praxis Rosa, Inh. R. Keller, Oranienstraße 12, 10999 Berlin",
+        "language": "de",  # this clinic's pages are checked in German
     },
     "sun": {
         "brand_color": "#f5d90a",  # pale: the portal must keep text readable on it

@@ -26,6 +26,60 @@ PHONE = {"width": 360, "height": 740}
 LINK_RE = re.compile(r"https?://\S+/verify-email\?token=\S+")
 
 
+WORDS = {
+    "en": {
+        "Book a visit online": "Book a visit online",
+        "Next month": "Next month",
+        "Sign in": "Sign in",
+        "Register to book online": "Register to book online",
+        "Full name": "Full name",
+        "Email": "Email",
+        "Email me a link": "Email me a link",
+        "Check your email": "Check your email",
+        "Choose a password": "Choose a password",
+        "Save password and continue": "Save password and continue",
+        "Review your booking": "Review your booking",
+        "late-cancellation fee of €30": "late-cancellation fee of €30",
+        "Confirm booking": "Confirm booking",
+        "There is a problem": "There is a problem",
+        "I have read the cancellation policy above.": "I have read the cancellation policy above.",
+        "Your visit is booked.": "Your visit is booked.",
+        "^Change time": "^Change time",
+        "Move to 13:00": "Move to 13:00",
+        "Your visit has a new time.": "Your visit has a new time.",
+        "^Cancel": "^Cancel",
+        "Cancelling now is free of charge.": "Cancelling now is free of charge.",
+        "Cancel the visit": "Cancel the visit",
+        "Your visit is cancelled.": "Your visit is cancelled.",
+    },
+    "de": {
+        "Book a visit online": "Termin online buchen",
+        "Next month": "Nächster Monat",
+        "Sign in": "Anmelden",
+        "Register to book online": "Registrieren, um online zu buchen",
+        "Full name": "Vollständiger Name",
+        "Email": "E-Mail",
+        "Email me a link": "Link per E-Mail senden",
+        "Check your email": "Sehen Sie in Ihr E-Mail-Postfach",
+        "Choose a password": "Passwort wählen",
+        "Save password and continue": "Passwort speichern und weiter",
+        "Review your booking": "Buchung prüfen",
+        "late-cancellation fee of €30": "Gebühr für kurzfristige Stornierung von 30,00\xa0€",
+        "Confirm booking": "Buchung bestätigen",
+        "There is a problem": "Es gibt ein Problem",
+        "I have read the cancellation policy above.": "Ich habe die Stornierungsbedingungen oben gelesen.",
+        "Your visit is booked.": "Ihr Termin ist gebucht.",
+        "^Change time": "^Zeit ändern",
+        "Move to 13:00": "Auf 13:00 verlegen",
+        "Your visit has a new time.": "Ihr Termin hat eine neue Zeit.",
+        "^Cancel": "^Stornieren",
+        "Cancelling now is free of charge.": "Eine Stornierung ist jetzt kostenlos.",
+        "Cancel the visit": "Termin stornieren",
+        "Your visit is cancelled.": "Ihr Termin ist storniert.",
+    },
+}
+
+
 def _verify_link(mail_dir, to: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,10 +107,12 @@ def _no_horizontal_scroll(pg) -> None:
     assert width <= PHONE["width"], f"{pg.url} scrolls sideways ({width}px)"
 
 
+@pytest.mark.parametrize("lang", ["en", "de"])
 def test_register_verify_book_reschedule_cancel_on_a_phone(
-    app, live_server, new_page, worker, mail_dir, screenshot
+    app, live_server, new_page, worker, mail_dir, screenshot, lang
 ):
-    """The whole patient path at 360 px, JavaScript-free forms only."""
+    """The whole patient path at 360 px, in English and in German, plain forms only."""
+    t = WORDS[lang]
     practice = PracticeFactory(
         rules={"cancellation_cutoff_minutes": 1440, "late_cancellation_fee_minor": 3000}
     )
@@ -67,53 +123,53 @@ def test_register_verify_book_reschedule_cancel_on_a_phone(
     slug = practice.clinic.slug
     day = practice.day(3)
     pg = new_page(PHONE)
-    pg.goto(live_server.url(slug, "/"))
+    pg.goto(live_server.url(slug, f"/?lang={lang}"))
     _no_horizontal_scroll(pg)
-    pg.get_by_role("link", name="Book a visit online").click()
+    pg.get_by_role("link", name=t["Book a visit online"]).click()
     pg.get_by_role("link", name="Follow-up consultation").click()
     pg.get_by_role("link", name="Dr. Anna Weber").click()
     if pg.locator(f'a.day.free[href*="date={day.isoformat()}"]').count() == 0:
-        pg.get_by_role("link", name="Next month").click()
+        pg.get_by_role("link", name=t["Next month"]).click()
     pg.locator(f'a.day.free[href*="date={day.isoformat()}"]').click()
     _no_horizontal_scroll(pg)
     pg.get_by_role("link", name=re.compile(r"^10:00")).click()
     # not signed in yet: sign-in page, then registration keeps where we were going
-    expect(pg.get_by_role("heading", name="Sign in")).to_be_visible()
-    pg.get_by_role("link", name="Register to book online").click()
+    expect(pg.get_by_role("heading", name=t["Sign in"])).to_be_visible()
+    pg.get_by_role("link", name=t["Register to book online"]).click()
     email = f"ana-{uuid.uuid4().hex[:6]}@example.org"
-    pg.get_by_label("Full name").fill("Ana Lima")
-    pg.get_by_label("Email").fill(email)
-    pg.get_by_role("button", name="Email me a link").click()
-    expect(pg.get_by_role("heading", name="Check your email")).to_be_visible()
+    pg.get_by_label(t["Full name"]).fill("Ana Lima")
+    pg.get_by_label(t["Email"]).fill(email)
+    pg.get_by_role("button", name=t["Email me a link"]).click()
+    expect(pg.get_by_role("heading", name=t["Check your email"])).to_be_visible()
     drain(worker)
     link = _verify_link(mail_dir, email)
     pg.goto(link)
-    pg.get_by_label("Choose a password").fill("meadow-harbour-lantern-7")
-    pg.get_by_role("button", name="Save password and continue").click()
-    expect(pg.get_by_role("heading", name="Review your booking")).to_be_visible()
-    expect(pg.get_by_text("late-cancellation fee of €30")).to_be_visible()
-    screenshot(pg, "portal-flow-review-360")
+    pg.get_by_label(t["Choose a password"]).fill("meadow-harbour-lantern-7")
+    pg.get_by_role("button", name=t["Save password and continue"]).click()
+    expect(pg.get_by_role("heading", name=t["Review your booking"])).to_be_visible()
+    expect(pg.get_by_text(t["late-cancellation fee of €30"])).to_be_visible()
+    screenshot(pg, f"portal-flow-{lang}-review-360")
     _no_horizontal_scroll(pg)
-    pg.get_by_role("button", name="Confirm booking").click()
-    expect(pg.get_by_text("There is a problem")).to_be_visible()  # the policy box was not ticked
-    pg.get_by_label("I have read the cancellation policy above.").check()
-    pg.get_by_role("button", name="Confirm booking").click()
-    expect(pg.get_by_text("Your visit is booked.")).to_be_visible()
-    screenshot(pg, "portal-flow-confirmed-360")
+    pg.get_by_role("button", name=t["Confirm booking"]).click()
+    expect(pg.get_by_text(t["There is a problem"])).to_be_visible()  # the policy box was not ticked
+    pg.get_by_label(t["I have read the cancellation policy above."]).check()
+    pg.get_by_role("button", name=t["Confirm booking"]).click()
+    expect(pg.get_by_text(t["Your visit is booked."])).to_be_visible()
+    screenshot(pg, f"portal-flow-{lang}-confirmed-360")
     assert _appointments(app, practice.clinic.id) == [("confirmed", practice.at(day, "10:00"))]
     # reschedule to 13:00 the same day
-    pg.get_by_role("link", name=re.compile("^Change time")).click()
+    pg.get_by_role("link", name=re.compile(t["^Change time"])).click()
     pg.locator(f'a.day.free[href*="date={day.isoformat()}"]').click()
-    pg.get_by_role("button", name="Move to 13:00").click()
-    expect(pg.get_by_text("Your visit has a new time.")).to_be_visible()
+    pg.get_by_role("button", name=t["Move to 13:00"]).click()
+    expect(pg.get_by_text(t["Your visit has a new time."])).to_be_visible()
     assert _appointments(app, practice.clinic.id) == [("confirmed", practice.at(day, "13:00"))]
     # cancel (outside the cutoff: free of charge)
-    pg.get_by_role("link", name=re.compile("^Cancel")).click()
-    expect(pg.get_by_text("Cancelling now is free of charge.")).to_be_visible()
-    pg.get_by_role("button", name="Cancel the visit").click()
-    expect(pg.get_by_text("Your visit is cancelled.")).to_be_visible()
+    pg.get_by_role("link", name=re.compile(t["^Cancel"])).click()
+    expect(pg.get_by_text(t["Cancelling now is free of charge."])).to_be_visible()
+    pg.get_by_role("button", name=t["Cancel the visit"]).click()
+    expect(pg.get_by_text(t["Your visit is cancelled."])).to_be_visible()
     assert _appointments(app, practice.clinic.id)[0][0] == "cancelled"
-    screenshot(pg, "portal-flow-visits-360")
+    screenshot(pg, f"portal-flow-{lang}-visits-360")
     _no_horizontal_scroll(pg)
 
 
