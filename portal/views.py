@@ -7,8 +7,6 @@ slots API, so the page never shows a time that cannot be booked).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, g, render_template
 from sqlalchemy import select
 
@@ -17,12 +15,11 @@ from saas.models import utcnow
 from saas.money import format_price
 from saas.scheduling import catalogue
 from saas.scheduling.models import Location, Practitioner, VisitType
-from saas.scheduling.queries import search_slots
+from saas.scheduling.queries import next_free
 from saas.web import CLINIC, serve_on
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 serve_on(bp, CLINIC)
-LOOKAHEAD_DAYS = 14
 NEXT_TIMES = 4
 
 
@@ -62,9 +59,7 @@ def home():
     now = utcnow()
     offers = []
     for service in services:
-        found = search_slots(
-            db.session, tenant.id, service.id, now, now + dt.timedelta(days=LOOKAHEAD_DAYS)
-        )
+        found = next_free(db.session, tenant.id, service.id, NEXT_TIMES, now=now)
         offers.append(
             {
                 "service": service,
@@ -77,7 +72,7 @@ def home():
                         if slot.location_id in places
                         else "",
                     }
-                    for slot in found.slots[:NEXT_TIMES]
+                    for slot in found
                 ],
             }
         )
