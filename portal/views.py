@@ -18,6 +18,7 @@ from saas.money import format_price
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import search_slots
 from saas.web import CLINIC, serve_on
+from tenants.onboarding import practice_readiness
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 serve_on(bp, CLINIC)
@@ -28,6 +29,8 @@ NEXT_TIMES = 4
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
+    if not practice_readiness(db.session, tenant).published:
+        return render_template("portal/home.html", offers=[], practitioners=[], taking=False)
     services = list(
         db.session.scalars(
             select(VisitType)
@@ -69,4 +72,6 @@ def home():
                 ],
             }
         )
-    return render_template("portal/home.html", offers=offers, practitioners=practitioners)
+    return render_template(
+        "portal/home.html", offers=offers, practitioners=practitioners, taking=True
+    )

@@ -18,6 +18,7 @@ from saas.inputs import seq_param
 from saas.models import AuditEntry, User
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
+from tenants.onboarding import practice_readiness
 
 from .services import (
     change_role,
@@ -43,7 +44,13 @@ def dashboard():
     staff = list_staff_in_tenant(db.session, g.tenant)
     today = appointments_on_day_in_tenant(db.session, g.tenant, clinic_today(g.tenant))
     active = [r for r in today if r["appt"].status not in ("cancelled",)]
-    return render_template("admin/dashboard.html", staff_count=len(staff), today_count=len(active))
+    readiness = practice_readiness(db.session, g.tenant)
+    return render_template(
+        "admin/dashboard.html",
+        staff_count=len(staff),
+        today_count=len(active),
+        readiness=readiness,
+    )
 
 
 @bp.route("/staff", methods=["GET", "POST"])
