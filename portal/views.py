@@ -18,6 +18,7 @@ from saas.money import format_price
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import search_slots
 from saas.web import CLINIC, serve_on
+from tenants.branding import public_profile
 from tenants.onboarding import practice_readiness
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -29,8 +30,11 @@ NEXT_TIMES = 4
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
+    profile = public_profile(db.session, tenant)
     if not practice_readiness(db.session, tenant).published:
-        return render_template("portal/home.html", offers=[], practitioners=[], taking=False)
+        return render_template(
+            "portal/home.html", offers=[], practitioners=[], taking=False, profile=profile
+        )
     services = list(
         db.session.scalars(
             select(VisitType)
@@ -73,5 +77,9 @@ def home():
             }
         )
     return render_template(
-        "portal/home.html", offers=offers, practitioners=practitioners, taking=True
+        "portal/home.html",
+        offers=offers,
+        practitioners=practitioners,
+        taking=True,
+        profile=profile,
     )

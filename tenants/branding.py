@@ -84,7 +84,7 @@ def color_problem(color: str | None, role: str) -> str | None:
         return "Use a colour in the form #2f6f5e (a hash and six hexadecimal digits)."
     ratio = contrast(color.lower(), TEXT_ON_PRIMARY)
     if ratio < AA:
-        where = "white text on it" if role == "primary" else "it as text on a white page"
+        where = "white text on it" if role == "primary" else "text in it on a white page"
         return (
             f"{color} is too light: {where} reaches a contrast of {ratio:.1f}:1, "
             f"below the 4.5:1 people with low vision need (WCAG AA). "
@@ -136,6 +136,24 @@ def branding_css(tenant: Tenant) -> str:
     return f":root{{{body}}}\n"
 
 
+def public_profile(sess: Session, tenant: Tenant) -> dict:
+    """What the public page shows of the clinic: texts, contact details, the logo's URL.
+
+    Plain text values (escape them when rendering); ``logo_url`` is None without a logo.
+    """
+    brand, clinic = settings.read(tenant, "branding"), settings.read(tenant, "clinic")
+    logo = get_logo_in_tenant(sess, tenant.id)
+    return {
+        "tagline": brand["tagline"],
+        "welcome_text": brand["welcome_text"],
+        "opening_hours": brand["opening_hours"],
+        "address": clinic["address"],
+        "phone": clinic["phone"],
+        "email": clinic["email"],
+        "logo_url": f"/brand/logo?v={logo.sha256[:12]}" if logo else None,
+    }
+
+
 # -- the logo --------------------------------------------------------------------------------
 def _refuse(message: str) -> Invalid:
     return Invalid({"logo": message}, reason="invalid_image")
@@ -179,8 +197,7 @@ def clean_logo(raw: bytes) -> tuple[bytes, str, int, int]:
         image = image.convert("RGBA")
     image.thumbnail(LOGO_BOX)
     # a fresh image from the pixels alone: no EXIF, text chunks, ICC profile or trailer
-    clean = Image.new(image.mode, image.size)
-    clean.putdata(list(image.getdata()))
+    clean = Image.frombytes(image.mode, image.size, image.tobytes())
     out = io.BytesIO()
     if fmt == "JPEG":
         clean.save(out, format="JPEG", quality=90, optimize=True)
