@@ -24,6 +24,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from admin.clinic import TEMPLATES
+from admin.clinic.staff.views import note_session
 from saas import db, settings
 from saas.actors import Actor
 from saas.errors import form_errors, refused, status_of
@@ -81,6 +82,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 serve_on(bp, CLINIC)
+bp.before_request(note_session)
 
 #: Windows per weekday on the availability grid.
 GRID_SLOTS = 3
