@@ -29,6 +29,7 @@ from saas import db, settings
 from saas.actors import Actor
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError, Invalid, not_found
+from saas.extensions import limiter
 from saas.models import User
 from saas.money import format_price
 from saas.scheduling.models import (
@@ -791,11 +792,7 @@ def time_off_add():
         rows = services.bookings_in_time_off(db.session, g.tenant, practitioner.id, start, end)
 
     def blocked(slot) -> bool:
-        return (
-            slot.practitioner_id == practitioner.id
-            and slot.start < end
-            and start < (slot.start + dt.timedelta(minutes=1))
-        )
+        return slot.practitioner_id == practitioner.id and slot.start < end and start < slot.end
 
     def save():
         availability_exceptions.create_exception(
@@ -946,6 +943,7 @@ def branding_page():
 
 
 @bp.route("/branding/logo", methods=["POST"])
+@limiter.limit("30/hour")
 @requires("settings.manage")
 def logo_upload():
     """Replace the logo with a cleaned copy of the uploaded PNG or JPEG."""

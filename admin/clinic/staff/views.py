@@ -29,6 +29,7 @@ from admin.clinic.forms import InviteForm, PasswordChangeForm, PlainForm, Reauth
 from saas import db
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
+from saas.extensions import limiter
 from saas.inputs import seq_param
 from saas.models import AuditEntry, User
 from saas.scheduling.models import Practitioner
@@ -241,6 +242,7 @@ def security():
 
 
 @bp.route("/account/password", methods=["POST"])
+@limiter.limit("10/hour;5/minute")
 @requires("console.view")
 def change_password():
     """Change one's password; other sessions and API tokens end, this one stays signed in."""
@@ -270,6 +272,7 @@ def change_password():
 
 
 @bp.route("/account/recovery-codes", methods=["POST"])
+@limiter.limit("10/hour;5/minute")
 @requires("console.view")
 def new_recovery_codes():
     """New recovery codes, shown once (the old ones stop working)."""
