@@ -910,36 +910,57 @@ def _rules_errors(exc: DomainError) -> DomainError:
 BRANDING_KEYS = ("brand_color", "accent_color", "tagline", "welcome_text", "opening_hours")
 
 
-def _branding_page(form, logo_form, *, summary=None, status=200):
+def _branding_page(form, logo_form, *, summary=None, status=200, suggestions=None):
     return render_template(
         "admin/practice/branding.html",
         form=form,
         logo_form=logo_form,
         summary=summary,
+        suggestions=suggestions or {},
         logo=branding.get_logo_in_tenant(db.session, g.tenant.id),
         saved=settings.read(g.tenant, "branding"),
         button=ButtonForm(),
     ), status
 
 
+def _suggestions(form: BrandingForm) -> dict[str, str]:
+    """For each colour refused for contrast, the nearest darker shade that passes."""
+    out = {}
+    for key in ("brand_color", "accent_color"):
+        value = (form.data[key] or "").strip().lower()
+        if branding.COLOR_RE.match(value) and branding.color_problem(value, key):
+            out[key] = branding.darken_to_pass(value)
+    return out
+
+
 @bp.route("/branding", methods=["GET", "POST"])
 @requires("settings.manage")
 def branding_page():
-    """Colours, texts and logo of the public page, with a preview of its header."""
+    """Colours, texts and logo of the public page, with a preview of its header.
+
+    A colour refused for contrast comes back with a button to use the nearest darker shade
+    that passes (``use_suggested=<field>``): adjusted only when the person asks.
+    """
     form = BrandingForm(data=settings.read(g.tenant, "branding"))
-    summary, status = None, 200
+    summary, status, suggestions = None, 200, {}
     if form.validate_on_submit():
+        adjust = request.form.get("use_suggested")
+        if adjust in ("brand_color", "accent_color"):
+            field = getattr(form, adjust)
+            if branding.COLOR_RE.match((field.data or "").strip()):
+                field.data = branding.darken_to_pass(field.data.strip().lower())
         changes = {k: (form.data[k] or "").strip() for k in BRANDING_KEYS}
         try:
             settings.update_settings(db.session, _tenant(), _actor(), "branding", changes)
         except DomainError as exc:
             summary, status = _failed(form, exc)
+            suggestions = _suggestions(form)
         else:
             flash("Branding saved. Your public page shows it now.", "success")
             return redirect(url_for("practice.branding_page"))
     else:
         status = _invalid_status(form)
-    return _branding_page(form, LogoForm(), summary=summary, status=status)
+    return _branding_page(form, LogoForm(), summary=summary, status=status, suggestions=suggestions)
 
 
 @bp.route("/branding/logo", methods=["POST"])

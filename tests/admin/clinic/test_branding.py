@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import psycopg
 import pytest
@@ -77,6 +78,23 @@ def test_light_colour_is_refused_with_the_ratio_and_a_passing_shade(app, owner_d
     ok = console.post("/console/practice/branding", {**BRANDING, "brand_color": suggested})
     assert ok.status_code == 302
     assert _settings(owner_dsn, clinic)["branding"]["brand_color"] == suggested
+
+
+def test_a_refused_colour_can_be_adjusted_with_consent(app, owner_dsn):
+    """The page offers the passing shade; only pressing that button uses it."""
+    clinic = ClinicFactory()
+    console = Console(app, clinic)
+    r = console.post("/console/practice/branding", {**BRANDING, "accent_color": "#66aaff"})
+    page = r.get_data(as_text=True)
+    suggested = re.search(r"Use (#[0-9a-f]{6}) as accent colour and save", page).group(1)
+    assert 'name="use_suggested" value="accent_color"' in page
+    assert "branding" not in _settings(owner_dsn, clinic)
+    ok = console.post(
+        "/console/practice/branding",
+        {**BRANDING, "accent_color": "#66aaff", "use_suggested": "accent_color"},
+    )
+    assert ok.status_code == 302
+    assert _settings(owner_dsn, clinic)["branding"]["accent_color"] == suggested
 
 
 def test_the_api_applies_the_same_contrast_rule(app, token_for, client):
