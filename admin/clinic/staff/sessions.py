@@ -22,6 +22,31 @@ from saas.sessions import PREFIX
 KEY = "staff_sessions:{tenant}:{user}"
 
 
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_agent(agent: str) -> str:
+    """A short name for a browser's User-Agent: "Chrome on Linux" (or "Unknown browser")."""
+    browser = next((name for key, name in _BROWSERS if key in agent), None)
+    system = next((name for key, name in _SYSTEMS if key in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
 def handle(sid: str) -> str:
     """The public name of a session id."""
     return hashlib.sha256(sid.encode()).hexdigest()[:16]
@@ -58,6 +83,7 @@ def list_sessions(redis, tenant_id, user_id, current_sid: str | None) -> list[di
                 "seen": dt.datetime.fromisoformat(entry["seen"]),
                 "ip": entry.get("ip", ""),
                 "agent": entry.get("agent", ""),
+                "browser": describe_agent(entry.get("agent", "")),
             }
         )
     return sorted(out, key=lambda s: (not s["current"], -s["seen"].timestamp()))

@@ -235,3 +235,15 @@ def test_regenerate_recovery_codes_asks_for_the_password(app, owner_dsn):
         _rows(owner_dsn, "SELECT code_hash FROM recovery_codes WHERE user_id = %s", user_id)
     )
     assert len(after) == 10 and not (before & after)
+
+
+def test_sessions_are_named_by_browser_and_system():
+    """The security page names a session like a person would, never by its raw id."""
+    from admin.clinic.staff.sessions import describe_agent, handle
+
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36"
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Safari/604.1"
+    assert describe_agent(chrome) == "Chrome on Linux"
+    assert describe_agent(iphone) == "Safari on iPhone"
+    assert describe_agent("") == "Unknown browser"
+    assert len(handle("secret-session-id")) == 16 and "secret" not in handle("secret-session-id")
