@@ -7,7 +7,7 @@ public, not sealed. Tenant-scoped with RLS like every
 tenant table.
 
 Revision ID: 0009_console_setup
-Revises: 0008_sealed_cancel_reasons
+Revises: 0009_hot_paths
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from migrations.helpers import OWNER_ROLE, protect_tenant_table
 
 revision = "0009_console_setup"
-down_revision = "0008_sealed_cancel_reasons"
+down_revision = "0009_hot_paths"
 branch_labels = None
 depends_on = None
 
