@@ -7,6 +7,9 @@ slots API, so the page never shows a time that cannot be booked).
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, g, render_template
 from sqlalchemy import select
 
@@ -17,6 +20,8 @@ from saas.scheduling import catalogue
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import next_free
 from saas.web import CLINIC, serve_on
+from tenants.branding import public_profile
+from tenants.onboarding import practice_readiness
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 serve_on(bp, CLINIC)
@@ -26,7 +31,16 @@ NEXT_TIMES = 4
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
+    profile = public_profile(db.session, tenant)
     cat = catalogue.current(db.session, tenant.id)
+    today = dt.datetime.now(ZoneInfo(tenant.timezone)).date()
+    published = (
+        cat.bookable(today) if cat is not None else practice_readiness(db.session, tenant).published
+    )
+    if not published:
+        return render_template(
+            "portal/home.html", offers=[], practitioners=[], taking=False, profile=profile
+        )
     if cat is not None:
         services = sorted(
             (v for v in cat.visit_types.values() if v.is_active),
@@ -76,4 +90,10 @@ def home():
                 ],
             }
         )
-    return render_template("portal/home.html", offers=offers, practitioners=practitioners)
+    return render_template(
+        "portal/home.html",
+        offers=offers,
+        practitioners=practitioners,
+        taking=True,
+        profile=profile,
+    )
