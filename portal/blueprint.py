@@ -26,7 +26,7 @@ bp = Blueprint(
 serve_on(bp, CLINIC)
 bp.record_once(lambda state: i18n.init(state.app))
 #: Paths whose answer is the same for every visitor of the clinic (cacheable).
-PUBLIC_ASSETS = ("/portal/brand.css", "/portal/favicon.svg", "/portal/static/")
+PUBLIC_ASSETS = ("/portal/favicon.svg", "/portal/static/")
 
 
 def _lang_url(code: str) -> str:

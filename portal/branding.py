@@ -1,9 +1,10 @@
 """The clinic's look on its portal: branding settings turned into safe page values.
 
-Branding comes from the settings registry (``settings.read(tenant, "branding")``). Colours
-reach the page only as CSS custom properties in the clinic's own stylesheet
-(``/portal/brand.css``), and only after :func:`safe_hex` accepted them; nothing from the
-settings is ever written into a ``style`` attribute (the CSP refuses inline styles anyway).
+Branding comes from the settings registry (``settings.read(tenant, "branding")``) and the
+clinic's public profile. Colours reach pages only as CSS custom properties in the clinic's
+stylesheet (``/brand.css``, :mod:`tenants.branding`, which re-validates them); the portal's
+own use of a colour (the favicon) goes through :func:`safe_hex`. Nothing from the settings
+is ever written into a ``style`` attribute (the CSP refuses inline styles anyway).
 
 Decisions:
 
@@ -11,8 +12,7 @@ Decisions:
 - The text colour on the brand colour (header, buttons) is white or near-black, whichever
   contrasts more; links on white use the brand colour only when it reaches 4.5:1 (WCAG AA),
   else the default ink, so a pale brand colour cannot make the portal unreadable.
-- The logo is shown only when the branding section has a ``logo_url`` (the console's logo
-  upload adds it) that is a path on this host or an ``https`` address.
+- The logo is shown only when the clinic uploaded one (a path on this host).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from saas import settings
+from saas import db, settings
 
 DEFAULT_BRAND = "#2f6f5e"
 INK = "#1b1b1b"
@@ -67,9 +67,7 @@ def stylesheet(values: dict) -> str:
     return f":root{{{props}}}\n"
 
 
-def _logo(values: dict, stored: dict) -> str | None:
-    # the console's logo upload declares the field; until then a stored value is read as is
-    url = values.get("logo_url") or stored.get("logo_url") or ""
+def _logo(url) -> str | None:
     if isinstance(url, str) and (
         (url.startswith("/") and not url.startswith("//")) or url.startswith("https://")
     ):
@@ -78,24 +76,31 @@ def _logo(values: dict, stored: dict) -> str | None:
 
 
 def brand_of(tenant) -> dict:
-    """Everything the portal's shell shows about the clinic (escaped by Jinja when shown)."""
+    """Everything the portal's shell shows about the clinic (escaped by Jinja when shown).
+
+    Texts, contact details and the logo come from the clinic's public profile
+    (:func:`tenants.branding.public_profile`: the ``branding`` and ``clinic`` sections and
+    the uploaded logo); the colours reach pages through ``/brand.css``.
+    """
+    from tenants.branding import public_profile
+
+    profile = public_profile(db.session, tenant)
     values = settings.read(tenant, "branding")
-    css = stylesheet(values)
+    brand = safe_hex(values.get("brand_color")) or DEFAULT_BRAND
     return {
         "name": tenant.name,
-        "tagline": values.get("tagline") or "",
-        "welcome": values.get("welcome_text") or "",
-        "address": values.get("address") or "",
-        "phone": values.get("phone") or "",
-        "email": values.get("email") or "",
-        "hours": values.get("opening_hours") or "",
+        "tagline": profile.get("tagline") or "",
+        "welcome": profile.get("welcome_text") or "",
+        "address": profile.get("address") or "",
+        "phone": profile.get("phone") or "",
+        "email": profile.get("email") or "",
+        "hours": profile.get("opening_hours") or "",
         "privacy": values.get("privacy_notice") or "",
         "imprint": values.get("imprint") or "",
-        "logo": _logo(values, (tenant.settings or {}).get("branding") or {}),
-        "brand": css_variables(values)["--brand"],
-        #: Changes whenever the colours change, so the stylesheet can be cached for long.
-        "version": hashlib.sha256(css.encode()).hexdigest()[:12],
-        "css": css,
+        "logo": _logo(profile.get("logo_url")),
+        "brand": brand,
+        #: Changes whenever the icon would, so the icon can be cached for long.
+        "version": hashlib.sha256(f"{brand}|{tenant.name}".encode()).hexdigest()[:12],
     }
 
 

@@ -1,7 +1,8 @@
-"""Free times for the portal's pickers, through one function so the source can change.
+"""Free times for the portal's pickers, through two small functions so the source can change.
 
-:func:`free_times` is the only place the portal asks the slot engine; the lead's cached
-"next free times" service can replace its body without touching a page.
+:func:`free_times` (a range: the month, the day, the nearest alternatives) and
+:func:`next_times` (the front page's cached "next free times") are the only places the
+portal asks the slot engine.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from saas import db
 from saas.models import utcnow
-from saas.scheduling.queries import search_slots
+from saas.scheduling.queries import next_free, search_slots
 
 
 def free_times(
@@ -22,6 +23,11 @@ def free_times(
     return search_slots(
         db.session, tenant.id, visit_type_id, start, end, practitioner_id=practitioner_id
     )
+
+
+def next_times(tenant, visit_type_id, count: int):
+    """The first ``count`` free starts of the visit type (the cached "next free times")."""
+    return next_free(db.session, tenant.id, visit_type_id, count)
 
 
 def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:

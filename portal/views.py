@@ -1,10 +1,11 @@
 """The patient-facing portal on the clinic's own address.
 
-The front page shows what the clinic offers: its visit types with duration and price, its
-practitioners, and the next free times for each visit type (the same engine as the booking
-pages, so a time shown can be booked: each one links to the review step). The branded
-shell (``portal/base.html``) shows the clinic's name, colours (as validated CSS custom
-properties in ``/portal/brand.css``), contact details, opening hours and legal notices.
+The front page shows what the clinic offers once its practice is published (the console's
+readiness rule): its visit types with duration and price, its practitioners, and the next
+free times for each visit type (the same engine as the booking pages, so a time shown can
+be booked: each one links to the review step). The branded shell (``portal/base.html``)
+shows the clinic's name, colours (``/brand.css``), logo, contact details, opening hours,
+legal notices and the language switch.
 
 The page routes live in :mod:`.account`, :mod:`.booking`, :mod:`.visits` and
 :mod:`.profile`, all on :data:`portal.blueprint.bp`.
@@ -13,28 +14,39 @@ The page routes live in :mod:`.account`, :mod:`.booking`, :mod:`.visits` and
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from flask import Response, g, render_template
 from sqlalchemy import select
 
 from saas import db
-from saas.models import utcnow
+from saas.scheduling import catalogue
 from saas.scheduling.models import Location, Practitioner
+from tenants.onboarding import practice_readiness
 
 from . import account, booking, profile, visits  # noqa: F401 - add their routes to bp
 from .blueprint import bp
 from .branding import brand_of, favicon_svg
 from .catalogue import active_visit_types
-from .times import free_times
+from .times import next_times
 
 __all__ = ["bp", "home"]
-LOOKAHEAD_DAYS = 14
 NEXT_TIMES = 4
+
+
+def _published(tenant) -> bool:
+    cat = catalogue.current(db.session, tenant.id)
+    today = dt.datetime.now(ZoneInfo(tenant.timezone)).date()
+    return (
+        cat.bookable(today) if cat is not None else practice_readiness(db.session, tenant).published
+    )
 
 
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
+    if not _published(tenant):
+        return render_template("portal/home.html", offers=[], practitioners=[], taking=False)
     services = active_visit_types(tenant)
     practitioners = list(
         db.session.scalars(
@@ -48,10 +60,8 @@ def home():
         for loc in db.session.scalars(select(Location).where(Location.tenant_id == tenant.id))
     }
     names = {p.id: p.display_name for p in practitioners}
-    now = utcnow()
     offers = []
     for service in services:
-        found = free_times(tenant, service.id, now, now + dt.timedelta(days=LOOKAHEAD_DAYS))
         offers.append(
             {
                 "service": service,
@@ -63,21 +73,13 @@ def home():
                         if slot.location_id in places
                         else "",
                     }
-                    for slot in found.slots[:NEXT_TIMES]
+                    for slot in next_times(tenant, service.id, NEXT_TIMES)
                 ],
             }
         )
-    return render_template("portal/home.html", offers=offers, practitioners=practitioners)
-
-
-@bp.route("/portal/brand.css")
-def brand_css():
-    """The clinic's colours as CSS custom properties (validated hex values only)."""
-    css = brand_of(g.tenant)["css"]
-    resp = Response(css, mimetype="text/css")
-    resp.headers["Cache-Control"] = "public, max-age=3600"
-    resp.vary.add("Host")
-    return resp
+    return render_template(
+        "portal/home.html", offers=offers, practitioners=practitioners, taking=True
+    )
 
 
 @bp.route("/portal/favicon.svg")

@@ -105,11 +105,9 @@ def test_settings_registry_serves_every_section(make_clinic, token_for, client):
     assert set(every) == set(settings.SECTIONS) >= {"clinic", "branding", "records", "feeds"}
     assert every["branding"] == {
         "brand_color": "#2f6f5e",
+        "accent_color": "#1f5c4d",
         "tagline": "",
         "welcome_text": "",
-        "address": "",
-        "phone": "",
-        "email": "",
         "opening_hours": "",
         "privacy_notice": "",
         "imprint": "",
@@ -117,7 +115,14 @@ def test_settings_registry_serves_every_section(make_clinic, token_for, client):
     }
     assert every["feeds"] == {"patient_names_in_feeds": "initials"}
     assert every["records"]["clinical_access"] == {"owner": "write", "admin": "none"}
-    assert every["clinic"] == {"name": f"Clinic {clinic.slug}", "timezone": "Europe/London"}
+    assert every["clinic"] == {
+        "name": f"Clinic {clinic.slug}",
+        "timezone": "Europe/London",
+        "currency": "GBP",
+        "address": "",
+        "phone": "",
+        "email": "",
+    }
     spec = client.get("/api/openapi.json", base_url=host).get_json()
     for name in settings.SECTIONS:
         assert {"get", "patch"} <= set(spec["paths"][f"/api/v1/settings/{name}"])
