@@ -61,12 +61,6 @@ def css_variables(values: dict) -> dict[str, str]:
     return {"--brand": brand, "--brand-ink": ink_on_brand, "--link": link}
 
 
-def stylesheet(values: dict) -> str:
-    """``:root { ... }`` with :func:`css_variables` (safe to serve as ``text/css``)."""
-    props = "".join(f"{k}:{v};" for k, v in css_variables(values).items())
-    return f":root{{{props}}}\n"
-
-
 def _logo(url) -> str | None:
     if isinstance(url, str) and (
         (url.startswith("/") and not url.startswith("//")) or url.startswith("https://")
