@@ -25,10 +25,10 @@ BOOKING_BUDGET = 8
 
 @contextlib.contextmanager
 def statements(app):
-    """Collect the SQL statements the runtime engine runs inside the block, in this thread.
+    """Collect the SQL statements the runtime engine runs in this thread inside the block.
 
-    Only this thread's: a session's in-process worker (started by any earlier test that
-    needs emails delivered) shares the engine and would add the outbox relay's statements.
+    The test client serves the request in this thread; the workers draining the outbox in
+    the background share the engine, and their statements are not the request's.
     """
     seen: list[str] = []
     engine = app.extensions["similia.engine"]
