@@ -11,7 +11,7 @@ RLS like every tenant table; the runtime role may update only the ciphertext (re
 and delete (erasure).
 
 Revision ID: 0011_portal
-Revises: 0009_hot_paths
+Revises: 0009_console_setup
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from alembic import op
 from migrations.helpers import OWNER_ROLE, protect_tenant_table
 
 revision = "0011_portal"
-down_revision = "0009_hot_paths"
+down_revision = "0009_console_setup"
 branch_labels = None
 depends_on = None
 
