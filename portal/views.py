@@ -17,17 +17,15 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Response, g, render_template
-from sqlalchemy import select
 
 from saas import db
 from saas.scheduling import catalogue
-from saas.scheduling.models import Location, Practitioner
 from tenants.onboarding import practice_readiness
 
 from . import account, booking, profile, visits  # noqa: F401 - add their routes to bp
 from .blueprint import bp
 from .branding import brand_of, favicon_svg
-from .catalogue import active_visit_types
+from .catalogue import active_practitioners, active_visit_types, locations_by_id
 from .times import next_times
 
 __all__ = ["bp", "home"]
@@ -48,17 +46,8 @@ def home():
     if not _published(tenant):
         return render_template("portal/home.html", offers=[], practitioners=[], taking=False)
     services = active_visit_types(tenant)
-    practitioners = list(
-        db.session.scalars(
-            select(Practitioner)
-            .where(Practitioner.tenant_id == tenant.id, Practitioner.is_active.is_(True))
-            .order_by(Practitioner.display_name)
-        )
-    )
-    places = {
-        loc.id: loc
-        for loc in db.session.scalars(select(Location).where(Location.tenant_id == tenant.id))
-    }
+    practitioners = active_practitioners(tenant)
+    places = locations_by_id(tenant)
     names = {p.id: p.display_name for p in practitioners}
     offers = []
     for service in services:
