@@ -182,6 +182,7 @@ def worker(app):
 
     import dramatiq
     import dramatiq.brokers.redis
+    import dramatiq.common
 
     import workers.tasks  # noqa: F401 - declares the actors
     from workers import broker
@@ -190,6 +191,7 @@ def worker(app):
     # fetch; from a background thread that disturbs hypothesis tests running meanwhile
     # (HypothesisDeprecationWarning). The worker gets a generator of its own.
     dramatiq.brokers.redis.random = random.Random()
+    dramatiq.common.uniform = random.Random().uniform  # retry backoff jitter, likewise
 
     w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     w.start()
