@@ -1,0 +1,397 @@
+"""Read helpers of the console's calendar, each scoped to one clinic in the query itself.
+
+One calendar page costs a fixed handful of queries whatever the number of practitioners
+and days: the practitioners, the appointments of the range (one join), the schedule the
+slot engine reads (:func:`saas.scheduling.queries.load_schedule`: hours, time off,
+closures) and the closures' names. Layout is :mod:`.grid`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import uuid
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from saas import audit
+from saas.fields import FieldOpener
+from saas.models import Patient, Tenant, utcnow
+from saas.scheduling import slots as engine
+from saas.scheduling.models import (
+    Appointment,
+    AvailabilityException,
+    Closure,
+    Location,
+    Practitioner,
+    VisitType,
+)
+from saas.scheduling.queries import (
+    MAX_VISIT_SPAN,
+    get_visit_type_in_tenant,
+    load_schedule,
+    offerings,
+    visit_of,
+)
+from saas.scheduling.rules import effective_rules
+from saas.scheduling.states import allowed_actions
+
+from . import grid
+
+#: States drawn on the calendar (expired holds are not: their time is free again).
+SHOWN = ("held", "confirmed", "checked_in", "completed", "no_show", "cancelled")
+
+
+def practitioners_in_tenant(sess: Session, tenant_id) -> list[Practitioner]:
+    """The clinic's active practitioners, by name."""
+    return list(
+        sess.scalars(
+            select(Practitioner)
+            .where(Practitioner.tenant_id == tenant_id, Practitioner.is_active.is_(True))
+            .order_by(Practitioner.display_name, Practitioner.id)
+        )
+    )
+
+
+def practitioner_of_user(sess: Session, tenant_id, user_id) -> Practitioner | None:
+    """The practitioner profile linked to a staff account, if any."""
+    return sess.scalar(
+        select(Practitioner).where(
+            Practitioner.tenant_id == tenant_id,
+            Practitioner.user_id == user_id,
+            Practitioner.is_active.is_(True),
+        )
+    )
+
+
+def appointments_between(
+    sess: Session, tenant_id, start: dt.datetime, end: dt.datetime, practitioner_ids=None
+) -> list[dict]:
+    """Shown appointments overlapping ``[start, end)``, with names, earliest first."""
+    q = (
+        select(Appointment, Patient.full_name, Practitioner.display_name, VisitType.name)
+        .join(
+            Patient,
+            (Patient.tenant_id == Appointment.tenant_id) & (Patient.id == Appointment.patient_id),
+        )
+        .join(
+            Practitioner,
+            (Practitioner.tenant_id == Appointment.tenant_id)
+            & (Practitioner.id == Appointment.practitioner_id),
+        )
+        .join(
+            VisitType,
+            (VisitType.tenant_id == Appointment.tenant_id)
+            & (VisitType.id == Appointment.service_id),
+        )
+        .where(
+            Appointment.tenant_id == tenant_id,
+            Appointment.start_at > start - MAX_VISIT_SPAN,  # bounded index range
+            Appointment.start_at < end,
+            Appointment.end_at > start,
+            Appointment.status.in_(SHOWN),
+        )
+        .order_by(Appointment.start_at, Practitioner.display_name)
+    )
+    if practitioner_ids is not None:
+        q = q.where(Appointment.practitioner_id.in_(practitioner_ids))
+    now = utcnow()
+    return [
+        {
+            "appt": appt,
+            "status": appt.effective_status(now),
+            "patient": patient,
+            "practitioner": practitioner,
+            "service": service,
+        }
+        for appt, patient, practitioner, service in sess.execute(q)
+    ]
+
+
+def _closures(sess: Session, tenant_id, first: dt.date, last: dt.date) -> list[Closure]:
+    return list(
+        sess.scalars(
+            select(Closure).where(
+                Closure.tenant_id == tenant_id,
+                Closure.start_date <= last,
+                Closure.end_date >= first,
+            )
+        )
+    )
+
+
+def _time_off(sess: Session, tenant_id, ids, start, end) -> list[AvailabilityException]:
+    return list(
+        sess.scalars(
+            select(AvailabilityException).where(
+                AvailabilityException.tenant_id == tenant_id,
+                AvailabilityException.practitioner_id.in_(ids),
+                AvailabilityException.kind == "time_off",
+                AvailabilityException.starts_at < end,
+                AvailabilityException.ends_at > start,
+            )
+        )
+    )
+
+
+def calendar(
+    sess: Session,
+    tenant: Tenant,
+    days: list[dt.date],
+    practitioners: list[Practitioner],
+    *,
+    whole_day: bool = False,
+) -> dict:
+    """Columns of ``practitioners`` for each day in ``days``, laid out (see :mod:`.grid`).
+
+    Returns ``{"frames": {day: Frame}, "columns": {day: [Column]}, "items": [...]}``.
+    """
+    zone = ZoneInfo(tenant.timezone)
+    first, _ = grid.day_bounds(days[0], zone)
+    _, last = grid.day_bounds(days[-1], zone)
+    ids = [p.id for p in practitioners]
+    items = appointments_between(sess, tenant.id, first, last, ids) if ids else []
+    locations = dict(
+        sess.execute(
+            select(Location.id, Location.timezone).where(
+                Location.tenant_id == tenant.id, Location.is_active.is_(True)
+            )
+        ).all()
+    )
+    now = utcnow()
+    schedule = (
+        load_schedule(sess, tenant.id, ids, locations, first, last, now)
+        if ids and locations
+        else None
+    )
+    pairs = {(w.practitioner_id, w.location_id) for w in schedule.windows} if schedule else set()
+    pairs |= (
+        {(s.practitioner_id, s.location_id) for s in schedule.extra_hours} if schedule else set()
+    )
+    hours_by_prac: dict = {pid: [] for pid in ids}
+    for pid, lid in pairs:
+        if lid in locations and pid in hours_by_prac:
+            hours_by_prac[pid] += engine.availability(schedule, pid, lid, first, last)
+    hours_by_prac = {pid: engine._merge(ivs) for pid, ivs in hours_by_prac.items()}
+    spans = [(a, b) for ivs in hours_by_prac.values() for a, b in ivs if b > first and a < last]
+    spans += [(i["appt"].start_at, i["appt"].end_at) for i in items]
+    closures = _closures(sess, tenant.id, days[0], days[-1])
+    time_off = _time_off(sess, tenant.id, ids, first, last) if ids else []
+    prac_locations = {pid: {lid for p, lid in pairs if p == pid} for pid in ids}
+    # one window of wall-clock hours for every day shown, so rows line up across a week
+    # (a DST day is still drawn in its real length)
+    lo, hi = grid.shown_hours(zone, [], whole_day=whole_day)
+    for day in days:
+        start, end = grid.day_bounds(day, zone)
+        day_spans = [
+            (max(a, start), min(b, end - dt.timedelta(microseconds=1)))
+            for a, b in spans
+            if b > start and a < end
+        ]
+        d_lo, d_hi = grid.shown_hours(zone, day_spans, whole_day=whole_day)
+        lo, hi = min(lo, d_lo), max(hi, d_hi)
+    frames = {day: grid.frame(day, zone, (lo, hi)) for day in days}
+    columns = {}
+    for day in days:
+        fr = frames[day]
+        cols = []
+        for p in practitioners:
+            col = grid.Column(p.id, p.display_name, fr)
+            for a, b in hours_by_prac.get(p.id, []):
+                if (pos := grid.place(fr, a, b)) is not None:
+                    col.shades.append(grid.Block("work", *pos, "Working hours"))
+            for t in time_off:
+                if t.practitioner_id == p.id and (pos := grid.place(fr, t.starts_at, t.ends_at)):
+                    col.shades.append(grid.Block("time_off", *pos, "Time off"))
+            for c in closures:
+                if c.start_date <= day <= c.end_date and (
+                    c.location_id is None or c.location_id in prac_locations.get(p.id, ())
+                ):
+                    col.shades.append(grid.Block("closed", 1, fr.rows + 1, f"Closed: {c.name}"))
+            for item in items:
+                appt = item["appt"]
+                if appt.practitioner_id != p.id:
+                    continue
+                if (pos := grid.place(fr, appt.start_at, appt.end_at)) is not None:
+                    col.blocks.append(grid.Block("appointment", *pos, item=item))
+            col.lanes = grid.assign_lanes(col.blocks)
+            cols.append(col)
+        columns[day] = cols
+    return {"frames": frames, "columns": columns, "items": items, "zone": zone}
+
+
+def with_actions(item: dict, actor, now: dt.datetime) -> dict:
+    """``item`` with the actions ``actor`` may take on it now (``allowed_actions``)."""
+    return {**item, "allowed": allowed_actions(item["appt"], actor, now)}
+
+
+# -- slots for staff -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class StaffSlot:
+    """A free start the front desk may book or move a visit to."""
+
+    start: dt.datetime  #: in the location's zone
+    end: dt.datetime
+    practitioner_id: uuid.UUID
+    practitioner: str
+    location_id: uuid.UUID
+    location: str
+
+    @property
+    def value(self) -> str:
+        """The form value naming this slot: ``<ISO start>|<practitioner>|<location>``."""
+        return f"{self.start.isoformat()}|{self.practitioner_id}|{self.location_id}"
+
+
+def staff_slots(
+    sess: Session,
+    tenant: Tenant,
+    visit_type_id,
+    day: dt.date,
+    *,
+    practitioner_id=None,
+    exclude_appointment_id=None,
+    now: dt.datetime | None = None,
+) -> list[StaffSlot]:
+    """Free starts of a visit type on a local ``day`` for booking or moving by staff.
+
+    The slot engine's own answer (:func:`saas.scheduling.slots.free_slots`) on the same
+    schedule the booking verb checks, with the visit type's step; like the verb for staff
+    (``enforce_notice=not actor.is_staff``) it is not held to minimum notice or maximum
+    advance, only to the present. ``exclude_appointment_id`` is a visit being moved, whose
+    own time must not block its new one.
+    """
+    now = now or utcnow()
+    visit_type = get_visit_type_in_tenant(sess, tenant.id, visit_type_id)
+    if visit_type is None or not visit_type.is_active:
+        return []
+    offers = offerings(sess, tenant.id, visit_type.id, practitioner_id=practitioner_id)
+    if not offers:
+        return []
+    zone = ZoneInfo(tenant.timezone)
+    start, end = grid.day_bounds(day, zone)
+    schedule = load_schedule(
+        sess,
+        tenant.id,
+        sorted({o.practitioner_id for o in offers}),
+        {o.location_id: o.timezone for o in offers},
+        start,
+        end,
+        now,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    rules = effective_rules(sess, tenant.id, visit_type.id)
+    policy = dataclasses.replace(
+        rules.policy(), min_notice=dt.timedelta(0), max_advance=dt.timedelta(days=3650)
+    )
+    found = engine.free_slots(
+        schedule,
+        visit_of(visit_type),
+        policy,
+        [(o.practitioner_id, o.location_id) for o in offers],
+        start,
+        end,
+        now,
+    )
+    names = {o.practitioner_id: o.practitioner_name for o in offers}
+    places = {o.location_id: o.location_name for o in offers}
+    return [
+        StaffSlot(
+            s.start.astimezone(zone),
+            s.end.astimezone(zone),
+            s.practitioner_id,
+            names[s.practitioner_id],
+            s.location_id,
+            places[s.location_id],
+        )
+        for s in found
+    ]
+
+
+# -- patients --------------------------------------------------------------------------------
+
+PHONE_DIGITS = re.compile(r"\D+")
+#: Phone searches open every active patient's sealed number; a clinic bigger than this is
+#: asked to search by name or email instead (no blind index for phone numbers yet).
+PHONE_SCAN_LIMIT = 20_000
+
+
+def digits(value: str | None) -> str:
+    """The digits of a phone number (``+44 20 7946 0018`` → ``442079460018``)."""
+    return PHONE_DIGITS.sub("", value or "")
+
+
+def patients_by_phone(sess: Session, tenant: Tenant, actor, phone: str) -> list[dict]:
+    """Active patients whose phone number ends with the digits given (at least 6).
+
+    Phone numbers are sealed and have no blind index, so the clinic's numbers are opened
+    in memory (one data key, AES-GCM per row) and compared by their digits: ``0171 234567``
+    finds ``+49 171 234567``. The search is audited like a name search, without the number.
+    """
+    wanted = digits(phone)
+    if len(wanted) < 6:
+        return []
+    if wanted.startswith("0"):
+        wanted = wanted.lstrip("0")
+    opener = FieldOpener(sess, tenant.id)
+    rows = sess.execute(
+        select(Patient.id, Patient.full_name, Patient.phone, Patient.email)
+        .where(
+            Patient.tenant_id == tenant.id,
+            Patient.status == "active",
+            Patient.phone.is_not(None),
+        )
+        .order_by(func.lower(Patient.full_name), Patient.id)
+        .limit(PHONE_SCAN_LIMIT)
+    ).all()
+    found = []
+    for pid, name, sealed_phone, sealed_email in rows:
+        number = opener.open("patients", "phone", pid, sealed_phone)
+        if digits(number).endswith(wanted):
+            found.append(
+                {
+                    "id": pid,
+                    "full_name": name,
+                    "phone": number,
+                    "email": opener.open("patients", "email", pid, sealed_email),
+                }
+            )
+    audit.record(
+        sess,
+        tenant.id,
+        "patient.searched",
+        actor=actor,
+        data={"results": len(found), "by": ["phone"]},
+    )
+    return found[:50]
+
+
+# -- live updates ----------------------------------------------------------------------------
+
+#: Changes are looked for this far back: far longer than any transaction that writes one.
+RECENT = dt.timedelta(minutes=10)
+
+
+def schedule_version(sess: Session, tenant_id) -> str:
+    """A short token that changes whenever one of the clinic's appointments changes.
+
+    Every booking verb sets ``updated_at``; the token sums the clinic's recent changes
+    (count, sum and latest of ``updated_at`` over the last :data:`RECENT`), so a change
+    committed late with an earlier timestamp still changes it. An index-only scan of
+    ``ix_appointments_updated`` (migration 0010), a few rows long.
+    """
+    row = sess.execute(
+        text(
+            "SELECT count(*), coalesce(sum(extract(epoch FROM updated_at)), 0), max(updated_at) "
+            "FROM appointments WHERE tenant_id = :t AND updated_at > now() - :recent"
+        ),
+        {"t": tenant_id, "recent": RECENT},
+    ).one()
+    count, total, latest = row
+    stamp = latest.timestamp() if latest else 0
+    return f"{count}-{float(total):.6f}-{stamp:.6f}".replace(".", "")
