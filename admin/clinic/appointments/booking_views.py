@@ -173,8 +173,12 @@ def book_confirm():
         patient, visit_type, (start, practitioner_id, location_id) = _chosen()
     except Invalid as exc:
         flash(exc.message, "error")
-        pid = request.values.get("patient") or request.values.get("patient_id")
-        return redirect(url_for("calendar.book", patient=_uuid(pid)))
+        pid = (
+            None
+            if "patient_id" in exc.errors
+            else _uuid(request.values.get("patient") or request.values.get("patient_id"))
+        )
+        return redirect(url_for("calendar.book", patient=pid))
     form = BookForm(
         patient_id=str(patient.id), service_id=str(visit_type.id), slot=request.values.get("slot")
     )

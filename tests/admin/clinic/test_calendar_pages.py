@@ -61,9 +61,8 @@ def console(clinic, role: str = "receptionist") -> Console:
     return Console(clinic, role)
 
 
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off): for inspecting rows and moving time."""
+def owner_sql(owner_dsn):
+    """``run(query, *params)`` as the database owner (RLS off): inspect rows, move time."""
 
     def run(query: str, *params):
         with psycopg.connect(owner_dsn, autocommit=True) as conn:
@@ -72,6 +71,12 @@ def sql(owner_dsn):
             return cur.fetchall() if cur.description else cur.rowcount
 
     return run
+
+
+@pytest.fixture
+def sql(owner_dsn):
+    """Run SQL as the database owner (RLS off)."""
+    return owner_sql(owner_dsn)
 
 
 @pytest.fixture
