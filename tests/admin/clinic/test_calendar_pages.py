@@ -315,3 +315,66 @@ def test_grid_stylesheet_is_generated_from_the_layout():
 
     css = Path(grid.__file__).parent / "static" / "calendar-rows.css"
     assert css.read_text() == grid.grid_css(), "regenerate with grid.grid_css()"
+
+
+def test_change_feed_answers_304_until_the_schedule_changes(practice):
+    """The calendar's ETag: 304 while unchanged; a booking by a patient changes it."""
+    desk = console(practice.clinic, "practitioner")
+    first = desk.get("/console/calendar/changes")
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    assert first.get_json()["version"] == etag.strip('"')
+    page = desk.get("/console/calendar/day")
+    assert f'data-version="{etag.strip(chr(34))}"' in page.get_data(as_text=True)
+    same = desk.get("/console/calendar/changes", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.data == b""
+    booking = AppointmentFactory(practice=practice, start=practice.at(practice.day(2), "10:00"))
+    changed = desk.get("/console/calendar/changes", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    etag = changed.headers["ETag"]
+    assert desk.get("/console/calendar/changes", headers={"If-None-Match": etag}).status_code == 304
+    # a cancellation (an update, not a new row) changes it too
+    path = f"/console/calendar/appointments/{booking.id}/cancel"
+    desk.follow(desk.post(path, {"reason": "Moved away"}))
+    assert desk.get("/console/calendar/changes", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_change_feed_is_per_clinic(practice):
+    """Another clinic's bookings do not change this clinic's version."""
+    desk = console(practice.clinic)
+    etag = desk.get("/console/calendar/changes").headers["ETag"]
+    AppointmentFactory()  # in a new clinic
+    assert desk.get("/console/calendar/changes", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_my_day_lists_only_the_practitioners_own_visits(app, sql):
+    """A practitioner linked to a profile sees their own consultations, with their actions."""
+    clinic_practice = PracticeFactory(colleagues=[{"display_name": "Dr. Jonas Brandt"}])
+    desk = console(clinic_practice.clinic, "practitioner")
+    sql(
+        "UPDATE practitioners SET user_id = %s WHERE id = %s",
+        desk.member.id,
+        clinic_practice.practitioner_id,
+    )
+    day = clinic_practice.day(2)
+    mine = AppointmentFactory(practice=clinic_practice, start=clinic_practice.at(day, "09:00"))
+    # the colleague's visit at the same time is booked through the staff API
+    r = clinic_practice.owner.post(
+        "/api/v1/appointments",
+        {
+            **clinic_practice.booking(clinic_practice.at(day, "09:00")),
+            "practitioner_id": clinic_practice.extra["colleague_ids"][0],
+            "patient_id": str(
+                AppointmentFactory(
+                    practice=clinic_practice, start=clinic_practice.at(day, "15:00")
+                ).patient.id
+            ),
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    page = desk.text(f"/console/calendar/my-day?date={day}")
+    assert mine.patient.full_name in page and "09:00–10:00" in page
+    assert (
+        page.count("/console/calendar/appointments/") == 2
+    )  # 09:00 and 15:00, not the colleague's
+    assert "My day" in page
