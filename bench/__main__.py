@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCENARIOS = ["bench.scheduling", "bench.records", "bench.http"]
+SCENARIOS = ["bench.scheduling", "bench.records", "bench.http", "bench.calendar"]
 
 
 def main() -> int:

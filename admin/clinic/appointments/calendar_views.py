@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from urllib.parse import urlencode
 
 from flask import g, make_response, render_template, request, url_for
 from flask_login import current_user
@@ -26,6 +27,7 @@ from saas.security.rbac import requires
 from . import grid, queries
 from .blueprint import actor, bp, clinic_today, date_arg, redirect_to, zone
 
+PLACEHOLDER = uuid.UUID(int=0)
 #: Seconds between two polls of an open calendar (changes show within 5 seconds).
 POLL_SECONDS = 3
 
@@ -79,6 +81,11 @@ def _render(view: str, day: dt.date):
             version=version,
             poll_seconds=POLL_SECONDS,
             can_move=_can_move(),
+            movable=("held", "confirmed"),
+            appt_prefix=url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
+                str(PLACEHOLDER)
+            ),
+            back_qs="?" + urlencode({"back": request.full_path}),
         )
     )
     response.headers["ETag"] = f'"{version}"'

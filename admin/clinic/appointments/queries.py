@@ -137,6 +137,84 @@ def _time_off(sess: Session, tenant_id, ids, start, end) -> list[AvailabilityExc
     )
 
 
+@dataclasses.dataclass(slots=True)
+class Visit:
+    """What the calendar draws of one appointment (read as plain columns, not ORM objects)."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    location_id: uuid.UUID
+    status: str  #: effective: a lapsed hold is ``expired``
+    start_at: dt.datetime
+    end_at: dt.datetime
+    patient: str
+    service: str
+    time: str = ""  #: ``HH:MM–HH:MM`` in the clinic's zone
+
+
+def visits_between(
+    sess: Session, tenant_id, start: dt.datetime, end: dt.datetime, practitioner_ids
+) -> list[Visit]:
+    """Shown appointments of some practitioners overlapping ``[start, end)``."""
+    rows = sess.execute(
+        select(
+            Appointment.id,
+            Appointment.practitioner_id,
+            Appointment.location_id,
+            Appointment.status,
+            Appointment.hold_expires_at,
+            Appointment.start_at,
+            Appointment.end_at,
+            Patient.full_name,
+            VisitType.name,
+        )
+        .join(
+            Patient,
+            (Patient.tenant_id == Appointment.tenant_id) & (Patient.id == Appointment.patient_id),
+        )
+        .join(
+            VisitType,
+            (VisitType.tenant_id == Appointment.tenant_id)
+            & (VisitType.id == Appointment.service_id),
+        )
+        .where(
+            Appointment.tenant_id == tenant_id,
+            Appointment.practitioner_id.in_(practitioner_ids),
+            Appointment.start_at > start - MAX_VISIT_SPAN,  # bounded index range
+            Appointment.start_at < end,
+            Appointment.end_at > start,
+            Appointment.status.in_(SHOWN),
+        )
+        .order_by(Appointment.start_at)
+    ).all()
+    now = utcnow()
+    return [
+        Visit(
+            aid,
+            pid,
+            lid,
+            "expired" if status == "held" and hold is not None and hold <= now else status,
+            s,
+            e,
+            patient,
+            service,
+        )
+        for aid, pid, lid, status, hold, s, e, patient, service in rows
+    ]
+
+
+def _by_day(spans, zone: ZoneInfo) -> dict:
+    """``{local date: [span, ...]}`` for every local date each ``(start, end, ...)`` touches."""
+    out: dict = {}
+    for span in spans:
+        day = span[0].astimezone(zone).date()
+        last = (span[1] - dt.timedelta(microseconds=1)).astimezone(zone).date()
+        while day <= last:
+            out.setdefault(day, []).append(span)
+            day += dt.timedelta(days=1)
+    return out
+
+
 def calendar(
     sess: Session,
     tenant: Tenant,
@@ -147,13 +225,15 @@ def calendar(
 ) -> dict:
     """Columns of ``practitioners`` for each day in ``days``, laid out (see :mod:`.grid`).
 
-    Returns ``{"frames": {day: Frame}, "columns": {day: [Column]}, "items": [...]}``.
+    Returns ``{"frames": {day: Frame}, "columns": {day: [Column]}, "visits": [...]}``.
+    Work is grouped by practitioner and day first, so a week of ten practitioners costs
+    one pass over its visits and hours.
     """
     zone = ZoneInfo(tenant.timezone)
     first, _ = grid.day_bounds(days[0], zone)
     _, last = grid.day_bounds(days[-1], zone)
     ids = [p.id for p in practitioners]
-    items = appointments_between(sess, tenant.id, first, last, ids) if ids else []
+    visits = visits_between(sess, tenant.id, first, last, ids) if ids else []
     locations = dict(
         sess.execute(
             select(Location.id, Location.timezone).where(
@@ -161,66 +241,66 @@ def calendar(
             )
         ).all()
     )
-    now = utcnow()
     schedule = (
-        load_schedule(sess, tenant.id, ids, locations, first, last, now)
+        load_schedule(sess, tenant.id, ids, locations, first, last, utcnow())
         if ids and locations
         else None
     )
-    pairs = {(w.practitioner_id, w.location_id) for w in schedule.windows} if schedule else set()
-    pairs |= (
-        {(s.practitioner_id, s.location_id) for s in schedule.extra_hours} if schedule else set()
-    )
-    hours_by_prac: dict = {pid: [] for pid in ids}
-    for pid, lid in pairs:
-        if lid in locations and pid in hours_by_prac:
-            hours_by_prac[pid] += engine.availability(schedule, pid, lid, first, last)
-    hours_by_prac = {pid: engine._merge(ivs) for pid, ivs in hours_by_prac.items()}
-    spans = [(a, b) for ivs in hours_by_prac.values() for a, b in ivs if b > first and a < last]
-    spans += [(i["appt"].start_at, i["appt"].end_at) for i in items]
+    pairs = set()
+    if schedule is not None:
+        pairs = {(w.practitioner_id, w.location_id) for w in schedule.windows}
+        pairs |= {(s.practitioner_id, s.location_id) for s in schedule.extra_hours}
+    hours: dict = {}  # (practitioner, day) -> [(start, end)]
+    for pid in ids:
+        raw = []
+        for p, lid in pairs:
+            if p == pid and lid in locations:
+                raw += engine.availability(schedule, pid, lid, first, last)
+        for a, b in engine._merge(raw):
+            if b > first and a < last:
+                for day in _by_day([(a, b)], zone):
+                    hours.setdefault((pid, day), []).append((a, b))
+    for v in visits:
+        v.time = f"{v.start_at.astimezone(zone):%H:%M}–{v.end_at.astimezone(zone):%H:%M}"
+    visits_by_day = _by_day([(v.start_at, v.end_at, v) for v in visits], zone)
     closures = _closures(sess, tenant.id, days[0], days[-1])
     time_off = _time_off(sess, tenant.id, ids, first, last) if ids else []
+    off_by_day = _by_day([(t.starts_at, t.ends_at, t) for t in time_off], zone)
     prac_locations = {pid: {lid for p, lid in pairs if p == pid} for pid in ids}
     # one window of wall-clock hours for every day shown, so rows line up across a week
     # (a DST day is still drawn in its real length)
     lo, hi = grid.shown_hours(zone, [], whole_day=whole_day)
     for day in days:
         start, end = grid.day_bounds(day, zone)
-        day_spans = [
-            (max(a, start), min(b, end - dt.timedelta(microseconds=1)))
-            for a, b in spans
-            if b > start and a < end
-        ]
-        d_lo, d_hi = grid.shown_hours(zone, day_spans, whole_day=whole_day)
+        spans = [iv for pid in ids for iv in hours.get((pid, day), ())]
+        spans += [(v[0], v[1]) for v in visits_by_day.get(day, ())]
+        clipped = [(max(a, start), min(b, end - dt.timedelta(microseconds=1))) for a, b in spans]
+        d_lo, d_hi = grid.shown_hours(zone, clipped, whole_day=whole_day)
         lo, hi = min(lo, d_lo), max(hi, d_hi)
     frames = {day: grid.frame(day, zone, (lo, hi)) for day in days}
     columns = {}
     for day in days:
         fr = frames[day]
-        cols = []
-        for p in practitioners:
-            col = grid.Column(p.id, p.display_name, fr)
-            for a, b in hours_by_prac.get(p.id, []):
+        cols = {p.id: grid.Column(p.id, p.display_name, fr) for p in practitioners}
+        for pid, col in cols.items():
+            for a, b in hours.get((pid, day), ()):
                 if (pos := grid.place(fr, a, b)) is not None:
                     col.shades.append(grid.Block("work", *pos, "Working hours"))
-            for t in time_off:
-                if t.practitioner_id == p.id and (pos := grid.place(fr, t.starts_at, t.ends_at)):
-                    col.shades.append(grid.Block("time_off", *pos, "Time off"))
             for c in closures:
                 if c.start_date <= day <= c.end_date and (
-                    c.location_id is None or c.location_id in prac_locations.get(p.id, ())
+                    c.location_id is None or c.location_id in prac_locations.get(pid, ())
                 ):
                     col.shades.append(grid.Block("closed", 1, fr.rows + 1, f"Closed: {c.name}"))
-            for item in items:
-                appt = item["appt"]
-                if appt.practitioner_id != p.id:
-                    continue
-                if (pos := grid.place(fr, appt.start_at, appt.end_at)) is not None:
-                    col.blocks.append(grid.Block("appointment", *pos, item=item))
+        for s, e, t in off_by_day.get(day, ()):
+            if (pos := grid.place(fr, s, e)) is not None:
+                cols[t.practitioner_id].shades.append(grid.Block("time_off", *pos, "Time off"))
+        for s, e, v in visits_by_day.get(day, ()):
+            if (pos := grid.place(fr, s, e)) is not None:
+                cols[v.practitioner_id].blocks.append(grid.Block("appointment", *pos, item=v))
+        for col in cols.values():
             col.lanes = grid.assign_lanes(col.blocks)
-            cols.append(col)
-        columns[day] = cols
-    return {"frames": frames, "columns": columns, "items": items, "zone": zone}
+        columns[day] = list(cols.values())
+    return {"frames": frames, "columns": columns, "visits": visits, "zone": zone}
 
 
 def with_actions(item: dict, actor, now: dt.datetime) -> dict:
