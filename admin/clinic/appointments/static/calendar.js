@@ -25,6 +25,7 @@ function setUpLiveUpdates(root) {
     const response = await fetch(window.location.href, {
       credentials: "same-origin",
       cache: "no-store",
+      keepalive: true, // not cut off (and reported as failed) when the user navigates away
       headers: { Accept: "text/html" },
     });
     if (!response.ok) return;
@@ -55,6 +56,7 @@ function setUpLiveUpdates(root) {
       const response = await fetch(url, {
         credentials: "same-origin",
         cache: "no-store",
+        keepalive: true,
         headers: { "If-None-Match": `"${version}"`, Accept: "application/json" },
       });
       if (response.status === 200) {
@@ -91,6 +93,7 @@ function formatLocal(date, zone) {
     month: "long",
     hour: "2-digit",
     minute: "2-digit",
+    hourCycle: "h23",
     timeZone: zone,
     timeZoneName: "short",
   }).format(date);
