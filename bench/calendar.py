@@ -11,7 +11,9 @@ Measured:
    (target: week view p95 under 50 ms), and the SQL statements of one week view;
 2. the live-update poll's 304 path (``/console/calendar/changes`` with ``If-None-Match``),
    in-process p50/p95;
-3. 50 open calendars polling over HTTP: ``wrk -c50`` against gunicorn (4 workers x 4
+3. the same pages over HTTP against gunicorn (4 workers x 4 threads), one client,
+   sequential: what a user's browser waits for;
+4. 50 open calendars polling over HTTP: ``wrk -c50`` against gunicorn (4 workers x 4
    threads) with the session cookie and the current ETag, as fast as the server answers:
    the 304 path's capacity (req/s, p50/p99). An open calendar polls every
    ``POLL_SECONDS`` (3 s), so 50 calendars need 50/3 ≈ 17 req/s: the table prints that
@@ -99,6 +101,21 @@ def _timed(client, path: str, host: str, runs: int, *, headers=None, status=200)
     return times[3:]
 
 
+def _http_times(url: str, host: str, cookie: str, runs: int) -> list[float]:
+    """Sequential GETs of one page over HTTP with the console session (client-side time)."""
+    import requests
+
+    session = requests.Session()
+    headers = {"Host": host, "Cookie": f"similia_session={cookie}", "X-Forwarded-For": "10.4.4.4"}
+    times = []
+    for _ in range(runs + 5):
+        t0 = time.perf_counter()
+        resp = session.get(url, headers=headers, timeout=30, allow_redirects=False)
+        assert resp.status_code == 200, resp.status_code
+        times.append(time.perf_counter() - t0)
+    return times[5:]
+
+
 def _wrk_polls(wrk: str, url: str, host: str, cookie: str, etag: str) -> dict:
     out = subprocess.run(
         [
@@ -165,9 +182,19 @@ def main() -> None:
         "similia_session"
     )
     with Server("saas.wsgi:app", "/healthz", {"SAAS_PROXY_HOPS": "1"}) as server:
+        http_week = _http_times(server.url + week, clinic.host, cookie.value, RUNS)
+        http_day = _http_times(server.url + day, clinic.host, cookie.value, RUNS)
         r = _wrk_polls(
             wrk, server.url + "/console/calendar/changes", clinic.host, cookie.value, etag
         )
+    env.print_table(
+        "Console calendar over HTTP (gunicorn 4 workers x 4 threads, one client, sequential)",
+        ["request", "p50 ms", "p95 ms", "target p95 ms"],
+        [
+            [f"week view (10 practitioners x 7 days, {visits} visits)", *_ms(http_week), "< 50"],
+            ["day view (10 practitioners)", *_ms(http_day), ""],
+        ],
+    )
     need = OPEN_CALENDARS / POLL_SECONDS
     env.print_table(
         f"Live updates: {OPEN_CALENDARS} open calendars polling with If-None-Match "

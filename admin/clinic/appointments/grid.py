@@ -84,8 +84,13 @@ class Block:
     row_start: int
     row_end: int
     label: str = ""
-    item: dict | None = None
+    item: object | None = None
     lane: int = 1
+
+    @property
+    def css(self) -> str:
+        """Placement classes: lane and grid rows."""
+        return f"lane-{self.lane} rs-{self.row_start} re-{self.row_end}"
 
 
 @dataclass

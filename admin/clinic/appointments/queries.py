@@ -14,7 +14,7 @@ import re
 import uuid
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from saas import audit
@@ -24,6 +24,7 @@ from saas.scheduling import slots as engine
 from saas.scheduling.models import (
     Appointment,
     AvailabilityException,
+    AvailabilityRule,
     Closure,
     Location,
     Practitioner,
@@ -203,6 +204,62 @@ def visits_between(
     ]
 
 
+def _hours_schedule(sess: Session, tenant_id, ids, locations: dict, start, end) -> engine.Schedule:
+    """Weekly windows and extra hours only: what :func:`engine.availability` expands.
+
+    The calendar draws visits itself, so it skips the busy-time aggregation of
+    :func:`saas.scheduling.queries.load_schedule` (the costly part of a week's read).
+    """
+    windows = [
+        engine.WeeklyWindow(*row)
+        for row in sess.execute(
+            select(
+                AvailabilityRule.practitioner_id,
+                AvailabilityRule.location_id,
+                AvailabilityRule.weekday,
+                AvailabilityRule.start_time,
+                AvailabilityRule.end_time,
+                AvailabilityRule.valid_from,
+                AvailabilityRule.valid_until,
+            ).where(
+                AvailabilityRule.tenant_id == tenant_id,
+                AvailabilityRule.practitioner_id.in_(ids),
+                AvailabilityRule.location_id.in_(list(locations)),
+                or_(
+                    AvailabilityRule.valid_from.is_(None),
+                    AvailabilityRule.valid_from <= end.date() + dt.timedelta(days=1),
+                ),
+                or_(
+                    AvailabilityRule.valid_until.is_(None),
+                    AvailabilityRule.valid_until >= start.date() - dt.timedelta(days=1),
+                ),
+            )
+        )
+    ]
+    extra = [
+        engine.Span(pid, s, e, lid)
+        for pid, lid, s, e in sess.execute(
+            select(
+                AvailabilityException.practitioner_id,
+                AvailabilityException.location_id,
+                AvailabilityException.starts_at,
+                AvailabilityException.ends_at,
+            ).where(
+                AvailabilityException.tenant_id == tenant_id,
+                AvailabilityException.practitioner_id.in_(ids),
+                AvailabilityException.kind == "extra_hours",
+                AvailabilityException.starts_at < end,
+                AvailabilityException.ends_at > start,
+            )
+        )
+    ]
+    return engine.Schedule(
+        zones={lid: ZoneInfo(name) for lid, name in locations.items()},
+        windows=windows,
+        extra_hours=extra,
+    )
+
+
 def _by_day(spans, zone: ZoneInfo) -> dict:
     """``{local date: [span, ...]}`` for every local date each ``(start, end, ...)`` touches."""
     out: dict = {}
@@ -241,11 +298,7 @@ def calendar(
             )
         ).all()
     )
-    schedule = (
-        load_schedule(sess, tenant.id, ids, locations, first, last, utcnow())
-        if ids and locations
-        else None
-    )
+    schedule = _hours_schedule(sess, tenant.id, ids, locations, first, last) if ids else None
     pairs = set()
     if schedule is not None:
         pairs = {(w.practitioner_id, w.location_id) for w in schedule.windows}
