@@ -65,6 +65,12 @@ def _add_receptionist(app, clinic: Clinic) -> tuple[str, str, str]:
     return email, password, secret
 
 
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _csrf(html: bytes) -> str:
     return re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', html).group(1).decode()
 
@@ -168,6 +174,7 @@ def main() -> None:
         ["day view (10 practitioners)", *_ms(day_times), ""],
         ["live-update poll, 304 path", *_ms(poll_times), ""],
     ]
+    print(f"\n(load average while measuring: {_load()}; the machine's 2 cores are shared)")
     env.print_table(
         f"Console calendar, in-process through the Flask app ({filled} appointments in 4 weeks; "
         f"week view: {statements} SQL statements)",
