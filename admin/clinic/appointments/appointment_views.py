@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from flask import abort, flash, g, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -145,7 +145,8 @@ def act(appointment_id: uuid.UUID, action: str):
         flash(refused(exc), "error")
     else:
         flash(f"Appointment {done}.", "success")
-    return redirect_to("calendar.appointment", appointment_id=appointment_id)
+    details = url_for("calendar.appointment", appointment_id=appointment_id)
+    return redirect(safe_next(request.form.get("next"), details))
 
 
 @bp.route("/appointments/<uuid:appointment_id>/cancel", methods=["GET", "POST"])

@@ -22,9 +22,11 @@ from flask_login import current_user
 
 from saas import db
 from saas.models import utcnow
+from saas.scheduling.rules import effective_rules
 from saas.security.rbac import requires
 
 from . import grid, queries
+from .appointment_views import BUTTONS
 from .blueprint import actor, bp, clinic_today, date_arg, redirect_to, zone
 
 PLACEHOLDER = uuid.UUID(int=0)
@@ -82,6 +84,7 @@ def _render(view: str, day: dt.date):
             poll_seconds=POLL_SECONDS,
             can_move=_can_move(),
             movable=("held", "confirmed"),
+            step=effective_rules(db.session, g.tenant.id).slot_step_minutes,
             appt_prefix=url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
                 str(PLACEHOLDER)
             ),
@@ -137,6 +140,7 @@ def my_day():
         ]
     return render_template(
         "admin/calendar/my_day.html",
+        buttons=BUTTONS,
         day=day,
         today=clinic_today(),
         me=me,

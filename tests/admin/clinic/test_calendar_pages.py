@@ -6,6 +6,7 @@ Flask test client signed in with password and TOTP as a browser would.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import psycopg
@@ -378,3 +379,23 @@ def test_my_day_lists_only_the_practitioners_own_visits(app, sql):
         page.count("/console/calendar/appointments/") == 2
     )  # 09:00 and 15:00, not the colleague's
     assert "My day" in page
+    assert f"/appointments/{mine.id}/check-in" not in page  # in two days: too early
+    # once the visit is starting, my day offers check-in, and acting returns to my day
+    _start_now(sql, mine.id)
+    today = dt.datetime.now(clinic_practice.zone).date()
+    now_page = desk.text(f"/console/calendar/my-day?date={today}")
+    assert f"/appointments/{mine.id}/check-in" in now_page
+    resp = desk.post(
+        f"/console/calendar/appointments/{mine.id}/check-in",
+        {"next": f"/console/calendar/my-day?date={today}"},
+        token_from=f"/console/calendar/my-day?date={today}",
+    )
+    assert resp.status_code == 302 and "/console/calendar/my-day" in resp.location
+    assert "Appointment checked in." in desk.text(resp.location)
+    # an offsite "next" is ignored
+    off = desk.post(
+        f"/console/calendar/appointments/{mine.id}/complete",
+        {"next": "https://evil.example/"},
+        token_from=f"/console/calendar/my-day?date={today}",
+    )
+    assert off.location.endswith(f"/console/calendar/appointments/{mine.id}")

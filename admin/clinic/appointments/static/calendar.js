@@ -99,14 +99,15 @@ function formatLocal(date, zone) {
   }).format(date);
 }
 
-function dropInstant(column, event) {
+function dropInstant(column, event, step) {
   const body = column.querySelector(".cal-body");
   const rows = Number(column.dataset.rows);
   const box = body.getBoundingClientRect();
   const offset = Math.min(Math.max(event.clientY - box.top, 0), box.height - 1);
   const row = Math.floor((offset / box.height) * rows);
-  // snap to the quarter hour, the usual booking step; the server checks the real grid
-  const minutes = Math.round((row * ROW_MINUTES) / 15) * 15;
+  // snap to the clinic's slot step (from the top of the day's first hour); the server
+  // checks the visit type's real grid and refuses any other start with a reason
+  const minutes = Math.round((row * ROW_MINUTES) / step) * step;
   return new Date(new Date(column.dataset.start).getTime() + minutes * 60000);
 }
 
@@ -157,7 +158,7 @@ function setUpDragging(scope) {
       event.preventDefault();
       column.classList.remove("drop-target");
       const item = dragged;
-      const start = dropInstant(column, event);
+      const start = dropInstant(column, event, Number(grid.dataset.step) || 15);
       const question =
         `Move ${item.dataset.label} to ${formatLocal(start, zone)} ` +
         `with ${column.dataset.practitionerName}?`;
