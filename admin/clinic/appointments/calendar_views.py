@@ -23,7 +23,7 @@ from flask_login import current_user
 from saas import db
 from saas.models import utcnow
 from saas.scheduling.rules import effective_rules
-from saas.security.rbac import requires
+from saas.security.rbac import can, requires
 
 from . import grid, queries
 from .appointment_views import BUTTONS
@@ -56,48 +56,44 @@ def _render(view: str, day: dt.date):
     shown, picked = _chosen(practitioners)
     days = [day] if view == "day" else _week_of(day)
     whole_day = request.args.get("whole") == "1"
+    # the version first: a change committed while the page is read is then seen again by
+    # the next poll, never missed
+    version = queries.schedule_version(db.session, g.tenant.id)
     data = queries.calendar(db.session, g.tenant, days, shown, whole_day=whole_day)
     step = dt.timedelta(days=1 if view == "day" else 7)
     keep = {"p": [str(i) for i in picked] or None, "whole": "1" if whole_day else None}
-    version = queries.schedule_version(db.session, g.tenant.id)
     dst_days = [(d, f.day_hours) for d, f in data["frames"].items() if f.day_hours != 24]
-    response = make_response(
-        render_template(
-            "admin/calendar/calendar.html",
-            view=view,
-            day=day,
-            days=days,
-            today=clinic_today(),
-            data=data,
-            practitioners=practitioners,
-            picked=picked,
-            whole_day=whole_day,
-            keep=keep,
-            prev_day=day - step,
-            next_day=day + step,
-            states=grid.STATES,
-            short=grid.SHORT,
-            dst_days=dst_days,
-            zone_name=g.tenant.timezone,
-            zone_abbr=dt.datetime.now(zone()).strftime("%Z"),
-            version=version,
-            poll_seconds=POLL_SECONDS,
-            can_move=_can_move(),
-            movable=("held", "confirmed"),
-            step=effective_rules(db.session, g.tenant.id).slot_step_minutes,
-            appt_prefix=url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
-                str(PLACEHOLDER)
-            ),
-            back_qs="?" + urlencode({"back": request.full_path}),
-        )
+    return render_template(
+        "admin/calendar/calendar.html",
+        view=view,
+        day=day,
+        days=days,
+        today=clinic_today(),
+        data=data,
+        practitioners=practitioners,
+        picked=picked,
+        whole_day=whole_day,
+        keep=keep,
+        prev_day=day - step,
+        next_day=day + step,
+        states=grid.STATES,
+        short=grid.SHORT,
+        dst_days=dst_days,
+        zone_name=g.tenant.timezone,
+        zone_abbr=dt.datetime.now(zone()).strftime("%Z"),
+        version=version,
+        poll_seconds=POLL_SECONDS,
+        can_move=_can_move(),
+        movable=("held", "confirmed"),
+        step=effective_rules(db.session, g.tenant.id).slot_step_minutes,
+        appt_prefix=url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
+            str(PLACEHOLDER)
+        ),
+        back_qs="?" + urlencode({"back": request.full_path}),
     )
-    response.headers["ETag"] = f'"{version}"'
-    return response
 
 
 def _can_move() -> bool:
-    from saas.security.rbac import can
-
     return can(current_user.role, "appointments.manage")
 
 
