@@ -9,12 +9,13 @@ SCENARIOS = ["bench.scheduling", "bench.records", "bench.http", "bench.calendar"
 
 
 def main() -> int:
-    """Run the scenarios that exist; each prints its own table."""
+    """Run the scenarios that exist (or those named: ``python -m bench http``)."""
     from bench import env
 
+    wanted = [f"bench.{a}" for a in sys.argv[1:]] or SCENARIOS
     services = env.start()
     try:
-        for name in SCENARIOS:
+        for name in wanted:
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError:

@@ -8,30 +8,64 @@ rather than refuse it. The table prints req/s, the ratio to the bare app in the 
 (the machine's noise cancels), p50/p99 and non-2xx counts, then the SQL statements one
 booking and one public-page view make (counted with an engine event, in-process).
 
+Bookings are driven by wrk too: a Lua script walks a list of prepared, distinct bookings
+(each clinic's patients each book one practitioner on a one-hour grid 5–12 weeks ahead, so
+every request is a real booking that the exclusion constraint, the limits and the audit
+chain all see), spread over :data:`BOOKING_CLINICS` clinics or all in one. Their req/s is
+counted from the rows actually written (201s), and after every run the bench's own SQL
+checks that no two active appointments of one practitioner overlap.
+
 ``wrk`` is installed from Debian's packages when missing and we run as root; otherwise the
-HTTP part is skipped with a message. Bookings over HTTP are measured by
-``bench.scheduling`` (Python client); a wrk-driven booking scenario is the next step.
+HTTP part is skipped with a message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+import psycopg
 import requests
 
 from . import env
-from .scheduling import Clinic, _free_port
+from .scheduling import PRACTITIONERS, Clinic, _free_port, _owner_dsn
 
 WORKERS, THREADS, CONNECTIONS, SECONDS = 4, 4, 16, 8
+BOOKING_CLINICS = 20
+#: Patients per practitioner (a patient books one practitioner only: no overlaps of their own).
+PATIENTS_EACH = 8
+BOOKING_LUA = """
+local reqs = dofile("%(data)s")
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  counter = 0
+end
+request = function()
+  local i = (counter * 2 + tid) %% #reqs + 1
+  counter = counter + 1
+  local r = reqs[i]
+  wrk.headers["Host"] = r[1]
+  wrk.headers["Authorization"] = "Bearer " .. r[2]
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-Forwarded-For"] = "10." .. (counter %% 250) .. "." .. tid .. ".9"
+  return wrk.format("POST", "/api/v1/appointments", nil, r[3])
+end
+"""
 LUA = """
 counter = 0
 request = function()
@@ -93,10 +127,10 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(wrk: str, url: str, host: str) -> dict:
+def run_wrk(wrk: str, url: str, host: str, lua: str = LUA) -> dict:
     """One wrk run; returns req/s, p50/p99 ms and the non-2xx/3xx count."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA)
+        script.write(lua)
     try:
         out = subprocess.run(
             [
@@ -112,6 +146,82 @@ def run_wrk(wrk: str, url: str, host: str) -> dict:
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(bad.group(1)) if bad else 0}
+
+
+class BookingClinics:
+    """Clinics ready for booking load: configured through the API, patients with tokens."""
+
+    def __init__(self, app, count: int):
+        self.clinics = []
+        for _ in range(count):
+            clinic = Clinic(app)
+            clinic.configure()
+            clinic.api("PATCH", "/api/v1/settings/booking", {"max_upcoming_per_patient": 50})
+            self.clinics.append((clinic, clinic.patient_tokens(PRACTITIONERS * PATIENTS_EACH)))
+
+    def requests(self, clinics) -> list[tuple[str, str, str]]:
+        """Distinct bookings (host, token, JSON body), clinics interleaved, shuffled."""
+        rng = random.Random(11)
+        per_clinic = []
+        for clinic, tokens in clinics:
+            zone = clinic.zone
+            first = dt.datetime.now(zone).date() + dt.timedelta(days=35)
+            rows = []
+            for n, prac in enumerate(clinic.practitioners):
+                k = 0
+                for offset in range(0, 49):
+                    day = first + dt.timedelta(days=offset)
+                    if day.isoweekday() > 5:
+                        continue
+                    for hour in range(8, 17):
+                        start = dt.datetime.combine(day, dt.time(hour), zone)
+                        body = {
+                            "service_id": clinic.service,
+                            "practitioner_id": prac,
+                            "location_id": clinic.locations[n % 2],
+                            "start": start.isoformat(),
+                        }
+                        token = tokens[n * PATIENTS_EACH + k % PATIENTS_EACH]
+                        k += 1
+                        if k > PATIENTS_EACH * 50:  # the clinic's per-patient limit
+                            break
+                        rows.append((clinic.host, token, json.dumps(body)))
+            rng.shuffle(rows)
+            per_clinic.append(rows)
+        mixed = []
+        for group in zip(*per_clinic, strict=False):
+            mixed.extend(group)
+        return mixed
+
+    @staticmethod
+    def lua(reqs: list[tuple[str, str, str]], folder: str) -> str:
+        """The wrk script over ``reqs`` (written as a Lua data file in ``folder``)."""
+        data = Path(folder) / "bookings.lua"
+        lines = ",\n".join(
+            "{" + ", ".join(json.dumps(x) for x in row) + "}"  # JSON strings are Lua strings
+            for row in reqs
+        )
+        data.write_text("return {\n" + lines + "\n}\n")
+        return BOOKING_LUA % {"data": data}
+
+
+def booked_and_overlaps(tenant_ids: list[uuid.UUID]) -> tuple[int, int]:
+    """(active appointments booked by patients, overlapping pairs) in these clinics (owner SQL)."""
+    with psycopg.connect(_owner_dsn()) as conn:
+        booked = conn.execute(
+            "SELECT count(*) FROM appointments WHERE tenant_id = ANY(%s) AND booked_by = 'patient'",
+            (tenant_ids,),
+        ).fetchone()[0]
+        overlaps = conn.execute(
+            "SELECT count(*) FROM appointments a JOIN appointments b"
+            " ON a.tenant_id = b.tenant_id AND a.practitioner_id = b.practitioner_id"
+            " AND a.id < b.id AND a.occupied && b.occupied"
+            " WHERE a.tenant_id = ANY(%s)"
+            " AND a.status IN ('held', 'confirmed', 'checked_in', 'completed')"
+            " AND b.status IN ('held', 'confirmed', 'checked_in', 'completed')",
+            (tenant_ids,),
+        ).fetchone()[0]
+    return booked, overlaps
 
 
 def count_statements(app, fn) -> int:
@@ -207,13 +317,35 @@ def main() -> None:
         base = run_wrk(wrk, bare.url + "/json", "localhost")
     rows = [["bare Flask JSON GET", f"{base['rps']:.0f}", "1.00", f"{base['p50']:.1f}",
              f"{base['p99']:.1f}", str(base["non2xx"])]]  # fmt: skip
+    bookers = BookingClinics(app, BOOKING_CLINICS + 1)  # one more for the 1-clinic run
     with Server("saas.wsgi:app", "/healthz", {"SAAS_PROXY_HOPS": "1"}) as similia:
         for name, host, path in scenarios:
             r = run_wrk(wrk, similia.url + path, host)
             rows.append([name, f"{r['rps']:.0f}", f"{r['rps'] / base['rps']:.3f}",
                          f"{r['p50']:.1f}", f"{r['p99']:.1f}", str(r["non2xx"])])  # fmt: skip
+        checks = []
+        with tempfile.TemporaryDirectory() as folder:
+            for name, group in (
+                (f"bookings over {BOOKING_CLINICS} clinics", bookers.clinics[1:]),
+                ("bookings in 1 clinic", bookers.clinics[:1]),
+            ):
+                ids = [c.id for c, _ in group]
+                before, _ = booked_and_overlaps(ids)
+                r = run_wrk(
+                    wrk,
+                    similia.url + "/",
+                    "localhost",
+                    bookers.lua(bookers.requests(group), folder),
+                )
+                after, overlaps = booked_and_overlaps(ids)
+                made = (after - before) / SECONDS
+                checks.append([name, str(after - before), str(overlaps)])
+                rows.append([name, f"{made:.0f}", f"{made / base['rps']:.3f}",
+                             f"{r['p50']:.1f}", f"{r['p99']:.1f}", str(r["non2xx"])])  # fmt: skip
     print(
         f"\n## HTTP throughput, wrk -t2 -c{CONNECTIONS} -d{SECONDS}s "
         f"(gunicorn {WORKERS} workers x {THREADS} threads)\n"
     )
     _print(["scenario", "req/s", "ratio to bare", "p50 ms", "p99 ms", "non-2xx"], rows)
+    print("\nBookings: req/s counts the rows written (201s) over the run.\n")
+    _print(["booking run", "appointments written", "overlapping pairs (must be 0)"], checks)

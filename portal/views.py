@@ -15,6 +15,7 @@ from sqlalchemy import select
 from saas import db
 from saas.models import utcnow
 from saas.money import format_price
+from saas.scheduling import catalogue
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import search_slots
 from saas.web import CLINIC, serve_on
@@ -28,24 +29,35 @@ NEXT_TIMES = 4
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
-    services = list(
-        db.session.scalars(
-            select(VisitType)
-            .where(VisitType.tenant_id == tenant.id, VisitType.is_active.is_(True))
-            .order_by(VisitType.duration_minutes.desc(), VisitType.name)
+    cat = catalogue.current(db.session, tenant.id)
+    if cat is not None:
+        services = sorted(
+            (v for v in cat.visit_types.values() if v.is_active),
+            key=lambda v: (-v.duration_minutes, v.name),
         )
-    )
-    practitioners = list(
-        db.session.scalars(
-            select(Practitioner)
-            .where(Practitioner.tenant_id == tenant.id, Practitioner.is_active.is_(True))
-            .order_by(Practitioner.display_name)
+        practitioners = sorted(
+            (p for p in cat.practitioners.values() if p.is_active), key=lambda p: p.display_name
         )
-    )
-    places = {
-        loc.id: loc
-        for loc in db.session.scalars(select(Location).where(Location.tenant_id == tenant.id))
-    }
+        places = cat.locations
+    else:
+        services = list(
+            db.session.scalars(
+                select(VisitType)
+                .where(VisitType.tenant_id == tenant.id, VisitType.is_active.is_(True))
+                .order_by(VisitType.duration_minutes.desc(), VisitType.name)
+            )
+        )
+        practitioners = list(
+            db.session.scalars(
+                select(Practitioner)
+                .where(Practitioner.tenant_id == tenant.id, Practitioner.is_active.is_(True))
+                .order_by(Practitioner.display_name)
+            )
+        )
+        places = {
+            loc.id: loc
+            for loc in db.session.scalars(select(Location).where(Location.tenant_id == tenant.id))
+        }
     names = {p.id: p.display_name for p in practitioners}
     now = utcnow()
     offers = []

@@ -13,13 +13,27 @@ import json
 import uuid
 
 from flask import g, has_request_context, request
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from .actors import Actor, as_actor
 from .models import AuditEntry, utcnow
 
 GENESIS = "0" * 64
+_HEADS = "similia.audit_heads"
+_HEAD_SQL = text("SELECT seq, hash FROM audit_head(:tid)")
+
+
+@event.listens_for(Session, "after_begin")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_heads(sess: Session, *args) -> None:
+    """A new transaction (or a rolled-back savepoint) no longer holds what it remembered."""
+    sess.info.pop(_HEADS, None)
+
+
+def holds_chain(sess: Session, tenant_id) -> bool:
+    """True when this transaction holds the clinic's audit-chain lock."""
+    return str(tenant_id) in sess.info.get(_HEADS, {})
 
 
 def _canonical(entry: AuditEntry) -> str:
@@ -66,17 +80,12 @@ def record(
     """
     # no actor but a label: an attempt by someone not identified (a refused sign-in)
     who = Actor.anonymous(actor_label) if actor is None and actor_label else as_actor(actor)
-    sess.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"audit:{tenant_id}"},
-    )
-    last = sess.execute(
-        select(AuditEntry.seq, AuditEntry.hash)
-        .where(AuditEntry.tenant_id == tenant_id)
-        .order_by(AuditEntry.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    heads = sess.info.setdefault(_HEADS, {})
+    last = heads.get(str(tenant_id))
+    if last is None:
+        sess.flush()  # the domain rows first: the chain's lock is held until commit
+        last = sess.execute(_HEAD_SQL, {"tid": str(tenant_id)}).first() or (0, GENESIS)
+    seq, prev = last[0] + 1, last[1]
     ip = rid = None
     if has_request_context():
         ip = request.remote_addr
@@ -99,6 +108,7 @@ def record(
     entry.hash = entry_hash(prev, entry)
     sess.add(entry)
     sess.flush()
+    heads[str(tenant_id)] = (seq, entry.hash)
     return entry
 
 

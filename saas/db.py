@@ -24,10 +24,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from sqlalchemy import create_engine, event, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session, sessionmaker
 
 
 class AppSession(Session):
@@ -47,6 +49,8 @@ _factory = sessionmaker(class_=AppSession, expire_on_commit=False)
 session: scoped_session[Session] = scoped_session(_factory)
 
 TENANT_KEY = "tenant_id"
+VERSIONS_KEY = "similia.versions"
+WROTE_KEY = "similia.wrote"
 _AFTER_COMMIT = "similia.after_commit"
 log = logging.getLogger(__name__)
 
@@ -63,13 +67,36 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
     )
 
 
+#: Binds the clinic and, in the same round trip, reads what the caches of this transaction
+#: check against: the clinic's schedule counters and its row version (``xmin``).
+_BIND = text("SELECT config, bookings, tenant_row FROM bind_clinic(:tid)")
+_UNBIND = text("SELECT set_config('app.tenant_id', '', true)")
+
+
+class Versions(NamedTuple):
+    """A clinic's schedule counters and tenant row version, as this transaction began."""
+
+    config: int
+    bookings: int
+    tenant_row: str | None
+
+
+def _bind(sess: Session, connection, tenant_id: str | None) -> None:
+    if tenant_id is None:
+        connection.execute(_UNBIND)
+        sess.info.pop(VERSIONS_KEY, None)
+        return
+    config, bookings, xmin = connection.execute(_BIND, {"tid": tenant_id}).one()
+    sess.info[VERSIONS_KEY] = Versions(config or 0, bookings or 0, xmin)
+
+
 @event.listens_for(Session, "after_begin")
 def _bind_tenant_on_begin(sess: Session, transaction, connection) -> None:
+    sess.info.pop(WROTE_KEY, None)
+    sess.info.pop(VERSIONS_KEY, None)
     tenant_id = sess.info.get(TENANT_KEY)
     if tenant_id is not None:
-        connection.execute(
-            text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id)}
-        )
+        _bind(sess, connection, tenant_id)
 
 
 def bind_tenant(sess: Session, tenant_id: uuid.UUID | str | None) -> None:
@@ -78,10 +105,49 @@ def bind_tenant(sess: Session, tenant_id: uuid.UUID | str | None) -> None:
         sess = sess()
     sess.info[TENANT_KEY] = str(tenant_id) if tenant_id is not None else None
     if sess.in_transaction():
-        sess.connection().execute(
-            text("SELECT set_config('app.tenant_id', :tid, true)"),
-            {"tid": str(tenant_id) if tenant_id is not None else ""},
-        )
+        _bind(sess, sess.connection(), sess.info[TENANT_KEY])
+
+
+def versions(sess: Session, *, unless_wrote: frozenset[str] | None = None) -> Versions | None:
+    """The bound clinic's counters as this transaction began, while it has not written.
+
+    None when no clinic is bound, or once the transaction wrote (to any table, or with
+    ``unless_wrote`` to one of those tables): its own uncommitted changes must never be
+    cached, nor missed. Writes are seen through the session (flushes and ORM or Core DML
+    statements); raw SQL text that writes is not, so write cached tables through those.
+    Starts the transaction if none is open (one statement, which binds the clinic too).
+    """
+    if isinstance(sess, scoped_session):
+        sess = sess()
+    if sess.info.get(TENANT_KEY) is None:
+        return None
+    sess.connection()  # begins (and binds) if needed
+    written = sess.info.get(WROTE_KEY)
+    if written and (unless_wrote is None or "*" in written or written & unless_wrote):
+        return None
+    return sess.info.get(VERSIONS_KEY)
+
+
+def wrote(sess: Session) -> bool:
+    """True once this transaction has written (flushed or executed DML)."""
+    if isinstance(sess, scoped_session):
+        sess = sess()
+    return bool(sess.info.get(WROTE_KEY))
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flush(sess: Session, flush_context) -> None:
+    written = sess.info.setdefault(WROTE_KEY, set())
+    for obj in (*sess.new, *sess.dirty, *sess.deleted):
+        table = getattr(type(obj), "__table__", None)
+        written.add(table.name if table is not None else "*")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_dml(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        state.session.info.setdefault(WROTE_KEY, set()).add(getattr(table, "name", "*"))
 
 
 @contextlib.contextmanager
@@ -153,3 +219,27 @@ def refuse_request() -> None:
             session.rollback()
     else:
         session.rollback()
+
+
+def row_values(obj) -> dict:
+    """A new ORM instance's column values for a Core INSERT, Python-side defaults applied.
+
+    The defaults are set on ``obj`` too, so after :func:`adopt` it is complete.
+    """
+    values = {}
+    for prop in sa_inspect(type(obj)).column_attrs:
+        column = prop.columns[0]
+        value = getattr(obj, prop.key)
+        if value is None and column.default is not None:
+            default = column.default
+            value = default.arg(None) if default.is_callable else default.arg
+        setattr(obj, prop.key, value)  # set, even when None: nothing is left to load
+        values[column.name] = value
+    return values
+
+
+def adopt(sess: Session, *objs) -> None:
+    """Attach instances that a Core INSERT wrote to ``sess`` as persistent, unchanged rows."""
+    for obj in objs:
+        make_transient_to_detached(obj)
+        sess.add(obj)

@@ -18,8 +18,14 @@ from .models import OutboxMessage
 
 def emit(sess: Session, tenant_id: uuid.UUID, topic: str, payload: dict) -> OutboxMessage:
     """Write a message for the workers in the current transaction."""
-    msg = OutboxMessage(id=uuid.uuid4(), tenant_id=tenant_id, topic=topic, payload=payload)
+    msg = message(sess, tenant_id, topic, payload)
     sess.add(msg)
+    return msg
+
+
+def message(sess: Session, tenant_id: uuid.UUID, topic: str, payload: dict) -> OutboxMessage:
+    """A message the caller writes in ``sess``'s transaction; the relay is kicked on commit."""
+    msg = OutboxMessage(id=uuid.uuid4(), tenant_id=tenant_id, topic=topic, payload=payload)
     tid = str(tenant_id)
     db.after_commit(sess, f"relay:{tid}", lambda: queue.send("relay_outbox", tid))
     return msg

@@ -5,16 +5,36 @@ custom domain is its clinic; anything else is a 404. Host values are validated f
 Which host serves an endpoint is declared by its blueprint or view (:mod:`saas.web`):
 clinic (default), platform, any, or unresolved (health checks, so load balancers can probe
 by IP).
+
+Decisions:
+
+- **A small per-process cache of clinics by host** (:class:`TenantCache`): a hit costs no
+  query of its own. The statement that binds the clinic to the transaction (which every
+  request on a clinic's host makes anyway, :mod:`saas.db`) also returns the clinic row's
+  version (``xmin``, which every UPDATE of the row changes); a different version reloads
+  the row before the request goes on. So a change to a clinic (suspension, settings,
+  branding, zone) is seen by the very next request in every process, and a request never
+  runs on a stale clinic. A host that maps to no clinic is never cached (a new clinic's
+  host works at once). A changed slug or custom domain leaves the old host pointing at
+  its clinic only until its row version differs, which it does after that very change.
+- The request gets its own copy of the cached row, attached to its session without a
+  query (``merge(load=False)``), with its own copy of ``settings``: a view that changes the
+  clinic changes the row, never the cache.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import structlog
 from flask import Response, abort, current_app, g, render_template, request
 from flask_smorest import abort as api_abort
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from saas import db
 from saas.models import Tenant
@@ -31,6 +51,83 @@ def parse_host(raw: str) -> str | None:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+@dataclass(frozen=True)
+class _Cached:
+    tenant: Tenant  # detached, never handed out: each request gets its own copy
+    row_version: str
+
+
+class TenantCache:
+    """Clinics by host name, least recently used out first (see the module's decisions)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._entries: OrderedDict[str, _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, host: str) -> _Cached | None:
+        """The cached clinic of ``host``, if any."""
+        with self._lock:
+            entry = self._entries.get(host)
+            if entry is not None:
+                self._entries.move_to_end(host)
+            return entry
+
+    def put(self, host: str, entry: _Cached) -> None:
+        """Remember ``host``'s clinic."""
+        with self._lock:
+            self._entries[host] = entry
+            self._entries.move_to_end(host)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every clinic."""
+        with self._lock:
+            self._entries.clear()
+
+
+def _cache() -> TenantCache:
+    return current_app.extensions.setdefault("similia.tenant_cache", TenantCache())
+
+
+def _load(condition) -> _Cached | None:
+    row = db.session.execute(
+        select(Tenant, literal_column("tenants.xmin::text")).where(condition)
+    ).first()
+    if row is None:
+        return None
+    tenant, version = row
+    db.session.expunge(tenant)
+    return _Cached(tenant, version)
+
+
+def _tenant_for(host: str, base: str) -> Tenant | None:
+    """The clinic of a clinic host (bound to the session), or None when there is none."""
+    if host.endswith("." + base) and host.count(".") == base.count(".") + 1:
+        condition = Tenant.slug == host[: -len(base) - 1]
+    else:
+        condition = Tenant.custom_domain == host
+    cache = _cache()
+    entry = cache.get(host)
+    if entry is None:
+        entry = _load(condition)
+        if entry is None:
+            return None
+        cache.put(host, entry)
+    db.bind_tenant(db.session, entry.tenant.id)
+    seen = db.versions(db.session)
+    if seen is None or seen.tenant_row != entry.row_version:
+        fresh = _load(Tenant.id == entry.tenant.id)
+        if fresh is None:
+            return None
+        entry = fresh
+        cache.put(host, entry)
+    tenant = db.session.merge(entry.tenant, load=False)
+    set_committed_value(tenant, "settings", copy.deepcopy(entry.tenant.settings))
+    return tenant
+
+
 def resolve_tenant() -> None:
     """``before_request``: set ``g.tenant`` and bind it to the database session."""
     g.tenant = None
@@ -43,14 +140,10 @@ def resolve_tenant() -> None:
     base = current_app.config["SIMILIA"].base_domain
     if host == base:
         tenant = None
-    elif host.endswith("." + base) and host.count(".") == base.count(".") + 1:
-        slug = host[: -len(base) - 1]
-        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-        if tenant is None:
-            abort(404)
     else:
-        tenant = db.session.scalar(select(Tenant).where(Tenant.custom_domain == host))
+        tenant = _tenant_for(host, base)
         if tenant is None:
+            db.bind_tenant(db.session, None)
             abort(404)
     is_api = request.path.startswith("/api/")
     if tenant is None:
@@ -58,11 +151,12 @@ def resolve_tenant() -> None:
             abort(404)
         return
     if where == PLATFORM:
+        db.bind_tenant(db.session, None)
         abort(404)
     if tenant.status != "active":
+        db.bind_tenant(db.session, None)
         if is_api:
             api_abort(403, message="This clinic is unavailable.")
         abort(current_app.make_response((render_template("unavailable.html", tenant=tenant), 403)))
     g.tenant = tenant
-    db.bind_tenant(db.session, tenant.id)
     structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id))

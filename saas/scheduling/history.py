@@ -24,6 +24,62 @@ from .models import Appointment, AppointmentEvent
 MOVES = ("booked", "rescheduled")
 
 
+def transition_event(
+    tenant_id,
+    actor: Actor,
+    appt: Appointment,
+    action: str,
+    from_status: str | None,
+    *,
+    old_start: dt.datetime | None = None,
+    reason_given: bool = False,
+    data: dict | None = None,
+) -> AppointmentEvent:
+    """The history row of ``action`` (not yet added to a session)."""
+    return AppointmentEvent(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        appointment_id=appt.id,
+        action=action,
+        from_status=from_status,
+        to_status=appt.status,
+        old_start_at=old_start,
+        new_start_at=appt.start_at if action in MOVES else None,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        data={**({"reason_given": True} if reason_given else {}), **(data or {})},
+    )
+
+
+def audit_transition(
+    sess: Session,
+    tenant_id,
+    actor: Actor,
+    appt: Appointment,
+    action: str,
+    from_status: str | None,
+    *,
+    reason_given: bool = False,
+    data: dict | None = None,
+) -> None:
+    """The audit entry of ``action`` (takes the clinic's audit-chain lock: write it last)."""
+    audit.record(
+        sess,
+        tenant_id,
+        f"appointment.{action}",
+        actor=actor,
+        actor_label=actor.label,
+        target=f"appointment:{appt.id}",
+        data={
+            "from": from_status,
+            "to": appt.status,
+            **({"reason_given": True} if reason_given else {}),
+            **(data or {}),
+        },
+    )
+
+
 def record_transition(
     sess: Session,
     tenant_id,
@@ -42,35 +98,19 @@ def record_transition(
     the appointment), so nothing a patient wrote outlives their erasure here.
     """
     sess.add(
-        AppointmentEvent(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            appointment_id=appt.id,
-            action=action,
-            from_status=from_status,
-            to_status=appt.status,
-            old_start_at=old_start,
-            new_start_at=appt.start_at if action in MOVES else None,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            data={**({"reason_given": True} if reason_given else {}), **(data or {})},
+        transition_event(
+            tenant_id,
+            actor,
+            appt,
+            action,
+            from_status,
+            old_start=old_start,
+            reason_given=reason_given,
+            data=data,
         )
     )
-    sess.flush()
-    audit.record(
-        sess,
-        tenant_id,
-        f"appointment.{action}",
-        actor=actor,
-        actor_label=actor.label,
-        target=f"appointment:{appt.id}",
-        data={
-            "from": from_status,
-            "to": appt.status,
-            **({"reason_given": True} if reason_given else {}),
-            **(data or {}),
-        },
+    audit_transition(
+        sess, tenant_id, actor, appt, action, from_status, reason_given=reason_given, data=data
     )
 
 

@@ -42,6 +42,13 @@ def _expire(sess: Session, tenant: Tenant, condition, now: dt.datetime) -> list[
             .returning(Appointment.id)
         )
     )
+    return announce_expired(sess, tenant, ids, now)
+
+
+def announce_expired(
+    sess: Session, tenant: Tenant, ids: list, now: dt.datetime
+) -> list[Appointment]:
+    """History, audit entry and message of holds just marked expired (``ids``)."""
     if not ids:
         return []
     expired = list(
@@ -61,22 +68,22 @@ def expire_blocking_holds(
     sess: Session, tenant: Tenant, practitioner_id, patient_id, occupied, start, end, now
 ) -> None:
     """Expire lapsed holds in the way of a claim: the practitioner's time or the patient's."""
-    _expire(
-        sess,
-        tenant,
-        or_(
-            and_(
-                Appointment.practitioner_id == practitioner_id,
-                Appointment.occupied.op("&&")(func.tstzrange(occupied.lower, occupied.upper)),
-            ),
-            and_(
-                Appointment.patient_id == patient_id,
-                func.tstzrange(Appointment.start_at, Appointment.end_at).op("&&")(
-                    func.tstzrange(start, end)
-                ),
+    _expire(sess, tenant, blocking_holds(practitioner_id, patient_id, occupied, start, end), now)
+
+
+def blocking_holds(practitioner_id, patient_id, occupied, start, end):
+    """Appointments in the way of a claim: on the practitioner's time or the patient's."""
+    return or_(
+        and_(
+            Appointment.practitioner_id == practitioner_id,
+            Appointment.occupied.op("&&")(func.tstzrange(occupied.lower, occupied.upper)),
+        ),
+        and_(
+            Appointment.patient_id == patient_id,
+            func.tstzrange(Appointment.start_at, Appointment.end_at).op("&&")(
+                func.tstzrange(start, end)
             ),
         ),
-        now,
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from saas import outbox
 from saas.exceptions import Conflict, Invalid
 
+from . import catalogue
 from .models import Appointment, Location, Practitioner, VisitType
 from .queries import get_location_in_tenant, get_practitioner_in_tenant, get_visit_type_in_tenant
 
@@ -72,6 +73,11 @@ def describe(
 ) -> dict:
     """The visit's details for messages and calendars (no contact data)."""
     tid = appt.tenant_id
+    cat = catalogue.current(sess, tid)
+    if cat is not None:
+        visit_type = visit_type or cat.visit_types.get(appt.service_id)
+        practitioner = practitioner or cat.practitioners.get(appt.practitioner_id)
+        location = location or cat.locations.get(appt.location_id)
     visit_type = visit_type or get_visit_type_in_tenant(sess, tid, appt.service_id)
     practitioner = practitioner or get_practitioner_in_tenant(sess, tid, appt.practitioner_id)
     location = location or get_location_in_tenant(sess, tid, appt.location_id)
@@ -97,4 +103,12 @@ def notify(sess: Session, appt: Appointment, topic: str, *, known: dict | None =
     ``known`` passes already loaded ``visit_type``/``practitioner``/``location`` rows to
     :func:`describe`; ``extra`` adds topic-specific fields (fee, old start, follow-up...).
     """
-    outbox.emit(sess, appt.tenant_id, topic, {**describe(sess, appt, **(known or {})), **extra})
+    sess.add(notification(sess, appt, topic, known=known, **extra))
+
+
+def notification(
+    sess: Session, appt: Appointment, topic: str, *, known: dict | None = None, **extra
+):
+    """The outbox message :func:`notify` writes, for a caller that inserts it itself."""
+    payload = {**describe(sess, appt, **(known or {})), **extra}
+    return outbox.message(sess, appt.tenant_id, topic, payload)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from saas.exceptions import Invalid, not_found
 from saas.models import utcnow
 
+from . import catalogue
 from . import slots as engine
 from .models import (
     ACTIVE_STATUSES,
@@ -130,16 +131,8 @@ def visit_type_links(
     )
 
 
-@dataclass(frozen=True)
-class Offering:
-    """A practitioner offering a visit type at a location (both active)."""
-
-    practitioner_id: uuid.UUID
-    practitioner_name: str
-    location_id: uuid.UUID
-    location_name: str
-    location_kind: str
-    timezone: str
+#: A practitioner offering a visit type at a location (both active).
+Offering = catalogue.Offer
 
 
 def offerings(
@@ -197,15 +190,43 @@ def load_schedule(
     now: dt.datetime,
     *,
     exclude_appointment_id: uuid.UUID | None = None,
+    busy: dict | None = None,
 ) -> engine.Schedule:
     """The part of one clinic's calendar that can affect starts in ``[start, end)``.
 
     ``zones`` maps the locations of interest to their IANA zone names. Lapsed holds are
     not busy (they are expired in all but name); ``exclude_appointment_id`` is an
-    appointment being rescheduled, whose own time must not block its new time.
+    appointment being rescheduled, whose own time must not block its new time. The
+    practice part comes from the clinic's catalogue when it is current (:mod:`.catalogue`);
+    ``busy`` passes busy times the caller already read (:func:`busy_query`).
     """
     lo, hi = start - MARGIN, end + MARGIN
     location_ids = list(zones)
+    cat = catalogue.current(sess, tenant_id)
+    if cat is not None and cat.covers(lo):
+        windows, extra, time_off, closures = cat.practice_schedule(
+            practitioner_ids, location_ids, lo, hi
+        )
+    else:
+        windows, extra, time_off, closures = _practice_schedule(
+            sess, tenant_id, practitioner_ids, location_ids, lo, hi
+        )
+    if busy is None:
+        busy = read_busy(
+            sess, busy_query(tenant_id, practitioner_ids, lo, hi, now, exclude_appointment_id)
+        )
+    return engine.Schedule(
+        zones={lid: ZoneInfo(name) for lid, name in zones.items()},
+        windows=windows,
+        extra_hours=extra,
+        time_off=time_off,
+        closures=closures,
+        busy_by_practitioner=busy,
+    )
+
+
+def _practice_schedule(sess: Session, tenant_id, practitioner_ids, location_ids, lo, hi):
+    """(windows, extra hours, time off, closures) around ``[lo, hi)``, from the database."""
     windows = [
         engine.WeeklyWindow(*row)
         for row in sess.execute(
@@ -260,15 +281,22 @@ def load_schedule(
             )
         )
     ]
-    # bounded on start_at too, so the (tenant_id, practitioner_id, start_at) index reads only
-    # this range, never the practitioner's whole history: a visit lasts at most 12 hours and
-    # its buffers at most 4 hours each (CHECK constraints on visit_types). Aggregated per
-    # practitioner: a handful of rows of two arrays instead of one row per appointment.
+    return windows, extra, time_off, closures
+
+
+def busy_query(tenant_id, practitioner_ids, lo, hi, now, exclude_appointment_id=None):
+    """Busy time of some practitioners around ``[lo, hi)``: (practitioner, starts, ends) rows.
+
+    Bounded on start_at too, so the (tenant_id, practitioner_id, start_at) index reads only
+    this range, never the practitioner's whole history: a visit lasts at most 12 hours and
+    its buffers at most 4 hours each (CHECK constraints on visit_types). Aggregated per
+    practitioner: a handful of rows of two arrays instead of one row per appointment.
+    """
     busy_q = (
         select(
             Appointment.practitioner_id,
-            func.array_agg(func.lower(Appointment.occupied)),
-            func.array_agg(func.upper(Appointment.occupied)),
+            func.array_agg(func.lower(Appointment.occupied)).label("starts"),
+            func.array_agg(func.upper(Appointment.occupied)).label("ends"),
         )
         .where(
             Appointment.tenant_id == tenant_id,
@@ -283,20 +311,20 @@ def load_schedule(
     )
     if exclude_appointment_id is not None:
         busy_q = busy_q.where(Appointment.id != exclude_appointment_id)
-    busy = {
-        pid: [
-            (s.astimezone(dt.UTC), e.astimezone(dt.UTC)) for s, e in zip(starts, ends, strict=True)
-        ]
-        for pid, starts, ends in sess.execute(busy_q)
-    }
-    return engine.Schedule(
-        zones={lid: ZoneInfo(name) for lid, name in zones.items()},
-        windows=windows,
-        extra_hours=extra,
-        time_off=time_off,
-        closures=closures,
-        busy_by_practitioner=busy,
-    )
+    return busy_q
+
+
+def busy_intervals(starts, ends) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Aggregated busy arrays as UTC (start, end) pairs."""
+    return [
+        (s.astimezone(dt.UTC), e.astimezone(dt.UTC))
+        for s, e in zip(starts or (), ends or (), strict=True)
+    ]
+
+
+def read_busy(sess: Session, busy_q) -> dict:
+    """Busy (start, end) pairs by practitioner id."""
+    return {pid: busy_intervals(starts, ends) for pid, starts, ends in sess.execute(busy_q)}
 
 
 @dataclass
@@ -320,15 +348,38 @@ def search_slots(
     location_id=None,
     now: dt.datetime | None = None,
 ) -> SlotSearch:
-    """Free starts of an active visit type in ``[start, end)``, for some or all of its offers."""
+    """Free starts of an active visit type in ``[start, end)``, for some or all of its offers.
+
+    With a current catalogue (:mod:`.catalogue`) the practice costs no query and the result
+    is served from :data:`~.catalogue.FREE_TIMES` until the clinic's schedule changes.
+    """
     now = now or utcnow()
-    visit_type = get_visit_type_in_tenant(sess, tenant_id, visit_type_id)
-    if visit_type is None or not visit_type.is_active:
-        raise not_found("visit type", "service_id")
-    offers = offerings(
-        sess, tenant_id, visit_type.id, practitioner_id=practitioner_id, location_id=location_id
-    )
-    rules = effective_rules(sess, tenant_id, visit_type.id)
+    cat = catalogue.current(sess, tenant_id)
+    if cat is None:
+        visit_type = get_visit_type_in_tenant(sess, tenant_id, visit_type_id)
+        if visit_type is None or not visit_type.is_active:
+            raise not_found("visit type", "service_id")
+        offers = offerings(
+            sess, tenant_id, visit_type.id, practitioner_id=practitioner_id, location_id=location_id
+        )
+        rules = effective_rules(sess, tenant_id, visit_type.id)
+        key = None
+    else:
+        visit_type = cat.visit_types.get(visit_type_id)
+        if visit_type is None or not visit_type.is_active:
+            raise not_found("visit type", "service_id")
+        offers = cat.offerings(
+            visit_type.id, practitioner_id=practitioner_id, location_id=location_id
+        )
+        rules = cat.rules_for(visit_type.id)
+        key = catalogue.free_times_key(
+            sess, cat, visit_type.id, practitioner_id, location_id, start, end
+        )
+        if key is not None:
+            found = catalogue.FREE_TIMES.get(key, now)
+            if found is not None:
+                fresh = catalogue.fresh(found, now, rules.policy().min_notice)
+                return SlotSearch(visit_type, rules, offers, fresh)
     if not offers:
         return SlotSearch(visit_type, rules, [], [])
     schedule = load_schedule(
@@ -349,7 +400,25 @@ def search_slots(
         end,
         now,
     )
+    if key is not None:
+        catalogue.FREE_TIMES.put(key, now, found)
     return SlotSearch(visit_type, rules, offers, found)
+
+
+def returning_patient_clause(tenant_id, patient_id, *, now: dt.datetime):
+    """EXISTS: the patient has (or had) a visit (see :func:`is_returning_patient`)."""
+    return (
+        select(Appointment.id)
+        .where(
+            Appointment.tenant_id == tenant_id,
+            Appointment.patient_id == patient_id,
+            or_(
+                Appointment.status.in_(("confirmed", "checked_in", "completed")),
+                and_(Appointment.status == "held", Appointment.hold_expires_at > now),
+            ),
+        )
+        .exists()
+    )
 
 
 def is_returning_patient(sess: Session, tenant_id, patient_id, *, now: dt.datetime) -> bool:
@@ -358,12 +427,4 @@ def is_returning_patient(sess: Session, tenant_id, patient_id, *, now: dt.dateti
     Cancelled, no-show and expired bookings do not count: a patient who never had a
     case-taking is still new.
     """
-    q = select(Appointment.id).where(
-        Appointment.tenant_id == tenant_id,
-        Appointment.patient_id == patient_id,
-        or_(
-            Appointment.status.in_(("confirmed", "checked_in", "completed")),
-            and_(Appointment.status == "held", Appointment.hold_expires_at > now),
-        ),
-    )
-    return sess.scalar(q.limit(1)) is not None
+    return bool(sess.scalar(select(returning_patient_clause(tenant_id, patient_id, now=now))))

@@ -22,6 +22,7 @@ from saas.actors import Actor
 from saas.fields import open_field
 from saas.models import Patient, utcnow
 
+from . import catalogue
 from .models import Appointment, Location, Practitioner, VisitType
 from .rules import effective_rules
 from .states import ACTIONS, allowed_actions
@@ -233,13 +234,18 @@ def present_appointments(
     """
     now = now or utcnow()
     include_patient = actor.is_staff
-    visit_types = _by_id(sess, VisitType, tenant_id, {a.service_id for a in appts})
-    practitioners = _by_id(sess, Practitioner, tenant_id, {a.practitioner_id for a in appts})
-    locations = _by_id(sess, Location, tenant_id, {a.location_id for a in appts})
+    cat = catalogue.current(sess, tenant_id)
+    if cat is not None:
+        visit_types, practitioners, locations = cat.visit_types, cat.practitioners, cat.locations
+        rules = {sid: cat.rules_for(sid) for sid in {a.service_id for a in appts}}
+    else:
+        visit_types = _by_id(sess, VisitType, tenant_id, {a.service_id for a in appts})
+        practitioners = _by_id(sess, Practitioner, tenant_id, {a.practitioner_id for a in appts})
+        locations = _by_id(sess, Location, tenant_id, {a.location_id for a in appts})
+        rules = {sid: effective_rules(sess, tenant_id, sid) for sid in visit_types}
     patients = (
         _by_id(sess, Patient, tenant_id, {a.patient_id for a in appts}) if include_patient else {}
     )
-    rules = {sid: effective_rules(sess, tenant_id, sid) for sid in visit_types}
     out = []
     for a in appts:
         s, p, loc = (

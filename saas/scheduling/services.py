@@ -28,33 +28,46 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from saas import settings
+from saas import db, settings
 from saas.actors import Actor
 from saas.exceptions import Invalid, not_found
 from saas.fields import seal_field
-from saas.models import Patient, Tenant, utcnow
+from saas.models import OutboxMessage, Patient, Tenant, utcnow
 
+from . import catalogue
 from . import slots as engine
-from .history import record_transition
-from .holds import expire_blocking_holds
-from .messages import notify, refuse
-from .models import Appointment, Location, Practitioner, VisitType, WaitlistEntry
+from .history import audit_transition, record_transition, transition_event
+from .holds import announce_expired, blocking_holds, expire_blocking_holds
+from .messages import notification, notify, refuse
+from .models import (
+    Appointment,
+    AppointmentEvent,
+    Location,
+    Practitioner,
+    VisitType,
+    WaitlistEntry,
+)
 from .queries import (
+    MARGIN,
+    busy_intervals,
+    busy_query,
     get_location_in_tenant,
     get_practitioner_in_tenant,
     get_visit_type_in_tenant,
-    is_returning_patient,
     load_schedule,
     offerings,
+    returning_patient_clause,
     visit_of,
 )
 from .rules import EffectiveRules, effective_rules
@@ -86,8 +99,15 @@ def _claim_lock(sess: Session, tenant_id, practitioner_id) -> None:
 
 def _flush_claim(sess: Session) -> None:
     """Flush a claim of time; an exclusion violation (or a deadlock between claims) is a 409."""
-    try:
+    with _claim_errors():
         sess.flush()
+
+
+@contextlib.contextmanager
+def _claim_errors():
+    """An exclusion violation (or a deadlock between claims) inside is a 409."""
+    try:
+        yield
     except IntegrityError as exc:
         orig = exc.orig
         if getattr(orig, "sqlstate", None) != "23P01":  # not an exclusion violation
@@ -113,22 +133,40 @@ def _aware(start: dt.datetime) -> dt.datetime:
 
 
 def _resolve(sess: Session, tenant: Tenant, visit_type_id, practitioner_id, location_id):
-    visit_type = get_visit_type_in_tenant(sess, tenant.id, visit_type_id)
+    """The visit type, practitioner and location of a claim (from the catalogue when current)."""
+    cat = catalogue.current(sess, tenant.id)
+    if cat is not None:
+        visit_type = cat.visit_types.get(visit_type_id)
+        practitioner = cat.practitioners.get(practitioner_id)
+        location = cat.locations.get(location_id)
+    else:
+        visit_type = get_visit_type_in_tenant(sess, tenant.id, visit_type_id)
+        practitioner = get_practitioner_in_tenant(sess, tenant.id, practitioner_id)
+        location = get_location_in_tenant(sess, tenant.id, location_id)
     if visit_type is None:
         raise not_found("visit type", "service_id")
-    practitioner = get_practitioner_in_tenant(sess, tenant.id, practitioner_id)
     if practitioner is None:
         raise not_found("practitioner", "practitioner_id")
-    location = get_location_in_tenant(sess, tenant.id, location_id)
     if location is None:
         raise not_found("location", "location_id")
-    if not (
-        visit_type.is_active and practitioner.is_active and location.is_active
-    ) or not offerings(
-        sess, tenant.id, visit_type.id, practitioner_id=practitioner.id, location_id=location.id
-    ):
+    ids = {"practitioner_id": practitioner.id, "location_id": location.id}
+    offered = (
+        cat.offerings(visit_type.id, **ids)
+        if cat is not None
+        else offerings(sess, tenant.id, visit_type.id, **ids)
+    )
+    if not (visit_type.is_active and practitioner.is_active and location.is_active) or not offered:
         raise refuse("service_not_offered")
     return visit_type, practitioner, location
+
+
+def _rules(sess: Session, tenant_id, visit_type_id) -> EffectiveRules:
+    cat = catalogue.current(sess, tenant_id)
+    return (
+        cat.rules_for(visit_type_id)
+        if cat is not None
+        else effective_rules(sess, tenant_id, visit_type_id)
+    )
 
 
 def _check_time(
@@ -143,6 +181,7 @@ def _check_time(
     now: dt.datetime,
     *,
     exclude_id=None,
+    busy: dict | None = None,
 ) -> None:
     schedule = load_schedule(
         sess,
@@ -153,6 +192,7 @@ def _check_time(
         start + dt.timedelta(hours=1),
         now,
         exclude_appointment_id=exclude_id,
+        busy=busy,
     )
     reason = engine.check_slot(
         schedule,
@@ -223,7 +263,12 @@ def book_appointment(
 ) -> Appointment:
     """Book ``patient`` into a free start of visit type ``service_id``.
 
-    ``held`` when the visit type needs prepayment, else ``confirmed``.
+    ``held`` when the visit type needs prepayment, else ``confirmed``. The hot path of the
+    portal, so its round trips are counted (five beyond binding the clinic and the caller,
+    a test holds it): the locks; one statement that expires lapsed holds in the way and reads
+    the patient's count, the busy time and whether the patient is returning; one INSERT of
+    the appointment with its history row and outbox message and the end of matching waitlist
+    entries; the audit chain's lock and last link; the audit entry.
     """
     now = now or utcnow()
     start = _aware(start)
@@ -232,20 +277,62 @@ def book_appointment(
     )
     if patient.status != "active":
         raise not_found("patient", "patient_id")
-    if not actor.is_staff and (visit_type.new_patients_only or visit_type.returning_patients_only):
-        returning = is_returning_patient(sess, tenant.id, patient.id, now=now)
-        if visit_type.new_patients_only and returning:
-            raise refuse("new_patients_only")
-        if visit_type.returning_patients_only and not returning:
-            raise refuse("returning_patients_only")
-    rules = effective_rules(sess, tenant.id, visit_type.id)
+    rules = _rules(sess, tenant.id, visit_type.id)
     end = start + dt.timedelta(minutes=visit_type.duration_minutes)
     occupied = _occupied(start, end, visit_type)
-    if actor.kind == "patient":
-        _check_patient_limits(sess, tenant, patient, now, holding=visit_type.requires_prepayment)
-    _claim_lock(sess, tenant.id, practitioner.id)
-    expire_blocking_holds(sess, tenant, practitioner.id, patient.id, occupied, start, end, now)
-    _check_time(sess, tenant, actor, visit_type, practitioner, location, rules, start, now)
+    by_patient = actor.kind == "patient"
+    restricted = not actor.is_staff and (
+        visit_type.new_patients_only or visit_type.returning_patients_only
+    )
+    keys = [f"claim:{tenant.id}:{practitioner.id}"]
+    if by_patient:  # a per-patient lock first, so parallel bookings by one patient queue
+        keys.insert(0, f"patient-bookings:{tenant.id}:{patient.id}")
+    sess.execute(
+        text(
+            "SELECT "
+            + ", ".join(
+                f"pg_advisory_xact_lock(hashtextextended(:k{n}, 0))" for n in range(len(keys))
+            )
+        ),
+        {f"k{n}": k for n, k in enumerate(keys)},
+    )
+    seen = _claim_context(
+        sess,
+        tenant,
+        practitioner.id,
+        patient.id,
+        occupied,
+        start,
+        end,
+        now,
+        count_patient=by_patient,
+        returning=restricted,
+    )
+    if seen.expired:
+        announce_expired(sess, tenant, seen.expired, now)
+    if restricted:
+        if visit_type.new_patients_only and seen.returning:
+            raise refuse("new_patients_only")
+        if visit_type.returning_patients_only and not seen.returning:
+            raise refuse("returning_patients_only")
+    if by_patient:
+        limits = settings.read(tenant, BOOKING.name)
+        if seen.confirmed + seen.held >= limits["max_upcoming_per_patient"]:
+            raise refuse("booking_limit")
+        if visit_type.requires_prepayment and seen.held >= limits["max_open_holds_per_patient"]:
+            raise refuse("hold_limit")
+    _check_time(
+        sess,
+        tenant,
+        actor,
+        visit_type,
+        practitioner,
+        location,
+        rules,
+        start,
+        now,
+        busy={practitioner.id: seen.busy},
+    )
     held = visit_type.requires_prepayment
     appt = Appointment(
         id=uuid.uuid4(),
@@ -269,11 +356,11 @@ def book_appointment(
         fee_minor=0,
         late_cancellation=False,
         updated_at=now,
+        created_at=now,
     )
-    sess.add(appt)
-    _flush_claim(sess)
-    _fulfil_waitlist(sess, tenant, appt, location.timezone)
-    notify(
+    data = {"service_id": str(visit_type.id), "practitioner_id": str(practitioner.id)}
+    event = transition_event(tenant.id, actor, appt, "booked", None, data=data)
+    message = notification(
         sess,
         appt,
         "appointment.held" if held else "appointment.confirmed",
@@ -282,22 +369,93 @@ def book_appointment(
         currency=appt.currency,
         **({"hold_expires_at": appt.hold_expires_at.isoformat()} if held else {}),
     )
-    record_transition(
-        sess,
-        tenant.id,
-        actor,
-        appt,
-        "booked",
-        None,
-        data={"service_id": str(visit_type.id), "practitioner_id": str(practitioner.id)},
+    stmt = (
+        insert(Appointment.__table__)
+        .values(db.row_values(appt))
+        .add_cte(
+            insert(AppointmentEvent.__table__).values(db.row_values(event)).cte("history"),
+            insert(OutboxMessage.__table__).values(db.row_values(message)).cte("message"),
+            _fulfil_waitlist(tenant, appt, location.timezone)
+            .returning(WaitlistEntry.id)
+            .cte("waitlist"),
+        )
     )
+    with _claim_errors():
+        sess.execute(stmt)
+    db.adopt(sess, appt)
+    audit_transition(sess, tenant.id, actor, appt, "booked", None, data=data)
     return appt
 
 
-def _fulfil_waitlist(sess: Session, tenant: Tenant, appt: Appointment, zone_name: str) -> None:
-    """A booking of a visit type ends the patient's matching waitlist entries."""
+@dataclass(frozen=True)
+class _ClaimContext:
+    expired: list  #: ids of lapsed holds in the way, expired by this statement
+    busy: list  #: the practitioner's busy (start, end) pairs around the claim
+    confirmed: int = 0  #: the patient's upcoming confirmed visits
+    held: int = 0  #: the patient's live holds
+    returning: bool = False
+
+
+def _claim_context(
+    sess: Session,
+    tenant: Tenant,
+    practitioner_id,
+    patient_id,
+    occupied: Range,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    *,
+    count_patient: bool,
+    returning: bool,
+) -> _ClaimContext:
+    """One statement after the claim's locks: expire lapsed holds in the way, read the facts.
+
+    The expiry is a CTE whose changes the reads do not see; they need not: a lapsed hold is
+    neither busy nor counted either way.
+    """
+    a = Appointment
+    expired = (
+        update(a)
+        .where(a.tenant_id == tenant.id, a.status == "held", a.hold_expires_at <= now)
+        .where(blocking_holds(practitioner_id, patient_id, occupied, start, end))
+        .values(status="expired", updated_at=now)
+        .returning(a.id)
+        .cte("expired")
+    )
+    lo, hi = start - dt.timedelta(hours=1) - MARGIN, start + dt.timedelta(hours=1) + MARGIN
+    busy = busy_query(tenant.id, [practitioner_id], lo, hi, now).subquery("busy")
+    columns = [
+        select(func.array_agg(expired.c.id)).scalar_subquery(),
+        select(busy.c.starts).scalar_subquery(),
+        select(busy.c.ends).scalar_subquery(),
+    ]
+    mine = (a.tenant_id == tenant.id, a.patient_id == patient_id)
+    if count_patient:
+        columns += [
+            select(func.count())
+            .where(*mine, a.start_at > now, a.status == "confirmed")
+            .scalar_subquery(),
+            select(func.count())
+            .where(*mine, a.start_at > now, a.status == "held", a.hold_expires_at > now)
+            .scalar_subquery(),
+        ]
+    if returning:
+        columns.append(returning_patient_clause(tenant.id, patient_id, now=now))
+    row = sess.execute(select(*columns)).one()
+    return _ClaimContext(
+        expired=list(row[0] or ()),
+        busy=busy_intervals(row[1], row[2]),
+        confirmed=row[3] if count_patient else 0,
+        held=row[4] if count_patient else 0,
+        returning=bool(row[-1]) if returning else False,
+    )
+
+
+def _fulfil_waitlist(tenant: Tenant, appt: Appointment, zone_name: str):
+    """The UPDATE that ends the patient's waitlist entries a booking of ``appt`` fulfils."""
     day = appt.start_at.astimezone(engine.ZoneInfo(zone_name)).date()
-    sess.execute(
+    return (
         update(WaitlistEntry)
         .where(
             WaitlistEntry.tenant_id == tenant.id,

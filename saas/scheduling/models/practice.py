@@ -24,6 +24,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    ForeignKey,
     ForeignKeyConstraint,
     Integer,
     SmallInteger,
@@ -200,3 +201,20 @@ class CalendarFeed(TenantScoped, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleVersion(Base):
+    """A clinic's schedule counters, bumped by triggers (migration ``0009``); read, never written.
+
+    ``config`` changes with the practice (visit types, practitioners, locations, rules,
+    hours, time off, closures), ``bookings`` with appointments that decide free time. Caches
+    of the practice catalogue and of free times are keyed by them (:mod:`..catalogue`).
+    """
+
+    __tablename__ = "schedule_versions"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[int] = mapped_column(BigInteger, default=0)
+    bookings: Mapped[int] = mapped_column(BigInteger, default=0)
