@@ -1,12 +1,13 @@
 """Open calendars ask "did the schedule change?" cheaply: an index on appointment changes.
 
 The console's calendar polls a per-clinic schedule version (an ETag; 304 while nothing
-changed, see ``admin/clinic/appointments/live.py``). The version is read from the
-appointments changed in the last minutes, so this index (clinic first, then
+changed, see ``admin/clinic/appointments/calendar_views.py``). It is the clinic's schedule
+counters (migration 0009) when the transaction has them; otherwise it is read from the
+appointments changed in the last minutes, and this index (clinic first, then
 ``updated_at``) keeps that read an index-only range scan whatever the clinic's history.
 
 Revision ID: 0010_console_calendar
-Revises: 0008_sealed_cancel_reasons
+Revises: 0009_hot_paths
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_console_calendar"
-down_revision = "0008_sealed_cancel_reasons"
+down_revision = "0009_hot_paths"
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from saas import audit
+from saas import audit, db
 from saas.fields import FieldOpener
 from saas.models import Patient, Tenant, utcnow
 from saas.scheduling import slots as engine
@@ -511,13 +511,19 @@ RECENT = dt.timedelta(minutes=10)
 
 
 def schedule_version(sess: Session, tenant_id) -> str:
-    """A short token that changes whenever one of the clinic's appointments changes.
+    """A short token that changes whenever the clinic's calendar may have changed.
 
-    Every booking verb sets ``updated_at``; the token sums the clinic's recent changes
-    (count, sum and latest of ``updated_at`` over the last :data:`RECENT`), so a change
-    committed late with an earlier timestamp still changes it. An index-only scan of
-    ``ix_appointments_updated`` (migration 0010), a few rows long.
+    Normally the clinic's schedule counters (``config``: hours, closures, practitioners,
+    visit types...; ``bookings``: every booking, move, cancellation and state change), which
+    triggers bump in the changing transaction and :func:`saas.db.versions` reads with the
+    clinic binding, so it costs no query. When they are not at hand (the transaction wrote
+    already), the clinic's recent appointment changes are summed instead (count, sum and
+    latest of ``updated_at`` over the last :data:`RECENT`, so a change committed late with an
+    earlier timestamp still changes it: an index-only scan of ``ix_appointments_updated``).
     """
+    counters = db.versions(sess)
+    if counters is not None:
+        return f"c{counters.config}b{counters.bookings}"
     row = sess.execute(
         text(
             "SELECT count(*), coalesce(sum(extract(epoch FROM updated_at)), 0), max(updated_at) "
@@ -527,4 +533,4 @@ def schedule_version(sess: Session, tenant_id) -> str:
     ).one()
     count, total, latest = row
     stamp = latest.timestamp() if latest else 0
-    return f"{count}-{float(total):.6f}-{stamp:.6f}".replace(".", "")
+    return f"r{count}-{float(total):.6f}-{stamp:.6f}".replace(".", "")

@@ -399,3 +399,25 @@ def test_my_day_lists_only_the_practitioners_own_visits(app, sql):
         token_from=f"/console/calendar/my-day?date={today}",
     )
     assert off.location.endswith(f"/console/calendar/appointments/{mine.id}")
+
+
+def test_schedule_version_without_counters_follows_recent_changes(practice, sql):
+    """Once a transaction wrote, the version comes from recent ``updated_at`` values instead."""
+    from sqlalchemy import false, update
+
+    from admin.clinic.appointments.queries import schedule_version
+    from saas.db import tenant_session
+    from saas.scheduling.models import Appointment
+
+    booking = AppointmentFactory(practice=practice, start=practice.at(practice.day(2), "10:00"))
+
+    def fallback() -> str:
+        with current_app().app_context(), tenant_session(practice.clinic.id) as sess:
+            assert schedule_version(sess, practice.clinic.id).startswith("c")
+            sess.execute(update(Appointment).where(false()).values(fee_minor=0))  # a write
+            return schedule_version(sess, practice.clinic.id)
+
+    first = fallback()
+    assert first.startswith("r") and first == fallback()
+    sql("UPDATE appointments SET updated_at = now() WHERE id = %s", booking.id)
+    assert fallback() != first
