@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.admin.clinic.test_calendar_pages import owner_sql
+from tests.admin.clinic.test_calendar_pages import owner_sql, set_states
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory, StaffFactory
 
 from .conftest import DESKTOP
@@ -196,12 +196,12 @@ def test_drag_a_visit_to_another_time_after_confirming(
 
 
 def test_calendar_pages_pass_axe_and_are_screenshotted(
-    app, live_server, new_page, practice, screenshot
+    app, live_server, new_page, practice, screenshot, sql_rows
 ):
     """Day, week, details, cancel, reschedule, booking steps and my day: axe at 360 and 1280 px."""
     day = practice.day(2)
-    first = AppointmentFactory(practice=practice, start=practice.at(day, "10:00"))
-    AppointmentFactory(practice=practice, start=practice.at(day, "14:00"))
+    first = AppointmentFactory(practice=practice, start=practice.at(day, "16:00"))
+    set_states(sql_rows, practice, day)  # 10:00-15:00: every state, for axe and the eye
     caller = PatientFactory(clinic=practice.clinic, full_name="Ravi Menon")
     pg = sign_in(new_page, live_server, practice.clinic, "owner", NARROW)
     slot = (

@@ -421,3 +421,46 @@ def test_schedule_version_without_counters_follows_recent_changes(practice, sql)
     assert first.startswith("r") and first == fallback()
     sql("UPDATE appointments SET updated_at = now() WHERE id = %s", booking.id)
     assert fallback() != first
+
+
+def set_states(sql, practice, day) -> dict:
+    """Six visits on ``day`` (10:00 to 15:00), one in each state the calendar draws."""
+    states = {}
+    for hour, state in zip(
+        range(10, 16),
+        ("held", "confirmed", "checked_in", "completed", "no_show", "cancelled"),
+        strict=True,
+    ):
+        booking = AppointmentFactory(practice=practice, start=practice.at(day, f"{hour}:00"))
+        sql(
+            "UPDATE appointments SET status = %s, hold_expires_at = CASE WHEN %s = 'held' "
+            "THEN now() + interval '1 hour' END WHERE id = %s",
+            state,
+            state,
+            booking.id,
+        )
+        states[state] = booking
+    return states
+
+
+def test_each_state_is_told_apart_by_label_and_class(practice, sql):
+    """Held, confirmed, checked in, completed, no-show and cancelled: a label and a pattern each."""
+    day = practice.day(2)
+    states = set_states(sql, practice, day)
+    page = console(practice.clinic).text(f"/console/calendar/day?date={day}")
+    labels = {
+        "held": "Held",
+        "confirmed": "Confirmed",
+        "checked_in": "Checked in",
+        "completed": "Completed",
+        "no_show": "No-show",
+        "cancelled": "Cancelled",
+    }
+    for state, booking in states.items():
+        block = re.search(
+            rf'<a class="appt st-{state} [^"]*" href="[^"]*{booking.id}.*?</a>', page, re.S
+        )
+        assert block, state
+        assert f'<span class="st-label">{labels[state]}</span>' in block.group(0)
+    # only held and confirmed visits can be dragged to a new time
+    assert page.count('draggable="true"') == 2
