@@ -41,7 +41,11 @@ import requests
 from . import env
 from .scheduling import PRACTITIONERS, Clinic, _free_port, _owner_dsn
 
-WORKERS, THREADS, CONNECTIONS, SECONDS = 4, 4, 16, 8
+CONNECTIONS, SECONDS = 16, 8
+#: Both apps run with ``saas/gunicorn_conf.py``; these are its settings on this machine
+#: (``BENCH_WORKERS``/``BENCH_THREADS`` try others).
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
+THREADS = int(os.environ.get("BENCH_THREADS", 4))
 BOOKING_CLINICS = 20
 #: Patients per practitioner (a patient books one practitioner only: no overlaps of their own).
 PATIENTS_EACH = 8
@@ -97,12 +101,17 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-k", "gthread",
-                "--threads", str(THREADS), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                self.target,
+                sys.executable, "-m", "gunicorn", "-c", "python:saas.gunicorn_conf",
+                "-b", f"127.0.0.1:{port}", "--log-level", "warning", self.target,
             ],
             cwd=env.ROOT,
-            env={**os.environ, "SAAS_PUBLIC_PORT": str(port), **self.extra_env},
+            env={
+                **os.environ,
+                "SAAS_PUBLIC_PORT": str(port),
+                "SAAS_WEB_WORKERS": str(WORKERS),
+                "SAAS_WEB_THREADS": str(THREADS),
+                **self.extra_env,
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -71,7 +71,10 @@ class Clinic:
     def __init__(self, app):
         self.app = app
         self.client = app.test_client()
-        self.client.environ_base["REMOTE_ADDR"] = "10.1.1.1"
+        # each clinic signs up from its own address (signup is rate-limited per address)
+        self.client.environ_base["REMOTE_ADDR"] = (
+            f"10.1.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        )
         slug = f"bench-{uuid.uuid4().hex[:8]}"
         self.host = f"{slug}.localhost"
         body = {

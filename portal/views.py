@@ -8,6 +8,7 @@ slots API, so the page never shows a time that cannot be booked).
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, render_template
 from sqlalchemy import select
@@ -17,19 +18,29 @@ from saas.models import utcnow
 from saas.money import format_price
 from saas.scheduling import catalogue
 from saas.scheduling.models import Location, Practitioner, VisitType
-from saas.scheduling.queries import search_slots
+from saas.scheduling.queries import next_free
 from saas.web import CLINIC, serve_on
+from tenants.branding import public_profile
+from tenants.onboarding import practice_readiness
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 serve_on(bp, CLINIC)
-LOOKAHEAD_DAYS = 14
 NEXT_TIMES = 4
 
 
 def home():
     """The clinic's branded front page."""
     tenant = g.tenant
+    profile = public_profile(db.session, tenant)
     cat = catalogue.current(db.session, tenant.id)
+    today = dt.datetime.now(ZoneInfo(tenant.timezone)).date()
+    published = (
+        cat.bookable(today) if cat is not None else practice_readiness(db.session, tenant).published
+    )
+    if not published:
+        return render_template(
+            "portal/home.html", offers=[], practitioners=[], taking=False, profile=profile
+        )
     if cat is not None:
         services = sorted(
             (v for v in cat.visit_types.values() if v.is_active),
@@ -62,9 +73,7 @@ def home():
     now = utcnow()
     offers = []
     for service in services:
-        found = search_slots(
-            db.session, tenant.id, service.id, now, now + dt.timedelta(days=LOOKAHEAD_DAYS)
-        )
+        found = next_free(db.session, tenant.id, service.id, NEXT_TIMES, now=now)
         offers.append(
             {
                 "service": service,
@@ -77,8 +86,14 @@ def home():
                         if slot.location_id in places
                         else "",
                     }
-                    for slot in found.slots[:NEXT_TIMES]
+                    for slot in found
                 ],
             }
         )
-    return render_template("portal/home.html", offers=offers, practitioners=practitioners)
+    return render_template(
+        "portal/home.html",
+        offers=offers,
+        practitioners=practitioners,
+        taking=True,
+        profile=profile,
+    )

@@ -104,6 +104,7 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.appointments import views as day
     from admin.clinic.auth import views as auth_views
     from admin.clinic.practice import api as practice_api
+    from admin.clinic.practice import views as practice_views
     from admin.clinic.records import api as records_api
     from admin.clinic.staff import api as admin_api
     from admin.clinic.staff import views as console_views
@@ -112,6 +113,7 @@ def create_app(config: Config | None = None) -> Flask:
     from portal import records_api as portal_records_api
     from portal import views as portal_views
     from tenants import api as tenants_api
+    from tenants import brand_views
     from tenants import settings as tenant_settings
     from tenants import views as tenant_views
     from tenants.resolve import resolve_tenant
@@ -144,6 +146,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(console_views.bp)
     app.register_blueprint(day.bp)
     app.register_blueprint(calendar_pages.bp)
+    app.register_blueprint(practice_views.bp)
+    app.register_blueprint(brand_views.bp)
     app.register_blueprint(calendar_feed.bp)
     for blp in (
         tenants_api.blp,

@@ -201,6 +201,8 @@ def finish_request(status: int) -> None:
     """End the request's transaction: commit on success (or when kept), else roll back."""
     from flask import g
 
+    if not session().in_transaction():
+        return  # the request never touched the database
     if status < 400 or g.get("similia_keep_writes"):
         session.commit()
     else:

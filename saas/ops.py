@@ -6,10 +6,12 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from . import db
+from .extensions import limiter
 from .web import UNRESOLVED, serve_on
 
 bp = Blueprint("ops", __name__)
 serve_on(bp, UNRESOLVED)
+limiter.exempt(bp)  # probes come from the load balancer, often; they do no work worth limiting
 
 
 @bp.route("/healthz")

@@ -4,8 +4,10 @@ Every section of the registry (:mod:`saas.settings`) is served at
 ``GET/PATCH /api/v1/settings/<section>``, with its schema in the OpenAPI document;
 ``GET /api/v1/settings`` returns them all. This module declares the clinic's own sections:
 
-- ``clinic``: name and time zone (columns of the tenant row), changed by owners and admins;
-- ``branding``: colour and tagline shown on the clinic's pages.
+- ``clinic``: name, time zone and currency (columns of the tenant row) and the contact
+  details shown on the public page (address, phone, email), changed by owners and admins;
+- ``branding``: colours (checked for WCAG AA contrast), tagline, welcome text and opening
+  hours shown on the clinic's pages; the logo has its own table (:mod:`tenants.branding`).
 
 Other areas declare theirs next to the code that reads them (``records`` in
 ``saas/records/settings.py``, ``feeds`` in ``saas/scheduling/settings.py``).
@@ -34,20 +36,42 @@ from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares 
 from saas.security.rbac import current_actor, requires
 from saas.web import CLINIC, serve_on
 
-from .rules import timezone_problem
+from .branding import branding_check
+from .rules import CURRENCIES, timezone_problem
 
 blp = Blueprint("settings_api", __name__, url_prefix="/api/v1", description="Clinic settings")
 serve_on(blp, CLINIC)
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+PHONE_RE = re.compile(r"^[0-9+()\- ]*$")
+EMAIL_RE = re.compile(r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ClinicProfileSchema(Schema):
-    """The clinic's name and time zone."""
+    """The clinic's name, contact details, time zone and currency."""
 
     name = fields.String(validate=[validate.Length(min=1, max=120), single_line])
     #: IANA zone; schedules are written in it.
     timezone = fields.String(validate=validate.Length(min=1, max=64))
+    #: ISO 4217 code of new visit types' prices (existing prices keep theirs).
+    currency = fields.String(
+        validate=validate.OneOf(sorted(CURRENCIES), error="Choose a supported currency.")
+    )
+    address = fields.String(validate=validate.Length(max=500), load_default="")
+    phone = fields.String(
+        validate=[
+            validate.Length(max=40),
+            validate.Regexp(PHONE_RE, error="Use digits, spaces and + ( ) - only."),
+        ],
+        load_default="",
+    )
+    email = fields.String(
+        validate=[
+            validate.Length(max=254),
+            validate.Regexp(EMAIL_RE, error="Use an email address such as info@clinic.example."),
+        ],
+        load_default="",
+    )
 
 
 def _profile_check(values: dict) -> dict[str, str]:
@@ -56,13 +80,21 @@ def _profile_check(values: dict) -> dict[str, str]:
 
 
 class BrandingSchema(Schema):
-    """How the clinic's pages look."""
+    """How the clinic's pages look (colours are checked for contrast, see tenants.branding)."""
 
     brand_color = fields.String(
         validate=validate.Regexp(COLOR_RE, error="Use a colour like #2f6f5e."),
         load_default="#2f6f5e",
     )
+    accent_color = fields.String(
+        validate=validate.Regexp(COLOR_RE, error="Use a colour like #1f5c4d."),
+        load_default="#1f5c4d",
+    )
     tagline = fields.String(validate=[validate.Length(max=160), single_line], load_default="")
+    #: Shown at the top of the public page (plain text, line breaks kept).
+    welcome_text = fields.String(validate=validate.Length(max=1000), load_default="")
+    #: Shown on the public page (plain text, e.g. "Mon-Fri 9:00-17:00").
+    opening_hours = fields.String(validate=validate.Length(max=500), load_default="")
 
 
 CLINIC = settings.declare(
@@ -71,8 +103,8 @@ CLINIC = settings.declare(
         schema=ClinicProfileSchema,
         permission="settings.manage",
         audit_action="settings.clinic_changed",
-        description="The clinic's name and time zone.",
-        columns=frozenset({"name", "timezone"}),
+        description="The clinic's name, contact details, time zone and currency.",
+        columns=frozenset({"name", "timezone", "currency"}),
         check=_profile_check,
     )
 )
@@ -82,7 +114,8 @@ BRANDING = settings.declare(
         schema=BrandingSchema,
         permission="settings.manage",
         audit_action="settings.branding_changed",
-        description="Colour and tagline of the clinic's pages.",
+        description="Colours, tagline, welcome text and opening hours of the clinic's pages.",
+        check=branding_check,
     )
 )
 

@@ -67,3 +67,34 @@ class RoleForm(FlaskForm):
     """Change a role."""
 
     role = SelectField("Role", choices=[SelectChoice(r, r.capitalize()) for r in ROLES])
+
+
+class PasswordChangeForm(FlaskForm):
+    """Change one's own password."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=256)],
+        description="At least 10 characters, mixing letters with digits or symbols.",
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ReauthForm(FlaskForm):
+    """Confirm a sensitive step with one's password."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(), Length(max=256)],
+        description="New codes replace the old ones, which stop working.",
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class PlainForm(FlaskForm):
+    """A button that only needs CSRF."""

@@ -7,7 +7,7 @@ appointments changed in the last minutes, and this index (clinic first, then
 ``updated_at``) keeps that read an index-only range scan whatever the clinic's history.
 
 Revision ID: 0010_console_calendar
-Revises: 0009_hot_paths
+Revises: 0009_console_setup
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_console_calendar"
-down_revision = "0009_hot_paths"
+down_revision = "0009_console_setup"
 branch_labels = None
 depends_on = None
 

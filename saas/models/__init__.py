@@ -3,13 +3,14 @@
 from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
 from .patient import SEALED_PATIENT_FIELDS, Patient, PatientToken
-from .tenant import Tenant, TenantDataKey
+from .tenant import ClinicLogo, Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
 
 __all__ = [
     "ROLES",
     "ApiToken",
     "AuditEntry",
+    "ClinicLogo",
     "Base",
     "Invitation",
     "OutboxMessage",

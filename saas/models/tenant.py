@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 
@@ -52,3 +53,26 @@ class TenantDataKey(TenantScoped, Base):
     version: Mapped[int] = mapped_column(Integer)
     #: ``vault:vN:...`` ciphertext of the 256-bit data key.
     wrapped: Mapped[str] = mapped_column(Text)
+
+
+class ClinicLogo(TenantScoped, Base):
+    """The clinic's logo, re-encoded from its pixels (:mod:`tenants.branding`); one per clinic."""
+
+    __tablename__ = "clinic_logos"
+    __table_args__ = (
+        tenant_fk("clinic_logos"),
+        UniqueConstraint("tenant_id", name="uq_clinic_logos_tenant_id"),
+    )
+
+    #: image/png or image/jpeg (what the bytes are, decided by decoding them).
+    content_type: Mapped[str] = mapped_column(String(32))
+    #: The image bytes, base64 (``bytea`` is reserved for sealed values; a logo is public).
+    data_b64: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def data(self) -> bytes:
+        """The image bytes."""
+        return base64.b64decode(self.data_b64)

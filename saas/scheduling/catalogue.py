@@ -116,6 +116,23 @@ class Catalogue:
         """The booking rules in force for a visit type (clinic defaults merged in)."""
         return self.rules.get(visit_type_id) or self.rules[None]
 
+    def bookable(self, today: dt.date) -> bool:
+        """An active visit type is offered by an active practitioner with hours where offered.
+
+        The catalogue's reading of ``tenants.onboarding.bookable_offer_exists``.
+        """
+        hours = {
+            (w.practitioner_id, w.location_id)
+            for w in self.windows
+            if w.valid_until is None or w.valid_until >= today
+        }
+        return any(
+            (o.practitioner_id, o.location_id) in hours
+            for vid, offers in self.offers.items()
+            if self.visit_types[vid].is_active
+            for o in offers
+        )
+
     def covers(self, start: dt.datetime) -> bool:
         """True when time off and closures from ``start`` on are all held."""
         return start >= self.since

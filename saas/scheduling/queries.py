@@ -405,6 +405,36 @@ def search_slots(
     return SlotSearch(visit_type, rules, offers, found)
 
 
+#: Windows :func:`next_free` searches in turn, in days from now (short first: a busy clinic's
+#: next times are usually near, and a short search is cheap).
+NEXT_FREE_WINDOWS = (1, 4, 14)
+#: The start of those windows moves in steps of this, so their cached results serve a while.
+NEXT_FREE_STEP = dt.timedelta(minutes=5)
+
+
+def next_free(
+    sess: Session, tenant_id, visit_type_id, count: int, *, now: dt.datetime | None = None
+) -> list[engine.Slot]:
+    """The first ``count`` free starts of a visit type within 14 days (the public page's list).
+
+    Searches widening windows and stops as soon as it has enough; each window is a cached
+    :func:`search_slots` query (its start is ``now`` rounded down to :data:`NEXT_FREE_STEP`).
+    """
+    now = now or utcnow()
+    anchor = dt.datetime.fromtimestamp(
+        now.timestamp() // NEXT_FREE_STEP.total_seconds() * NEXT_FREE_STEP.total_seconds(), dt.UTC
+    )
+    found: list[engine.Slot] = []
+    lo = anchor
+    for days in NEXT_FREE_WINDOWS:
+        hi = anchor + dt.timedelta(days=days)
+        found += search_slots(sess, tenant_id, visit_type_id, lo, hi, now=now).slots
+        if len(found) >= count:
+            break
+        lo = hi
+    return found[:count]
+
+
 def returning_patient_clause(tenant_id, patient_id, *, now: dt.datetime):
     """EXISTS: the patient has (or had) a visit (see :func:`is_returning_patient`)."""
     return (

@@ -103,10 +103,23 @@ def test_settings_registry_serves_every_section(make_clinic, token_for, client):
     host, headers = f"http://{clinic.host}", bearer(token_for(clinic))
     every = client.get("/api/v1/settings", headers=headers, base_url=host).get_json()
     assert set(every) == set(settings.SECTIONS) >= {"clinic", "branding", "records", "feeds"}
-    assert every["branding"] == {"brand_color": "#2f6f5e", "tagline": ""}
+    assert every["branding"] == {
+        "brand_color": "#2f6f5e",
+        "accent_color": "#1f5c4d",
+        "tagline": "",
+        "welcome_text": "",
+        "opening_hours": "",
+    }
     assert every["feeds"] == {"patient_names_in_feeds": "initials"}
     assert every["records"]["clinical_access"] == {"owner": "write", "admin": "none"}
-    assert every["clinic"] == {"name": f"Clinic {clinic.slug}", "timezone": "Europe/London"}
+    assert every["clinic"] == {
+        "name": f"Clinic {clinic.slug}",
+        "timezone": "Europe/London",
+        "currency": "GBP",
+        "address": "",
+        "phone": "",
+        "email": "",
+    }
     spec = client.get("/api/openapi.json", base_url=host).get_json()
     for name in settings.SECTIONS:
         assert {"get", "patch"} <= set(spec["paths"][f"/api/v1/settings/{name}"])

@@ -1,4 +1,12 @@
-"""Staff management verbs: invite, accept an invitation, change a role."""
+"""Staff management verbs: invitations, roles, deactivation, a member's own security.
+
+Invitations are sent, resent, revoked and accepted; a member changes their own password and
+recovery codes.
+
+Decisions: deactivating ends the member's sessions (the session epoch) and API tokens at
+once; the last active owner can be neither demoted nor deactivated, and nobody deactivates
+themselves. A withdrawn invitation expires now (its row stays for the audit trail).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +19,9 @@ from sqlalchemy import func, select, update
 
 from saas import audit, outbox
 from saas.exceptions import Conflict, Forbidden, Invalid, NotFound
-from saas.models import ROLES, Invitation, Tenant, User, utcnow
-from saas.security.auth import get_user_by_email_in_tenant, new_totp_secret
-from saas.security.passwords import hash_password, password_problem
+from saas.models import ROLES, ApiToken, Invitation, Tenant, User, utcnow
+from saas.security.auth import get_user_by_email_in_tenant, new_recovery_codes, new_totp_secret
+from saas.security.passwords import hash_password, password_problem, verify_password
 from saas.security.rbac import can
 from saas.security.secrets import digest, new_token
 
@@ -167,3 +175,125 @@ def change_role(sess, tenant: Tenant, actor: User, user: User, role: str) -> Non
         target=f"user:{user.id}",
         data={"from": old, "to": role},
     )
+
+
+# -- invitations: resend, revoke ----------------------------------------------------------
+def get_open_invitation_in_tenant(sess, tenant: Tenant, invitation_id) -> Invitation | None:
+    """An invitation of this clinic that is still open (not accepted, not expired)."""
+    inv = sess.scalar(
+        select(Invitation).where(Invitation.tenant_id == tenant.id, Invitation.id == invitation_id)
+    )
+    if inv is None or inv.accepted_at is not None or inv.expires_at <= utcnow():
+        return None
+    return inv
+
+
+def resend_invitation(sess, tenant: Tenant, actor: User, inv: Invitation) -> str:
+    """Email a fresh link (the old one stops working) valid for another 7 days."""
+    if inv.role == "owner" and not can(actor.role, "staff.manage_owners"):
+        raise Forbidden({"role": "Only an owner can invite another owner."})
+    token = new_token()
+    inv.token_hash = digest(token)
+    inv.expires_at = utcnow() + INVITATION_TTL
+    sess.flush()
+    link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/invite/{token}")
+    outbox.emit(
+        sess,
+        tenant.id,
+        "email.invitation",
+        {
+            "to": inv.email,
+            "subject": f"Reminder: you are invited to join {tenant.name} on Similia",
+            "body": (
+                f"Hello {inv.name},\n\n{actor.name} invited you to join {tenant.name} as "
+                f"{inv.role}.\nAccept within 7 days: {link}\n"
+            ),
+        },
+    )
+    audit.record(
+        sess, tenant.id, "staff.invitation_resent", actor=actor, target=f"invitation:{inv.id}"
+    )
+    return token
+
+
+def revoke_invitation(sess, tenant: Tenant, actor: User, inv: Invitation) -> None:
+    """Withdraw an invitation: its link stops working at once."""
+    if inv.role == "owner" and not can(actor.role, "staff.manage_owners"):
+        raise Forbidden({"role": "Only an owner can withdraw an owner's invitation."})
+    inv.expires_at = utcnow()
+    sess.flush()
+    audit.record(
+        sess, tenant.id, "staff.invitation_revoked", actor=actor, target=f"invitation:{inv.id}"
+    )
+
+
+# -- deactivate, reactivate ---------------------------------------------------------------
+def _end_access(sess, tenant: Tenant, user: User) -> None:
+    """End every session (epoch) and API token of ``user`` now."""
+    user.session_epoch += 1
+    sess.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.tenant_id == tenant.id,
+            ApiToken.user_id == user.id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+
+
+def deactivate_staff(sess, tenant: Tenant, actor: User, user: User) -> None:
+    """Stop ``user`` signing in; their sessions and API tokens end at once."""
+    if user.id == actor.id:
+        raise Conflict({"user": "You cannot deactivate your own account."})
+    if user.role == "owner" and not can(actor.role, "staff.manage_owners"):
+        raise Forbidden({"user": "Only an owner can deactivate an owner."})
+    if user.role == "owner":
+        owners = sess.scalar(
+            select(func.count()).where(
+                User.tenant_id == tenant.id, User.role == "owner", User.is_active.is_(True)
+            )
+        )
+        if owners <= 1:
+            raise Conflict({"user": "A clinic needs at least one active owner."})
+    if not user.is_active:
+        return
+    user.is_active = False
+    _end_access(sess, tenant, user)
+    sess.flush()
+    audit.record(sess, tenant.id, "staff.deactivated", actor=actor, target=f"user:{user.id}")
+
+
+def reactivate_staff(sess, tenant: Tenant, actor: User, user: User) -> None:
+    """Let ``user`` sign in again (with their password and authenticator)."""
+    if user.role == "owner" and not can(actor.role, "staff.manage_owners"):
+        raise Forbidden({"user": "Only an owner can reactivate an owner."})
+    if user.is_active:
+        return
+    user.is_active = True
+    sess.flush()
+    audit.record(sess, tenant.id, "staff.reactivated", actor=actor, target=f"user:{user.id}")
+
+
+# -- own security -------------------------------------------------------------------------
+def change_own_password(sess, tenant: Tenant, user: User, current: str, new: str) -> None:
+    """Change one's password: the current one is checked; other sessions and tokens end."""
+    if not verify_password(user.password_hash, current or ""):
+        raise Invalid({"current_password": "Your current password is not right."})
+    if problem := password_problem(new or "", user_inputs=(user.email, user.name, tenant.name)):
+        raise Invalid({"new_password": problem})
+    user.password_hash = hash_password(new)
+    _end_access(sess, tenant, user)
+    sess.flush()
+    audit.record(sess, tenant.id, "auth.password_changed", actor=user, target=f"user:{user.id}")
+
+
+def regenerate_recovery_codes(sess, tenant: Tenant, user: User, password: str) -> list[str]:
+    """New recovery codes (the old ones stop working); asks for the password again."""
+    if not verify_password(user.password_hash, password or ""):
+        raise Invalid({"password": "Your password is not right."})
+    codes = new_recovery_codes(sess, user)
+    audit.record(
+        sess, tenant.id, "mfa.recovery_codes_regenerated", actor=user, target=f"user:{user.id}"
+    )
+    return codes

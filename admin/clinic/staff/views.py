@@ -1,34 +1,81 @@
-"""The staff console (clinic side): dashboard, staff and invitations, audit log."""
+"""The staff console (clinic side): dashboard, staff and invitations, audit log.
+
+Each member also has their own security page: password, recovery codes, sessions.
+"""
 
 from __future__ import annotations
 
 import uuid
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from admin.clinic import TEMPLATES
 from admin.clinic.appointments.views import appointments_on_day_in_tenant, clinic_today
-from admin.clinic.forms import InviteForm, RoleForm
+from admin.clinic.forms import InviteForm, PasswordChangeForm, PlainForm, ReauthForm, RoleForm
 from saas import db
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
+from saas.extensions import limiter
 from saas.inputs import seq_param
 from saas.models import AuditEntry, User
+from saas.scheduling.models import Practitioner
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
+from tenants.onboarding import practice_readiness
 
+from . import sessions as own_sessions
 from .services import (
+    change_own_password,
     change_role,
+    deactivate_staff,
+    get_open_invitation_in_tenant,
     invite_staff,
     list_open_invitations_in_tenant,
     list_staff_in_tenant,
+    reactivate_staff,
+    regenerate_recovery_codes,
+    resend_invitation,
+    revoke_invitation,
 )
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder=TEMPLATES)
 serve_on(bp, CLINIC)
 AUDIT_PAGE = 50
+
+
+@bp.before_request
+def note_session():
+    """Record this console session for the member's security page (see ``sessions``).
+
+    Other console blueprints register it too (``bp.before_request(note_session)``).
+    """
+    if not g.get("tenant"):
+        return
+    if not current_user.is_authenticated or not hasattr(session, "sid"):
+        return
+    own_sessions.touch(
+        current_app.extensions["similia.redis"],
+        g.tenant.id,
+        current_user.id,
+        session.sid,
+        ip=request.remote_addr,
+        agent=request.headers.get("User-Agent", ""),
+        ttl=current_app.session_interface.lifetime,
+    )
 
 
 @bp.app_context_processor
@@ -43,7 +90,13 @@ def dashboard():
     staff = list_staff_in_tenant(db.session, g.tenant)
     today = appointments_on_day_in_tenant(db.session, g.tenant, clinic_today(g.tenant))
     active = [r for r in today if r["appt"].status not in ("cancelled",)]
-    return render_template("admin/dashboard.html", staff_count=len(staff), today_count=len(active))
+    readiness = practice_readiness(db.session, g.tenant)
+    return render_template(
+        "admin/dashboard.html",
+        staff_count=len(staff),
+        today_count=len(active),
+        readiness=readiness,
+    )
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -69,16 +122,30 @@ def staff():
                 form_errors(form, exc)
                 status = status_of(exc)
             else:
-                flash(f"Invitation sent to {form.email.data}.", "success")
+                hint = ""
+                if form.role.data == "practitioner" and can(current_user.role, "practice.manage"):
+                    hint = " Once they join, make them bookable from this page."
+                flash(f"Invitation sent to {form.email.data}.{hint}", "success")
                 return redirect(url_for("console.staff"))
         else:
             status = 422
+    bookable = {
+        p.user_id: p
+        for p in db.session.scalars(
+            select(Practitioner).where(
+                Practitioner.tenant_id == g.tenant.id, Practitioner.user_id.is_not(None)
+            )
+        )
+    }
     return render_template(
         "admin/staff.html",
         form=form,
         staff=list_staff_in_tenant(db.session, g.tenant),
         invitations=list_open_invitations_in_tenant(db.session, g.tenant),
         role_form=RoleForm(),
+        button=PlainForm(),
+        bookable=bookable,
+        zone=ZoneInfo(g.tenant.timezone),
     ), status
 
 
@@ -86,9 +153,7 @@ def staff():
 @requires("staff.manage")
 def set_role(user_id: uuid.UUID):
     """Change a staff member's role."""
-    user = db.session.scalar(select(User).where(User.tenant_id == g.tenant.id, User.id == user_id))
-    if user is None:
-        abort(404)
+    user = _member_or_404(user_id)
     form = RoleForm()
     if form.validate_on_submit():
         try:
@@ -100,6 +165,146 @@ def set_role(user_id: uuid.UUID):
     else:
         flash("Choose a valid role.", "error")
     return redirect(url_for("console.staff"))
+
+
+def _member_or_404(user_id: uuid.UUID) -> User:
+    user = db.session.scalar(select(User).where(User.tenant_id == g.tenant.id, User.id == user_id))
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/staff/<uuid:user_id>/<action>", methods=["POST"])
+@requires("staff.manage")
+def set_active(user_id: uuid.UUID, action: str):
+    """Deactivate (sessions and API tokens end at once) or reactivate a staff member."""
+    if action not in ("deactivate", "reactivate"):
+        abort(404)
+    user = _member_or_404(user_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    verb = deactivate_staff if action == "deactivate" else reactivate_staff
+    try:
+        verb(db.session, g.tenant, current_user, user)
+    except DomainError as exc:
+        flash(refused(exc), "error")
+    else:
+        done = "deactivated: signed out everywhere" if action == "deactivate" else "reactivated"
+        flash(f"{user.name} {done}.", "success")
+    return redirect(url_for("console.staff"))
+
+
+@bp.route("/staff/invitations/<uuid:invitation_id>/<action>", methods=["POST"])
+@requires("staff.invite")
+def invitation_action(invitation_id: uuid.UUID, action: str):
+    """Send an open invitation again (a fresh link) or withdraw it."""
+    if action not in ("resend", "revoke"):
+        abort(404)
+    inv = get_open_invitation_in_tenant(db.session, g.tenant, invitation_id)
+    if inv is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        if action == "resend":
+            resend_invitation(db.session, g.tenant, current_user, inv)
+        else:
+            revoke_invitation(db.session, g.tenant, current_user, inv)
+    except DomainError as exc:
+        flash(refused(exc), "error")
+    else:
+        done = "sent again with a new link" if action == "resend" else "withdrawn"
+        flash(f"Invitation to {inv.email} {done}.", "success")
+    return redirect(url_for("console.staff"))
+
+
+# -- own security ---------------------------------------------------------------------------
+def _security_page(password_form=None, reauth_form=None, *, summary=None, status=200):
+    redis = current_app.extensions["similia.redis"]
+    return render_template(
+        "admin/security.html",
+        password_form=password_form or PasswordChangeForm(prefix="pw"),
+        reauth_form=reauth_form or ReauthForm(prefix="rc"),
+        button=PlainForm(),
+        summary=summary,
+        sessions=own_sessions.list_sessions(
+            redis, g.tenant.id, current_user.id, getattr(session, "sid", None)
+        ),
+        zone=ZoneInfo(g.tenant.timezone),
+    ), status
+
+
+@bp.route("/account/security")
+@requires("console.view")
+def security():
+    """The signed-in member's own security: password, recovery codes, sessions."""
+    return _security_page()
+
+
+@bp.route("/account/password", methods=["POST"])
+@limiter.limit("10/hour;5/minute")
+@requires("console.view")
+def change_password():
+    """Change one's password; other sessions and API tokens end, this one stays signed in."""
+    form = PasswordChangeForm(prefix="pw")
+    if not form.validate_on_submit():
+        return _security_page(password_form=form, status=422)
+    user = current_user._get_current_object()
+    try:
+        change_own_password(
+            db.session, g.tenant, user, form.current_password.data, form.new_password.data
+        )
+    except DomainError as exc:
+        summary = form_errors(form, exc)
+        return _security_page(password_form=form, summary=summary, status=status_of(exc))
+    redis = current_app.extensions["similia.redis"]
+    keep = getattr(session, "sid", None)
+
+    def stay_signed_in():
+        own_sessions.end_sessions(redis, g.tenant.id, user.id, keep_sid=keep)
+        session.regenerate()
+        login_user(user)  # the new session epoch
+        session["tid"] = str(g.tenant.id)
+
+    db.after_commit(db.session, "password_changed", stay_signed_in)
+    flash("Password changed. You were signed out everywhere else.", "success")
+    return redirect(url_for("console.security"))
+
+
+@bp.route("/account/recovery-codes", methods=["POST"])
+@limiter.limit("10/hour;5/minute")
+@requires("console.view")
+def new_recovery_codes():
+    """New recovery codes, shown once (the old ones stop working)."""
+    form = ReauthForm(prefix="rc")
+    if not form.validate_on_submit():
+        return _security_page(reauth_form=form, status=422)
+    try:
+        codes = regenerate_recovery_codes(
+            db.session, g.tenant, current_user._get_current_object(), form.password.data
+        )
+    except DomainError as exc:
+        summary = form_errors(form, exc)
+        return _security_page(reauth_form=form, summary=summary, status=status_of(exc))
+    return render_template("admin/security_codes.html", codes=codes)
+
+
+@bp.route("/account/sessions/<handle>/end", methods=["POST"])
+@requires("console.view")
+def end_session(handle: str):
+    """End one of one's sessions (``others`` ends every session but this one)."""
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    redis = current_app.extensions["similia.redis"]
+    keep = getattr(session, "sid", None)
+    handles = None if handle == "others" else {handle}
+    ended = own_sessions.end_sessions(
+        redis, g.tenant.id, current_user.id, handles=handles, keep_sid=keep
+    )
+    if handle != "others" and not ended:
+        abort(404)
+    flash(f"Signed out {ended} other session{'s' if ended != 1 else ''}.", "success")
+    return redirect(url_for("console.security"))
 
 
 @bp.route("/audit")
