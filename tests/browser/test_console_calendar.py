@@ -12,6 +12,7 @@ import pytest
 
 from tests.admin.clinic.test_calendar_pages import owner_sql, set_states
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory, StaffFactory
+from tests.helpers import drain
 
 from .conftest import DESKTOP
 
@@ -19,6 +20,23 @@ pytestmark = pytest.mark.browser
 
 NARROW = {"width": 360, "height": 800}
 TABLET = {"width": 1024, "height": 768}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _outbox_drained_afterwards(worker):
+    """The bookings here send messages: deliver them all before the next module runs.
+
+    Otherwise the session's worker would still be relaying them during later tests (which
+    count SQL statements or watch the random module).
+    """
+    yield
+    drain(worker)
+
+
+def click(locator) -> None:
+    """Click and wait for the page it leads to to load (its stylesheets too)."""
+    locator.click()
+    locator.page.wait_for_load_state("load")
 
 
 def _violations(pg) -> list[str]:
@@ -39,9 +57,9 @@ def sign_in(new_page, live_server, clinic, role="receptionist", viewport=None):
     pg.goto(live_server.url(clinic.slug, "/login"))
     pg.get_by_label("Email").fill(member.email)
     pg.get_by_label("Password").fill(member.password)
-    pg.get_by_role("button", name="Continue").click()
+    click(pg.get_by_role("button", name="Continue"))
     pg.get_by_label("Code from your authenticator app").fill(member.code())
-    pg.get_by_role("button", name="Verify").click()
+    click(pg.get_by_role("button", name="Verify"))
     pg.wait_for_url("**/console/")
     return pg
 
@@ -67,20 +85,20 @@ def test_book_a_phone_caller_and_see_it_on_the_calendar(
     """Find the caller by phone, choose visit, any practitioner and a time, confirm."""
     PatientFactory(clinic=practice.clinic, full_name="Ravi Menon", phone="+49 171 5550123")
     pg = sign_in(new_page, live_server, practice.clinic)
-    pg.get_by_role("link", name="Calendar").first.click()
-    pg.get_by_role("link", name="Book by phone").click()
+    click(pg.get_by_role("link", name="Calendar").first)
+    click(pg.get_by_role("link", name="Book by phone"))
     pg.get_by_label("Name, email or phone number").fill("0171 5550123")
-    pg.get_by_role("button", name="Search").click()
-    pg.get_by_role("link", name="Book for Ravi Menon").click()
+    click(pg.get_by_role("button", name="Search"))
+    click(pg.get_by_role("link", name="Book for Ravi Menon"))
     day = practice.day(2)
     pg.get_by_label("Visit type").select_option(value=practice.service_id)
     pg.get_by_label("Day", exact=True).fill(day.isoformat())
-    pg.get_by_role("button", name="Show free times").click()
+    click(pg.get_by_role("button", name="Show free times"))
     screenshot(pg, "calendar-book-times")
     pg.get_by_role("radio", name=re.compile(r"11:00–12:00 Dr\. Jonas Brandt")).check()
-    pg.get_by_role("button", name="Continue").click()
+    click(pg.get_by_role("button", name="Continue"))
     assert "Dr. Jonas Brandt" in pg.locator("dl").inner_text()
-    pg.get_by_role("button", name="Book appointment").click()
+    click(pg.get_by_role("button", name="Book appointment"))
     assert "Booked: Ravi Menon" in pg.locator(".flash").inner_text()
     pg.goto(live_server.url(practice.clinic.slug, f"/console/calendar/day?date={day}"))
     visit = pg.locator("a.appt", has_text="Ravi Menon")
@@ -94,12 +112,12 @@ def test_reschedule_by_choosing_a_free_slot(app, live_server, new_page, practice
     booking = AppointmentFactory(practice=practice, start=practice.at(day, "10:00"))
     pg = sign_in(new_page, live_server, practice.clinic, "practitioner")
     pg.goto(live_server.url(practice.clinic.slug, f"/console/calendar/day?date={day}"))
-    pg.locator("a.appt", has_text=booking.patient.full_name).click()
-    pg.get_by_role("link", name="Reschedule").click()
+    click(pg.locator("a.appt", has_text=booking.patient.full_name))
+    click(pg.get_by_role("link", name="Reschedule"))
     pg.get_by_label("Practitioner").select_option(label="Dr. Anna Weber")
-    pg.get_by_role("button", name="Show free times").click()
+    click(pg.get_by_role("button", name="Show free times"))
     pg.get_by_role("radio", name=re.compile(r"15:00–16:00 Dr\. Anna Weber")).check()
-    pg.get_by_role("button", name="Move the appointment").click()
+    click(pg.get_by_role("button", name="Move the appointment"))
     assert "Appointment moved to" in pg.locator(".flash").inner_text()
     assert "15:00–16:00" in pg.locator("dl").inner_text()
 
@@ -111,8 +129,8 @@ def test_cancel_inside_and_outside_the_cutoff(app, live_server, new_page, practi
     booking = AppointmentFactory(practice=practice, start=practice.at(day, "16:00"))
     pg = sign_in(new_page, live_server, practice.clinic, "admin")
     pg.goto(live_server.url(practice.clinic.slug, f"/console/calendar/appointments/{booking.id}"))
-    pg.get_by_role("link", name="Cancel appointment").click()
-    pg.get_by_role("button", name="Cancel appointment").click()  # no reason: refused
+    click(pg.get_by_role("link", name="Cancel appointment"))
+    click(pg.get_by_role("button", name="Cancel appointment"))  # no reason: refused
     assert "There is a problem" in pg.locator(".error-summary").inner_text()
     pg.get_by_label("Reason for the cancellation").fill("Patient is travelling")
     if late:
@@ -121,7 +139,7 @@ def test_cancel_inside_and_outside_the_cutoff(app, live_server, new_page, practi
     else:
         assert "no fee applies" in pg.locator("#late-notice").inner_text()
         assert pg.get_by_label(re.compile("Charge the late-cancellation fee")).count() == 0
-    pg.get_by_role("button", name="Cancel appointment").click()
+    click(pg.get_by_role("button", name="Cancel appointment"))
     flash = pg.locator(".flash").inner_text()
     assert "Appointment cancelled" in flash
     assert ("€30 was recorded" in flash) is late
@@ -150,7 +168,7 @@ def test_a_second_browser_sees_a_change_within_5_seconds(app, live_server, new_p
             f"&slot={slot.replace('+', '%2B')}",
         )
     )
-    desk.get_by_role("button", name="Book appointment").click()
+    click(desk.get_by_role("button", name="Book appointment"))
     assert "Booked: Olga Novak" in desk.locator(".flash").inner_text()
     watcher.locator("a.appt", has_text="Olga Novak").wait_for(timeout=5000)
     assert watcher.evaluate("window.__notReloaded") is True
@@ -189,6 +207,7 @@ def test_drag_a_visit_to_another_time_after_confirming(
     pg.once("dialog", lambda d: d.accept())
     visit.drag_to(column, target_position={"x": box["width"] / 2, "y": target_y})
     pg.wait_for_url(re.compile(r"/appointments/"))
+    pg.wait_for_load_state("load")
     assert "Appointment moved to" in pg.locator(".flash").inner_text()
     assert sql_rows("SELECT start_at FROM appointments WHERE id = %s", booking.id)[0][
         0
