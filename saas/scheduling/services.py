@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from sqlalchemy import func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy import Date, DateTime, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import UUID, Range
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -369,19 +371,7 @@ def book_appointment(
         currency=appt.currency,
         **({"hold_expires_at": appt.hold_expires_at.isoformat()} if held else {}),
     )
-    stmt = (
-        insert(Appointment.__table__)
-        .values(db.row_values(appt))
-        .add_cte(
-            insert(AppointmentEvent.__table__).values(db.row_values(event)).cte("history"),
-            insert(OutboxMessage.__table__).values(db.row_values(message)).cte("message"),
-            _fulfil_waitlist(tenant, appt, location.timezone)
-            .returning(WaitlistEntry.id)
-            .cte("waitlist"),
-        )
-    )
-    with _claim_errors():
-        sess.execute(stmt)
+    _insert_booking(sess, appt, event, message, location.timezone)
     db.adopt(sess, appt)
     audit_transition(sess, tenant.id, actor, appt, "booked", None, data=data)
     return appt
@@ -394,6 +384,52 @@ class _ClaimContext:
     confirmed: int = 0  #: the patient's upcoming confirmed visits
     held: int = 0  #: the patient's live holds
     returning: bool = False
+
+
+def _p(name: str, type_=None):
+    return bindparam(name, type_=type_)
+
+
+_TS = DateTime(timezone=True)
+_ID = UUID(as_uuid=True)
+
+
+@functools.cache
+def _claim_context_statement(count_patient: bool, returning: bool):
+    """The claim-context SELECT, built once per shape; every value is a parameter.
+
+    Building and keying a statement of this size costs more than running it.
+    """
+    a = Appointment
+    tid, pid, patient, now = _p("tid", _ID), _p("pid", _ID), _p("patient", _ID), _p("now", _TS)
+    occupied = SimpleNamespace(lower=_p("occ_lo", _TS), upper=_p("occ_hi", _TS))
+    expired = (
+        update(a)
+        .where(a.tenant_id == tid, a.status == "held", a.hold_expires_at <= now)
+        .where(blocking_holds(pid, patient, occupied, _p("start", _TS), _p("end", _TS)))
+        .values(status="expired", updated_at=now)
+        .returning(a.id)
+        .cte("expired")
+    )
+    busy = busy_query(tid, [pid], _p("lo", _TS), _p("hi", _TS), now).subquery("busy")
+    columns = [
+        select(func.array_agg(expired.c.id)).scalar_subquery(),
+        select(busy.c.starts).scalar_subquery(),
+        select(busy.c.ends).scalar_subquery(),
+    ]
+    mine = (a.tenant_id == tid, a.patient_id == patient)
+    if count_patient:
+        columns += [
+            select(func.count())
+            .where(*mine, a.start_at > now, a.status == "confirmed")
+            .scalar_subquery(),
+            select(func.count())
+            .where(*mine, a.start_at > now, a.status == "held", a.hold_expires_at > now)
+            .scalar_subquery(),
+        ]
+    if returning:
+        columns.append(returning_patient_clause(tid, patient, now=now))
+    return select(*columns)
 
 
 def _claim_context(
@@ -412,37 +448,25 @@ def _claim_context(
     """One statement after the claim's locks: expire lapsed holds in the way, read the facts.
 
     The expiry is a CTE whose changes the reads do not see; they need not: a lapsed hold is
-    neither busy nor counted either way.
+    neither busy nor counted either way. Busy time is read an hour and a margin around the
+    start, as :func:`_check_time` searches.
     """
-    a = Appointment
-    expired = (
-        update(a)
-        .where(a.tenant_id == tenant.id, a.status == "held", a.hold_expires_at <= now)
-        .where(blocking_holds(practitioner_id, patient_id, occupied, start, end))
-        .values(status="expired", updated_at=now)
-        .returning(a.id)
-        .cte("expired")
-    )
-    lo, hi = start - dt.timedelta(hours=1) - MARGIN, start + dt.timedelta(hours=1) + MARGIN
-    busy = busy_query(tenant.id, [practitioner_id], lo, hi, now).subquery("busy")
-    columns = [
-        select(func.array_agg(expired.c.id)).scalar_subquery(),
-        select(busy.c.starts).scalar_subquery(),
-        select(busy.c.ends).scalar_subquery(),
-    ]
-    mine = (a.tenant_id == tenant.id, a.patient_id == patient_id)
-    if count_patient:
-        columns += [
-            select(func.count())
-            .where(*mine, a.start_at > now, a.status == "confirmed")
-            .scalar_subquery(),
-            select(func.count())
-            .where(*mine, a.start_at > now, a.status == "held", a.hold_expires_at > now)
-            .scalar_subquery(),
-        ]
-    if returning:
-        columns.append(returning_patient_clause(tenant.id, patient_id, now=now))
-    row = sess.execute(select(*columns)).one()
+    window = dt.timedelta(hours=1) + MARGIN
+    row = sess.execute(
+        _claim_context_statement(count_patient, returning),
+        {
+            "tid": tenant.id,
+            "pid": practitioner_id,
+            "patient": patient_id,
+            "now": now,
+            "occ_lo": occupied.lower,
+            "occ_hi": occupied.upper,
+            "start": start,
+            "end": end,
+            "lo": start - window,
+            "hi": start + window,
+        },
+    ).one()
     return _ClaimContext(
         expired=list(row[0] or ()),
         busy=busy_intervals(row[1], row[2]),
@@ -452,26 +476,54 @@ def _claim_context(
     )
 
 
-def _fulfil_waitlist(tenant: Tenant, appt: Appointment, zone_name: str):
-    """The UPDATE that ends the patient's waitlist entries a booking of ``appt`` fulfils."""
-    day = appt.start_at.astimezone(engine.ZoneInfo(zone_name)).date()
-    return (
-        update(WaitlistEntry)
+def _bound_values(table, prefix: str) -> dict:
+    return {c.name: bindparam(prefix + c.name, type_=c.type) for c in table.columns}
+
+
+@functools.cache
+def _booking_insert():
+    """The INSERT of a booking, with its history row, message and waitlist ends as CTEs.
+
+    Built once; every value is a parameter.
+    """
+    w = WaitlistEntry
+    day = _p("w_day", Date())
+    waitlist = (
+        update(w)
         .where(
-            WaitlistEntry.tenant_id == tenant.id,
-            WaitlistEntry.patient_id == appt.patient_id,
-            WaitlistEntry.service_id == appt.service_id,
-            WaitlistEntry.status == "waiting",
-            or_(
-                WaitlistEntry.practitioner_id.is_(None),
-                WaitlistEntry.practitioner_id == appt.practitioner_id,
-            ),
-            or_(WaitlistEntry.location_id.is_(None), WaitlistEntry.location_id == appt.location_id),
-            or_(WaitlistEntry.earliest_date.is_(None), WaitlistEntry.earliest_date <= day),
-            or_(WaitlistEntry.latest_date.is_(None), WaitlistEntry.latest_date >= day),
+            w.tenant_id == _p("a_tenant_id", _ID),
+            w.patient_id == _p("a_patient_id", _ID),
+            w.service_id == _p("a_service_id", _ID),
+            w.status == "waiting",
+            or_(w.practitioner_id.is_(None), w.practitioner_id == _p("a_practitioner_id", _ID)),
+            or_(w.location_id.is_(None), w.location_id == _p("a_location_id", _ID)),
+            or_(w.earliest_date.is_(None), w.earliest_date <= day),
+            or_(w.latest_date.is_(None), w.latest_date >= day),
         )
         .values(status="booked")
+        .returning(w.id)
     )
+    return (
+        insert(Appointment.__table__)
+        .values(_bound_values(Appointment.__table__, "a_"))
+        .add_cte(
+            insert(AppointmentEvent.__table__)
+            .values(_bound_values(AppointmentEvent.__table__, "e_"))
+            .cte("history"),
+            insert(OutboxMessage.__table__)
+            .values(_bound_values(OutboxMessage.__table__, "m_"))
+            .cte("message"),
+            waitlist.cte("waitlist"),
+        )
+    )
+
+
+def _insert_booking(sess: Session, appt, event, message, zone_name: str) -> None:
+    params = {"w_day": appt.start_at.astimezone(engine.ZoneInfo(zone_name)).date()}
+    for prefix, obj in (("a_", appt), ("e_", event), ("m_", message)):
+        params.update({prefix + k: v for k, v in db.row_values(obj).items()})
+    with _claim_errors():
+        sess.execute(_booking_insert(), params)
 
 
 # -- lifecycle (rules of who, which state and when: saas.scheduling.states) ----------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 
 from sqlalchemy import event
 
@@ -24,12 +25,18 @@ BOOKING_BUDGET = 8
 
 @contextlib.contextmanager
 def statements(app):
-    """Collect the SQL statements the runtime engine runs inside the block."""
+    """Collect the SQL statements the runtime engine runs in this thread inside the block.
+
+    The test client serves the request in this thread; the workers draining the outbox in
+    the background share the engine, and their statements are not the request's.
+    """
     seen: list[str] = []
     engine = app.extensions["similia.engine"]
+    me = threading.get_ident()
 
     def before(conn, cursor, statement, *args):
-        seen.append(statement)
+        if threading.get_ident() == me:
+            seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)
     try:
