@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCENARIOS = ["bench.scheduling", "bench.records", "bench.http", "bench.calendar"]
+SCENARIOS = ["bench.scheduling", "bench.records", "bench.portal", "bench.calendar", "bench.http"]
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ from saas import db, settings
 from saas.actors import Actor
 from saas.exceptions import Invalid
 from saas.inputs import single_line
+from saas.records import intake as _intake_settings  # noqa: F401 - declares "intake"
 from saas.records import settings as _records_settings  # noqa: F401 - declares "records"
 from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares "feeds"
 from saas.security.rbac import current_actor, requires
@@ -95,6 +96,11 @@ class BrandingSchema(Schema):
     welcome_text = fields.String(validate=validate.Length(max=1000), load_default="")
     #: Shown on the public page (plain text, e.g. "Mon-Fri 9:00-17:00").
     opening_hours = fields.String(validate=validate.Length(max=500), load_default="")
+    #: The patient portal's footer links to these (plain text; empty: "not published yet").
+    privacy_notice = fields.String(validate=validate.Length(max=5000), load_default="")
+    imprint = fields.String(validate=validate.Length(max=2000), load_default="")
+    #: The portal's default language (patients may switch).
+    language = fields.String(validate=validate.OneOf(["en", "de"]), load_default="en")
 
 
 CLINIC = settings.declare(
@@ -142,6 +148,7 @@ class AllSettingsSchema(Schema):
     records = fields.Dict()
     feeds = fields.Dict()
     booking = fields.Dict()
+    intake = fields.Dict()
 
 
 @blp.route("/settings")

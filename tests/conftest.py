@@ -178,10 +178,18 @@ def mail_dir(service_env):
 @pytest.fixture(scope="session")
 def worker(app):
     """A real dramatiq worker (in-process threads) consuming the Redis queue."""
+    import random
+
     import dramatiq
+    import dramatiq.brokers.redis
 
     import workers.tasks  # noqa: F401 - declares the actors
     from workers import broker
+
+    # The Redis broker draws its maintenance chance from the global ``random`` on every
+    # fetch; from a background thread that disturbs hypothesis tests running meanwhile
+    # (HypothesisDeprecationWarning). The worker gets a generator of its own.
+    dramatiq.brokers.redis.random = random.Random()
 
     w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     w.start()

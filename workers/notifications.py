@@ -73,9 +73,30 @@ def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
             f"A time is free at {clinic}: {p['service']}",
             f"A time you were waiting for has become free:\n\n{visit}\n"
             f"{_when(p['start'])} ({p.get('timezone', '')})\n{p['location']}\n\n"
-            "Book it on the clinic's site; the first to book gets it.\n",
+            "The first to book gets it.\n",
         )
     return None
+
+
+#: The portal page each message links to: (sentence, path pattern filled from the payload).
+ACTIONS = {
+    "appointment.confirmed": ("See, move or cancel your visit:", "/appointments/{appointment_id}"),
+    "appointment.held": ("See your visit:", "/appointments/{appointment_id}"),
+    "appointment.rescheduled": (
+        "See, move or cancel your visit:",
+        "/appointments/{appointment_id}",
+    ),
+    "appointment.cancelled": ("Book another time:", "/book"),
+    "waitlist.offer": ("Book this time:", "/book/offer/{offer_id}"),
+}
+
+
+def action_link(topic: str, p: dict, url) -> str:
+    """The sentence and portal link for ``topic`` (empty when it has none)."""
+    if topic not in ACTIONS:
+        return ""
+    sentence, path = ACTIONS[topic]
+    return f"\n{sentence}\n{url(path.format(**p))}\n"
 
 
 def deliver(sess, msg: OutboxMessage) -> bool:
@@ -91,6 +112,7 @@ def deliver(sess, msg: OutboxMessage) -> bool:
         return False
     cfg = current_app.config["SIMILIA"]
     subject, body = message
+    body += action_link(msg.topic, p, lambda path: cfg.public_url(tenant.slug, path))
     body = f"Hello {patient.full_name},\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
     send_email(cfg.smtp_url, cfg.mail_from, email, subject, body)
     return True

@@ -205,3 +205,19 @@ class KeyRotation(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IntakeResponse(TenantScoped, Base):
+    """A patient's answers to the clinic's intake questions before a first visit (sealed)."""
+
+    __tablename__ = "intake_responses"
+    __table_args__ = (
+        _fk(["patient_id"], "patients"),
+        _fk(["appointment_id"], "appointments"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    #: The booking the answers were given for (None once that booking is gone).
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: ``[{"question": ..., "answer": ...}, ...]`` as JSON, sealed.
+    answers: Mapped[bytes] = mapped_column("answers_enc", LargeBinary, info={"sealed": True})

@@ -109,6 +109,9 @@ def test_settings_registry_serves_every_section(make_clinic, token_for, client):
         "tagline": "",
         "welcome_text": "",
         "opening_hours": "",
+        "privacy_notice": "",
+        "imprint": "",
+        "language": "en",
     }
     assert every["feeds"] == {"patient_names_in_feeds": "initials"}
     assert every["records"]["clinical_access"] == {"owner": "write", "admin": "none"}

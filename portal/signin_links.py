@@ -1,0 +1,107 @@
+"""One-time sign-in links by email: sign in without typing a password.
+
+Decisions:
+
+- A link is a ``signin`` patient token (stored hashed), single use, valid 15 minutes;
+  asking for a new one does not revoke older ones (each still expires on its own).
+- Only an active patient of this clinic gets an email; the page answers the same for any
+  address (no way to learn who has an account).
+- Opening the link shows a button; only pressing it uses the link, so mail scanners that
+  fetch links do not burn it. Using it proves the address, so it also confirms the email.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from saas import audit, outbox
+from saas.exceptions import Invalid, NotFound
+from saas.models import Patient, PatientToken, Tenant, utcnow
+from saas.patients import (
+    SESSION_TTL,
+    TOKEN_PREFIX,
+    get_patient_by_email_in_tenant,
+    get_patient_in_tenant,
+    normalise_email,
+)
+from saas.security.secrets import digest, new_token
+
+SIGNIN_TTL = dt.timedelta(minutes=15)
+
+
+def _issue(sess: Session, patient: Patient, purpose: str, ttl: dt.timedelta) -> str:
+    plain = TOKEN_PREFIX + new_token()
+    sess.add(
+        PatientToken(
+            id=uuid.uuid4(),
+            tenant_id=patient.tenant_id,
+            patient_id=patient.id,
+            purpose=purpose,
+            token_hash=digest(plain),
+            expires_at=utcnow() + ttl,
+        )
+    )
+    sess.flush()
+    return plain
+
+
+def send_sign_in_link(sess: Session, tenant: Tenant, email: str) -> None:
+    """Email a sign-in link to ``email`` if it belongs to an active patient (else nothing)."""
+    try:
+        email = normalise_email(email)
+    except Invalid:
+        return
+    patient = get_patient_by_email_in_tenant(sess, tenant, email)
+    if patient is None or patient.status != "active":
+        return
+    token = _issue(sess, patient, "signin", SIGNIN_TTL)
+    link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/sign-in/link?token={token}")
+    outbox.emit(
+        sess,
+        tenant.id,
+        "email.sign_in_link",
+        {
+            "to": email,
+            "subject": f"Your sign-in link for {tenant.name}",
+            "body": (
+                f"Hello {patient.full_name},\n\nUse this link within 15 minutes to sign in "
+                f"to {tenant.name}. It works once:\n{link}\n\n"
+                "If you did not ask for it, ignore this email; nobody can sign in without it.\n"
+            ),
+        },
+    )
+    audit.record(
+        sess, tenant.id, "patient.sign_in_link_sent", actor=patient, target=f"patient:{patient.id}"
+    )
+
+
+def use_sign_in_link(sess: Session, tenant: Tenant, token: str) -> tuple[Patient, str]:
+    """Consume a sign-in link: the patient and a new portal session token.
+
+    An unknown, used or expired link is :class:`~saas.exceptions.NotFound`.
+    """
+    now = utcnow()
+    row = sess.execute(
+        update(PatientToken)
+        .where(
+            PatientToken.tenant_id == tenant.id,
+            PatientToken.token_hash == digest(token or ""),
+            PatientToken.purpose == "signin",
+            PatientToken.revoked_at.is_(None),
+            PatientToken.expires_at > now,
+        )
+        .values(revoked_at=now)
+        .returning(PatientToken.patient_id)
+    ).first()
+    patient = get_patient_in_tenant(sess, tenant, row[0]) if row else None
+    if patient is None or patient.status != "active":
+        raise NotFound("This link is invalid, used or expired.", errors={"token": "invalid"})
+    patient.email_verified_at = patient.email_verified_at or now
+    session_token = _issue(sess, patient, "session", SESSION_TTL)
+    audit.record(sess, tenant.id, "patient.sign_in", actor=patient, data={"method": "link"})
+    return patient, session_token
