@@ -7,7 +7,7 @@ appointments changed in the last minutes, and this index (clinic first, then
 ``updated_at``) keeps that read an index-only range scan whatever the clinic's history.
 
 Revision ID: 0010_console_calendar
-Revises: 0009_console_setup
+Revises: 0011_portal
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_console_calendar"
-down_revision = "0009_console_setup"
+down_revision = "0011_portal"
 branch_labels = None
 depends_on = None
 
