@@ -100,6 +100,7 @@ def create_app(config: Config | None = None) -> Flask:
     serve_on(app.blueprints["api-docs"], ANY)  # the OpenAPI document and its UI
     errors.register(app)
 
+    from admin.clinic.appointments import pages as calendar_pages
     from admin.clinic.appointments import views as day
     from admin.clinic.auth import views as auth_views
     from admin.clinic.practice import api as practice_api
@@ -144,6 +145,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(console_views.bp)
     app.register_blueprint(day.bp)
+    app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(practice_views.bp)
     app.register_blueprint(brand_views.bp)
     app.register_blueprint(calendar_feed.bp)
