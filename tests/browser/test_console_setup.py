@@ -8,9 +8,11 @@ screenshotted into ``tests/artifacts/``.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import uuid
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pyotp
@@ -163,6 +165,32 @@ def test_signup_to_a_published_practice_with_console_pages_only(
     assert _rows(
         owner_dsn, "SELECT count(*) FROM availability_rules WHERE tenant_id = %s", tenant
     ) == [(14,)]
+
+    # -- the first caller: a new patient booked by phone, then seen on the calendar -----------
+    tomorrow = (dt.datetime.now(ZoneInfo("Europe/London")) + dt.timedelta(days=1)).date()
+    pg.goto(live_server.url(slug, "/console/"))
+    pg.get_by_role("link", name="Calendar").first.click()
+    pg.get_by_role("link", name="Book by phone").click()
+    pg.get_by_label("Full name").fill("Ravi Menon")
+    pg.get_by_label("Phone (optional)").fill("+44 7700 900123")
+    pg.get_by_role("button", name="Add patient and continue").click()
+    pg.get_by_label("Visit type").select_option(index=1)  # the clinic's one visit type
+    pg.get_by_label("Day", exact=True).fill(tomorrow.isoformat())
+    pg.get_by_role("button", name="Show free times").click()
+    screenshot(pg, "setup-08-phone-times")
+    expect(pg.locator("input[name=slot]").first).to_be_checked()
+    pg.get_by_role("button", name="Continue").click()
+    pg.get_by_role("button", name="Book appointment").click()
+    expect(pg.locator(".flash")).to_contain_text("Booked: Ravi Menon")
+    pg.goto(live_server.url(slug, f"/console/calendar/day?date={tomorrow.isoformat()}"))
+    expect(pg.locator("a.appt", has_text="Ravi Menon")).to_contain_text("Confirmed")
+    screenshot(pg, "setup-08-first-phone-booking")
+    assert _rows(
+        owner_dsn,
+        "SELECT count(*) FROM appointments WHERE tenant_id = %s AND status = 'confirmed'"
+        " AND booked_by = 'staff'",
+        tenant,
+    ) == [(1,)]
 
 
 def test_availability_grid_refuses_an_overlap_and_keeps_the_input(
