@@ -39,6 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from saas import db
 from saas.models import Tenant
 from saas.web import ANY, PLATFORM, UNRESOLVED, host_of
+from tenants.status import OPERATING
 
 HOST_RE = re.compile(r"^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$")
 
@@ -153,7 +154,7 @@ def resolve_tenant() -> None:
     if where == PLATFORM:
         db.bind_tenant(db.session, None)
         abort(404)
-    if tenant.status != "active":
+    if tenant.status not in OPERATING:
         db.bind_tenant(db.session, None)
         if is_api:
             api_abort(403, message="This clinic is unavailable.")

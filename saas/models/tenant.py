@@ -14,7 +14,7 @@ from .base import Base, TenantScoped, tenant_fk, utcnow
 
 
 class Tenant(Base):
-    """A clinic. ``status`` is active, suspended or deleted (keys shredded)."""
+    """A clinic; ``status`` is one of :data:`tenants.status.STATUSES`."""
 
     __tablename__ = "tenants"
 

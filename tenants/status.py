@@ -1,0 +1,83 @@
+"""A clinic's status: one vocabulary and one way to change it.
+
+Billing (subscriptions) and the operator console both move a clinic between states, so the
+transitions live here and nowhere else. Every change is written to the clinic's audit log
+with who made it and why.
+
+States:
+
+- ``trialing``  — signed up, free trial running; works like ``active``.
+- ``active``    — paying (or free of charge by an operator's decision).
+- ``past_due``  — a payment failed; still works, the console shows a banner for the grace period.
+- ``suspended`` — the portal says bookings are paused, the console is read-only; no data lost.
+- ``closing``   — deletion requested; grace period, portal offline, owner may export.
+- ``deleted``   — keys shredded (see :mod:`tenants.lifecycle`); terminal.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from saas import audit
+from saas.actors import Actor
+from saas.db import bind_tenant
+from saas.exceptions import Conflict
+from saas.models import Tenant
+
+TRIALING = "trialing"
+ACTIVE = "active"
+PAST_DUE = "past_due"
+SUSPENDED = "suspended"
+CLOSING = "closing"
+DELETED = "deleted"
+
+STATUSES = (TRIALING, ACTIVE, PAST_DUE, SUSPENDED, CLOSING, DELETED)
+
+#: States in which patients can book and staff can write.
+OPERATING = frozenset({TRIALING, ACTIVE, PAST_DUE})
+#: States in which the clinic's host still answers (pages, sign-in, read-only console).
+REACHABLE = frozenset({TRIALING, ACTIVE, PAST_DUE, SUSPENDED})
+
+#: Allowed transitions (from → to). ``deleted`` is reached only through lifecycle.delete_clinic.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    TRIALING: frozenset({ACTIVE, PAST_DUE, SUSPENDED, CLOSING}),
+    ACTIVE: frozenset({PAST_DUE, SUSPENDED, CLOSING, TRIALING}),
+    PAST_DUE: frozenset({ACTIVE, SUSPENDED, CLOSING}),
+    SUSPENDED: frozenset({ACTIVE, TRIALING, PAST_DUE, CLOSING}),
+    CLOSING: frozenset({ACTIVE, SUSPENDED, DELETED}),
+    DELETED: frozenset(),
+}
+
+
+def is_operating(tenant: Tenant) -> bool:
+    """True when patients can book and staff can write."""
+    return tenant.status in OPERATING
+
+
+def change_status(
+    sess: Session, tenant: Tenant, new: str, *, actor: Actor, reason: str
+) -> bool:
+    """Move ``tenant`` to ``new`` and audit it; returns False when it already was ``new``.
+
+    Raises :class:`~saas.exceptions.Conflict` for a transition that is not allowed
+    (e.g. out of ``deleted``). The caller owns the transaction.
+    """
+    if new not in STATUSES:
+        raise ValueError(f"unknown clinic status {new!r}")
+    old = tenant.status
+    if old == new:
+        return False
+    if new not in TRANSITIONS.get(old, frozenset()):
+        raise Conflict(f"A clinic cannot go from {old} to {new}.")
+    bind_tenant(sess, tenant.id)
+    tenant.status = new
+    sess.flush()
+    audit.record(
+        sess,
+        tenant.id,
+        "tenant.status_changed",
+        actor=actor,
+        target=f"tenant:{tenant.slug}",
+        data={"from": old, "to": new, "reason": reason},
+    )
+    return True
