@@ -103,6 +103,7 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.appointments import pages as calendar_pages
     from admin.clinic.appointments import views as day
     from admin.clinic.auth import views as auth_views
+    from admin.clinic.patients import views as patient_views
     from admin.clinic.practice import api as practice_api
     from admin.clinic.practice import views as practice_views
     from admin.clinic.records import api as records_api
@@ -147,6 +148,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(day.bp)
     app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(practice_views.bp)
+    app.register_blueprint(patient_views.bp)
     app.register_blueprint(brand_views.bp)
     app.register_blueprint(calendar_feed.bp)
     for blp in (

@@ -230,6 +230,62 @@ def close_recall(sess: Session, tenant: Tenant, actor: User, rx: Prescription) -
     )
 
 
+def _emit_invitation(
+    sess: Session, tenant: Tenant, rx: Prescription, patient: Patient, practitioners: dict, today
+) -> None:
+    """The follow-up invitation email, through the outbox (no clinical content)."""
+    practitioner = sess.get(User, (tenant.id, rx.practitioner_id)) if rx.practitioner_id else None
+    with_whom = f" with {practitioner.name}" if practitioner else ""
+    outbox.emit(
+        sess,
+        tenant.id,
+        "email.follow_up_invitation",
+        {
+            "to": read_sealed(sess, patient, "email"),
+            "subject": f"Time to book your follow-up at {tenant.name}",
+            "body": (
+                f"Hello {patient.full_name},\n\nYour practitioner would like to see you for a "
+                f"follow-up{with_whom} between {rx.follow_up_from:%d %b %Y} and "
+                f"{rx.follow_up_to:%d %b %Y}.\nBook a time that suits you:\n"
+                f"{booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today)}"
+                "\n\nYou receive this because you agreed to "
+                "appointment reminders by email; you can withdraw that on the portal.\n"
+            ),
+            "patient_id": str(patient.id),
+        },
+    )
+
+
+def invite_follow_up(sess: Session, tenant: Tenant, actor: User, rx: Prescription) -> None:
+    """Send one follow-up invitation now (staff, from the recall list), through the outbox.
+
+    The same email as the daily job's, with the same conditions: an open recall, a patient
+    with an email and a standing ``reminders_email`` consent. Sending again is allowed (the
+    patient may have lost the first); each send is audited.
+    """
+    today = clinic_today(tenant)
+    row = sess.execute(_open_recalls(tenant).where(Prescription.id == rx.id)).first()
+    if row is None:
+        raise Conflict({"prescription": "This follow-up is no longer on the recall list."})
+    patient = row[1]
+    if patient.email is None:
+        raise Invalid({"patient": "The patient has no email address; call them instead."})
+    if not has_consent(sess, tenant.id, patient.id, "reminders_email"):
+        raise Invalid({"patient": "The patient has not agreed to reminders by email."})
+    practitioners = practitioner_ids_for_users(sess, tenant, {rx.practitioner_id})
+    _emit_invitation(sess, tenant, rx, patient, practitioners, today)
+    rx.invited_at = utcnow()
+    sess.flush()
+    audit.record(
+        sess,
+        tenant.id,
+        "recall.invited",
+        actor=actor,
+        target=f"patient:{patient.id}",
+        data={"prescription_id": str(rx.id), "by": "staff"},
+    )
+
+
 def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | None = None) -> int:
     """Email each patient whose follow-up window opens within the lead time (once)."""
     today = today or clinic_today(tenant)
@@ -248,28 +304,7 @@ def invite_due_follow_ups(sess: Session, tenant: Tenant, *, today: dt.date | Non
     for rx, patient, _ in rows:
         if patient.email is None or not has_consent(sess, tenant.id, patient.id, "reminders_email"):
             continue
-        practitioner = (
-            sess.get(User, (tenant.id, rx.practitioner_id)) if rx.practitioner_id else None
-        )
-        with_whom = f" with {practitioner.name}" if practitioner else ""
-        outbox.emit(
-            sess,
-            tenant.id,
-            "email.follow_up_invitation",
-            {
-                "to": read_sealed(sess, patient, "email"),
-                "subject": f"Time to book your follow-up at {tenant.name}",
-                "body": (
-                    f"Hello {patient.full_name},\n\nYour practitioner would like to see you for a "
-                    f"follow-up{with_whom} between {rx.follow_up_from:%d %b %Y} and "
-                    f"{rx.follow_up_to:%d %b %Y}.\nBook a time that suits you:\n"
-                    f"{booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today)}"
-                    "\n\nYou receive this because you agreed to "
-                    "appointment reminders by email; you can withdraw that on the portal.\n"
-                ),
-                "patient_id": str(patient.id),
-            },
-        )
+        _emit_invitation(sess, tenant, rx, patient, practitioners, today)
         rx.invited_at = utcnow()
         audit.record(
             sess,

@@ -26,7 +26,16 @@ from .policy import require_clinical
 from .sealing import open_json, open_text
 
 #: What a prescription's sealed ``details`` hold.
-PRESCRIPTION_FIELDS = ("remedy", "potency", "form", "dose", "frequency", "duration", "instructions")
+PRESCRIPTION_FIELDS = (
+    "remedy",
+    "potency",
+    "form",
+    "dose",
+    "frequency",
+    "duration",
+    "instructions",
+    "start_date",  #: ISO date the patient starts taking the remedy (optional)
+)
 #: What the patient sees of a prescription the clinic shared (no internal fields).
 SHARED_PRESCRIPTION_FIELDS = (
     "id",
@@ -121,10 +130,18 @@ def read_demographics(sess: Session, tenant: Tenant, actor, patient: Patient) ->
 
 
 def search_patients(
-    sess: Session, tenant: Tenant, *, q: str | None = None, email: str | None = None
+    sess: Session,
+    tenant: Tenant,
+    *,
+    q: str | None = None,
+    email: str | None = None,
+    where=(),
 ):
-    """A select of the clinic's active patients by name (substring) or exact email."""
-    stmt = select(Patient).where(Patient.tenant_id == tenant.id, Patient.status == "active")
+    """A select of the clinic's active patients by name (substring) or exact email.
+
+    ``where``: further conditions on ``Patient`` (the console's list filters).
+    """
+    stmt = select(Patient).where(Patient.tenant_id == tenant.id, Patient.status == "active", *where)
     if q:
         like = (
             "%"
@@ -151,13 +168,14 @@ def patients_page(
     email: str | None = None,
     offset: int = 0,
     limit: int = 50,
+    where=(),
 ) -> tuple[int, list[dict]]:
     """One page of a patient search, opened, and the total count (the search is audited).
 
     The audit entry says how many matched and by which criteria, never the search terms
     (a name or an email typed in is personal data).
     """
-    stmt = search_patients(sess, tenant, q=q, email=email)
+    stmt = search_patients(sess, tenant, q=q, email=email, where=where)
     total = sess.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = list(sess.scalars(stmt.offset(offset).limit(limit)))
     opener = FieldOpener(sess, tenant.id)

@@ -90,6 +90,7 @@ class PrescriptionSchema(Schema):
     frequency = fields.String(allow_none=True)
     duration = fields.String(allow_none=True)
     instructions = fields.String(allow_none=True)
+    start_date = fields.String(allow_none=True, metadata={"description": "ISO date"})
     follow_up_from = fields.Date(allow_none=True)
     follow_up_to = fields.Date(allow_none=True)
     follow_up_service_id = fields.UUID(allow_none=True)

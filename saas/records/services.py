@@ -376,7 +376,11 @@ def add_prescription(
         raise Invalid({"follow_up_to_days": "The window must end after it starts."})
     follow_up_service_id = _follow_up_visit_type(sess, tenant, data.get("follow_up_service_id"))
     rx_id = uuid.uuid4()
-    details = {k: data[k] for k in PRESCRIPTION_FIELDS if data.get(k) not in (None, "")}
+    details = {
+        k: data[k].isoformat() if isinstance(data[k], dt.date) else data[k]
+        for k in PRESCRIPTION_FIELDS
+        if data.get(k) not in (None, "")
+    }
     rx = Prescription(
         id=rx_id,
         tenant_id=tenant.id,

@@ -168,6 +168,7 @@ class PrescriptionRequestSchema(Schema):
     frequency = fields.String(validate=validate.Length(max=200))
     duration = fields.String(validate=validate.Length(max=200))
     instructions = fields.String(validate=validate.Length(max=2000))
+    start_date = fields.Date(metadata={"description": "when the patient starts the remedy"})
     follow_up_from_days = fields.Integer(validate=validate.Range(min=1, max=730))
     follow_up_to_days = fields.Integer(validate=validate.Range(min=1, max=730))
     follow_up_service_id = fields.UUID(
