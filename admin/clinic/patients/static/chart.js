@@ -14,7 +14,15 @@ if (form) {
     try { localStorage.setItem(key, JSON.stringify(snapshot())); } catch (e) { /* storage full or off */ }
   };
 
-  // Text kept from an earlier attempt: offer it back (only into empty or unchanged fields).
+  // the page after a successful save no longer has a note to restore
+  if (document.querySelector(".flash.success")) {
+    try {
+      localStorage.removeItem(key);
+      if (form.dataset.clearKey) localStorage.removeItem(form.dataset.clearKey);
+    } catch (e) { /* ignore */ }
+  }
+
+  // Text kept in this browser when a save did not reach the server: put it back.
   try {
     const kept = JSON.parse(localStorage.getItem(key) || "null");
     if (kept) {
@@ -58,8 +66,4 @@ if (form) {
     timer = setTimeout(save, 2000);
   });
   form.addEventListener("submit", () => { keep(); });
-  // the page after a successful save no longer has a note to restore
-  if (document.querySelector(".flash.success")) {
-    try { localStorage.removeItem(key); } catch (e) { /* ignore */ }
-  }
 }
