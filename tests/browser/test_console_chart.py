@@ -52,6 +52,18 @@ def test_practitioner_charts_a_visit_and_books_the_follow_up(
     _checked(pg, screenshot, "new-note", problems)
     click(pg.get_by_role("button", name="Save note"))
     assert pg.get_by_text("Case note saved.").is_visible()
+    # the session ends while writing: the text stays in the browser, the page says so
+    cookies = pg.context.cookies()
+    pg.context.clear_cookies()
+    pg.get_by_label("Plan").fill("Review in 5 weeks; call if worse")
+    status = pg.locator("[data-draft-status]")
+    status.filter(has_text="sign in again; your text is kept").wait_for()
+    pg.context.add_cookies(cookies)
+    pg.reload()
+    assert pg.get_by_label("Plan").input_value() == "Review in 5 weeks; call if worse"
+    assert "restored from this browser" in status.inner_text()
+    pg.get_by_label("Plan").fill("Review in 5 weeks")
+    status.filter(has_text="No changes to save.").wait_for()  # autosave: same as version 1
     click(pg.get_by_role("button", name="Sign and lock"))
     assert pg.get_by_text("Signed. Later changes are amendments").is_visible()
 

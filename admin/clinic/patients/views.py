@@ -32,6 +32,7 @@ from admin.clinic.staff.views import note_session
 from saas import db
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
+from saas.extensions import csrf
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
 from saas.records import followups, gdpr, queries, services
@@ -312,10 +313,17 @@ def _current_sections(visit) -> dict:
 @bp.route("/patients/visits/<uuid:visit_id>/draft", methods=["POST"])
 @requires("clinical.write")
 def save_draft(visit_id: uuid.UUID):
-    """Autosave of an unsigned note (JSON answer for the page's script)."""
+    """Autosave of an unsigned note (JSON answer for the page's script).
+
+    Exempt from the app-wide CSRF check so that a signed-out browser is answered first by
+    :func:`requires` (a redirect to sign-in: the script then keeps the text and asks to sign
+    in again); the form's own CSRF check below still refuses a missing or wrong token.
+    """
     _require_clinical(write=True)
     visit = queries.access_visit(db.session, g.tenant, visit_id)
     form = NoteForm()
+    if not form.validate_on_submit() and form.csrf_token.errors:
+        return jsonify(saved=False, message="Reload the page: the form expired."), 400
     if visit.status == "signed":
         return jsonify(saved=False, message="A signed note is amended with a reason."), 409
     if not form.validate_on_submit():
@@ -339,6 +347,9 @@ def save_draft(visit_id: uuid.UUID):
         db.session.rollback()
         return jsonify(saved=False, errors=exc.errors, message=exc.message), status_of(exc)
     return jsonify(saved=True, version=note.version)
+
+
+csrf.exempt(save_draft)
 
 
 @bp.route("/patients/visits/<uuid:visit_id>/sign", methods=["POST"])

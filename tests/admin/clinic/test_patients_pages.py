@@ -321,6 +321,21 @@ def test_draft_autosave_saves_unsigned_notes_only(practice, sql):
     assert sql("SELECT max(version) FROM case_notes WHERE visit_id = %s", visit_id) == [(2,)]
 
 
+def test_draft_autosave_needs_the_csrf_token_and_a_session(practice, app, sql):
+    """No token: 400 and nothing saved; signed out: a redirect to sign in (the page keeps text)."""
+    from tests.client import new_client
+
+    patient = PatientFactory(clinic=practice.clinic)
+    doc = console(practice.clinic, "practitioner")
+    visit_id = _write_visit(doc, patient)
+    path = f"/console/patients/visits/{visit_id}/draft"
+    resp = doc.client.post(path, data=_note(plan="No token"), base_url=doc.base)
+    assert resp.status_code == 400
+    resp = new_client(app).post(path, data=_note(plan="Signed out"), base_url=doc.base)
+    assert resp.status_code == 302 and "/login" in resp.location
+    assert sql("SELECT max(version) FROM case_notes WHERE visit_id = %s", visit_id) == [(1,)]
+
+
 def test_erase_needs_the_name_and_keeps_the_input(practice, sql):
     """A wrong name is refused inline (input kept); the right one erases; others cannot."""
     patient = PatientFactory(clinic=practice.clinic, full_name="Erik Lund")

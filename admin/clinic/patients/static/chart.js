@@ -41,18 +41,20 @@ if (form) {
     const body = new FormData(form);
     let resp;
     try {
-      resp = await fetch(url, { method: "POST", body, credentials: "same-origin", redirect: "manual",
+      resp = await fetch(url, { method: "POST", body, credentials: "same-origin",
         headers: { Accept: "application/json" } });
     } catch (e) {
       say("Could not reach the server; your text is kept in this browser.");
       return;
     }
-    if (resp.type === "opaqueredirect" || resp.status === 401 || resp.status === 400) {
+    // signed out: the server sends the request on to the sign-in page
+    const text = await resp.text(); // read it all: a half-read answer would be aborted later
+    if (resp.redirected || resp.status === 401 || resp.status === 400) {
       say("Your session has ended: sign in again; your text is kept.");
       return;
     }
     if (!resp.ok) { say("Draft not saved; your text is kept in this browser."); return; }
-    const data = await resp.json();
+    const data = JSON.parse(text);
     if (data.version) {
       const v = form.querySelector("[name=expected_version]");
       if (v) v.value = String(data.version);
