@@ -108,7 +108,7 @@ def as_text(sections: dict | None) -> str:
 
 
 def diff(old: dict | None, new: dict | None, old_label: str, new_label: str) -> list[str]:
-    """A unified diff of two versions' text (lines, without the ``---``/``+++`` header)."""
+    """A unified diff of two versions' text: lines, without the file header; hunks as "…"."""
     lines = list(
         difflib.unified_diff(
             as_text(old).splitlines(),
@@ -119,4 +119,4 @@ def diff(old: dict | None, new: dict | None, old_label: str, new_label: str) -> 
             n=2,
         )
     )
-    return lines[2:]
+    return ["…" if line.startswith("@@") else line for line in lines[2:]]

@@ -383,6 +383,7 @@ def history(visit_id: uuid.UUID):
         versions.append(
             {
                 **full,
+                "text": notes.as_text(full["sections"]),
                 "diff": notes.diff(
                     previous,
                     full["sections"],

@@ -384,3 +384,53 @@ def test_export_request_and_download(practice, worker, sql):
     # once only
     assert owner.get(link).status_code == 302
     assert console(practice.clinic, "receptionist").get(link).status_code == 403
+
+
+def test_attachments_download_as_files_and_consents_are_withdrawn(practice, sql):
+    """An upload is sniffed (a fake PDF is refused inline); downloads are attachments."""
+    import io
+
+    patient = PatientFactory(clinic=practice.clinic, full_name="Sara Costa")
+    doc = console(practice.clinic, "practitioner")
+
+    def upload(data: bytes, name: str):
+        return doc.client.post(
+            f"/console/patients/{patient.id}/attachments",
+            data={"file": (io.BytesIO(data), name), "csrf_token": doc.token()},
+            base_url=doc.base,
+            content_type="multipart/form-data",
+        )
+
+    resp = upload(b"MZ not a pdf at all", "report.pdf")
+    assert resp.status_code in (400, 415, 422) and "error-summary" in resp.get_data(as_text=True)
+    assert upload(PDF, "lab report.pdf").status_code == 302
+    page = doc.text(f"/console/patients/{patient.id}")
+    link = re.search(r'href="(/console/patients/attachments/[^"]+)"', page).group(1)
+    resp = doc.get(link)
+    assert resp.status_code == 200 and resp.data == PDF
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    desk = console(practice.clinic, "receptionist")
+    resp = desk.post(
+        f"/console/patients/{patient.id}/consents",
+        {"purpose": "marketing_email", "text_version": "", "channel": "paper"},
+        token_from=f"/console/patients/{patient.id}",
+    )
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Enter the version of the wording." in body
+    assert re.search(
+        r"<option selected value=\"marketing_email\"|<option value=\"marketing_email\" selected",
+        body,
+    )
+    resp = desk.post(
+        f"/console/patients/{patient.id}/consents",
+        {"purpose": "marketing_email", "text_version": "2026-01", "channel": "paper"},
+        token_from=f"/console/patients/{patient.id}",
+    )
+    assert resp.status_code == 302
+    (consent_id,) = sql("SELECT id FROM patient_consents WHERE patient_id = %s", patient.id)[0]
+    assert desk.post(f"/console/patients/consents/{consent_id}/withdraw", {}).status_code == 302
+    assert sql(
+        "SELECT withdrawn_at IS NOT NULL FROM patient_consents WHERE id = %s", consent_id
+    ) == [(True,)]
+    page = desk.text(f"/console/patients/{patient.id}")
+    assert "Marketing email (2026-01)" in page
