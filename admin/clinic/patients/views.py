@@ -317,13 +317,12 @@ def save_draft(visit_id: uuid.UUID):
 
     Exempt from the app-wide CSRF check so that a signed-out browser is answered first by
     :func:`requires` (a redirect to sign-in: the script then keeps the text and asks to sign
-    in again); the form's own CSRF check below still refuses a missing or wrong token.
+    in again); the same CSRF check then runs first thing for a signed-in member.
     """
+    csrf.protect()
     _require_clinical(write=True)
     visit = queries.access_visit(db.session, g.tenant, visit_id)
     form = NoteForm()
-    if not form.validate_on_submit() and form.csrf_token.errors:
-        return jsonify(saved=False, message="Reload the page: the form expired."), 400
     if visit.status == "signed":
         return jsonify(saved=False, message="A signed note is amended with a reason."), 409
     if not form.validate_on_submit():
