@@ -343,8 +343,8 @@ def save_draft(visit_id: uuid.UUID):
             else None,
         )
     except DomainError as exc:
-        db.session.rollback()
-        return jsonify(saved=False, errors=exc.errors, message=exc.message), status_of(exc)
+        message = refused(exc)  # rolls the refused write back
+        return jsonify(saved=False, errors=exc.errors, message=message), status_of(exc)
     return jsonify(saved=True, version=note.version)
 
 
