@@ -151,6 +151,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(brand_views.bp)
     app.register_blueprint(calendar_feed.bp)
     app.register_blueprint(report_views.bp)
+    app.register_blueprint(report_views.log_bp)
     for blp in (
         tenants_api.blp,
         tenant_settings.blp,

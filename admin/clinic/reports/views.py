@@ -23,6 +23,7 @@ from saas import db
 from saas.security.rbac import requires
 from saas.web import CLINIC, serve_on
 
+from . import notifications as notification_log
 from . import queries
 from .svg import bar_chart
 
@@ -199,4 +200,35 @@ def report_csv(slug: str):
         out.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+#: The notification log lives beside the audit log: ``/console/notifications``.
+log_bp = Blueprint(
+    "notification_log", __name__, url_prefix="/console/notifications", template_folder=TEMPLATES
+)
+serve_on(log_bp, CLINIC)
+
+
+@log_bp.route("/")
+@requires("audit.view")
+def notifications():
+    """What the clinic sent to whom, when, on which channel, and its delivery state."""
+    state = request.args.get("state") or None
+    if state is not None and state not in notification_log.STATES:
+        abort(404)
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        abort(404)
+    filters = notification_log.Filters(state=state, page=page)
+    entries, more = notification_log.notification_log(db.session, g.tenant, filters)
+    return render_template(
+        "admin/notifications.html",
+        entries=entries,
+        more=more,
+        page=page,
+        state=state,
+        states=notification_log.STATES,
+        zone=g.tenant.timezone,
     )
