@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCENARIOS = ["bench.scheduling", "bench.records", "bench.portal", "bench.calendar", "bench.http"]
+SCENARIOS = [
+    "bench.scheduling",
+    "bench.records",
+    "bench.portal",
+    "bench.calendar",
+    "bench.reports",
+    "bench.http",
+]
 
 
 def main() -> int:

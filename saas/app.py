@@ -107,6 +107,7 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.practice import api as practice_api
     from admin.clinic.practice import views as practice_views
     from admin.clinic.records import api as records_api
+    from admin.clinic.reports import views as report_views
     from admin.clinic.staff import api as admin_api
     from admin.clinic.staff import views as console_views
     from portal import api as portal_api
@@ -151,6 +152,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(patient_views.bp)
     app.register_blueprint(brand_views.bp)
     app.register_blueprint(calendar_feed.bp)
+    app.register_blueprint(report_views.bp)
+    app.register_blueprint(report_views.log_bp)
     for blp in (
         tenants_api.blp,
         tenant_settings.blp,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from saas.models import ROLES
 
@@ -98,3 +98,18 @@ class ReauthForm(FlaskForm):
 
 class PlainForm(FlaskForm):
     """A button that only needs CSRF."""
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit history's filters (a GET form: no CSRF token). Choices are set per clinic."""
+
+    class Meta:
+        csrf = False
+
+    actor = SelectField("Who (staff member)", choices=[], default="")
+    patient = StringField(
+        "Patient", validators=[Optional(), Length(max=160)], description="Part of a name"
+    )
+    action = SelectField("What", choices=[], default="")
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])

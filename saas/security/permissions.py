@@ -18,6 +18,7 @@ ALL = frozenset(
         "staff.manage",
         "staff.manage_owners",
         "audit.view",
+        "reports.view",
         "settings.manage",
         "billing.manage",
         "practice.manage",

@@ -1,0 +1,120 @@
+"""The notification log: what was sent to whom, when, on which channel, and its state.
+
+Everything is read by :func:`notification_log` from the outbox (``outbox``: one row per
+message, written with the change and relayed by the workers). Notification tracking is being
+reworked (delivery receipts, SMS); when it lands only this function changes.
+
+Decisions:
+
+- jobs share the outbox (topics ``job.*``) and are not notifications: left out;
+- the recipient is the patient's name when the message names a patient, else the email
+  address masked (``m•••@example.com``); subjects, bodies and links are never shown (a
+  sign-in link in a body is a credential);
+- the state is what the outbox knows: waiting, retrying (with the attempts), or handed to
+  the mail server (``dispatched_at``). Bounces are not tracked yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+PAGE = 50
+
+#: Topics in words; unknown topics read as their words.
+TOPICS = {
+    "appointment.confirmed": "Booking confirmed",
+    "appointment.held": "Booking held, awaiting payment",
+    "appointment.rescheduled": "Appointment moved",
+    "appointment.cancelled": "Appointment cancelled",
+    "waitlist.offer": "Waiting-list slot offered",
+    "email.invitation": "Staff invitation",
+    "email.verify_patient": "Patient account confirmation",
+    "email.follow_up_invitation": "Follow-up invitation",
+    "email.sign_in_link": "Sign-in link",
+    "email.password_reset": "Password reset link",
+    "email.export_ready": "Data export ready",
+}
+
+STATES = {
+    "waiting": "Waiting to send",
+    "retrying": "Retrying",
+    "sent": "Sent to the mail server",
+}
+
+
+@dataclass
+class Filters:
+    state: str | None = None  #: one of :data:`STATES`
+    page: int = 1
+
+
+@dataclass
+class Entry:
+    when: dt.datetime
+    what: str
+    to: str
+    channel: str
+    state: str
+
+
+def mask(address: str | None) -> str:
+    """``maria@example.com`` → ``m•••@example.com``."""
+    if not address or "@" not in address:
+        return "—"
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def topic_label(topic: str) -> str:
+    return TOPICS.get(topic) or topic.replace("email.", "").replace(".", " ").replace("_", " ")
+
+
+def notification_log(sess: Session, tenant, filters: Filters) -> tuple[list[Entry], bool]:
+    """One page of the clinic's notifications, newest first, and whether there are more."""
+    where = ""
+    if filters.state == "sent":
+        where = "AND o.dispatched_at IS NOT NULL"
+    elif filters.state == "retrying":
+        where = "AND o.dispatched_at IS NULL AND o.attempts > 0"
+    elif filters.state == "waiting":
+        where = "AND o.dispatched_at IS NULL AND o.attempts = 0"
+    rows = sess.execute(
+        text(
+            f"""
+            SELECT o.created_at, o.topic, o.payload->>'to', p.full_name,
+                   o.dispatched_at, o.attempts
+            FROM outbox o
+            LEFT JOIN patients p ON p.tenant_id = o.tenant_id AND p.id = CASE
+                WHEN o.payload->>'patient_id' ~ '^[0-9a-fA-F-]{{36}}$'
+                THEN (o.payload->>'patient_id')::uuid END
+            WHERE o.tenant_id = :tid AND o.topic NOT LIKE 'job.%' {where}
+            ORDER BY o.created_at DESC, o.id DESC
+            LIMIT :limit OFFSET :offset
+            """  # noqa: S608 - ``where`` is one of three fixed strings
+        ),
+        {"tid": tenant.id, "limit": PAGE + 1, "offset": (max(filters.page, 1) - 1) * PAGE},
+    ).all()
+    zone = ZoneInfo(tenant.timezone)
+    out = []
+    for created, topic, to, patient, dispatched, attempts in rows[:PAGE]:
+        if dispatched:
+            state = f"{STATES['sent']} {dispatched.astimezone(zone):%-d %b %Y, %H:%M %Z}"
+        elif attempts:
+            state = f"{STATES['retrying']} ({attempts} attempt{'s' if attempts != 1 else ''})"
+        else:
+            state = STATES["waiting"]
+        out.append(
+            Entry(
+                when=created.astimezone(zone),
+                what=topic_label(topic),
+                to=f"Patient {patient}" if patient else mask(to),
+                channel="Email",
+                state=state,
+            )
+        )
+    return out, len(rows) > PAGE
