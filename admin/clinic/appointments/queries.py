@@ -324,11 +324,13 @@ def calendar(
     ids = [p.id for p in practitioners]
     visits = visits_between(sess, tenant.id, first, last, ids) if ids else []
     locations = dict(
-        sess.connection().execute(
+        sess.connection()
+        .execute(
             select(Location.id, Location.timezone).where(
                 Location.tenant_id == tenant.id, Location.is_active.is_(True)
             )
-        ).all()
+        )
+        .all()
     )
     schedule = _hours_schedule(sess, tenant.id, ids, locations, first, last) if ids else None
     prac_locations: dict = {pid: set() for pid in ids}
