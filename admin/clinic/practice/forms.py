@@ -22,6 +22,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    TimeField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -330,3 +331,39 @@ class LogoForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A button that only needs CSRF (archive, restore, remove)."""
+
+
+class DatedHoursForm(FlaskForm):
+    """One weekly window for a limited period (summer hours): a day, times, first and last day.
+
+    Field names are the availability service's, so its refusals (an overlap, a last day
+    before the first) land next to the right field.
+    """
+
+    weekday = SelectField(
+        "Day of the week",
+        choices=[
+            SelectChoice(str(n), name)
+            for n, name in enumerate(
+                ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+                start=1,
+            )
+        ],
+        validators=[InputRequired("Choose a day.")],
+    )
+    start_time = TimeField(
+        "From",
+        validators=[InputRequired("Enter a start time, like 09:00.")],
+        render_kw={"step": 300},
+    )
+    end_time = TimeField(
+        "Until",
+        validators=[InputRequired("Enter an end time, like 13:00.")],
+        render_kw={"step": 300},
+    )
+    valid_from = DateField("First day", validators=[InputRequired("Enter the first day.")])
+    valid_until = DateField(
+        "Last day",
+        validators=[Optional()],
+        description="Leave empty to keep these hours with no end.",
+    )

@@ -39,6 +39,7 @@ from saas.scheduling.models import (
     Practitioner,
     VisitType,
 )
+from saas.scheduling.practice import availability as availability_rules
 from saas.scheduling.practice import (
     availability_exceptions,
     booking_rules,
@@ -65,6 +66,7 @@ from .forms import (
     BrandingForm,
     ButtonForm,
     ClosureForm,
+    DatedHoursForm,
     LocationForm,
     LogoForm,
     PractitionerForm,
@@ -536,23 +538,12 @@ def _pick(items, wanted):
 @requires("practice.manage")
 def availability():
     """A practitioner's weekly hours at one location, as a grid (``?practitioner=&location=``)."""
-    people = _practitioners(active_only=True)
-    places = _locations(active_only=True)
     source = request.form if request.method == "POST" else request.args
-    if source.get("practitioner") and not any(str(p.id) == source["practitioner"] for p in people):
-        raise not_found("practitioner")
-    if source.get("location") and not any(str(loc.id) == source["location"] for loc in places):
-        raise not_found("location")
-    who, where = _pick(people, source.get("practitioner")), _pick(places, source.get("location"))
+    people, places, who, where = _who_and_where(source)
     form = ButtonForm()
     errors: dict[str, str] = {}
     summary, status = None, 200
-    grid: dict[str, str] = {}
-    if who and where:
-        for w in services.open_windows(db.session, g.tenant.id, who.id, where.id):
-            slot = sum(1 for k in grid if k.startswith(f"d{w.weekday}_") and k.endswith("_start"))
-            grid[f"d{w.weekday}_{slot}_start"] = w.start_time.strftime("%H:%M")
-            grid[f"d{w.weekday}_{slot}_end"] = w.end_time.strftime("%H:%M")
+    grid = _open_grid(who, where) if who and where else {}
     if request.method == "POST" and who and where:
         if not form.validate_on_submit():
             abort(400)
@@ -591,21 +582,132 @@ def availability():
                 )
         summary = "Some hours could not be saved. Nothing was changed."
         status = 422
+    return _availability_page(
+        people, places, who, where, grid=grid, errors=errors, summary=summary, status=status
+    )
+
+
+def _availability_page(
+    people,
+    places,
+    who,
+    where,
+    *,
+    grid=None,
+    errors=None,
+    summary=None,
+    status=200,
+    dated_form=None,
+    dated_summary=None,
+):
+    """The weekly hours page: the grid and the hours for a limited period."""
+    if dated_form is None:
+        dated_form = DatedHoursForm(formdata=None)
     return render_template(
         "admin/practice/availability.html",
         people=people,
         places=places,
         who=who,
         where=where,
-        grid=grid,
-        errors=errors,
+        grid=grid or {},
+        errors=errors or {},
         summary=summary,
-        form=form,
+        form=ButtonForm(),
+        dated_form=dated_form,
+        dated_summary=dated_summary,
         weekdays=WEEKDAYS,
         slots=range(GRID_SLOTS),
         dated=services.dated_windows(db.session, g.tenant.id, who.id) if who else [],
         place_names={loc.id: loc.name for loc in _locations()},
     ), status
+
+
+def _who_and_where(source) -> tuple:
+    """(people, places, practitioner, location) named by ``source``; 404 for another clinic's."""
+    people = _practitioners(active_only=True)
+    places = _locations(active_only=True)
+    if source.get("practitioner") and not any(str(p.id) == source["practitioner"] for p in people):
+        raise not_found("practitioner")
+    if source.get("location") and not any(str(loc.id) == source["location"] for loc in places):
+        raise not_found("location")
+    return (
+        people,
+        places,
+        _pick(people, source.get("practitioner")),
+        _pick(places, source.get("location")),
+    )
+
+
+@bp.route("/availability/dated", methods=["POST"])
+@requires("practice.manage")
+def dated_hours_add():
+    """Add a weekly window valid for a limited period (e.g. summer hours)."""
+    people, places, who, where = _who_and_where(request.form)
+    if who is None or where is None:
+        raise not_found("practitioner")
+    form = DatedHoursForm()
+    summary, status = None, 422
+    if form.validate_on_submit():
+        data = {
+            "practitioner_id": who.id,
+            "location_id": where.id,
+            "weekday": int(form.weekday.data),
+            "start_time": form.start_time.data,
+            "end_time": form.end_time.data,
+            "valid_from": form.valid_from.data,
+            "valid_until": form.valid_until.data,
+        }
+        try:
+            availability_rules.create_availability_rule(db.session, g.tenant, _actor(), data)
+        except DomainError as exc:
+            summary, status = _failed(form, exc)
+        else:
+            flash(
+                f"Hours from {form.valid_from.data.isoformat()} added for "
+                f"{who.display_name} at {where.name}.",
+                "success",
+            )
+            return redirect(
+                url_for("practice.availability", practitioner=who.id, location=where.id)
+            )
+    elif not form.errors:
+        abort(400)  # no CSRF token
+    grid = _open_grid(who, where)
+    return _availability_page(
+        people,
+        places,
+        who,
+        where,
+        grid=grid,
+        status=status,
+        dated_form=form,
+        dated_summary=summary or "The hours could not be added.",
+    )
+
+
+@bp.route("/availability/dated/<uuid:rule_id>/delete", methods=["POST"])
+@requires("practice.manage")
+def dated_hours_delete(rule_id: uuid.UUID):
+    """Remove a window for a limited period."""
+    w = availability_rules.get_availability_rule_in_tenant(db.session, g.tenant.id, rule_id)
+    if w is None or (w.valid_from is None and w.valid_until is None):
+        raise not_found("weekly window")
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    availability_rules.delete_availability_rule(db.session, g.tenant, _actor(), w)
+    flash("Those hours were removed.", "success")
+    return redirect(
+        url_for("practice.availability", practitioner=w.practitioner_id, location=w.location_id)
+    )
+
+
+def _open_grid(who, where) -> dict[str, str]:
+    grid: dict[str, str] = {}
+    for w in services.open_windows(db.session, g.tenant.id, who.id, where.id):
+        slot = sum(1 for k in grid if k.startswith(f"d{w.weekday}_") and k.endswith("_start"))
+        grid[f"d{w.weekday}_{slot}_start"] = w.start_time.strftime("%H:%M")
+        grid[f"d{w.weekday}_{slot}_end"] = w.end_time.strftime("%H:%M")
+    return grid
 
 
 # -- closures and time off -------------------------------------------------------------------
