@@ -71,6 +71,7 @@ from .forms import (
     LogoForm,
     PractitionerForm,
     ProfileForm,
+    RuleOverridesForm,
     RulesForm,
     TimeOffForm,
     VisitTypeForm,
@@ -992,6 +993,69 @@ def booking_rules_page():
         status = _invalid_status(form)
     return render_template(
         "admin/practice/booking_rules.html", form=form, summary=summary, currency=g.tenant.currency
+    ), status
+
+
+#: Form field -> (service field, factor from the form's unit to the service's).
+OVERRIDES = {
+    "slot_step_minutes": ("slot_step_minutes", 1),
+    "min_notice_hours": ("min_notice_minutes", 60),
+    "max_advance_days": ("max_advance_days", 1),
+    "cancellation_cutoff_hours": ("cancellation_cutoff_minutes", 60),
+    "reschedule_cutoff_hours": ("reschedule_cutoff_minutes", 60),
+    "late_fee": ("late_cancellation_fee_minor", 100),
+    "hold_minutes": ("hold_minutes", 1),
+}
+
+
+def _in_form_units(name: str, value):
+    service, factor = OVERRIDES[name]
+    if value is None:
+        return None
+    return _hours(value) if factor == 60 else Decimal(value) / 100 if factor == 100 else value
+
+
+@bp.route("/visit-types/<uuid:visit_type_id>/booking-rules", methods=["GET", "POST"])
+@requires("practice.manage")
+def visit_type_rules(visit_type_id: uuid.UUID):
+    """One visit type's own booking rules; each empty field follows the clinic's."""
+    vt = get_visit_type_in_tenant(db.session, g.tenant.id, visit_type_id)
+    if vt is None:
+        raise not_found("visit type")
+    clinic_rules = effective_rules(db.session, g.tenant.id)
+    _, own = rule_rows(db.session, g.tenant.id, vt.id)
+    form = RuleOverridesForm(
+        **{
+            name: _in_form_units(name, getattr(own, service) if own else None)
+            for name, (service, _) in OVERRIDES.items()
+        }
+    )
+    summary, status = None, 200
+    if form.validate_on_submit():
+        values = {}
+        for name, (service, factor) in OVERRIDES.items():
+            value = form[name].data
+            values[service] = None if value is None else int(value * factor)
+        try:
+            booking_rules.set_booking_rules(db.session, g.tenant, _actor(), values, visit_type=vt)
+        except DomainError as exc:
+            summary, status = _failed(form, _rules_errors(exc))
+        else:
+            flash(f"Booking rules of “{vt.name}” saved.", "success")
+            return redirect(url_for("practice.visit_type_rules", visit_type_id=vt.id))
+    else:
+        status = _invalid_status(form)
+    defaults = {
+        name: _in_form_units(name, getattr(clinic_rules, service))
+        for name, (service, _) in OVERRIDES.items()
+    }
+    return render_template(
+        "admin/practice/visit_type_rules.html",
+        form=form,
+        summary=summary,
+        vt=vt,
+        defaults=defaults,
+        currency=g.tenant.currency,
     ), status
 
 
