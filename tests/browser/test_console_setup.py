@@ -318,6 +318,7 @@ def test_setup_pages_pass_axe_at_both_widths(app, new_page, live_server, screens
         "hours": "/console/practice/availability",
         "closures": "/console/practice/closures",
         "rules": "/console/practice/booking-rules",
+        "visit-type-rules": f"/console/practice/visit-types/{p.service_id}/booking-rules",
         "branding": "/console/practice/branding",
         "staff": "/console/staff",
         "security": "/console/account/security",
@@ -336,6 +337,12 @@ def test_setup_pages_pass_axe_at_both_widths(app, new_page, live_server, screens
         pg.get_by_role("button", name="Add location").click()
         if problems := _violations(pg):
             found[f"location errors at {width}"] = problems
+        pg.goto(live_server.url(slug, "/console/practice/availability"))
+        pg.get_by_role("button", name="Add these hours").click()
+        expect(pg.locator("#start_time-error")).to_be_visible()
+        screenshot(pg, f"setup-axe-dated-hours-errors-{width}")
+        if problems := _violations(pg):
+            found[f"dated hours errors at {width}"] = problems
         pg.goto(live_server.url(slug, "/console/practice/closures"))
         pg.get_by_label("Name", exact=True).fill("Holi")
         pg.get_by_label("First day").fill(day.isoformat())

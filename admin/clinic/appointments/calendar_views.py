@@ -25,13 +25,15 @@ from saas.models import utcnow
 from saas.scheduling.rules import effective_rules
 from saas.security.rbac import can, requires
 
-from . import grid, queries
+from . import cells, grid, queries
 from .appointment_views import BUTTONS
 from .blueprint import actor, bp, clinic_today, date_arg, redirect_to, zone
 
 PLACEHOLDER = uuid.UUID(int=0)
 #: Seconds between two polls of an open calendar (changes show within 5 seconds).
 POLL_SECONDS = 3
+#: States a visit can be dragged from.
+MOVABLE = ("held", "confirmed")
 
 
 def _chosen(practitioners) -> tuple[list, set]:
@@ -63,6 +65,17 @@ def _render(view: str, day: dt.date):
     step = dt.timedelta(days=1 if view == "day" else 7)
     keep = {"p": [str(i) for i in picked] or None, "whole": "1" if whole_day else None}
     dst_days = [(d, f.day_hours) for d, f in data["frames"].items() if f.day_hours != 24]
+    appt_prefix = url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
+        str(PLACEHOLDER)
+    )
+    back_qs = "?" + urlencode({"back": request.full_path})
+    cells.column_bodies(
+        data["columns"],
+        appt_prefix=appt_prefix,
+        back_qs=back_qs,
+        can_move=_can_move(),
+        movable=MOVABLE,
+    )
     return render_template(
         "admin/calendar/calendar.html",
         view=view,
@@ -84,12 +97,7 @@ def _render(view: str, day: dt.date):
         version=version,
         poll_seconds=POLL_SECONDS,
         can_move=_can_move(),
-        movable=("held", "confirmed"),
         step=effective_rules(db.session, g.tenant.id).slot_step_minutes,
-        appt_prefix=url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
-            str(PLACEHOLDER)
-        ),
-        back_qs="?" + urlencode({"back": request.full_path}),
     )
 
 

@@ -20,6 +20,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -103,6 +104,8 @@ class Column:
     shades: list[Block] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
     lanes: int = 1
+    #: the column's drawn body, set by :func:`.cells.column_bodies`
+    body: str = ""
 
 
 def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -133,8 +136,13 @@ def shown_hours(
     return lo, hi
 
 
+@functools.lru_cache(maxsize=512)
 def frame(day: dt.date, zone: ZoneInfo, hours: tuple[int, int]) -> Frame:
-    """The window of ``day`` from wall-clock hour ``hours[0]`` to ``hours[1]`` (24 = midnight)."""
+    """The window of ``day`` from wall-clock hour ``hours[0]`` to ``hours[1]`` (24 = midnight).
+
+    Depends on its arguments only, so it is cached: a week's seven frames walk some 1,100
+    five-minute rows through the zone. Callers read a frame, never change it.
+    """
     first, last = hours
     midnight, next_midnight = day_bounds(day, zone)
     start = midnight if first == 0 else local_to_utc(dt.datetime.combine(day, dt.time(first)), zone)

@@ -22,6 +22,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    TimeField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -330,3 +331,106 @@ class LogoForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A button that only needs CSRF (archive, restore, remove)."""
+
+
+class DatedHoursForm(FlaskForm):
+    """One weekly window for a limited period (summer hours): a day, times, first and last day.
+
+    Field names are the availability service's, so its refusals (an overlap, a last day
+    before the first) land next to the right field.
+    """
+
+    weekday = SelectField(
+        "Day of the week",
+        choices=[
+            SelectChoice(str(n), name)
+            for n, name in enumerate(
+                ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+                start=1,
+            )
+        ],
+        validators=[InputRequired("Choose a day.")],
+    )
+    start_time = TimeField(
+        "From",
+        validators=[InputRequired("Enter a start time, like 09:00.")],
+        render_kw={"step": 300},
+    )
+    end_time = TimeField(
+        "Until",
+        validators=[InputRequired("Enter an end time, like 13:00.")],
+        render_kw={"step": 300},
+    )
+    valid_from = DateField("First day", validators=[InputRequired("Enter the first day.")])
+    valid_until = DateField(
+        "Last day",
+        validators=[Optional()],
+        description="Leave empty to keep these hours with no end.",
+    )
+
+
+def _optional(field_class, label: str, low, high, **kw):
+    return field_class(
+        label,
+        validators=[Optional(), NumberRange(low, high)],
+        description="Empty: the clinic's rule.",
+        **kw,
+    )
+
+
+class RuleOverridesForm(FlaskForm):
+    """One visit type's own booking rules; an empty field keeps the clinic's rule."""
+
+    slot_step_minutes = _optional(
+        IntegerField,
+        "Offer a start time every (minutes)",
+        5,
+        240,
+        render_kw={"inputmode": "numeric"},
+    )
+    min_notice_hours = _optional(
+        DecimalField,
+        "Minimum notice for online booking (hours)",
+        0,
+        8760,
+        places=None,
+        render_kw={"inputmode": "decimal"},
+    )
+    max_advance_days = _optional(
+        IntegerField,
+        "Patients may book up to (days ahead)",
+        1,
+        730,
+        render_kw={"inputmode": "numeric"},
+    )
+    cancellation_cutoff_hours = _optional(
+        DecimalField,
+        "Free cancellation until (hours before)",
+        0,
+        720,
+        places=None,
+        render_kw={"inputmode": "decimal"},
+    )
+    reschedule_cutoff_hours = _optional(
+        DecimalField,
+        "Rescheduling allowed until (hours before)",
+        0,
+        720,
+        places=None,
+        render_kw={"inputmode": "decimal"},
+    )
+    late_fee = _optional(
+        DecimalField,
+        "Late-cancellation fee",
+        0,
+        10**9,
+        places=2,
+        render_kw={"inputmode": "decimal"},
+    )
+    hold_minutes = _optional(
+        IntegerField,
+        "Hold a time awaiting payment for (minutes)",
+        1,
+        1440,
+        render_kw={"inputmode": "numeric"},
+    )

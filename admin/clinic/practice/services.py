@@ -11,8 +11,8 @@
 Decisions: a closure or time off that covers booked visits is saved only together with a
 decision (cancel or move) for every covered booking, in the same transaction; if one move
 fails (the time was just taken) nothing is saved and the page asks again. Dated weekly
-windows (``valid_from``/``valid_until``, made through the API) are left alone by the grid and
-listed beside it.
+windows (``valid_from``/``valid_until``, added below the grid or through the API) are left
+alone by the grid and listed beside it.
 """
 
 from __future__ import annotations

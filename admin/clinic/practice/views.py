@@ -39,6 +39,7 @@ from saas.scheduling.models import (
     Practitioner,
     VisitType,
 )
+from saas.scheduling.practice import availability as availability_rules
 from saas.scheduling.practice import (
     availability_exceptions,
     booking_rules,
@@ -65,10 +66,12 @@ from .forms import (
     BrandingForm,
     ButtonForm,
     ClosureForm,
+    DatedHoursForm,
     LocationForm,
     LogoForm,
     PractitionerForm,
     ProfileForm,
+    RuleOverridesForm,
     RulesForm,
     TimeOffForm,
     VisitTypeForm,
@@ -536,23 +539,12 @@ def _pick(items, wanted):
 @requires("practice.manage")
 def availability():
     """A practitioner's weekly hours at one location, as a grid (``?practitioner=&location=``)."""
-    people = _practitioners(active_only=True)
-    places = _locations(active_only=True)
     source = request.form if request.method == "POST" else request.args
-    if source.get("practitioner") and not any(str(p.id) == source["practitioner"] for p in people):
-        raise not_found("practitioner")
-    if source.get("location") and not any(str(loc.id) == source["location"] for loc in places):
-        raise not_found("location")
-    who, where = _pick(people, source.get("practitioner")), _pick(places, source.get("location"))
+    people, places, who, where = _who_and_where(source)
     form = ButtonForm()
     errors: dict[str, str] = {}
     summary, status = None, 200
-    grid: dict[str, str] = {}
-    if who and where:
-        for w in services.open_windows(db.session, g.tenant.id, who.id, where.id):
-            slot = sum(1 for k in grid if k.startswith(f"d{w.weekday}_") and k.endswith("_start"))
-            grid[f"d{w.weekday}_{slot}_start"] = w.start_time.strftime("%H:%M")
-            grid[f"d{w.weekday}_{slot}_end"] = w.end_time.strftime("%H:%M")
+    grid = _open_grid(who, where) if who and where else {}
     if request.method == "POST" and who and where:
         if not form.validate_on_submit():
             abort(400)
@@ -591,21 +583,132 @@ def availability():
                 )
         summary = "Some hours could not be saved. Nothing was changed."
         status = 422
+    return _availability_page(
+        people, places, who, where, grid=grid, errors=errors, summary=summary, status=status
+    )
+
+
+def _availability_page(
+    people,
+    places,
+    who,
+    where,
+    *,
+    grid=None,
+    errors=None,
+    summary=None,
+    status=200,
+    dated_form=None,
+    dated_summary=None,
+):
+    """The weekly hours page: the grid and the hours for a limited period."""
+    if dated_form is None:
+        dated_form = DatedHoursForm(formdata=None)
     return render_template(
         "admin/practice/availability.html",
         people=people,
         places=places,
         who=who,
         where=where,
-        grid=grid,
-        errors=errors,
+        grid=grid or {},
+        errors=errors or {},
         summary=summary,
-        form=form,
+        form=ButtonForm(),
+        dated_form=dated_form,
+        dated_summary=dated_summary,
         weekdays=WEEKDAYS,
         slots=range(GRID_SLOTS),
         dated=services.dated_windows(db.session, g.tenant.id, who.id) if who else [],
         place_names={loc.id: loc.name for loc in _locations()},
     ), status
+
+
+def _who_and_where(source) -> tuple:
+    """(people, places, practitioner, location) named by ``source``; 404 for another clinic's."""
+    people = _practitioners(active_only=True)
+    places = _locations(active_only=True)
+    if source.get("practitioner") and not any(str(p.id) == source["practitioner"] for p in people):
+        raise not_found("practitioner")
+    if source.get("location") and not any(str(loc.id) == source["location"] for loc in places):
+        raise not_found("location")
+    return (
+        people,
+        places,
+        _pick(people, source.get("practitioner")),
+        _pick(places, source.get("location")),
+    )
+
+
+@bp.route("/availability/dated", methods=["POST"])
+@requires("practice.manage")
+def dated_hours_add():
+    """Add a weekly window valid for a limited period (e.g. summer hours)."""
+    people, places, who, where = _who_and_where(request.form)
+    if who is None or where is None:
+        raise not_found("practitioner")
+    form = DatedHoursForm()
+    summary, status = None, 422
+    if form.validate_on_submit():
+        data = {
+            "practitioner_id": who.id,
+            "location_id": where.id,
+            "weekday": int(form.weekday.data),
+            "start_time": form.start_time.data,
+            "end_time": form.end_time.data,
+            "valid_from": form.valid_from.data,
+            "valid_until": form.valid_until.data,
+        }
+        try:
+            availability_rules.create_availability_rule(db.session, g.tenant, _actor(), data)
+        except DomainError as exc:
+            summary, status = _failed(form, exc)
+        else:
+            flash(
+                f"Hours from {form.valid_from.data.isoformat()} added for "
+                f"{who.display_name} at {where.name}.",
+                "success",
+            )
+            return redirect(
+                url_for("practice.availability", practitioner=who.id, location=where.id)
+            )
+    elif not form.errors:
+        abort(400)  # no CSRF token
+    grid = _open_grid(who, where)
+    return _availability_page(
+        people,
+        places,
+        who,
+        where,
+        grid=grid,
+        status=status,
+        dated_form=form,
+        dated_summary=summary or "The hours could not be added.",
+    )
+
+
+@bp.route("/availability/dated/<uuid:rule_id>/delete", methods=["POST"])
+@requires("practice.manage")
+def dated_hours_delete(rule_id: uuid.UUID):
+    """Remove a window for a limited period."""
+    w = availability_rules.get_availability_rule_in_tenant(db.session, g.tenant.id, rule_id)
+    if w is None or (w.valid_from is None and w.valid_until is None):
+        raise not_found("weekly window")
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    availability_rules.delete_availability_rule(db.session, g.tenant, _actor(), w)
+    flash("Those hours were removed.", "success")
+    return redirect(
+        url_for("practice.availability", practitioner=w.practitioner_id, location=w.location_id)
+    )
+
+
+def _open_grid(who, where) -> dict[str, str]:
+    grid: dict[str, str] = {}
+    for w in services.open_windows(db.session, g.tenant.id, who.id, where.id):
+        slot = sum(1 for k in grid if k.startswith(f"d{w.weekday}_") and k.endswith("_start"))
+        grid[f"d{w.weekday}_{slot}_start"] = w.start_time.strftime("%H:%M")
+        grid[f"d{w.weekday}_{slot}_end"] = w.end_time.strftime("%H:%M")
+    return grid
 
 
 # -- closures and time off -------------------------------------------------------------------
@@ -890,6 +993,69 @@ def booking_rules_page():
         status = _invalid_status(form)
     return render_template(
         "admin/practice/booking_rules.html", form=form, summary=summary, currency=g.tenant.currency
+    ), status
+
+
+#: Form field -> (service field, factor from the form's unit to the service's).
+OVERRIDES = {
+    "slot_step_minutes": ("slot_step_minutes", 1),
+    "min_notice_hours": ("min_notice_minutes", 60),
+    "max_advance_days": ("max_advance_days", 1),
+    "cancellation_cutoff_hours": ("cancellation_cutoff_minutes", 60),
+    "reschedule_cutoff_hours": ("reschedule_cutoff_minutes", 60),
+    "late_fee": ("late_cancellation_fee_minor", 100),
+    "hold_minutes": ("hold_minutes", 1),
+}
+
+
+def _in_form_units(name: str, value):
+    service, factor = OVERRIDES[name]
+    if value is None:
+        return None
+    return _hours(value) if factor == 60 else Decimal(value) / 100 if factor == 100 else value
+
+
+@bp.route("/visit-types/<uuid:visit_type_id>/booking-rules", methods=["GET", "POST"])
+@requires("practice.manage")
+def visit_type_rules(visit_type_id: uuid.UUID):
+    """One visit type's own booking rules; each empty field follows the clinic's."""
+    vt = get_visit_type_in_tenant(db.session, g.tenant.id, visit_type_id)
+    if vt is None:
+        raise not_found("visit type")
+    clinic_rules = effective_rules(db.session, g.tenant.id)
+    _, own = rule_rows(db.session, g.tenant.id, vt.id)
+    form = RuleOverridesForm(
+        **{
+            name: _in_form_units(name, getattr(own, service) if own else None)
+            for name, (service, _) in OVERRIDES.items()
+        }
+    )
+    summary, status = None, 200
+    if form.validate_on_submit():
+        values = {}
+        for name, (service, factor) in OVERRIDES.items():
+            value = form[name].data
+            values[service] = None if value is None else int(value * factor)
+        try:
+            booking_rules.set_booking_rules(db.session, g.tenant, _actor(), values, visit_type=vt)
+        except DomainError as exc:
+            summary, status = _failed(form, _rules_errors(exc))
+        else:
+            flash(f"Booking rules of “{vt.name}” saved.", "success")
+            return redirect(url_for("practice.visit_type_rules", visit_type_id=vt.id))
+    else:
+        status = _invalid_status(form)
+    defaults = {
+        name: _in_form_units(name, getattr(clinic_rules, service))
+        for name, (service, _) in OVERRIDES.items()
+    }
+    return render_template(
+        "admin/practice/visit_type_rules.html",
+        form=form,
+        summary=summary,
+        vt=vt,
+        defaults=defaults,
+        currency=g.tenant.currency,
     ), status
 
 

@@ -3,9 +3,11 @@
 Invitations are sent, resent, revoked and accepted; a member changes their own password and
 recovery codes.
 
-Decisions: deactivating ends the member's sessions (the session epoch) and API tokens at
-once; the last active owner can be neither demoted nor deactivated, and nobody deactivates
-themselves. A withdrawn invitation expires now (its row stays for the audit trail).
+Decisions: accepting an invitation as a practitioner makes the new member bookable (a
+practitioner profile, linked or created: :func:`_bookable_profile`). Deactivating ends the
+member's sessions (the session epoch) and API tokens at once; the last active owner can be
+neither demoted nor deactivated, and nobody deactivates themselves. A withdrawn invitation
+expires now (its row stays for the audit trail).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from saas import audit, outbox
+from saas.actors import Actor
 from saas.exceptions import Conflict, Forbidden, Invalid, NotFound
 from saas.models import ROLES, ApiToken, Invitation, Tenant, User, utcnow
+from saas.scheduling.models import Practitioner
+from saas.scheduling.practice import practitioners
 from saas.security.auth import get_user_by_email_in_tenant, new_recovery_codes, new_totp_secret
 from saas.security.passwords import hash_password, password_problem, verify_password
 from saas.security.rbac import can
@@ -150,7 +155,38 @@ def accept_invitation(sess, tenant: Tenant, token: str, password: str) -> tuple[
     sess.flush()
     secret = new_totp_secret(sess, tenant, user)
     audit.record(sess, tenant.id, "staff.joined", actor=user, data={"role": inv.role})
+    if inv.role == "practitioner":
+        _bookable_profile(sess, tenant, user)
     return user, secret
+
+
+def _bookable_profile(sess, tenant: Tenant, user: User) -> Practitioner:
+    """The practitioner profile a new practitioner joins with: linked, else created.
+
+    An unlinked profile of exactly the same name (the clinic added them as a bookable-only
+    person before inviting them) is linked to the new account and kept active, so their
+    hours, visit types and bookings stay theirs; otherwise a new profile is made. Either
+    way they appear at once in the weekly hours and visit type pages, with no extra
+    "make bookable" step (which remains for members of other roles).
+    """
+    actor = Actor.for_staff(user)
+    name = " ".join(user.name.split()).casefold()
+    same_name = [
+        p
+        for p in sess.scalars(
+            select(Practitioner).where(
+                Practitioner.tenant_id == tenant.id, Practitioner.user_id.is_(None)
+            )
+        )
+        if " ".join(p.display_name.split()).casefold() == name
+    ]
+    if len(same_name) == 1:
+        return practitioners.update_practitioner(
+            sess, tenant, actor, same_name[0], {"user_id": user.id, "is_active": True}
+        )
+    return practitioners.create_practitioner(
+        sess, tenant, actor, {"display_name": user.name, "user_id": user.id}
+    )
 
 
 def change_role(sess, tenant: Tenant, actor: User, user: User, role: str) -> None:

@@ -134,8 +134,8 @@ def staff():
                 status = status_of(exc)
             else:
                 hint = ""
-                if form.role.data == "practitioner" and can(current_user.role, "practice.manage"):
-                    hint = " Once they join, make them bookable from this page."
+                if form.role.data == "practitioner":
+                    hint = " They become bookable when they accept: then add their weekly hours."
                 flash(f"Invitation sent to {form.email.data}.{hint}", "success")
                 return redirect(url_for("console.staff"))
         else:

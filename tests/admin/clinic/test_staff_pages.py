@@ -53,7 +53,7 @@ def test_invite_resend_and_withdraw(app, owner_dsn):
         form_page="/console/staff",
         follow_redirects=True,
     )
-    assert "make them bookable from this page" in r.get_data(as_text=True)
+    assert "They become bookable when they accept" in r.get_data(as_text=True)
     inv_id, first_hash = _rows(
         owner_dsn,
         "SELECT id, token_hash FROM invitations WHERE tenant_id = %s AND email = 'ines@example.org'",
@@ -247,3 +247,119 @@ def test_sessions_are_named_by_browser_and_system():
     assert describe_agent(iphone) == "Safari on iPhone"
     assert describe_agent("") == "Unknown browser"
     assert len(handle("secret-session-id")) == 16 and "secret" not in handle("secret-session-id")
+
+
+def _invite(app, clinic, name: str, role: str) -> str:
+    """An invitation made by the clinic's owner through the service; its link's token."""
+    from admin.clinic.staff.services import invite_staff
+    from saas.models import Tenant, User
+    from tests.factories.base import clinic_session
+
+    with clinic_session(app, clinic.id) as sess:
+        tenant = sess.get(Tenant, clinic.id)
+        owner = sess.scalars(
+            __import__("sqlalchemy")
+            .select(User)
+            .where(User.tenant_id == clinic.id, User.role == "owner")
+        ).first()
+        email = f"{role}-{uuid.uuid4().hex[:6]}@example.org"
+        _, token = invite_staff(sess, tenant, owner, email=email, name=name, role=role)
+    return token
+
+
+def _accept(app, clinic, token: str):
+    from tests.helpers import post_form
+
+    return post_form(
+        new_client(app), f"/invite/{token}", clinic.host, {"password": "homeopathy rules 7"}
+    )
+
+
+def test_accepting_a_practitioner_invitation_makes_them_bookable(app, owner_dsn):
+    """A practitioner who accepts is bookable at once: linked to a same-named profile or new."""
+    clinic = ClinicFactory()
+    console = Console(app, clinic)
+    r = console.post(
+        "/console/practice/locations",
+        {
+            "name": "Town",
+            "kind": "in_person",
+            "address": "1 Remedy Lane",
+            "timezone": clinic.timezone,
+        },
+    )
+    assert r.status_code == 302
+    r = console.post(
+        "/console/practice/practitioners",
+        {"display_name": "Dr. Lena Vogt", "title": "", "bio": "", "user_id": ""},
+    )
+    assert r.status_code == 302
+    (lena_profile,) = _rows(
+        owner_dsn, "SELECT id FROM practitioners WHERE tenant_id = %s", clinic.id
+    )[0]
+    tokens = {
+        "lena": _invite(app, clinic, "dr. lena  vogt", "practitioner"),
+        "omar": _invite(app, clinic, "Dr. Omar Haddad", "practitioner"),
+        "rita": _invite(app, clinic, "Rita Desk", "receptionist"),
+    }
+    for token in tokens.values():
+        done = _accept(app, clinic, token)
+        assert done.status_code == 302 and done.location.endswith("/mfa/enrol")
+    rows = _rows(
+        owner_dsn,
+        "SELECT p.id, p.display_name, p.is_active, u.name, u.role FROM practitioners p "
+        "LEFT JOIN users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id "
+        "WHERE p.tenant_id = %s ORDER BY p.display_name",
+        clinic.id,
+    )
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
+        ("Dr. Lena Vogt", True, "dr. lena  vogt", "practitioner"),  # linked, not duplicated
+        ("Dr. Omar Haddad", True, "Dr. Omar Haddad", "practitioner"),
+    ]
+    assert rows[0][0] == lena_profile
+    # they are offered where hours and visit types are set, with no "make bookable" step
+    hours = console.text("/console/practice/availability")
+    visit_type = console.text("/console/practice/visit-types/new")
+    staff = console.text("/console/staff")
+    for name in ("Dr. Lena Vogt", "Dr. Omar Haddad"):
+        assert name in hours and name in visit_type
+    assert "Make Dr. Omar Haddad bookable" not in staff
+    assert "Make Rita Desk bookable" not in staff  # receptionists are not offered it
+    actions = _rows(
+        owner_dsn,
+        "SELECT action, data->>'display_name' FROM audit_log WHERE tenant_id = %s "
+        "AND action LIKE 'practice.practitioner%%' ORDER BY seq",
+        clinic.id,
+    )
+    assert [a for a, _ in actions] == [
+        "practice.practitioner_created",
+        "practice.practitioner_updated",
+        "practice.practitioner_created",
+    ]
+
+
+def test_two_unlinked_profiles_of_the_same_name_are_left_alone(app, owner_dsn):
+    """When the name does not pick one profile, a new one is made rather than guessing."""
+    clinic = ClinicFactory()
+    console = Console(app, clinic)
+    for _ in range(2):
+        console.post(
+            "/console/practice/practitioners",
+            {"display_name": "Sam Lee", "title": "", "bio": "", "user_id": ""},
+        )
+    assert _accept(app, clinic, _invite(app, clinic, "Sam Lee", "practitioner")).status_code == 302
+    linked = _rows(
+        owner_dsn,
+        "SELECT count(*) FILTER (WHERE user_id IS NULL), count(*) FROM practitioners "
+        "WHERE tenant_id = %s",
+        clinic.id,
+    )
+    assert linked == [(2, 3)]
+
+
+def test_an_owner_can_still_be_made_bookable_from_the_staff_page(app, owner_dsn):
+    """Other roles keep the explicit step: an owner who also sees patients."""
+    clinic = ClinicFactory()
+    console = Console(app, clinic)
+    name = _rows(owner_dsn, "SELECT name FROM users WHERE email = %s", console.email)[0][0]
+    assert f"Make {name} bookable" in console.text("/console/staff")
