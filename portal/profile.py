@@ -14,8 +14,8 @@ from flask_babel import lazy_gettext as _l
 
 from saas import db, errors, settings
 from saas.exceptions import DomainError, NotFound
-from saas.models import utcnow
 from saas.extensions import limiter
+from saas.models import utcnow
 from saas.patients import register_patient
 from saas.records import consents as consent_svc
 from saas.records import gdpr

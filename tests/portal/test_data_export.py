@@ -10,7 +10,6 @@ import zipfile
 import psycopg
 
 from saas.devmail import read_messages
-
 from tests.client import new_client
 from tests.factories import PatientFactory, PracticeFactory
 from tests.helpers import csrf_from, drain
@@ -21,9 +20,7 @@ DOWNLOAD_RE = re.compile(r'action="(/profile/data/export/[0-9a-f-]+)"')
 
 def _post(c, clinic, path):
     page = get(c, clinic, "/profile")
-    return c.post(
-        path, data={"csrf_token": csrf_from(page.data)}, base_url=f"http://{clinic.host}"
-    )
+    return c.post(path, data={"csrf_token": csrf_from(page.data)}, base_url=f"http://{clinic.host}")
 
 
 def _ready(app, worker, c, clinic) -> str:
