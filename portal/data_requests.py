@@ -1,10 +1,12 @@
-"""A patient's requests about their data: a copy (export) or deletion (erasure).
+"""A patient's request to delete their account (erasure), forwarded to the clinic.
 
-Exports and erasure are staff verbs in :mod:`saas.records.gdpr` (an export is prepared for,
-and downloaded by, a member of staff who hands it over; erasure needs a person to confirm
-it). The portal therefore records the patient's request — an audit entry naming the patient
-by id — and emails it to the clinic (its published address, else its owners), in the same
-transaction. The request carries no clinical or contact values.
+Erasure is a staff verb in :mod:`saas.records.gdpr` (a person confirms it). The portal
+therefore records the patient's request — an audit entry naming the patient by id — and
+emails it to the clinic (its published address, else its owners), in the same transaction.
+The request carries no clinical or contact values. A copy of the data (export) is
+self-service: :func:`saas.records.gdpr.request_own_export` prepares it and the patient
+downloads it on the profile page; the clinic is still told (audit entry and email) that
+the patient took a copy, with nothing left for it to do.
 """
 
 from __future__ import annotations
@@ -35,7 +37,17 @@ def request_data_action(sess: Session, tenant: Tenant, patient: Patient, kind: s
     """Record and forward the patient's request (``kind``: ``export`` or ``erasure``)."""
     action, subject = KINDS[kind]
     audit.record(sess, tenant.id, action, actor=patient, target=f"patient:{patient.id}")
-    what = "a copy of their data" if kind == "export" else "the deletion of their account"
+    if kind == "export":
+        todo = (
+            "A patient asked on the portal for a copy of their data. The portal prepares it "
+            "and the patient downloads it there: nothing is left for you to do."
+        )
+    else:
+        todo = (
+            "A patient asked on the portal for the deletion of their account. Open the patient "
+            "in the staff console or the API to handle the request within one month, as data "
+            "protection law requires."
+        )
     for address in _clinic_addresses(sess, tenant):
         outbox.emit(
             sess,
@@ -44,10 +56,6 @@ def request_data_action(sess: Session, tenant: Tenant, patient: Patient, kind: s
             {
                 "to": address,
                 "subject": f"{subject} ({tenant.name})",
-                "body": (
-                    f"A patient asked on the portal for {what}.\n\nPatient reference: "
-                    f"{patient.id}\n\nOpen the patient in the staff console or the API to "
-                    "handle the request within one month, as data protection law requires.\n"
-                ),
+                "body": f"{todo}\n\nPatient reference: {patient.id}\n",
             },
         )

@@ -6,15 +6,19 @@ so a later change of wording is a new consent, as :mod:`saas.records.consents` r
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+import uuid
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from saas import db, errors, settings
-from saas.exceptions import DomainError
+from saas.exceptions import DomainError, NotFound
 from saas.extensions import limiter
+from saas.models import utcnow
 from saas.patients import register_patient
 from saas.records import consents as consent_svc
+from saas.records import gdpr
 from saas.records import queries as record_queries
 from saas.records import services as record_services
 
@@ -69,6 +73,7 @@ def profile():
             standing=standing,
             action=ActionForm(),
             retention_years=settings.read(g.tenant, "records").get("retention_years"),
+            export=_export_view(gdpr.latest_own_export(db.session, g.tenant, patient)),
         ),
         422 if (form.errors or message) else 200,
     )
@@ -116,8 +121,9 @@ def data_request(kind):
         return render_template("portal/link_invalid.html", what="request"), 404
     request_data_action(db.session, g.tenant, current_patient(), kind)
     if kind == "export":
+        gdpr.request_own_export(db.session, g.tenant, current_patient())
         flash(
-            _("Your request is sent. The clinic sends you a copy of your data within a month."),
+            _("We are preparing your copy. We email you when you can download it here."),
             "success",
         )
     else:
@@ -126,6 +132,45 @@ def data_request(kind):
             "success",
         )
     return redirect(url_for("portal.profile"))
+
+
+def _export_view(export) -> dict | None:
+    """What the profile shows of the patient's latest copy: preparing, ready, or nothing."""
+    if export is None:
+        return None
+    if export.status == "pending":
+        return {"state": "pending", "export": export}
+    if export.status == "ready" and export.expires_at and export.expires_at > utcnow():
+        return {"state": "ready", "export": export}
+    return {"state": export.status, "export": export}
+
+
+@bp.route("/profile/data/export/<export_id>", methods=["POST"])
+@patient_required
+@limiter.limit("10/hour", methods=["POST"])
+def export_download(export_id):
+    """Download my copy, once; another patient's or clinic's id is the same 404."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return render_template("portal/link_invalid.html", what="request"), 400
+    try:
+        wanted = uuid.UUID(export_id)
+    except ValueError:
+        return render_template("portal/link_invalid.html", what="request"), 404
+    patient = current_patient()
+    try:
+        export = gdpr.access_own_export(db.session, g.tenant, patient, wanted)
+        data = gdpr.download_own_export(db.session, g.tenant, patient, export)
+    except NotFound:
+        return render_template("portal/link_invalid.html", what="request"), 404
+    except DomainError as exc:
+        flash(errors.refused(exc), "error")
+        return redirect(url_for("portal.profile", _anchor="your-data"))
+    resp = Response(data, mimetype="application/zip")
+    resp.headers["Content-Disposition"] = (
+        f'attachment; filename="my-data-{g.tenant.slug}-{export.id.hex[:8]}.zip"'
+    )
+    return resp
 
 
 @bp.route("/profile/password", methods=["POST"])

@@ -88,7 +88,8 @@ def patient_required(view):
     def wrapped(*args, **kwargs):
         if current_patient() is None:
             target = request.full_path if request.query_string else request.path
-            return redirect(f"/sign-in?next={quote(target, safe='')}")
+            embed = "&embed=1" if request.args.get("embed") == "1" else ""
+            return redirect(f"/sign-in?next={quote(target, safe='')}{embed}")
         return view(*args, **kwargs)
 
     return wrapped

@@ -22,7 +22,7 @@ from saas import db
 from saas.scheduling import catalogue
 from tenants.onboarding import practice_readiness
 
-from . import account, booking, profile, visits  # noqa: F401 - add their routes to bp
+from . import account, booking, profile, summaries, visits  # noqa: F401 - add their routes to bp
 from .blueprint import bp
 from .branding import brand_of, favicon_svg
 from .catalogue import active_practitioners, active_visit_types, locations_by_id

@@ -17,6 +17,12 @@ Decisions:
   chunks, ICC profiles and anything appended after the image), scaled down to fit
   :data:`LOGO_BOX`, stored in ``clinic_logos`` and served from the clinic's own host with
   its exact content type and ``nosniff``.
+- **Embedding**: a clinic may put its booking pages in an ``<iframe>`` on its own site. It
+  lists that site's origins (``embed_origins``); they are checked by :func:`origin_problem`
+  (``https://host[:port]`` only, no path, no wildcard; plain ``http`` only for ``localhost``
+  and ``*.localhost``, which browsers treat as secure for development) and reach the portal's
+  ``Content-Security-Policy: frame-ancestors 'self' <origins>`` through :func:`embed_origins`,
+  which re-checks every stored value. No origin listed: ``frame-ancestors 'self'``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ MAX_LOGO_PIXELS = 4096 * 4096
 #: Stored logos fit in this box (CSS shows them at most 48 px high; 4x for sharp screens).
 LOGO_BOX = (800, 200)
 LOGO_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+#: At most this many embedding origins per clinic.
+MAX_EMBED_ORIGINS = 10
+_HOST_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+ORIGIN_RE = re.compile(
+    rf"^(?P<scheme>https?)://(?P<host>{_HOST_LABEL}(?:\.{_HOST_LABEL})*)(?::(?P<port>[0-9]{{1,5}}))?$"
+)
 
 
 def _channel(c: int) -> float:
@@ -99,7 +111,56 @@ def branding_check(values: dict) -> dict[str, str]:
     for key, role in (("brand_color", "primary"), ("accent_color", "accent")):
         if problem := color_problem(values.get(key), role):
             errors[key] = problem
+    if problem := embed_origins_check(values.get("embed_origins") or []):
+        errors["embed_origins"] = problem
     return errors
+
+
+def normalise_origin(value: str) -> str:
+    """``value`` trimmed, lower-cased and without a trailing slash (not yet checked)."""
+    value = (value or "").strip().lower()
+    return value[:-1] if value.endswith("/") else value
+
+
+def origin_problem(value: str) -> str | None:
+    """Why ``value`` (normalised) cannot be an embedding origin, or None."""
+    m = ORIGIN_RE.match(value or "")
+    if m is None:
+        return (
+            f"{value!r} is not a web site's origin: use the address of your site without a "
+            "path, like https://www.your-clinic.example."
+        )
+    host = m.group("host")
+    local = host == "localhost" or host.endswith(".localhost")
+    if m.group("scheme") != "https" and not local:
+        return f"{value} is not secure: use https:// (your site must be served over HTTPS)."
+    if m.group("port") and not 0 < int(m.group("port")) < 65536:
+        return f"{value} has no valid port."
+    if "." not in host and not local:
+        return f"{value} is not a public web address."
+    return None
+
+
+def embed_origins_check(origins) -> str | None:
+    """Why a list of embedding origins cannot be saved, or None."""
+    if len(origins) > MAX_EMBED_ORIGINS:
+        return f"List at most {MAX_EMBED_ORIGINS} addresses."
+    for origin in origins:
+        if problem := origin_problem(origin):
+            return problem
+    return None
+
+
+def embed_origins(tenant: Tenant) -> list[str]:
+    """The clinic's embedding origins as stored, each re-checked (bad ones dropped)."""
+    values = settings.read(tenant, "branding").get("embed_origins") or []
+    return [o for o in values[:MAX_EMBED_ORIGINS] if isinstance(o, str) and not origin_problem(o)]
+
+
+def frame_ancestors(tenant: Tenant | None) -> str:
+    """The CSP ``frame-ancestors`` source list of the clinic's portal pages."""
+    origins = embed_origins(tenant) if tenant is not None else []
+    return " ".join(["'self'", *origins])
 
 
 def _safe(color, default: str) -> str:

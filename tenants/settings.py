@@ -37,7 +37,7 @@ from saas.scheduling import settings as _feed_settings  # noqa: F401 - declares 
 from saas.security.rbac import current_actor, requires
 from saas.web import CLINIC, serve_on
 
-from .branding import branding_check
+from .branding import branding_check, normalise_origin
 from .rules import CURRENCIES, timezone_problem
 
 blp = Blueprint("settings_api", __name__, url_prefix="/api/v1", description="Clinic settings")
@@ -80,6 +80,13 @@ def _profile_check(values: dict) -> dict[str, str]:
     return {"timezone": problem} if problem else {}
 
 
+class OriginField(fields.String):
+    """A web site's origin, trimmed and lower-cased (checked by ``branding_check``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalise_origin(super()._deserialize(value, attr, data, **kwargs))
+
+
 class BrandingSchema(Schema):
     """How the clinic's pages look (colours are checked for contrast, see tenants.branding)."""
 
@@ -101,6 +108,13 @@ class BrandingSchema(Schema):
     imprint = fields.String(validate=validate.Length(max=2000), load_default="")
     #: The portal's default language (patients may switch).
     language = fields.String(validate=validate.OneOf(["en", "de"]), load_default="en")
+    #: Origins of the clinic's own web site allowed to show the booking pages in an iframe
+    #: (``https://www.clinic.example``); empty: only the clinic's own portal may frame them.
+    embed_origins = fields.List(
+        OriginField(validate=validate.Length(max=200)),
+        validate=validate.Length(max=10, error="List at most 10 addresses."),
+        load_default=list,
+    )
 
 
 CLINIC = settings.declare(

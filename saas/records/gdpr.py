@@ -10,6 +10,12 @@ Decisions:
   holds ``records.export`` *and* may read clinical content; then it is destroyed (a second
   download or a late one is :class:`~saas.exceptions.Gone`). The job is enqueued through the
   outbox in the request's transaction, so it exists exactly when the request does.
+- **The patient's own copy** (GDPR art. 15 and 20): a patient asks on the portal
+  (:func:`request_own_export`, one open request at a time); the same worker assembles the
+  same bundle, the patient gets an email with a link to their profile, and only that patient,
+  signed in on that clinic's portal, downloads it once (:func:`download_own_export`). Staff
+  never see or download a patient's own export (:func:`access_export` leaves it out), so
+  the one download is the patient's.
 - **Erasure**: staff confirm by typing the patient's full name; personal and clinical data
   are destroyed (rows deleted, sealed values gone); the ``patients`` row stays, anonymised
   (``status='erased'``), so appointments and visit rows keep their foreign keys and the
@@ -99,10 +105,12 @@ def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient)
 
 
 def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport:
-    """An export of this clinic (:class:`~saas.exceptions.NotFound` otherwise)."""
+    """An export staff asked for in this clinic (:class:`~saas.exceptions.NotFound` otherwise)."""
     export = sess.scalar(
         select(RecordExport).where(
-            RecordExport.tenant_id == tenant.id, RecordExport.id == export_id
+            RecordExport.tenant_id == tenant.id,
+            RecordExport.id == export_id,
+            RecordExport.requested_by_patient.is_(False),
         )
     )
     if export is None:
@@ -267,6 +275,9 @@ def assemble_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | 
         target=f"patient:{patient.id}",
         data={"export_id": str(export.id), "size": len(data)},
     )
+    if export.requested_by_patient:
+        _tell_patient(sess, tenant, patient, export)
+        return export
     requester = sess.get(User, (tenant.id, export.requested_by))
     if requester is not None:
         outbox.emit(
@@ -287,9 +298,32 @@ def assemble_export(sess: Session, tenant: Tenant, export_id) -> RecordExport | 
     return export
 
 
-def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordExport) -> bytes:
-    """Claim the bundle once (atomic), destroy it, return the zip (audited)."""
-    require_clinical(tenant, actor)
+def _tell_patient(sess: Session, tenant: Tenant, patient: Patient, export: RecordExport) -> None:
+    """Email the patient that their copy waits on their profile page."""
+    from flask import current_app
+
+    link = current_app.config["SIMILIA"].public_url(tenant.slug, "/profile#your-data")
+    address = read_sealed(sess, patient, "email")
+    if not address:
+        return
+    outbox.emit(
+        sess,
+        tenant.id,
+        "email.export_ready",
+        {
+            "to": address,
+            "subject": f"Your copy of your data at {tenant.name} is ready",
+            "body": (
+                f"Hello {patient.full_name},\n\nThe copy of your data you asked for is ready. "
+                f"Sign in and download it once before {export.expires_at:%d %b %Y %H:%M} UTC:\n"
+                f"{link}\n"
+            ),
+        },
+    )
+
+
+def _claim(sess: Session, tenant: Tenant, export: RecordExport, downloaded_by) -> bytes:
+    """Take the bundle once (atomic) and destroy it; refusals say why."""
     claimed = sess.execute(
         update(RecordExport)
         .where(
@@ -299,7 +333,7 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
             RecordExport.downloaded_at.is_(None),
             RecordExport.expires_at > func.now(),
         )
-        .values(status="downloaded", downloaded_at=func.now(), downloaded_by=actor.id)
+        .values(status="downloaded", downloaded_at=func.now(), downloaded_by=downloaded_by)
         .returning(RecordExport.bundle)
         .execution_options(synchronize_session=False)
     ).first()
@@ -317,6 +351,13 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
         .values({RecordExport.bundle: None})
         .execution_options(synchronize_session=False)
     )
+    return data
+
+
+def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordExport) -> bytes:
+    """Claim the bundle once (atomic), destroy it, return the zip (audited)."""
+    require_clinical(tenant, actor)
+    data = _claim(sess, tenant, export, actor.id)
     audit.record(
         sess,
         tenant.id,
@@ -324,6 +365,92 @@ def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordEx
         actor=actor,
         target=f"patient:{export.patient_id}",
         data={"export_id": str(export.id)},
+    )
+    sess.refresh(export)
+    return data
+
+
+# -- the patient's own copy ------------------------------------------------------------------------
+def latest_own_export(sess: Session, tenant: Tenant, patient: Patient) -> RecordExport | None:
+    """The newest export this patient asked for on the portal, if any."""
+    return sess.scalar(
+        select(RecordExport)
+        .where(
+            RecordExport.tenant_id == tenant.id,
+            RecordExport.patient_id == patient.id,
+            RecordExport.requested_by_patient.is_(True),
+        )
+        .order_by(RecordExport.created_at.desc())
+        .limit(1)
+    )
+
+
+def _open(export: RecordExport | None) -> bool:
+    """Still being prepared, or ready and not yet expired."""
+    if export is None:
+        return False
+    return export.status == "pending" or (
+        export.status == "ready" and export.expires_at is not None and export.expires_at > utcnow()
+    )
+
+
+def request_own_export(sess: Session, tenant: Tenant, patient: Patient) -> RecordExport:
+    """The patient asks for a copy of their data; an open request is returned as it is."""
+    current = latest_own_export(sess, tenant, patient)
+    if _open(current):
+        return current
+    export = RecordExport(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        patient_id=patient.id,
+        requested_by=None,
+        requested_by_patient=True,
+        status="pending",
+        created_at=utcnow(),
+    )
+    sess.add(export)
+    sess.flush()
+    audit.record(
+        sess,
+        tenant.id,
+        "records.export_requested",
+        actor=patient,
+        target=f"patient:{patient.id}",
+        data={"export_id": str(export.id), "by": "patient"},
+    )
+    jobs.enqueue(sess, tenant.id, "assemble_export", export_id=str(export.id))
+    return export
+
+
+def access_own_export(sess: Session, tenant: Tenant, patient: Patient, export_id) -> RecordExport:
+    """The patient's own export in this clinic; anything else is the same NotFound."""
+    export = sess.scalar(
+        select(RecordExport).where(
+            RecordExport.tenant_id == tenant.id,
+            RecordExport.id == export_id,
+            RecordExport.patient_id == patient.id,
+            RecordExport.requested_by_patient.is_(True),
+        )
+    )
+    if export is None:
+        raise not_found("export")
+    return export
+
+
+def download_own_export(
+    sess: Session, tenant: Tenant, patient: Patient, export: RecordExport
+) -> bytes:
+    """The patient takes their copy, once (audited as the patient)."""
+    if export.patient_id != patient.id or not export.requested_by_patient:
+        raise not_found("export")
+    data = _claim(sess, tenant, export, None)
+    audit.record(
+        sess,
+        tenant.id,
+        "records.export_downloaded",
+        actor=patient,
+        target=f"patient:{export.patient_id}",
+        data={"export_id": str(export.id), "by": "patient"},
     )
     sess.refresh(export)
     return data

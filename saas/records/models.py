@@ -183,7 +183,10 @@ class RecordExport(TenantScoped, Base):
     __table_args__ = (_fk(["patient_id"], "patients"), _by_staff("record_exports", "requested_by"))
 
     patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    #: The member of staff who asked (empty when the patient asked on the portal).
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: The patient asked on the portal: only they download it there; staff never see it.
+    requested_by_patient: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     #: The zip (sealed); wiped when downloaded or expired.
     bundle: Mapped[bytes | None] = mapped_column("bundle_enc", LargeBinary, info={"sealed": True})

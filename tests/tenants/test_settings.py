@@ -112,6 +112,7 @@ def test_settings_registry_serves_every_section(make_clinic, token_for, client):
         "privacy_notice": "",
         "imprint": "",
         "language": "en",
+        "embed_origins": [],
     }
     assert every["feeds"] == {"patient_names_in_feeds": "initials"}
     assert every["records"]["clinical_access"] == {"owner": "write", "admin": "none"}

@@ -317,6 +317,15 @@ class BrandingForm(FlaskForm):
         description="As patients should read them, e.g. Mon–Fri 9:00–17:00.",
         render_kw={"rows": 3},
     )
+    embed_origins = TextAreaField(
+        "Web sites that may show your booking pages",
+        validators=[Length(max=2200)],
+        description=(
+            "To put online booking on your own web site, list its address here, one per line, "
+            "like https://www.your-clinic.example (no path). Leave empty if you do not embed."
+        ),
+        render_kw={"rows": 3, "spellcheck": "false", "autocapitalize": "none"},
+    )
 
 
 class LogoForm(FlaskForm):

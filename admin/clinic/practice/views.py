@@ -1076,6 +1076,29 @@ def _rules_errors(exc: DomainError) -> DomainError:
 BRANDING_KEYS = ("brand_color", "accent_color", "tagline", "welcome_text", "opening_hours")
 
 
+def _branding_form(**kwargs) -> BrandingForm:
+    """The branding form, the stored origins one per line."""
+    data = settings.read(g.tenant, "branding")
+    data["embed_origins"] = "\n".join(data.get("embed_origins") or [])
+    return BrandingForm(data=data, **kwargs)
+
+
+def _origins(text: str | None) -> list[str]:
+    """The embedding origins typed one per line (blank lines dropped)."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _embed_snippet() -> dict:
+    """What the clinic copies to its web site: the frame and the optional resize script."""
+    portal = request.host_url.rstrip("/")
+    frame = (
+        f'<iframe src="{portal}/book?embed=1" title="{g.tenant.name}: online booking" '
+        'data-similia-embed style="width:100%;height:800px;border:0"></iframe>'
+    )
+    script = f'<script src="{portal}/portal/static/embed.js" defer></script>'
+    return {"frame": frame, "script": script}
+
+
 def _branding_page(form, logo_form, *, summary=None, status=200, suggestions=None):
     return render_template(
         "admin/practice/branding.html",
@@ -1086,6 +1109,7 @@ def _branding_page(form, logo_form, *, summary=None, status=200, suggestions=Non
         logo=branding.get_logo_in_tenant(db.session, g.tenant.id),
         saved=settings.read(g.tenant, "branding"),
         button=ButtonForm(),
+        snippet=_embed_snippet(),
     ), status
 
 
@@ -1107,7 +1131,7 @@ def branding_page():
     A colour refused for contrast comes back with a button to use the nearest darker shade
     that passes (``use_suggested=<field>``): adjusted only when the person asks.
     """
-    form = BrandingForm(data=settings.read(g.tenant, "branding"))
+    form = _branding_form()
     summary, status, suggestions = None, 200, {}
     if form.validate_on_submit():
         adjust = request.form.get("use_suggested")
@@ -1116,6 +1140,7 @@ def branding_page():
             if branding.COLOR_RE.match((field.data or "").strip()):
                 field.data = branding.darken_to_pass(field.data.strip().lower())
         changes = {k: (form.data[k] or "").strip() for k in BRANDING_KEYS}
+        changes["embed_origins"] = _origins(form.embed_origins.data)
         try:
             settings.update_settings(db.session, _tenant(), _actor(), "branding", changes)
         except DomainError as exc:
@@ -1144,7 +1169,7 @@ def logo_upload():
     except DomainError as exc:
         summary, status = _failed(form, exc)
         return _branding_page(
-            BrandingForm(data=settings.read(g.tenant, "branding")),
+            _branding_form(formdata=None),
             form,
             summary=summary,
             status=status,
