@@ -154,7 +154,8 @@ def _patient_page(patient_id, *, upload=None, consent=None, status: int = 200):
         exports = list(
             db.session.scalars(
                 select(RecordExport)
-                .where(RecordExport.tenant_id == g.tenant.id, RecordExport.patient_id == p.id)
+                .where(RecordExport.tenant_id == g.tenant.id, RecordExport.patient_id == p.id,
+                       RecordExport.requested_by_patient.is_(False))
                 .order_by(RecordExport.created_at.desc())
                 .limit(5)
             )

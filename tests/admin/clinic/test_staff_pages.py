@@ -76,7 +76,8 @@ def test_invite_resend_and_withdraw(app, owner_dsn):
         a
         for (a,) in _rows(
             owner_dsn,
-            "SELECT action FROM audit_log WHERE tenant_id = %s AND action LIKE 'staff.invit%%'",
+            "SELECT action FROM audit_log WHERE tenant_id = %s AND action LIKE 'staff.invit%%'"
+            " ORDER BY seq",
             clinic.id,
         )
     ]
