@@ -7,7 +7,8 @@
     if (!data || data.similia !== "resize" || typeof data.height !== "number") return;
     for (const frame of frames()) {
       if (frame.contentWindow === event.source && new URL(frame.src).origin === event.origin) {
-        frame.style.height = Math.max(200, Math.min(data.height, 20000)) + "px";
+        const height = Math.max(200, Math.min(data.height, 20000)) + "px";
+        if (frame.style.height !== height) frame.style.height = height;
       }
     }
   });

@@ -82,6 +82,8 @@ def test_booking_inside_the_clinics_own_site(app, live_server, new_page):
         frame.get_by_role("link", name="Dr. Anna Weber").click()
         day = practice.day(3)
         day_link = frame.locator(f'a.day.free[href*="date={day.isoformat()}"]')
+        # the month view must have loaded before its days are counted
+        expect(frame.get_by_role("link", name="Next month")).to_be_visible()
         if day_link.count() == 0:
             frame.get_by_role("link", name="Next month").click()
         day_link.click()

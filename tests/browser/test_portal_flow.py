@@ -128,6 +128,8 @@ def test_register_verify_book_reschedule_cancel_on_a_phone(
     pg.get_by_role("link", name=t["Book a visit online"]).click()
     pg.get_by_role("link", name="Follow-up consultation").click()
     pg.get_by_role("link", name="Dr. Anna Weber").click()
+    # the month view must have loaded before its days are counted
+    expect(pg.get_by_role("link", name=t["Next month"])).to_be_visible()
     if pg.locator(f'a.day.free[href*="date={day.isoformat()}"]').count() == 0:
         pg.get_by_role("link", name=t["Next month"]).click()
     pg.locator(f'a.day.free[href*="date={day.isoformat()}"]').click()
