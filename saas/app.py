@@ -17,7 +17,7 @@ from .config import Config
 from .extensions import csrf, limiter, login_manager
 from .inputs import GuardedJSONProvider
 from .runtime import build_runtime
-from .sessions import RedisSessionInterface
+from .sessions import SurfaceSessionInterface
 from .web import ANY, serve_on
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -31,6 +31,7 @@ NO_STORE_PREFIXES = (
     "/auth",
     "/signup",
     "/console",
+    "/ops",
 )
 access_log = structlog.get_logger("similia.access")
 
@@ -84,7 +85,7 @@ def create_app(config: Config | None = None) -> Flask:
     if config.proxy_hops:
         hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
-    app.session_interface = RedisSessionInterface(app.extensions["similia.redis"])
+    app.session_interface = SurfaceSessionInterface(app.extensions["similia.redis"])
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -110,6 +111,7 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.reports import views as report_views
     from admin.clinic.staff import api as admin_api
     from admin.clinic.staff import views as console_views
+    from admin.platform import views as operator_views
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
     from portal import records_api as portal_records_api
@@ -119,11 +121,13 @@ def create_app(config: Config | None = None) -> Flask:
     from tenants import settings as tenant_settings
     from tenants import views as tenant_views
     from tenants.resolve import resolve_tenant
+    from tenants.status import is_read_only
 
     from . import ops
     from .scheduling import api as appointments_api
     from .security.login import load_user
 
+    app.jinja_env.globals["clinic_read_only"] = is_read_only
     login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -154,6 +158,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(calendar_feed.bp)
     app.register_blueprint(report_views.bp)
     app.register_blueprint(report_views.log_bp)
+    app.register_blueprint(operator_views.bp)
     for blp in (
         tenants_api.blp,
         tenant_settings.blp,

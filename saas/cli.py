@@ -102,9 +102,11 @@ def demo_code() -> None:
     click.echo(current_code())
 
 
+from admin.platform.cli import operators_cli  # noqa: E402
 from tenants.lifecycle import tenants_cli  # noqa: E402
 
 from .keys_cli import keys  # noqa: E402
 
 main.add_command(keys)
 main.add_command(tenants_cli)
+main.add_command(operators_cli)

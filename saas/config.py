@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 #: The role the web app and workers connect as (NOSUPERUSER, NOBYPASSRLS, DML only).
 RUNTIME_ROLE = "similia_app"
+#: The role the operator console connects as: no SELECT on clinical tables or sealed columns.
+OPS_ROLE = "similia_ops"
 #: The role that owns the schema; migrations run as (or SET ROLE to) it.
 OWNER_ROLE = "similia_owner"
 
@@ -20,13 +22,13 @@ class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
 
 
-def _runtime_url(database_url: str, password: str | None) -> str:
+def _runtime_url(database_url: str, password: str | None, role: str = RUNTIME_ROLE) -> str:
     """Derive the runtime role's URL from the migration URL (same host, port and database)."""
     parts = urlsplit(database_url)
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = RUNTIME_ROLE + (f":{password}" if password else "") + "@" + host
+    netloc = role + (f":{password}" if password else "") + "@" + host
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
@@ -53,6 +55,10 @@ class Config:
     #: crypto-shredding token (operator tooling only; None in the web app in production)
     vault_shredder_token: str | None
     smtp_url: str
+    #: operator console connection (role similia_ops: blind to clinical data)
+    ops_database_url: str | None = None
+    #: operator console's Vault token: no use of clinic keys (vault_policies/operator.hcl)
+    vault_operator_token: str | None = None
     base_domain: str = "localhost"
     public_port: int | None = 8000
     public_scheme: str = "http"
@@ -86,6 +92,9 @@ class Config:
             vault_admin_token=env.get("VAULT_ADMIN_TOKEN") or _require(env, "VAULT_TOKEN"),
             vault_shredder_token=env.get("VAULT_SHREDDER_TOKEN") or None,
             smtp_url=_require(env, "SMTP_URL"),
+            ops_database_url=env.get("OPS_DATABASE_URL")
+            or _runtime_url(database_url, env.get("OPS_DATABASE_PASSWORD"), OPS_ROLE),
+            vault_operator_token=env.get("VAULT_OPERATOR_TOKEN") or None,
             base_domain=env.get("SAAS_BASE_DOMAIN", "localhost").strip().lower(),
             public_port=int(port) if port else None,
             public_scheme=env.get("SAAS_PUBLIC_SCHEME", "http"),

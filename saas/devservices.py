@@ -53,6 +53,7 @@ VAULT_POLICIES = {
     "similia-runtime": "runtime.hcl",
     "similia-keyadmin": "keyadmin.hcl",
     "similia-shredder": "shredder.hcl",
+    "similia-operator": "operator.hcl",
 }
 VAULT_TOKEN_PERIOD = "768h"
 LOOPBACK = "127.0.0.1"
@@ -378,7 +379,17 @@ class PostgresServer(ServerProcess):
         return {
             "DATABASE_URL": f"postgresql+psycopg://postgres:{owner}@{LOOPBACK}:{port}/{PG_DATABASE}",
             "APP_DATABASE_PASSWORD": app,
+            "OPS_DATABASE_PASSWORD": self._ops_password(),
         }
+
+    def _ops_password(self) -> str:
+        """The operator console role's password (added to ``passwords.json`` when missing)."""
+        path = self.dir / "passwords.json"
+        data = json.loads(path.read_text())
+        if "ops" not in data:
+            data["ops"] = secrets.token_urlsafe(24)
+            _write_private_json(path, data)
+        return data["ops"]
 
     def _passwords(self) -> tuple[str, str]:
         """The superuser's and the runtime role's passwords (made once, kept 0600)."""
@@ -644,6 +655,7 @@ class OpenBaoServer(ServerProcess):
             "VAULT_TOKEN": tokens["runtime"],
             "VAULT_ADMIN_TOKEN": tokens["keyadmin"],
             "VAULT_SHREDDER_TOKEN": tokens["shredder"],
+            "VAULT_OPERATOR_TOKEN": tokens["operator"],
         }
 
     def _client(self, token: str | None = None) -> Any:
@@ -701,6 +713,7 @@ class OpenBaoServer(ServerProcess):
                 "runtime": self._ensure_token(root, saved.get("runtime"), "similia-runtime"),
                 "keyadmin": self._ensure_token(root, saved.get("keyadmin"), "similia-keyadmin"),
                 "shredder": self._ensure_token(root, saved.get("shredder"), "similia-shredder"),
+                "operator": self._ensure_token(root, saved.get("operator"), "similia-operator"),
             }
         finally:
             root.adapter.close()
@@ -908,11 +921,13 @@ class DevServices:
 _ENV_ORDER = (
     "DATABASE_URL",
     "APP_DATABASE_PASSWORD",
+    "OPS_DATABASE_PASSWORD",
     "REDIS_URL",
     "VAULT_ADDR",
     "VAULT_TOKEN",
     "VAULT_ADMIN_TOKEN",
     "VAULT_SHREDDER_TOKEN",
+    "VAULT_OPERATOR_TOKEN",
     "SMTP_URL",
     "MAIL_DIR",
 )

@@ -47,6 +47,17 @@ def build_runtime(config: Config | None = None, *, name: str = "similia") -> Fla
         ttl=config.dek_cache_ttl,
     )
     app.extensions["similia.broker"] = make_broker(config.redis_url)
+    # the operator console's own connection and Vault token, blind to clinical data
+    # (admin.platform): created lazily, so a process that never serves it opens nothing
+    app.extensions["similia.ops_engine"] = db.make_engine(
+        config.ops_database_url or config.app_database_url, pool_size=2, max_overflow=2
+    )
+    app.extensions["similia.ops_keys"] = KeyService(
+        config.vault_addr,
+        config.vault_operator_token or "",
+        "",
+        ttl=0,
+    )
 
     @app.teardown_appcontext
     def _remove_session(exc):

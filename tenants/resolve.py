@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from saas import db
 from saas.models import Tenant
 from saas.web import ANY, PLATFORM, UNRESOLVED, host_of
-from tenants.status import OPERATING
+from tenants.status import REACHABLE, READ_ONLY_ALLOWED, READ_ONLY_ALLOWED_PATHS, is_read_only
 
 HOST_RE = re.compile(r"^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$")
 
@@ -154,10 +154,17 @@ def resolve_tenant() -> None:
     if where == PLATFORM:
         db.bind_tenant(db.session, None)
         abort(404)
-    if tenant.status not in OPERATING:
+    if tenant.status not in REACHABLE:
         db.bind_tenant(db.session, None)
         if is_api:
             api_abort(403, message="This clinic is unavailable.")
         abort(current_app.make_response((render_template("unavailable.html", tenant=tenant), 403)))
     g.tenant = tenant
+    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    if is_read_only(tenant) and writes and request.endpoint not in READ_ONLY_ALLOWED:
+        if request.path not in READ_ONLY_ALLOWED_PATHS:
+            # suspended: everything can be read, nothing changed; no data is lost
+            if is_api:
+                api_abort(403, message="This clinic is paused: read-only for now.")
+            abort(current_app.make_response((render_template("paused.html", tenant=tenant), 403)))
     structlog.contextvars.bind_contextvars(tenant_id=str(tenant.id))

@@ -49,14 +49,22 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+#: Requests that still write while a clinic is read-only: staff signing in and out.
+READ_ONLY_ALLOWED = frozenset({"auth.login", "auth.mfa", "auth.logout", "auth.enrol"})
+READ_ONLY_ALLOWED_PATHS = frozenset({"/api/v1/auth/token"})
+
+
+def is_read_only(tenant: Tenant | None) -> bool:
+    """True when the clinic answers but nobody may change anything (``suspended``)."""
+    return tenant is not None and tenant.status in REACHABLE and tenant.status not in OPERATING
+
+
 def is_operating(tenant: Tenant) -> bool:
     """True when patients can book and staff can write."""
     return tenant.status in OPERATING
 
 
-def change_status(
-    sess: Session, tenant: Tenant, new: str, *, actor: Actor, reason: str
-) -> bool:
+def change_status(sess: Session, tenant: Tenant, new: str, *, actor: Actor, reason: str) -> bool:
     """Move ``tenant`` to ``new`` and audit it; returns False when it already was ``new``.
 
     Raises :class:`~saas.exceptions.Conflict` for a transition that is not allowed

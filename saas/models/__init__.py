@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
+from .operator import OPERATOR_ROLES, Operator, PlatformAuditEntry
 from .patient import SEALED_PATIENT_FIELDS, Patient, PatientToken
 from .tenant import ClinicLogo, Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
@@ -13,10 +14,13 @@ __all__ = [
     "ClinicLogo",
     "Base",
     "Invitation",
+    "OPERATOR_ROLES",
+    "Operator",
     "OutboxMessage",
     "PasswordReset",
     "Patient",
     "PatientToken",
+    "PlatformAuditEntry",
     "SEALED_PATIENT_FIELDS",
     "RecoveryCode",
     "Tenant",

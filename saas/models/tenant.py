@@ -29,6 +29,8 @@ class Tenant(Base):
     custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     #: Branding and clinic-wide settings (colour, tagline, ...); never clinical data.
     settings: Mapped[dict] = mapped_column(JSONB, default=dict)
+    #: When the free trial ends (``trialing`` clinics; an operator may extend it).
+    trial_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Current data-key version (see TenantDataKey).
     dek_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(

@@ -1,0 +1,59 @@
+"""Forms of the operator console (flask-wtf: CSRF on every form)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange
+
+
+class SignInForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class CodeForm(FlaskForm):
+    """The 6-digit code of the operator's authenticator app."""
+
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(), Length(min=6, max=7)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ReasonForm(FlaskForm):
+    """Why (the clinic's owner reads it)."""
+
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired(message="Enter the reason."), Length(max=500)],
+        description="The clinic's owner receives this by email; it is kept in both audit logs.",
+    )
+
+
+class TrialForm(FlaskForm):
+    """Extend a trial by a number of days."""
+
+    days = IntegerField(
+        "Days to add",
+        validators=[
+            DataRequired(message="Enter a number of days."),
+            NumberRange(min=1, max=90, message="Enter a number of days from 1 to 90."),
+        ],
+    )
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired(message="Enter the reason."), Length(max=500)],
+        description="Kept in both audit logs.",
+    )
