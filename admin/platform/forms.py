@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 
 class SignInForm(FlaskForm):
@@ -48,7 +48,7 @@ class TrialForm(FlaskForm):
     days = IntegerField(
         "Days to add",
         validators=[
-            DataRequired(message="Enter a number of days."),
+            InputRequired(message="Enter a number of days."),
             NumberRange(min=1, max=90, message="Enter a number of days from 1 to 90."),
         ],
     )

@@ -65,29 +65,33 @@ def _reason(reason: str | None) -> str:
     return reason
 
 
-def owner_contact(sess: Session, tenant: Tenant) -> tuple[str, str] | None:
-    """The clinic owner's (email, name), read with the clinic bound (RLS)."""
+def owner_contacts(sess: Session, tenant: Tenant) -> list[tuple[str, str]]:
+    """The clinic owners' (email, name), read with the clinic bound (RLS).
+
+    Only these columns of ``users`` are granted to the operator role.
+    """
     bind_tenant(sess, tenant.id)
-    row = sess.execute(
+    rows = sess.execute(
         select(User.email, User.name)
         .where(User.tenant_id == tenant.id, User.role == "owner", User.is_active.is_(True))
         .order_by(User.email)
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row else None
+    ).all()
+    return [(r[0], r[1]) for r in rows]
 
 
 def _email_owner(sess: Session, tenant: Tenant, subject: str, body: str) -> None:
-    contact = owner_contact(sess, tenant)
-    if contact is None:
-        return
-    email, name = contact
-    outbox.emit(
-        sess,
-        tenant.id,
-        "email.platform_notice",
-        {"to": email, "subject": subject, "body": f"Hello {name},\n\n{body}\n\nThe Similia team\n"},
-    )
+    """Email every owner of the clinic through the outbox."""
+    for email, name in owner_contacts(sess, tenant):
+        outbox.emit(
+            sess,
+            tenant.id,
+            "email.platform_notice",
+            {
+                "to": email,
+                "subject": subject,
+                "body": f"Hello {name},\n\n{body}\n\nThe Similia team\n",
+            },
+        )
 
 
 def _change(sess, operator: Operator, tenant: Tenant, new: str, action: str, reason: str) -> bool:

@@ -181,7 +181,7 @@ def _tenant_page(tenant, *, reason_form=None, trial_form=None, message=None, sta
             "platform/tenant.html",
             tenant=tenant,
             usage=usage,
-            owner=services.owner_contact(db.session, tenant),
+            owners=services.owner_contacts(db.session, tenant),
             history=audit.entries_for_tenant(db.session, tenant.id),
             reason_form=reason_form or ReasonForm(),
             trial_form=trial_form or TrialForm(),

@@ -102,7 +102,8 @@ def upgrade() -> None:
             SELECT count(*) INTO practitioners FROM practitioners p WHERE p.is_active;
             SELECT count(*) INTO patients FROM patients;
             SELECT count(*) INTO appointments_month FROM appointments a
-              WHERE a.start_at >= month_start;
+              WHERE a.start_at >= month_start
+                AND a.start_at < month_start + interval '1 month';
             SELECT count(*) INTO messages_month FROM outbox o
               WHERE o.created_at >= month_start AND o.topic NOT LIKE 'job.%';
             SELECT max(l.created_at) INTO last_activity FROM audit_log l;

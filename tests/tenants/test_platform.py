@@ -27,11 +27,26 @@ def test_platform_and_clinic_pages(make_clinic, client):
 
 
 def test_suspended_clinic(make_clinic, token_for, client, owner_dsn):
-    """A suspended clinic shows an unavailable page and its API answers 403."""
+    """A suspended clinic stays reachable but read-only: the portal says bookings are paused,
+    the API reads and refuses writes (403); a closing clinic is unavailable (page and API)."""
     clinic = make_clinic()
     token = token_for(clinic)
     with psycopg.connect(owner_dsn) as conn:
         conn.execute("UPDATE tenants SET status = 'suspended' WHERE id = %s", (clinic.id,))
+    page = client.get("/", base_url=f"http://{clinic.host}")
+    assert page.status_code == 200 and b"Online booking is paused" in page.data
+    api = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
+    assert api.status_code == 200 and api.get_json()["email"] == clinic.owner_email
+    write = client.post(
+        "/api/v1/patients",
+        json={"full_name": "Kept Out"},
+        headers=bearer(token),
+        base_url=f"http://{clinic.host}",
+    )
+    assert write.status_code == 403
+    assert write.get_json()["message"] == "This clinic is paused: read-only for now."
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("UPDATE tenants SET status = 'closing' WHERE id = %s", (clinic.id,))
     page = client.get("/", base_url=f"http://{clinic.host}")
     assert page.status_code == 403 and b"unavailable" in page.data
     api = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
