@@ -56,7 +56,7 @@ def upgrade() -> None:
 
         CREATE TABLE operators (
           id uuid PRIMARY KEY,
-          email varchar(254) NOT NULL UNIQUE,
+          email varchar(254) NOT NULL,
           name varchar(120) NOT NULL,
           role varchar(20) NOT NULL CHECK (role IN ('support', 'admin')),
           password_hash varchar(200) NOT NULL,
@@ -65,12 +65,13 @@ def upgrade() -> None:
           is_active boolean NOT NULL DEFAULT true,
           session_epoch integer NOT NULL DEFAULT 0,
           last_login_at timestamptz,
-          created_at timestamptz NOT NULL DEFAULT now()
+          created_at timestamptz NOT NULL DEFAULT now(),
+          CONSTRAINT uq_operators_email UNIQUE (email)
         );
 
         CREATE TABLE platform_audit_log (
           seq bigint PRIMARY KEY,
-          id uuid NOT NULL UNIQUE,
+          id uuid NOT NULL,
           operator_id uuid REFERENCES operators(id),
           actor_kind varchar(20),
           actor_label varchar(254) NOT NULL,
@@ -80,9 +81,10 @@ def upgrade() -> None:
           ip inet,
           request_id varchar(64),
           data jsonb NOT NULL DEFAULT '{}'::jsonb,
-          prev_hash char(64) NOT NULL,
-          hash char(64) NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now()
+          prev_hash varchar(64) NOT NULL,
+          hash varchar(64) NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          CONSTRAINT uq_platform_audit_log_id UNIQUE (id)
         );
         CREATE INDEX ix_platform_audit_log_tenant ON platform_audit_log (tenant_id, seq);
 

@@ -156,7 +156,9 @@ def test_clinic_changes_and_suspension_reach_the_next_request(app, make_practice
     sql("UPDATE tenants SET name = 'Renamed Homeopathy' WHERE id = %s", p.clinic.id)
     assert "Renamed Homeopathy" in client.get("/", base_url=host).get_data(as_text=True)
     sql("UPDATE tenants SET status = 'suspended' WHERE id = %s", p.clinic.id)
-    try:
+    try:  # suspended: still answers, and says bookings are paused
+        assert b"Online booking is paused" in client.get("/", base_url=host).data
+        sql("UPDATE tenants SET status = 'closing' WHERE id = %s", p.clinic.id)
         assert client.get("/", base_url=host).status_code == 403
         assert client.get("/api/v1/visit-types", base_url=host).status_code == 403
     finally:
