@@ -29,6 +29,7 @@ class Job:
 def jobs() -> list[Job]:
     """The recurring jobs (imported lazily: importing actors needs REDIS_URL)."""
     from .outbox import sweep_outbox
+    from .platform import refresh_clinic_usage
     from .records import records_daily
     from .scheduling import sweep_holds
 
@@ -36,6 +37,7 @@ def jobs() -> list[Job]:
         Job("outbox sweep", 30, sweep_outbox.send),
         Job("expired holds", 60, sweep_holds.send),
         Job("records daily (follow-ups, retention, export expiry)", 24 * 3600, records_daily.send),
+        Job("clinic usage for operators", 15 * 60, refresh_clinic_usage.send),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from . import (
     outbox,  # noqa: F401
+    platform,  # noqa: F401
     records,  # noqa: F401
     scheduling,  # noqa: F401
 )

@@ -3,7 +3,7 @@
 One chain for the whole platform (``seq`` 1, 2, 3...), linked like a clinic's chain
 (:mod:`saas.audit`): ``hash = sha256(prev_hash || canonical entry)``. Writers are serialised
 by a transaction-scoped advisory lock, and ``seq`` is the primary key as the last line of
-defence. An action that concerns a clinic names it (``tenant_id``) and is written to the
+defence. An action that concerns a clinic names it (``clinic_id``) and is written to the
 clinic's own log as well by the service that acts (the clinic sees what was done to it).
 Entries keep facts (who, what, which clinic, why), never clinical data.
 """
@@ -34,7 +34,7 @@ def _canonical(entry: PlatformAuditEntry) -> str:
             "actor_id": str(entry.operator_id) if entry.operator_id else None,
             "actor": entry.actor_label,
             "action": entry.action,
-            "tenant_id": str(entry.tenant_id) if entry.tenant_id else None,
+            "clinic_id": str(entry.clinic_id) if entry.clinic_id else None,
             "target": entry.target,
             "ip": str(entry.ip) if entry.ip is not None else None,
             "request_id": entry.request_id,
@@ -78,7 +78,7 @@ def record(
         actor_kind=actor.kind,
         actor_label=actor.label,
         action=action,
-        tenant_id=tenant_id,
+        clinic_id=tenant_id,
         target=target,
         ip=ip,
         request_id=rid,
@@ -106,7 +106,7 @@ def entries_for_tenant(sess: Session, tenant_id: uuid.UUID, limit: int = 100):
     """The latest operator actions that concern one clinic, newest first."""
     return sess.scalars(
         select(PlatformAuditEntry)
-        .where(PlatformAuditEntry.tenant_id == tenant_id)
+        .where(PlatformAuditEntry.clinic_id == tenant_id)
         .order_by(PlatformAuditEntry.seq.desc())
         .limit(limit)
     ).all()

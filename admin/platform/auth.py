@@ -15,6 +15,7 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import secrets
@@ -47,16 +48,17 @@ def _key() -> bytes:
     ).derive(secret)
 
 
-def seal_secret(operator_id: uuid.UUID, secret: str) -> bytes:
-    """Seal a TOTP secret for ``operators.totp_secret`` (format byte, nonce, ciphertext)."""
+def seal_secret(operator_id: uuid.UUID, secret: str) -> str:
+    """Seal a TOTP secret for ``operators.totp_secret``: base64(format, nonce, ciphertext)."""
     nonce = os.urandom(12)
     aad = f"operators|totp_secret|{operator_id}".encode()
-    return _FORMAT + nonce + AESGCM(_key()).encrypt(nonce, secret.encode(), aad)
+    blob = _FORMAT + nonce + AESGCM(_key()).encrypt(nonce, secret.encode(), aad)
+    return base64.b64encode(blob).decode()
 
 
 def open_secret(operator: Operator) -> str:
     """The operator's TOTP secret."""
-    blob = bytes(operator.totp_secret)
+    blob = base64.b64decode(operator.totp_secret)
     if blob[:1] != _FORMAT:
         raise ValueError("unknown sealed format")
     aad = f"operators|totp_secret|{operator.id}".encode()

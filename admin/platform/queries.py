@@ -1,7 +1,7 @@
-"""Read helpers of the operator console: clinics, their usage, their history.
+"""Read helpers of the operator console: clinics and their usage.
 
-Usage figures come from ``clinic_usage(uuid[])`` (migration 0020), a function that returns
-counts only: the operator role has no SELECT on the tables counted.
+Usage figures are read from ``clinic_usage`` (numbers counted by a worker job,
+:mod:`admin.platform.usage`): the operator role has no SELECT on the tables counted.
 """
 
 from __future__ import annotations
@@ -10,16 +10,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from saas.models import Tenant
+from saas.models import ClinicUsage, Tenant
 
 PAGE_SIZE = 25
-_USAGE = text(
-    "SELECT tenant_id, practitioners, patients, appointments_month, messages_month, "
-    "last_activity FROM clinic_usage(CAST(:ids AS uuid[]))"
-)
 
 
 @dataclass(frozen=True)
@@ -31,6 +27,8 @@ class Usage:
     appointments_month: int = 0
     messages_month: int = 0
     last_activity: dt.datetime | None = None
+    #: When the figures were counted (None: not counted yet).
+    counted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,18 @@ def usage_of(sess: Session, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, Usag
     """Usage figures of these clinics (one round trip)."""
     if not tenant_ids:
         return {}
-    rows = sess.execute(_USAGE, {"ids": [str(t) for t in tenant_ids]}).all()
-    return {r[0]: Usage(*r[1:]) for r in rows}
+    rows = sess.scalars(select(ClinicUsage).where(ClinicUsage.clinic_id.in_(tenant_ids)))
+    return {
+        r.clinic_id: Usage(
+            r.practitioners,
+            r.patients,
+            r.appointments_month,
+            r.messages_month,
+            r.last_activity,
+            r.counted_at,
+        )
+        for r in rows
+    }
 
 
 def search_tenants(

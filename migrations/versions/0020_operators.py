@@ -9,9 +9,11 @@
 - ``similia_ops``: the database role the operator console connects as. It reads platform
   tables and the few clinic columns an operator needs (a staff member's email and role to
   reach the owner); it has **no SELECT on any clinical table or sealed column** (the
-  blindness test checks the catalog). Usage figures come from ``clinic_usage(uuid[])``, a
-  ``SECURITY DEFINER`` function that returns counts only. The role's password comes from
-  ``OPS_DATABASE_PASSWORD`` when given (as the runtime role's does, 0007).
+  blindness test checks the catalog). Usage figures are counted by a worker job (runtime
+  role, one clinic bound at a time, under RLS) into ``clinic_usage``, a platform table of
+  numbers only, which the operator role reads. No SECURITY DEFINER function is involved.
+  The role's password comes from ``OPS_DATABASE_PASSWORD`` when given (as 0007 does for
+  the runtime role).
 
 Revision ID: 0020_operators
 Revises: 0017_tenant_states
@@ -23,7 +25,7 @@ import os
 
 from alembic import op
 
-from migrations.helpers import OWNER_ROLE
+from migrations.helpers import OWNER_ROLE, RUNTIME_ROLE
 
 revision = "0020_operators"
 down_revision = "0017_tenant_states"
@@ -60,7 +62,7 @@ def upgrade() -> None:
           name varchar(120) NOT NULL,
           role varchar(20) NOT NULL CHECK (role IN ('support', 'admin')),
           password_hash varchar(200) NOT NULL,
-          totp_secret bytea NOT NULL,
+          totp_secret text NOT NULL,
           totp_last_step bigint NOT NULL DEFAULT 0,
           is_active boolean NOT NULL DEFAULT true,
           session_epoch integer NOT NULL DEFAULT 0,
@@ -76,7 +78,7 @@ def upgrade() -> None:
           actor_kind varchar(20),
           actor_label varchar(254) NOT NULL,
           action varchar(64) NOT NULL,
-          tenant_id uuid,
+          clinic_id uuid,
           target varchar(200),
           ip inet,
           request_id varchar(64),
@@ -86,34 +88,17 @@ def upgrade() -> None:
           created_at timestamptz NOT NULL DEFAULT now(),
           CONSTRAINT uq_platform_audit_log_id UNIQUE (id)
         );
-        CREATE INDEX ix_platform_audit_log_tenant ON platform_audit_log (tenant_id, seq);
+        CREATE INDEX ix_platform_audit_log_clinic ON platform_audit_log (clinic_id, seq);
 
-        CREATE FUNCTION clinic_usage(tids uuid[])
-        RETURNS TABLE (tenant_id uuid, practitioners bigint, patients bigint,
-                       appointments_month bigint, messages_month bigint,
-                       last_activity timestamptz)
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
-        DECLARE
-          tid uuid;
-          was text := current_setting('app.tenant_id', true);
-          month_start timestamptz := date_trunc('month', now());
-        BEGIN
-          FOREACH tid IN ARRAY tids LOOP
-            PERFORM set_config('app.tenant_id', tid::text, true);
-            tenant_id := tid;
-            SELECT count(*) INTO practitioners FROM practitioners p WHERE p.is_active;
-            SELECT count(*) INTO patients FROM patients;
-            SELECT count(*) INTO appointments_month FROM appointments a
-              WHERE a.start_at >= month_start
-                AND a.start_at < month_start + interval '1 month';
-            SELECT count(*) INTO messages_month FROM outbox o
-              WHERE o.created_at >= month_start AND o.topic NOT LIKE 'job.%';
-            SELECT max(l.created_at) INTO last_activity FROM audit_log l;
-            RETURN NEXT;
-          END LOOP;
-          PERFORM set_config('app.tenant_id', coalesce(was, ''), true);
-        END $$;
-        REVOKE ALL ON FUNCTION clinic_usage(uuid[]) FROM PUBLIC;
+        CREATE TABLE clinic_usage (
+          clinic_id uuid PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+          practitioners bigint NOT NULL DEFAULT 0,
+          patients bigint NOT NULL DEFAULT 0,
+          appointments_month bigint NOT NULL DEFAULT 0,
+          messages_month bigint NOT NULL DEFAULT 0,
+          last_activity timestamptz,
+          counted_at timestamptz NOT NULL DEFAULT now()
+        );
         """
     )
     op.execute("RESET ROLE")
@@ -128,7 +113,8 @@ def upgrade() -> None:
         GRANT INSERT ON audit_log TO {OPS_ROLE};
         GRANT INSERT ON outbox TO {OPS_ROLE};
         GRANT SELECT (tenant_id, id, email, name, role, is_active) ON users TO {OPS_ROLE};
-        GRANT EXECUTE ON FUNCTION clinic_usage(uuid[]) TO {OPS_ROLE};
+        GRANT SELECT ON clinic_usage TO {OPS_ROLE};
+        GRANT SELECT, INSERT, UPDATE ON clinic_usage TO {RUNTIME_ROLE};
         GRANT EXECUTE ON FUNCTION bind_clinic(text) TO {OPS_ROLE};
         GRANT EXECUTE ON FUNCTION audit_head(uuid) TO {OPS_ROLE};
         """
@@ -140,7 +126,7 @@ def downgrade() -> None:
     op.execute(f"SET LOCAL ROLE {OWNER_ROLE}")
     op.execute(
         """
-        DROP FUNCTION clinic_usage(uuid[]);
+        DROP TABLE clinic_usage;
         DROP TABLE platform_audit_log;
         DROP TABLE operators;
         ALTER TABLE tenants DROP COLUMN trial_ends_at;

@@ -2,7 +2,7 @@
 
 from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
-from .operator import OPERATOR_ROLES, Operator, PlatformAuditEntry
+from .operator import OPERATOR_ROLES, ClinicUsage, Operator, PlatformAuditEntry
 from .patient import SEALED_PATIENT_FIELDS, Patient, PatientToken
 from .tenant import ClinicLogo, Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
@@ -12,6 +12,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "ClinicLogo",
+    "ClinicUsage",
     "Base",
     "Invitation",
     "OPERATOR_ROLES",

@@ -12,8 +12,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
+    Text,
     func,
 )
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
@@ -34,8 +34,9 @@ class Operator(Base):
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(200))
-    #: The TOTP secret sealed with the platform's operator key (:mod:`admin.platform.auth`).
-    totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The TOTP secret sealed with the platform's operator key, base64 (``bytea`` is kept for
+    #: values sealed with clinic keys; see :mod:`admin.platform.auth`).
+    totp_secret: Mapped[str] = mapped_column(Text)
     #: Last accepted TOTP time step: a code is accepted once only.
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -51,7 +52,7 @@ class PlatformAuditEntry(Base):
     """One operator action; append-only, one hash chain for the platform (``seq`` 1, 2, ...)."""
 
     __tablename__ = "platform_audit_log"
-    __table_args__ = (Index("ix_platform_audit_log_tenant", "tenant_id", "seq"),)
+    __table_args__ = (Index("ix_platform_audit_log_clinic", "clinic_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
@@ -60,7 +61,8 @@ class PlatformAuditEntry(Base):
     actor_label: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(64))
     #: The clinic concerned, if any (no foreign key: the fact outlives the clinic's rows).
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: Not ``tenant_id``: this platform table is not clinic-scoped (no RLS).
+    clinic_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     target: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(INET)
     request_id: Mapped[str | None] = mapped_column(String(64))
@@ -68,5 +70,27 @@ class PlatformAuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow
+    )
+
+
+class ClinicUsage(Base):
+    """A clinic's usage figures (numbers only), counted by a worker job for the operators.
+
+    The operator role reads this table and no clinic table: the counts are made by the
+    runtime role with one clinic bound at a time (:mod:`admin.platform.usage`).
+    """
+
+    __tablename__ = "clinic_usage"
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    practitioners: Mapped[int] = mapped_column(BigInteger, default=0)
+    patients: Mapped[int] = mapped_column(BigInteger, default=0)
+    appointments_month: Mapped[int] = mapped_column(BigInteger, default=0)
+    messages_month: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_activity: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    counted_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow
     )

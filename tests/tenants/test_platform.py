@@ -27,8 +27,11 @@ def test_platform_and_clinic_pages(make_clinic, client):
 
 
 def test_suspended_clinic(make_clinic, token_for, client, owner_dsn):
-    """A suspended clinic stays reachable but read-only: the portal says bookings are paused,
-    the API reads and refuses writes (403); a closing clinic is unavailable (page and API)."""
+    """A suspended clinic stays reachable but read-only; a closing one is unavailable.
+
+    Suspended: the portal says bookings are paused, the API reads and refuses writes (403).
+    Closing: the page and the API answer "unavailable" (403).
+    """
     clinic = make_clinic()
     token = token_for(clinic)
     with psycopg.connect(owner_dsn) as conn:

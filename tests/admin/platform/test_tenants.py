@@ -1,5 +1,7 @@
-"""Clinics in the operator console: list with usage, a clinic's page, suspend, reactivate,
-extend a trial; the clinic's portal, console and API show the effect."""
+"""Clinics in the operator console: list, usage, suspend, reactivate, extend a trial.
+
+The clinic's portal, console and API show the effect.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +31,18 @@ def _row(clinic) -> str:
 
 
 def test_list_shows_usage_from_counts(app, ops):
-    """The list finds a clinic by name and shows its practitioners, patients, visits."""
+    """The list finds a clinic and shows the figures the usage job counted."""
     practice = PracticeFactory()
     clinic = practice.clinic
     PatientFactory(clinic=clinic)
     booking = AppointmentFactory(practice=practice)  # a second patient, one visit
     now = dt.datetime.now(dt.UTC)
     this_month = int((booking.start.year, booking.start.month) == (now.year, now.month))
+    assert "Not counted yet" in ops.text(f"/ops/tenants/{clinic.id}")
+    from admin.platform.usage import refresh_usage
+
+    with app.app_context():  # the worker's job, on the runtime role
+        assert refresh_usage([clinic.id]) == 1
     html = ops.text(f"/ops/tenants?q={clinic.slug}")
     assert "1 clinic found." in html and clinic.slug in html
     row = html.split(_row(clinic), 1)[1].split("</tr>", 1)[0]
@@ -69,9 +76,12 @@ def test_filters_and_paging(app, ops, make_clinic, owner_dsn):
 def test_suspend_and_reactivate_show_on_portal_console_and_api(
     app, ops, make_clinic, token_for, owner_dsn
 ):
-    """Suspension: the portal says bookings are paused, the console is read-only, the API
-    refuses writes, nothing is lost, the owner is emailed; both audit logs record it.
-    Reactivation undoes it. The other clinic is untouched."""
+    """Suspension is seen on the clinic's portal, console and API; reactivation undoes it.
+
+    The portal says bookings are paused, the console is read-only, the API refuses writes,
+    nothing is lost, the owners are emailed; both audit logs record it. The other clinic
+    is untouched.
+    """
     clinic, other = make_clinic(), make_clinic()
     PatientFactory(clinic=clinic)
     token = token_for(clinic)
@@ -140,7 +150,7 @@ def test_suspend_and_reactivate_show_on_portal_console_and_api(
         a
         for (a,) in _sql(
             owner_dsn,
-            "SELECT action FROM platform_audit_log WHERE tenant_id = %s ORDER BY seq",
+            "SELECT action FROM platform_audit_log WHERE clinic_id = %s ORDER BY seq",
             (clinic.id,),
         )
     ]
@@ -191,3 +201,33 @@ def test_unknown_clinic_and_signed_out_operator(app, ops, client):
     assert ops.get(f"/ops/tenants/{uuid.uuid4()}").status_code == 404
     r = client.post(f"/ops/tenants/{uuid.uuid4()}/suspend", base_url="http://localhost")
     assert r.status_code in (302, 400)
+
+
+def test_usage_job_counts_each_clinic_apart(app, make_clinic, worker, owner_dsn):
+    """The recurring job (a real worker) counts every clinic apart; a recount replaces.
+
+    One clinic's rows never count for another.
+    """
+    from tests.helpers import drain
+    from workers.platform import refresh_clinic_usage
+
+    a, b = make_clinic(), make_clinic()
+    PatientFactory(clinic=a)
+    PatientFactory(clinic=a)
+    refresh_clinic_usage.send()
+    drain(worker, "records")
+    figures = dict(
+        _sql(
+            owner_dsn,
+            "SELECT clinic_id, patients FROM clinic_usage WHERE clinic_id IN (%s, %s)",
+            (a.id, b.id),
+        )
+    )
+    assert figures == {a.id: 2, b.id: 0}
+    PatientFactory(clinic=b)
+    from admin.platform.usage import refresh_usage
+
+    with app.app_context():
+        refresh_usage([b.id])
+    (n,) = _sql(owner_dsn, "SELECT patients FROM clinic_usage WHERE clinic_id = %s", (b.id,))[0]
+    assert n == 1
