@@ -31,7 +31,7 @@ from saas.models import Operator
 from saas.web import PLATFORM, serve_on
 from tenants.status import STATUSES
 
-from . import TEMPLATES, audit, queries, services
+from . import TEMPLATES, audit, health, queries, services
 from .auth import OperatorAuthError, authenticate, second_factor
 from .forms import CodeForm, ReasonForm, SignInForm, TrialForm
 
@@ -198,7 +198,10 @@ def tenant(tenant_id: uuid.UUID):
     return _tenant_page(_tenant_or_404(tenant_id))
 
 
-@bp.route("/tenants/<uuid:tenant_id>/<any(suspend, reactivate):action>", methods=["POST"])
+@bp.route("/tenants/<uuid:tenant_id>/suspend", methods=["POST"], defaults={"action": "suspend"})
+@bp.route(
+    "/tenants/<uuid:tenant_id>/reactivate", methods=["POST"], defaults={"action": "reactivate"}
+)
 def change_status(tenant_id: uuid.UUID, action: str):
     """Suspend or reactivate a clinic, with a reason."""
     services.require(g.operator, "tenants.status")
@@ -251,4 +254,15 @@ def audit_log():
     ).all()
     return render_template(
         "platform/audit.html", entries=entries, broken=audit.verify_chain(db.session)
+    )
+
+
+@bp.route("/health")
+def platform_health():
+    """Dependencies, queue depths and dead letters."""
+    services.require(g.operator, "tenants.view")
+    return render_template(
+        "platform/health.html",
+        checks=health.dependencies(db.session),
+        queues=health.queue_depths(),
     )

@@ -237,3 +237,25 @@ def test_platform_audit_chain_verifies_and_detects_tampering(app, ops, owner_dsn
 def test_ops_pages_are_not_cached(app, ops, path):
     """Operator pages carry Cache-Control: no-store."""
     assert ops.get(path, follow_redirects=True).headers["Cache-Control"] == "no-store"
+
+
+def test_health_page_shows_dependencies_and_dead_letters(app, ops):
+    """/ops/health reads Postgres, Redis, Vault and dramatiq's keys as they are."""
+    import re
+
+    redis = app.extensions["similia.redis"]
+
+    def dead(html: str) -> int:
+        row = re.search(r'data-queue="records">.*?</tr>', html, re.S).group(0)
+        return int(re.findall(r'<td class="num">(\d+)</td>', row)[2])
+
+    html = ops.text("/ops/health")
+    for name in ("Postgres", "Redis", "Vault"):
+        assert f'data-check="{name}">{name}: <strong>answering' in html
+    before = dead(html)
+    redis.zadd("dramatiq:records.XQ", {"probe-ops-health": 1})
+    try:
+        assert dead(ops.text("/ops/health")) == before + 1
+    finally:
+        redis.zrem("dramatiq:records.XQ", "probe-ops-health")
+    assert "Health" in ops.text("/ops/tenants")  # linked from every page
