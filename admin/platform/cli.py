@@ -26,15 +26,13 @@ def create(email: str, name: str, role: str, password: str) -> None:
     """Create an operator; prints the TOTP secret to add to an authenticator app (once)."""
     from .auth import create_operator, provisioning_uri
 
-    sess = _factory(bind=current_app.extensions["similia.ops_engine"])
-    try:
-        op, secret = create_operator(sess, email, name, role, password)
-        sess.commit()
+    try:  # the session's own transaction commits on success and rolls back on a refusal
+        with _factory(bind=current_app.extensions["similia.ops_engine"]) as sess, sess.begin():
+            op, secret = create_operator(sess, email, name, role, password)
+            email, role = op.email, op.role
+            uri = provisioning_uri(secret, op)
     except Invalid as exc:
-        sess.rollback()
         raise click.ClickException(exc.message) from exc
-    finally:
-        sess.close()
-    click.echo(f"Operator {op.email} ({op.role}) created.")
+    click.echo(f"Operator {email} ({role}) created.")
     click.echo(f"TOTP secret: {secret}")
-    click.echo(f"Authenticator URI: {provisioning_uri(secret, op)}")
+    click.echo(f"Authenticator URI: {uri}")

@@ -35,8 +35,7 @@ def dependencies(sess: Session) -> dict[str, bool]:
     try:
         sess.execute(text("SELECT 1"))
         checks["Postgres"] = True
-    except Exception:  # noqa: BLE001 - any failure means down
-        sess.rollback()
+    except Exception:  # noqa: BLE001 - any failure means down (the request's end rolls back)
         checks["Postgres"] = False
     try:
         checks["Redis"] = bool(current_app.extensions["similia.redis"].ping())

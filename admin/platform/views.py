@@ -59,7 +59,7 @@ def _blind_and_signed_in():
     """Run on the operator role and the operator's Vault token; require a signed-in operator."""
     sess = db.session()
     if sess.in_transaction():  # nothing of this request may run on the runtime role
-        sess.rollback()
+        sess.close()
     sess.bind = current_app.extensions["similia.ops_engine"]
     g.similia_keys = current_app.extensions["similia.ops_keys"]
     g.operator = _current_operator()
