@@ -273,8 +273,11 @@ def get_logo_in_tenant(sess: Session, tenant_id) -> ClinicLogo | None:
 
 
 def _touch(sess: Session, tenant: Tenant) -> None:
-    """Give the clinic's row a new version, so caches keyed on it (the resolved clinic, the
-    reused front page) let go of the old logo in the same transaction that changes it."""
+    """Give the clinic's row a new version in the logo's transaction.
+
+    Caches keyed on the row's version (the resolved clinic, the reused front page) then let
+    go of the old logo when the change commits.
+    """
     sess.execute(update(Tenant).where(Tenant.id == tenant.id).values(settings=Tenant.settings))
 
 
