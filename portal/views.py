@@ -14,14 +14,13 @@ The page routes live in :mod:`.account`, :mod:`.booking`, :mod:`.visits` and
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from zoneinfo import ZoneInfo
 
 from flask import Response, g, render_template, request, session
 from flask_babel import get_locale
 
 from saas import db
+from saas.memo import Expiring
 from saas.scheduling import catalogue
 from tenants.onboarding import practice_readiness
 
@@ -46,9 +45,7 @@ def _published(tenant) -> bool:
 
 #: Seconds a rendered front page is reused at most (its "next free times" move with the clock).
 PAGE_SECONDS = 30
-_PAGES: OrderedDict = OrderedDict()
-_PAGES_MAX = 512
-_pages_lock = threading.Lock()
+_PAGES = Expiring(512)
 
 
 def _page_key():
@@ -81,27 +78,18 @@ def _reused(key, render) -> str:
     if key is None:
         return render()[0]
     now = dt.datetime.now(dt.UTC)
-    with _pages_lock:
-        hit = _PAGES.get(key)
-        if hit is not None and hit[0] > now:
-            _PAGES.move_to_end(key)
-            return hit[1]
-    html, first_start = render()
-    until = now + dt.timedelta(seconds=PAGE_SECONDS)
-    if first_start is not None and first_start < until:
-        until = first_start
-    with _pages_lock:
-        _PAGES[key] = (until, html)
-        _PAGES.move_to_end(key)
-        while len(_PAGES) > _PAGES_MAX:
-            _PAGES.popitem(last=False)
-    return html
+
+    def until(built: tuple) -> dt.datetime:
+        first_start = built[1]
+        ends = [now + dt.timedelta(seconds=PAGE_SECONDS)]
+        return min(ends + [first_start] if first_start is not None else ends)
+
+    return _PAGES.get_or_build(key, now, render, until)[0]
 
 
 def clear_pages() -> None:
     """Forget every reused front page (benchmarks time a first render with it)."""
-    with _pages_lock:
-        _PAGES.clear()
+    _PAGES.clear()
 
 
 def home():

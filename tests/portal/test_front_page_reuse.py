@@ -12,7 +12,6 @@ import io
 import re
 
 from PIL import Image
-from sqlalchemy import event
 
 from portal import views
 from saas.actors import SYSTEM
@@ -21,22 +20,8 @@ from saas.models import Tenant
 from tenants.branding import set_logo
 from tests.client import new_client
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory
+from tests.helpers import statements_during
 from tests.portal.conftest import get, portal_client
-
-
-def _statements(app, fn) -> list[str]:
-    engine = app.extensions["similia.engine"]
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return seen
 
 
 def _home(app, clinic, **kw) -> str:
@@ -54,7 +39,7 @@ def test_a_second_visitor_gets_the_page_without_reading_the_catalogue(app):
     practice = PracticeFactory()
     first = _home(app, practice.clinic)
     holder: dict = {}
-    seen = _statements(app, lambda: holder.update(page=_home(app, practice.clinic)))
+    seen = statements_during(app, lambda: holder.update(page=_home(app, practice.clinic)))
     assert not [s for s in seen if "visit_types" in s or "clinic_logos" in s], seen
     assert holder["page"] == first
     assert "Follow-up consultation" in first

@@ -14,15 +14,14 @@ thread between polls. See :func:`.queries.schedule_version`.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
-from collections import OrderedDict
 from urllib.parse import urlencode
 
 from flask import g, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from saas import db
+from saas.memo import Expiring
 from saas.models import utcnow
 from saas.scheduling.rules import effective_rules
 from saas.security.rbac import can, requires
@@ -40,9 +39,7 @@ MOVABLE = ("held", "confirmed")
 
 #: Seconds a laid-out calendar is reused while the clinic's schedule version is unchanged.
 LAYOUT_SECONDS = 30
-_LAYOUTS: OrderedDict = OrderedDict()
-_LAYOUTS_MAX = 128
-_layouts_lock = threading.Lock()
+_LAYOUTS = Expiring(128)
 
 
 def _laid_out(key: tuple, build):
@@ -58,28 +55,17 @@ def _laid_out(key: tuple, build):
     is never drawn as held. Entries are read-only once built.
     """
     now = utcnow()
-    with _layouts_lock:
-        hit = _LAYOUTS.get(key)
-        if hit is not None and hit[0] > now:
-            _LAYOUTS.move_to_end(key)
-            return hit[1]
-    data = build()
-    until = now + dt.timedelta(seconds=LAYOUT_SECONDS)
-    for v in data["visits"]:
-        if v.lapses_at is not None and v.lapses_at < until:
-            until = v.lapses_at
-    with _layouts_lock:
-        _LAYOUTS[key] = (until, data)
-        _LAYOUTS.move_to_end(key)
-        while len(_LAYOUTS) > _LAYOUTS_MAX:
-            _LAYOUTS.popitem(last=False)
-    return data
+
+    def until(data: dict) -> dt.datetime:
+        lapses = [v.lapses_at for v in data["visits"] if v.lapses_at is not None]
+        return min([now + dt.timedelta(seconds=LAYOUT_SECONDS), *lapses])
+
+    return _LAYOUTS.get_or_build(key, now, build, until)
 
 
 def clear_layouts() -> None:
     """Forget every laid-out calendar (benchmarks time the first render with it)."""
-    with _layouts_lock:
-        _LAYOUTS.clear()
+    _LAYOUTS.clear()
 
 
 def _chosen(practitioners) -> tuple[list, set]:

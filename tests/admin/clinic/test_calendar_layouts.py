@@ -10,30 +10,14 @@ import datetime as dt
 import time
 import uuid
 
-from sqlalchemy import event
-
 from admin.clinic.appointments import calendar_views
 from admin.clinic.appointments.queries import Visit
 from saas.models import utcnow
 from tests.factories import AppointmentFactory, PracticeFactory
 from tests.factories.base import current_app
+from tests.helpers import statements_during
 
 from .test_calendar_pages import console
-
-
-def _statements(fn) -> list[str]:
-    engine = current_app().extensions["similia.engine"]
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return seen
 
 
 def test_the_second_view_reuses_the_layout_and_a_booking_ends_it(app):
@@ -44,7 +28,7 @@ def test_the_second_view_reuses_the_layout_and_a_booking_ends_it(app):
     desk = console(practice.clinic)
     first = desk.text(week)
     holder: dict = {}
-    seen = _statements(lambda: holder.update(page=desk.text(week)))
+    seen = statements_during(current_app(), lambda: holder.update(page=desk.text(week)))
     assert not [s for s in seen if "FROM appointments" in s], seen
     assert holder["page"].count('class="appt st-') == first.count('class="appt st-')
     booking = AppointmentFactory(practice=practice, start=practice.at(day, "11:00"))
