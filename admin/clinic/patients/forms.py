@@ -154,3 +154,28 @@ class EraseForm(FlaskForm):
         "Type the patient's full name to confirm",
         validators=[DataRequired("Type the patient's full name.")],
     )
+
+
+class LegalHoldForm(FlaskForm):
+    """Place a legal hold: the reason is required."""
+
+    reason = TextAreaField(
+        "Reason for the legal hold",
+        validators=[DataRequired("Enter the reason for the legal hold."), Length(max=500)],
+        description="For example a claim or an authority's request and its reference. "
+        "Only owners read it.",
+    )
+
+
+class RetentionForm(FlaskForm):
+    """How long clinical records are kept after the last visit."""
+
+    retention_years = IntegerField(
+        "Years to keep clinical records after the last visit",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100, message="Enter a number of years from 1 to 100."),
+        ],
+        description="Leave empty for no period: erasure then destroys everything and "
+        "nobody is erased automatically.",
+    )

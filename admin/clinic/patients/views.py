@@ -35,16 +35,16 @@ from saas.exceptions import DomainError
 from saas.extensions import csrf
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
-from saas.records import followups, gdpr, queries, services
+from saas.records import followups, queries, services
 from saas.records.models import CaseNote
 from saas.records.policy import can_read_clinical, clinical_level
 from saas.records.sealing import open_json
 from saas.scheduling.models import VisitType
-from saas.security.rbac import can, requires
+from saas.security.rbac import requires
 from saas.web import CLINIC, serve_on
 
 from . import notes
-from .forms import ConsentForm, EraseForm, NoteForm, PrescriptionForm, UploadForm
+from .forms import ConsentForm, NoteForm, PrescriptionForm, UploadForm
 from .queries import FILTERS, RECALL_WITHIN_DAYS, appointments_of_patient, list_filter
 
 bp = Blueprint(
@@ -141,25 +141,14 @@ def patient(patient_id: uuid.UUID):
 
 
 def _patient_page(patient_id, *, upload=None, consent=None, status: int = 200):
-    p = queries.access_patient(db.session, g.tenant, patient_id)
+    p = queries.access_patient(db.session, g.tenant, patient_id, include_erased=True)
+    if p.status == "erased":
+        return rights.erased_page(p), status
     details = queries.read_demographics(db.session, g.tenant, current_user, p)
     record = attachments = None
     if _clinical():
         record = queries.read_patient_record(db.session, g.tenant, current_user, p)
         attachments = attachment_svc.list_attachments(db.session, g.tenant, current_user, p)
-    exports = []
-    if can(current_user.role, "records.export"):
-        from saas.records.models import RecordExport
-
-        exports = list(
-            db.session.scalars(
-                select(RecordExport)
-                .where(RecordExport.tenant_id == g.tenant.id, RecordExport.patient_id == p.id,
-                       RecordExport.requested_by_patient.is_(False))
-                .order_by(RecordExport.created_at.desc())
-                .limit(5)
-            )
-        )
     return (
         render_template(
             "admin/patients/patient.html",
@@ -169,7 +158,7 @@ def _patient_page(patient_id, *, upload=None, consent=None, status: int = 200):
             record=record,
             attachments=attachments,
             consents=consent_svc.list_consents(db.session, g.tenant, p),
-            exports=exports,
+            **rights.data_rights(p),
             upload=upload or UploadForm(),
             consent_form=consent or ConsentForm(),
             button=PlainForm(),
@@ -510,72 +499,6 @@ def withdraw(consent_id: uuid.UUID):
     return redirect(url_for("patients.patient", patient_id=c.patient_id) + "#consents")
 
 
-# -- data rights -----------------------------------------------------------------------------------
-@bp.route("/patients/<uuid:patient_id>/export", methods=["POST"])
-@requires("records.export")
-def request_export(patient_id: uuid.UUID):
-    """Queue an export of the patient's data."""
-    p = queries.access_patient(db.session, g.tenant, patient_id)
-    if not PlainForm().validate_on_submit():
-        abort(400)
-    gdpr.request_export(db.session, g.tenant, current_user, p)
-    flash("Export requested. It is prepared in the background; reload to download it.", "success")
-    return redirect(url_for("patients.patient", patient_id=p.id) + "#data-rights")
-
-
-@bp.route("/patients/exports/<uuid:export_id>/download")
-@requires("records.export")
-def download_export(export_id: uuid.UUID):
-    """Download a ready export (once; then it is destroyed)."""
-    import io
-
-    from flask import send_file
-
-    export = gdpr.access_export(db.session, g.tenant, export_id)
-    try:
-        data = gdpr.download_export(db.session, g.tenant, current_user, export)
-    except DomainError as exc:
-        flash(refused(exc), "error")
-        return redirect(url_for("patients.patient", patient_id=export.patient_id) + "#data-rights")
-    return send_file(
-        io.BytesIO(data),
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"patient-{export.patient_id}.zip",
-        max_age=0,
-    )
-
-
-@bp.route("/patients/<uuid:patient_id>/erase", methods=["GET", "POST"])
-@requires("patients.erase")
-def erase(patient_id: uuid.UUID):
-    """Erase a patient: reason, reference, and the name typed to confirm."""
-    p = queries.access_patient(db.session, g.tenant, patient_id)
-    form = EraseForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                gdpr.erase_patient(
-                    db.session,
-                    g.tenant,
-                    current_user,
-                    p,
-                    reason=form.reason.data,
-                    reference=form.reference.data or None,
-                    confirm_name=form.confirm_name.data,
-                )
-            except DomainError as exc:
-                form_errors(form, exc)
-                status = status_of(exc)
-            else:
-                flash("The patient's record was erased.", "success")
-                return redirect(url_for("patients.patient_list"))
-        else:
-            status = 422
-    return render_template("admin/patients/erase.html", p=p, form=form), status
-
-
 # -- follow-ups ------------------------------------------------------------------------------------
 @bp.route("/follow-ups")
 @requires("schedule.view")
@@ -619,3 +542,6 @@ def invite(rx_id: uuid.UUID):
     else:
         flash("Invitation sent.", "success")
     return redirect(url_for("patients.recalls"))
+
+
+from . import rights  # noqa: E402,F401  (its routes are on this blueprint)
