@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from saas.records.retention import add_years
 from tests.factories import PatientFactory, PracticeFactory
 
 from .test_calendar_pages import console, owner_sql
@@ -136,11 +137,7 @@ def test_erasure_within_retention_says_what_it_keeps(practice, sql):
     visit_id = _write_visit(doc, patient)
     assert _prescribe(doc, visit_id).status_code == 302
     today = dt.datetime.now(ZoneInfo(clinic.timezone)).date()
-    until = (
-        today.replace(year=today.year + 10)
-        if (today.month, today.day) != (2, 29)
-        else (today.replace(year=today.year + 10, day=28))
-    )
+    until = add_years(today, 10)
     erase_path = f"/console/patients/{patient.id}/erase"
     page = owner.text(erase_path)
     assert f"until {until:%d %B %Y}" in page and "10 years after the last visit" in page
