@@ -87,28 +87,44 @@ def on_erasure(hook: Callable[[Session, Tenant, Patient], dict]) -> Callable:
 
 
 # -- export ----------------------------------------------------------------------------------------
-def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient) -> RecordExport:
-    """Queue a data export of one patient."""
+def _queue_export(
+    sess: Session, tenant: Tenant, patient: Patient, *, requested_by: User | None
+) -> RecordExport:
+    """Create a pending export, audit the request and enqueue its assembly (one path for both).
+
+    ``requested_by`` is the staff member who asked, or None when the patient asked on the
+    portal (the audit entry then names the patient and says so).
+    """
+    by_patient = requested_by is None
     export = RecordExport(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
         patient_id=patient.id,
-        requested_by=actor.id,
+        requested_by=None if by_patient else requested_by.id,
+        requested_by_patient=by_patient,
         status="pending",
         created_at=utcnow(),
     )
     sess.add(export)
     sess.flush()
+    data = {"export_id": str(export.id)}
+    if by_patient:
+        data["by"] = "patient"
     audit.record(
         sess,
         tenant.id,
         "records.export_requested",
-        actor=actor,
+        actor=patient if by_patient else requested_by,
         target=f"patient:{patient.id}",
-        data={"export_id": str(export.id)},
+        data=data,
     )
     jobs.enqueue(sess, tenant.id, "assemble_export", export_id=str(export.id))
     return export
+
+
+def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient) -> RecordExport:
+    """Queue a data export of one patient (staff with ``records.export``)."""
+    return _queue_export(sess, tenant, patient, requested_by=actor)
 
 
 def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport:
@@ -406,27 +422,7 @@ def request_own_export(sess: Session, tenant: Tenant, patient: Patient) -> Recor
     current = latest_own_export(sess, tenant, patient)
     if _open(current):
         return current
-    export = RecordExport(
-        id=uuid.uuid4(),
-        tenant_id=tenant.id,
-        patient_id=patient.id,
-        requested_by=None,
-        requested_by_patient=True,
-        status="pending",
-        created_at=utcnow(),
-    )
-    sess.add(export)
-    sess.flush()
-    audit.record(
-        sess,
-        tenant.id,
-        "records.export_requested",
-        actor=patient,
-        target=f"patient:{patient.id}",
-        data={"export_id": str(export.id), "by": "patient"},
-    )
-    jobs.enqueue(sess, tenant.id, "assemble_export", export_id=str(export.id))
-    return export
+    return _queue_export(sess, tenant, patient, requested_by=None)
 
 
 def access_own_export(sess: Session, tenant: Tenant, patient: Patient, export_id) -> RecordExport:

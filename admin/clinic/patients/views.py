@@ -269,23 +269,28 @@ def visit(visit_id: uuid.UUID):
     form = NoteForm()
     if not form.validate_on_submit():
         return _visit_page(visit_id, form=form, status=422)
-    previous = _current_sections(visit)
+    sections = notes.from_form(form.data, _current_sections(visit))
     try:
-        expected = int(form.expected_version.data) if form.expected_version.data else None
-        services.amend_note(
-            db.session,
-            g.tenant,
-            current_user,
-            visit,
-            notes.from_form(form.data, previous),
-            reason=form.reason.data,
-            expected_version=expected,
-        )
+        _save_note(visit, form, sections, reason=form.reason.data)
     except DomainError as exc:
         form_errors(form, exc)
         return _visit_page(visit_id, form=form, status=status_of(exc))
     flash("Amendment saved." if visit.status == "signed" else "Case note saved.", "success")
     return redirect(url_for("patients.visit", visit_id=visit.id))
+
+
+def _save_note(visit, form: NoteForm, sections: dict, *, reason: str | None = None):
+    """A new version of the visit's note from ``form`` (the page's save and the autosave)."""
+    expected = form.expected_version.data
+    return services.amend_note(
+        db.session,
+        g.tenant,
+        current_user,
+        visit,
+        sections,
+        reason=reason,
+        expected_version=int(expected) if expected else None,
+    )
 
 
 def _current_sections(visit) -> dict:
@@ -322,16 +327,7 @@ def save_draft(visit_id: uuid.UUID):
     if sections == previous:
         return jsonify(saved=False, version=int(form.expected_version.data or 0))
     try:
-        note = services.amend_note(
-            db.session,
-            g.tenant,
-            current_user,
-            visit,
-            sections,
-            expected_version=int(form.expected_version.data)
-            if form.expected_version.data
-            else None,
-        )
+        note = _save_note(visit, form, sections)
     except DomainError as exc:
         message = refused(exc)  # rolls the refused write back
         return jsonify(saved=False, errors=exc.errors, message=message), status_of(exc)
@@ -418,6 +414,20 @@ def prescribe(visit_id: uuid.UUID):
 
 
 # -- attachments and consents ----------------------------------------------------------------------
+def _patient_form_done(p, slot: str, form, call, done: str, section: str):
+    """Run a patient-page form's service call: back to the page with its errors, or on.
+
+    ``slot`` is the :func:`_patient_page` keyword the form fills (``upload``, ``consent``).
+    """
+    try:
+        call()
+    except DomainError as exc:
+        form_errors(form, exc)
+        return _patient_page(p.id, **{slot: form}, status=status_of(exc))
+    flash(done, "success")
+    return redirect(url_for("patients.patient", patient_id=p.id) + section)
+
+
 @bp.route("/patients/<uuid:patient_id>/attachments", methods=["POST"])
 @requires("clinical.write")
 def upload(patient_id: uuid.UUID):
@@ -431,20 +441,21 @@ def upload(patient_id: uuid.UUID):
     if file is None or not file.filename:
         form.file.errors = ["Choose a file."]
         return _patient_page(patient_id, upload=form, status=422)
-    try:
-        attachment_svc.add_attachment(
+    return _patient_form_done(
+        p,
+        "upload",
+        form,
+        lambda: attachment_svc.add_attachment(
             db.session,
             g.tenant,
             current_user,
             p,
             filename=file.filename,
             data=file.read(attachment_svc.MAX_BYTES + 1),
-        )
-    except DomainError as exc:
-        form_errors(form, exc)
-        return _patient_page(patient_id, upload=form, status=status_of(exc))
-    flash("File added to the record.", "success")
-    return redirect(url_for("patients.patient", patient_id=p.id) + "#attachments")
+        ),
+        "File added to the record.",
+        "#attachments",
+    )
 
 
 @bp.route("/patients/attachments/<uuid:attachment_id>")
@@ -465,8 +476,11 @@ def consent(patient_id: uuid.UUID):
     form = ConsentForm()
     if not form.validate_on_submit():
         return _patient_page(patient_id, consent=form, status=422)
-    try:
-        consent_svc.record_consent(
+    return _patient_form_done(
+        p,
+        "consent",
+        form,
+        lambda: consent_svc.record_consent(
             db.session,
             g.tenant,
             p,
@@ -474,12 +488,10 @@ def consent(patient_id: uuid.UUID):
             text_version=form.text_version.data.strip(),
             channel=form.channel.data,
             actor=current_user,
-        )
-    except DomainError as exc:
-        form_errors(form, exc)
-        return _patient_page(patient_id, consent=form, status=status_of(exc))
-    flash("Consent recorded.", "success")
-    return redirect(url_for("patients.patient", patient_id=p.id) + "#consents")
+        ),
+        "Consent recorded.",
+        "#consents",
+    )
 
 
 @bp.route("/patients/consents/<uuid:consent_id>/withdraw", methods=["POST"])
