@@ -114,6 +114,14 @@ def read(tenant: Tenant, name: str) -> dict:
     return values
 
 
+def may_change(actor: Actor, name: str, key: str) -> bool:
+    """Whether ``actor`` may change ``key`` of section ``name`` (what a page offers)."""
+    sec = SECTIONS[name]
+    if actor.kind != "staff":
+        return True
+    return can(actor.role, sec.permission) and (key not in sec.owner_only or actor.role == "owner")
+
+
 def _text(value) -> str:
     return " ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKeyConstraint, LargeBinary, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +50,14 @@ class Patient(TenantScoped, Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Staff member who created the record (None for portal self-registration).
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: Legal hold (placed by an owner): the patient cannot be erased while it is set.
+    legal_hold_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    legal_hold_reason: Mapped[bytes | None] = mapped_column(
+        "legal_hold_reason_enc", LargeBinary, info={"sealed": True}
+    )
+    #: An erasure within the retention period keeps the clinical records until this date.
+    records_kept_until: Mapped[dt.date | None] = mapped_column(Date)
 
 
 #: Sealed attributes of :class:`Patient` (written and read by ``saas.patients.set_sealed``
