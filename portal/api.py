@@ -78,10 +78,15 @@ class Token(MethodView):
     @blp.arguments(PatientLoginSchema)
     @blp.response(201, PatientTokenSchema)
     def post(self, data):
-        """Exchange email and password for a portal bearer token."""
+        """Exchange email and password (and a two-step code when on) for a bearer token."""
         try:
             _, token = sign_in_patient(
-                db.session, g.tenant, data["email"], data["password"], request.remote_addr
+                db.session,
+                g.tenant,
+                data["email"],
+                data["password"],
+                request.remote_addr,
+                code=data.get("code"),
             )
         except Unauthenticated:
             db.keep_on_error()  # the audit entry of the refused attempt stays

@@ -49,6 +49,7 @@ from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
 from saas.scheduling.models import Appointment
+from saas.security import patient_totp
 
 from .attachments import safe_filename
 from .consents import list_consents
@@ -577,6 +578,7 @@ def erase_patient(
     patient.communication_prefs = {}
     patient.password_hash = None
     patient.email_verified_at = None
+    removed["two_step_recovery_codes"] = patient_totp.forget(sess, patient)
     patient.status = "erased"
     patient.erased_at = patient.updated_at = utcnow()
     sess.flush()
