@@ -10,6 +10,7 @@ email round trip.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -60,6 +61,38 @@ def _keep_next() -> None:
         session[NEXT_KEY] = target
 
 
+def _email_asked() -> str:
+    """The (lower-cased) email address a form or JSON body asks us to write to, or ''."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("email") if isinstance(body, dict) else None
+    else:
+        value = request.form.get("email")
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _email_key() -> str:
+    """Rate-limit key of the address written to (per account, on top of per client address).
+
+    Hashed with the clinic's id, so no address is kept in Redis in clear and one clinic's
+    counts never touch another's. The same limit holds for every address, known or not, so
+    a 429 says nothing about who has an account.
+    """
+    raw = f"{g.tenant.id}:{_email_asked()}".encode()
+    return "portal-email:" + hashlib.sha256(raw).hexdigest()
+
+
+#: Emails with a link, per recipient address, across registration, password and sign-in
+#: links (page and API): nobody can flood someone's inbox from many client addresses.
+EMAILS_PER_ADDRESS = limiter.shared_limit(
+    "5/hour",
+    scope="portal-emails-per-address",
+    key_func=_email_key,
+    methods=["POST"],
+    exempt_when=lambda: not _email_asked(),
+)
+
+
 def _signed_in(patient, *, method: str, welcome: str | None = None):
     """The first factor passed: open the session, or ask for the two-step code first."""
     if patient_totp.is_on(patient):
@@ -92,6 +125,7 @@ def _pending_patient():
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10/hour", methods=["POST"])
+@EMAILS_PER_ADDRESS
 def register():
     """Name and email; the link to choose a password is emailed."""
     form = RegisterForm()
@@ -182,6 +216,7 @@ def sign_out():
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit("5/hour", methods=["POST"])
+@EMAILS_PER_ADDRESS
 def forgot():
     """Email a link to choose a new password (the same answer for unknown emails)."""
     form = EmailOnlyForm()
@@ -200,6 +235,7 @@ def forgot():
 
 @bp.route("/sign-in/email", methods=["GET", "POST"])
 @limiter.limit("5/hour", methods=["POST"])
+@EMAILS_PER_ADDRESS
 def sign_in_link_request():
     """Ask for a one-time sign-in link (the same answer for every address)."""
     form = EmailOnlyForm()

@@ -25,6 +25,7 @@ from saas.patients import (
 )
 from saas.web import CLINIC, serve_on
 
+from .account import EMAILS_PER_ADDRESS
 from .schemas import (
     PatientLoginSchema,
     PatientSelfSchema,
@@ -42,7 +43,7 @@ serve_on(blp, CLINIC)
 class Register(MethodView):
     """Portal registration."""
 
-    decorators = [limiter.limit("10/hour", methods=["POST"])]
+    decorators = [limiter.limit("10/hour", methods=["POST"]), EMAILS_PER_ADDRESS]
 
     @public_operation
     @blp.arguments(RegisterSchema)
