@@ -1,7 +1,8 @@
 """On a phone (360x740): a patient turns on two-step sign-in and signs in with a code.
 
 The QR code page, the recovery codes and the code step (with a wrong code first) are checked
-by axe (no serious or critical problem) and for sideways scrolling.
+by axe (no serious or critical problem) at 360 and 1280 px, for sideways scrolling and
+for the 200 KB page budget.
 """
 
 from __future__ import annotations
@@ -16,15 +17,22 @@ from tests.factories import PASSWORD, PatientFactory, PracticeFactory
 from tests.portal.test_two_step import _with_password
 
 from .test_console_a11y import _violations
+from .test_portal_a11y import DESKTOP, MAX_BYTES, _weight
 from .test_portal_flow import PHONE, _no_horizontal_scroll
 
 pytestmark = pytest.mark.browser
 
 
 def _check(pg, screenshot, name: str) -> None:
+    """No sideways scroll at 360 px, under 200 KB, and axe clean at 360 and 1280 px."""
     _no_horizontal_scroll(pg)
+    assert _weight(pg) <= MAX_BYTES, name
     assert _violations(pg) == [], (name, _violations(pg))
     screenshot(pg, f"portal-two-step-{name}-360")
+    pg.set_viewport_size(DESKTOP)
+    assert _violations(pg) == [], (name, "1280", _violations(pg))
+    screenshot(pg, f"portal-two-step-{name}-1280")
+    pg.set_viewport_size(PHONE)
 
 
 def test_turn_on_two_step_and_sign_in_with_a_code_on_a_phone(
