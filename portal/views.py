@@ -8,7 +8,7 @@ shows the clinic's name, colours (``/brand.css``), logo, contact details, openin
 legal notices and the language switch.
 
 The page routes live in :mod:`.account`, :mod:`.booking`, :mod:`.visits` and
-:mod:`.profile`, all on :data:`portal.blueprint.bp`.
+:mod:`.profile` and :mod:`.two_step`, all on :data:`portal.blueprint.bp`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from saas.memo import Expiring
 from saas.scheduling import catalogue
 from tenants.onboarding import practice_readiness
 
-from . import account, booking, profile, summaries, visits  # noqa: F401 - add their routes to bp
+from . import account, booking, profile, summaries, two_step, visits  # noqa: F401 - routes
 from .blueprint import bp
 from .branding import brand_of, favicon_svg
 from .catalogue import active_practitioners, active_visit_types, locations_by_id

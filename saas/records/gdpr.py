@@ -49,6 +49,7 @@ from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
 from saas.scheduling.models import Appointment
+from saas.security import patient_totp
 
 from . import retention
 from .attachments import safe_filename
@@ -573,6 +574,7 @@ def _erase_personal(sess: Session, tenant: Tenant, patient: Patient) -> dict[str
     patient.communication_prefs = {}
     patient.password_hash = None
     patient.email_verified_at = None
+    removed["two_step_recovery_codes"] = patient_totp.forget(sess, patient)
     return removed
 
 
