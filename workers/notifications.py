@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from flask import current_app
 
-from saas.mail import send_email
 from saas.models import OutboxMessage, Tenant
 from saas.money import format_price
 from saas.patients import get_patient_in_tenant, read_sealed
@@ -99,20 +99,32 @@ def action_link(topic: str, p: dict, url) -> str:
     return f"\n{sentence}\n{url(path.format(**p))}\n"
 
 
-def deliver(sess, msg: OutboxMessage) -> bool:
-    """Email the patient about ``msg``; False when there is nobody to tell."""
+@dataclass(frozen=True)
+class Email:
+    """A composed email, ready to send outside any transaction."""
+
+    to: str
+    subject: str
+    body: str
+
+
+def prepare(sess, msg: OutboxMessage) -> Email | str:
+    """The email for ``msg``, or the reason nothing is sent (the message is then skipped)."""
     p = msg.payload
     tenant = sess.get(Tenant, msg.tenant_id)
     patient = get_patient_in_tenant(sess, tenant, uuid.UUID(p["patient_id"]))
-    if patient is None or patient.status != "active":
-        return False
-    email = read_sealed(sess, patient, "email")
+    if patient is None or patient.status == "erased":
+        return "erased patient"
+    if patient.status != "active":
+        return "patient not active"
     message = compose(msg.topic, p, tenant.name)
-    if not email or message is None:
-        return False
+    if message is None:
+        return "not sent to patients"
+    email = read_sealed(sess, patient, "email")
+    if not email:
+        return "no address"
     cfg = current_app.config["SIMILIA"]
     subject, body = message
     body += action_link(msg.topic, p, lambda path: cfg.public_url(tenant.slug, path))
     body = f"Hello {patient.full_name},\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
-    send_email(cfg.smtp_url, cfg.mail_from, email, subject, body)
-    return True
+    return Email(email, subject, body)
