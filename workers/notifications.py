@@ -23,6 +23,9 @@ TOPICS = (
     "appointment.held",
     "appointment.rescheduled",
     "appointment.cancelled",
+    "appointment.hold_expired",
+    "appointment.no_show",
+    "appointment.completed",
     "waitlist.offer",
 )
 
@@ -68,6 +71,21 @@ def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
             f"Cancelled: {p['service']} on {_when(p['start'])}",
             f"This consultation is cancelled.\n\n{visit}\n{when}\n{fee}",
         )
+    if topic == "appointment.hold_expired":
+        return (
+            f"Not booked: {p['service']} on {_when(p['start'])}",
+            f"The time we held for you was not paid in time, so it is free again.\n\n"
+            f"{visit}\n{when}\n",
+        )
+    if topic == "appointment.no_show":
+        fee = ""
+        if p.get("fee_minor"):
+            fee = f"\nA missed-appointment fee of {format_price(p['fee_minor'], p['currency'])}"
+            " applies.\n"
+        return (
+            f"Missed: {p['service']} on {_when(p['start'])}",
+            f"We missed you at this consultation.\n\n{visit}\n{when}\n{fee}",
+        )
     if topic == "waitlist.offer":
         return (
             f"A time is free at {clinic}: {p['service']}",
@@ -87,6 +105,8 @@ ACTIONS = {
         "/appointments/{appointment_id}",
     ),
     "appointment.cancelled": ("Book another time:", "/book"),
+    "appointment.hold_expired": ("Book another time:", "/book"),
+    "appointment.no_show": ("Book another time:", "/book"),
     "waitlist.offer": ("Book this time:", "/book/offer/{offer_id}"),
 }
 
