@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from saas.models import OutboxMessage, Tenant
+from saas.models import OutboxMessage, Tenant, utcnow
 from saas.money import format_price
 from saas.patients import get_patient_in_tenant, read_sealed
+from saas.records.consents import has_consent
+from saas.scheduling import reminders
 
 TOPICS = (
     "appointment.confirmed",
@@ -26,6 +28,7 @@ TOPICS = (
     "appointment.hold_expired",
     "appointment.no_show",
     "appointment.completed",
+    "appointment.reminder",
     "waitlist.offer",
 )
 
@@ -39,6 +42,18 @@ def _where(p: dict) -> str:
     if p.get("location_kind") == "online":
         return f"{p['location']} (online; the clinic sends the video link)"
     return f"{p['location']}, {p['address']}" if p.get("address") else p["location"]
+
+
+def _policy(p: dict) -> str:
+    """The clinic's cancellation policy for the visit, in one sentence or two."""
+    hours = p.get("cancellation_cutoff_minutes", 0) / 60
+    if not hours:
+        return "You can cancel or move this visit until it starts."
+    notice = f"{hours:g} hour{'s' if hours != 1 else ''}"
+    text = f"Please cancel or move this visit at least {notice} before it starts."
+    if p.get("fee_minor"):
+        text += f" Later cancellations cost {format_price(p['fee_minor'], p['currency'])}."
+    return text
 
 
 def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
@@ -86,6 +101,11 @@ def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
             f"Missed: {p['service']} on {_when(p['start'])}",
             f"We missed you at this consultation.\n\n{visit}\n{when}\n{fee}",
         )
+    if topic == "appointment.reminder":
+        return (
+            f"Reminder: {p['service']} on {_when(p['start'])}",
+            f"A reminder of your consultation.\n\n{visit}\n{when}\n{_where(p)}\n\n{_policy(p)}\n",
+        )
     if topic == "waitlist.offer":
         return (
             f"A time is free at {clinic}: {p['service']}",
@@ -107,6 +127,7 @@ ACTIONS = {
     "appointment.cancelled": ("Book another time:", "/book"),
     "appointment.hold_expired": ("Book another time:", "/book"),
     "appointment.no_show": ("Book another time:", "/book"),
+    "appointment.reminder": ("See, move or cancel your visit:", "/appointments/{appointment_id}"),
     "waitlist.offer": ("Book this time:", "/book/offer/{offer_id}"),
 }
 
@@ -137,6 +158,12 @@ def prepare(sess, msg: OutboxMessage) -> Email | str:
         return "erased patient"
     if patient.status != "active":
         return "patient not active"
+    if msg.topic == reminders.TOPIC:
+        reason = reminders.reminder_skip(sess, tenant, p, utcnow())
+        if reason is None and not has_consent(sess, tenant.id, patient.id, "reminders_email"):
+            reason = "no consent"
+        if reason:
+            return reason
     message = compose(msg.topic, p, tenant.name)
     if message is None:
         return "not sent to patients"

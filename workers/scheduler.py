@@ -30,11 +30,13 @@ def jobs() -> list[Job]:
     """The recurring jobs (imported lazily: importing actors needs REDIS_URL)."""
     from .outbox import sweep_outbox
     from .records import records_daily
+    from .reminders import sweep_reminders
     from .scheduling import sweep_holds
 
     return [
         Job("outbox sweep", 30, sweep_outbox.send),
         Job("expired holds", 60, sweep_holds.send),
+        Job("appointment reminders", 300, sweep_reminders.send),
         Job("records daily (follow-ups, retention, export expiry)", 24 * 3600, records_daily.send),
     ]
 
