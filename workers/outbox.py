@@ -3,9 +3,10 @@
 Rows are messages (``email.*``, notification topics) or jobs (``job.<name>``, handed to the
 actor named in :mod:`workers.jobs`). ``relay_outbox(tenant_id)`` is kicked after each commit
 that wrote rows (:mod:`saas.outbox`, by actor name); the periodic ``sweep_outbox`` kicks
-the clinics again so nothing is stranded when Redis was down at commit time, and picks up
-retries that have fallen due. Email bodies may carry single-use links and ``to`` an
-address, so both are scrubbed once delivered or given up (:func:`scrub`).
+the clinics whose next message is due (``tenants.outbox_due_at``, kept by every relay run,
+the reminder planner and a lost kick), so retries and reminders go out on time and nothing
+is stranded when Redis was down at commit time. Email bodies may carry single-use links
+and ``to`` an address, so both are scrubbed once delivered or given up (:func:`scrub`).
 
 Delivery semantics (at least once, duplicates bounded to one window):
 
@@ -41,7 +42,7 @@ import dramatiq
 from flask import current_app
 from sqlalchemy import func, select, text
 
-from saas import queue
+from saas import outbox, queue
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
 from saas.mail import send_email
@@ -66,7 +67,11 @@ BACKOFF_CAP = 3600.0
 #: a message written "now" by a host whose clock runs a little ahead is due all the same
 CLOCK_SLACK = dt.timedelta(seconds=5)
 #: states the relay still has to work on (the partial index ``ix_outbox_due``)
-PENDING = ("queued", "sending", "failed")
+PENDING = outbox.PENDING_STATES
+#: clinic states whose messages are sent (``tenants.status.OPERATING``)
+OPERATING = ("trialing", "active", "past_due")
+#: clinics one sweep relays at most (the rest, oldest due first, in the next sweep)
+SWEEP_LIMIT = 5000
 
 #: Payload keys that may hold contact data or single-use links: blanked once delivered.
 SCRUBBED = ("to", "body")
@@ -255,6 +260,8 @@ def relay(tenant_id: str, *, batch: int | None = None) -> int:
                 return handled
             while handled < batch and deliver_one(tenant_id) is not None:
                 handled += 1
+            with tenant_session(tenant_id) as sess:
+                outbox.mark_due(sess, tenant_id)  # retries and reminders: for the sweep
         if not _pending(tenant_id):
             return handled
         if handled >= batch:
@@ -291,11 +298,25 @@ def relay_outbox(tenant_id: str) -> None:
     relay(tenant_id)
 
 
+def due_clinics(limit: int = SWEEP_LIMIT) -> list[str]:
+    """Clinics whose next message is due: one query on a partial index, flat in idle clinics."""
+    with tenant_session(None) as sess:
+        rows = sess.scalars(
+            select(Tenant.id)
+            .where(
+                Tenant.outbox_due_at.is_not(None),
+                Tenant.outbox_due_at <= func.now() + CLOCK_SLACK,
+                Tenant.status.in_(OPERATING),
+            )
+            .order_by(Tenant.outbox_due_at)
+            .limit(limit)
+        )
+        return [str(t) for t in rows]
+
+
 @dramatiq.actor(queue_name="outbox", max_retries=0)
 @in_app
 def sweep_outbox() -> None:
-    """Enqueue a relay for every active clinic (periodic safety net)."""
-    with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
-    for tenant_id in ids:
-        relay_outbox.send(str(tenant_id))
+    """Enqueue a relay for every clinic with a due message (periodic safety net)."""
+    for tenant_id in due_clinics():
+        relay_outbox.send(tenant_id)

@@ -7,6 +7,10 @@ a worker killed mid-send leaves the row to be claimed again once the lease ends.
 ``delivery_key`` names the message for its producer (a reminder's visit and offset): unique
 per clinic, so a message is written once however often its producer runs.
 
+``tenants.outbox_due_at`` is when the clinic's next pending message falls due (NULL: none):
+the periodic sweep reads only the clinics whose time has come, through a partial index,
+so its cost follows the clinics with work, not the number of clinics.
+
 Revision ID: 0018_notifications
 Revises: 0017_tenant_states
 """
@@ -40,6 +44,11 @@ def upgrade() -> None:
         UPDATE outbox SET state = 'dead' WHERE dispatched_at IS NULL AND attempts >= 8;
         CREATE INDEX ix_outbox_due ON outbox (tenant_id, next_attempt_at)
           WHERE state IN ('queued', 'sending', 'failed');
+        ALTER TABLE tenants ADD COLUMN outbox_due_at timestamptz;
+        CREATE INDEX ix_tenants_outbox_due ON tenants (outbox_due_at)
+          WHERE outbox_due_at IS NOT NULL;
+        -- each clinic is looked at once by the first sweep, which records the real time
+        UPDATE tenants SET outbox_due_at = now() WHERE status <> 'deleted';
         """
     )
 
@@ -49,6 +58,8 @@ def downgrade() -> None:
     op.execute(
         """
         DROP INDEX IF EXISTS ix_outbox_due;
+        DROP INDEX IF EXISTS ix_tenants_outbox_due;
+        ALTER TABLE tenants DROP COLUMN outbox_due_at;
         UPDATE outbox SET attempts = greatest(attempts, 8) WHERE state = 'dead';
         ALTER TABLE outbox
           DROP CONSTRAINT uq_outbox_delivery_key,

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from saas import settings
+from saas import outbox, settings
 from saas.models import OutboxMessage, Tenant, utcnow
 
 from .messages import describe
@@ -114,6 +114,8 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
                 .returning(OutboxMessage.__table__.c.id)
             )
             written += len(result.all())
+    if written:
+        outbox.mark_due(sess, tenant.id)
     return written
 
 
