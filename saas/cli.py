@@ -96,9 +96,10 @@ def worker(processes: int, threads: int) -> None:
 @main.command(with_appcontext=False)
 def scheduler() -> None:
     """Run the periodic scheduler (outbox sweep, holds, reminders, records); one is enough."""
-    from workers.scheduler import main as run
+    import sys
 
-    run()
+    # its own process, as ``saas worker``: the core never imports ``workers``
+    os.execv(sys.executable, [sys.executable, "-m", "workers.scheduler"])
 
 
 @main.group()
