@@ -6,7 +6,7 @@ patient's identity-bearing contact data but keeps the clinical records the law r
 until ``records_kept_until``; the daily retention job then erases them.
 
 Revision ID: 0021_retention
-Revises: 0017_tenant_states
+Revises: 0018_notifications
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0021_retention"
-down_revision = "0017_tenant_states"
+down_revision = "0018_notifications"
 branch_labels = None
 depends_on = None
 
