@@ -4,5 +4,6 @@ from . import (
     outbox,  # noqa: F401
     platform,  # noqa: F401
     records,  # noqa: F401
+    reminders,  # noqa: F401
     scheduling,  # noqa: F401
 )

@@ -16,7 +16,7 @@
   the runtime role).
 
 Revision ID: 0020_operators
-Revises: 0017_tenant_states
+Revises: 0022_patient_totp
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from alembic import op
 from migrations.helpers import OWNER_ROLE, RUNTIME_ROLE
 
 revision = "0020_operators"
-down_revision = "0017_tenant_states"
+down_revision = "0022_patient_totp"
 branch_labels = None
 depends_on = None
 

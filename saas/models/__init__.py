@@ -3,7 +3,7 @@
 from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
 from .operator import OPERATOR_ROLES, ClinicUsage, Operator, PlatformAuditEntry
-from .patient import SEALED_PATIENT_FIELDS, Patient, PatientToken
+from .patient import SEALED_PATIENT_FIELDS, Patient, PatientRecoveryCode, PatientToken
 from .tenant import ClinicLogo, Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
 
@@ -20,6 +20,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordReset",
     "Patient",
+    "PatientRecoveryCode",
     "PatientToken",
     "PlatformAuditEntry",
     "SEALED_PATIENT_FIELDS",
