@@ -101,6 +101,8 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
 
     from admin.clinic.appointments import pages as calendar_pages
+    from billing import views as billing_views
+    from billing import webhooks as stripe_webhooks
     from admin.clinic.appointments import views as day
     from admin.clinic.auth import views as auth_views
     from admin.clinic.patients import views as patient_views
@@ -154,6 +156,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(calendar_feed.bp)
     app.register_blueprint(report_views.bp)
     app.register_blueprint(report_views.log_bp)
+    app.register_blueprint(billing_views.bp)
+    app.register_blueprint(stripe_webhooks.bp)
+    csrf.exempt(stripe_webhooks.bp)  # Stripe signs these; no cookie session
     for blp in (
         tenants_api.blp,
         tenant_settings.blp,

@@ -30,11 +30,13 @@ def jobs() -> list[Job]:
     """The recurring jobs (imported lazily: importing actors needs REDIS_URL)."""
     from .outbox import sweep_outbox
     from .records import records_daily
+    from .billing import sweep_stripe_events
     from .scheduling import sweep_holds
 
     return [
         Job("outbox sweep", 30, sweep_outbox.send),
         Job("expired holds", 60, sweep_holds.send),
+        Job("stripe events", 60, sweep_stripe_events.send),
         Job("records daily (follow-ups, retention, export expiry)", 24 * 3600, records_daily.send),
     ]
 

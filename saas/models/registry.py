@@ -33,7 +33,8 @@ class SealedColumn(NamedTuple):
 
 
 def all_metadata() -> MetaData:
-    """The metadata of every model (core, scheduling, records)."""
+    """The metadata of every model (core, scheduling, records, billing)."""
+    import billing.models  # noqa: F401
     import saas.records.models  # noqa: F401 - registers its tables
     import saas.scheduling.models  # noqa: F401
 
