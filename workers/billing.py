@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dramatiq
 
-from billing.events import pending_ids, process_in
 from saas.db import tenant_session
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
@@ -17,12 +16,17 @@ from .runtime import in_app
 
 def process_event(event_id: str) -> str | None:
     """Apply one stored event; its outcome, or None when it was applied already."""
+    # imported when an event arrives: booting a worker loads no feature package
+    from billing.events import process_in
+
     with tenant_session(None) as sess:
         return process_in(sess, event_id)
 
 
 def process_pending(limit: int = 100) -> int:
     """Apply pending events, oldest first; returns how many this call applied."""
+    from billing.events import pending_ids
+
     with tenant_session(None) as sess:
         ids = pending_ids(sess, limit)
     return sum(1 for event_id in ids if process_event(event_id) is not None)
