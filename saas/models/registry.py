@@ -33,8 +33,7 @@ class SealedColumn(NamedTuple):
 
 
 def all_metadata() -> MetaData:
-    """The metadata of every model (core, scheduling, records, billing)."""
-    import billing.models  # noqa: F401
+    """The metadata of every model (core, scheduling, records)."""
     import saas.records.models  # noqa: F401 - registers its tables
     import saas.scheduling.models  # noqa: F401
 
