@@ -123,7 +123,8 @@ def _subscription_row(
     tenant_id = _uuid((metadata or {}).get("tenant_id"))
     if tenant_id is None:
         return "ignored: no clinic in metadata"
-    tenant = sess.get(Tenant, tenant_id)
+    # the clinic's row is locked first: events of one clinic apply one after another
+    tenant = sess.get(Tenant, tenant_id, with_for_update=True, populate_existing=True)
     if tenant is None:
         return "ignored: unknown clinic"
     bind_tenant(sess, tenant.id)

@@ -87,3 +87,42 @@ def stripe_server(service_env) -> StripeTestServer:
 def sc(stripe_server):
     """An official ``StripeClient`` on the test server."""
     return stripe_server.client()
+
+
+PLATFORM = "http://localhost"
+
+
+def deliver(client, ev: dict, *, signature: str | None = None):
+    """POST a signed event to the endpoint it belongs to (platform or Connect)."""
+    path = "/stripe/connect-webhook" if ev["connect"] else "/stripe/webhook"
+    return client.post(
+        path,
+        data=ev["payload"],
+        headers={"Stripe-Signature": signature or ev["signature"], "Content-Type": "application/json"},
+        base_url=PLATFORM,
+    )
+
+
+def apply_events(app, client, events: list[dict]) -> list[str | None]:
+    """Deliver events and apply them as the worker does; their outcomes."""
+    from workers.billing import process_event
+
+    outcomes = []
+    for ev in events:
+        r = deliver(client, ev)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        with app.app_context():
+            outcomes.append(process_event(ev["id"]))
+    return outcomes
+
+
+@pytest.fixture
+def db_row(owner_dsn):
+    """``db_row(sql, *params)``: one row, read as the owner (no RLS)."""
+    import psycopg
+
+    def get(sql: str, *params):
+        with psycopg.connect(owner_dsn) as conn:
+            return conn.execute(sql, params).fetchone()
+
+    return get
