@@ -184,6 +184,15 @@ def create_app(config: Config | None = None) -> Flask:
         inputs.check_params()
 
     clinic_origins = config.public_url("*").rstrip("/")
+    # forms that continue on Stripe (Checkout, customer portal, Connect onboarding)
+    from urllib.parse import urlsplit
+
+    stripe_base = urlsplit(config.stripe_api_base or "")
+    payment_origins = (
+        f"{stripe_base.scheme}://{stripe_base.netloc}"
+        if config.stripe_api_base
+        else "https://checkout.stripe.com https://billing.stripe.com https://connect.stripe.com"
+    )
 
     @app.after_request
     def _headers(response):
@@ -199,7 +208,9 @@ def create_app(config: Config | None = None) -> Flask:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith("/api/docs"):
             # signup on the platform host continues on the clinic's own host
-            form_action = "'self'" if g.get("tenant") else f"'self' {clinic_origins}"
+            form_action = (
+                f"'self' {payment_origins}" if g.get("tenant") else f"'self' {clinic_origins}"
+            )
             response.headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "
