@@ -201,3 +201,29 @@ def test_clinic_without_ready_account_keeps_pay_at_clinic(app, owner_dsn):
     _, r = _book(app, practice, patient)
     assert r.status_code == 302 and "/appointments/" in r.location
     assert _appt(owner_dsn, practice.clinic)[1:3] == ("held", None)
+
+
+def test_console_sets_the_payment_mode_per_visit_type(app, owner_dsn):
+    """The visit type page sets a deposit; a deposit without amount or percent is refused."""
+    practice = PracticeFactory()
+    owner = Console(app, practice.clinic)
+    path = f"/console/practice/visit-types/{practice.service_id}"
+    page = owner.text(path)
+    assert "Payment when booking" in page
+    with psycopg.connect(owner_dsn) as conn:
+        vt = conn.execute(
+            "SELECT name, duration_minutes FROM visit_types WHERE id = %s", (practice.service_id,)
+        ).fetchone()
+    base = {"name": vt[0], "duration_minutes": vt[1], "price": "60", "mode": "in_person",
+            "patients": "any", "practitioner_ids": practice.practitioner_id,
+            "location_ids": practice.location_id}
+    bad = owner.post(path, {**base, "payment_mode": "deposit"}, form_page=path)
+    assert bad.status_code == 422 and "Enter the deposit" in bad.get_data(as_text=True)
+    ok = owner.post(path, {**base, "payment_mode": "deposit", "deposit_percent": "25"}, form_page=path)
+    assert ok.status_code == 302, ok.get_data(as_text=True)[:500]
+    with psycopg.connect(owner_dsn) as conn:
+        row = conn.execute(
+            "SELECT payment_mode, deposit_percent, requires_prepayment FROM visit_types WHERE id = %s",
+            (practice.service_id,),
+        ).fetchone()
+    assert row == ("deposit", 25, True)
