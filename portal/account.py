@@ -10,6 +10,10 @@ email round trip.
 
 from __future__ import annotations
 
+import hashlib
+import time
+import uuid
+
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
@@ -17,21 +21,34 @@ from saas import db, errors
 from saas.exceptions import Forbidden, Invalid, NotFound, Unauthenticated
 from saas.extensions import limiter
 from saas.patients import (
+    check_patient_password,
     get_patient_by_email_in_tenant,
+    get_patient_in_tenant,
     normalise_email,
+    open_patient_session,
     register_patient,
-    sign_in_patient,
     sign_out_patient,
     verify_email,
 )
+from saas.security import patient_totp
 from saas.web import safe_next
 
 from .blueprint import bp
-from .forms import ActionForm, ChoosePasswordForm, EmailOnlyForm, RegisterForm, SignInForm
+from .forms import (
+    ActionForm,
+    ChoosePasswordForm,
+    CodeForm,
+    EmailOnlyForm,
+    RegisterForm,
+    SignInForm,
+)
 from .session import current_patient, forget, remember
 from .signin_links import send_sign_in_link, use_sign_in_link
 
 NEXT_KEY = "portal_next"
+#: A sign-in waiting for its two-step code: ``{pid, tid, method, exp}`` in the session.
+PENDING_KEY = "portal_two_step"
+PENDING_SECONDS = 600
 
 
 def _next(default: str = "/appointments") -> str:
@@ -44,8 +61,71 @@ def _keep_next() -> None:
         session[NEXT_KEY] = target
 
 
+def _email_asked() -> str:
+    """The (lower-cased) email address a form or JSON body asks us to write to, or ''."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("email") if isinstance(body, dict) else None
+    else:
+        value = request.form.get("email")
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _email_key() -> str:
+    """Rate-limit key of the address written to (per account, on top of per client address).
+
+    Hashed with the clinic's id, so no address is kept in Redis in clear and one clinic's
+    counts never touch another's. The same limit holds for every address, known or not, so
+    a 429 says nothing about who has an account.
+    """
+    raw = f"{g.tenant.id}:{_email_asked()}".encode()
+    return "portal-email:" + hashlib.sha256(raw).hexdigest()
+
+
+#: Emails with a link, per recipient address, across registration, password and sign-in
+#: links (page and API): nobody can flood someone's inbox from many client addresses.
+EMAILS_PER_ADDRESS = limiter.shared_limit(
+    "5/hour",
+    scope="portal-emails-per-address",
+    key_func=_email_key,
+    methods=["POST"],
+    exempt_when=lambda: not _email_asked(),
+)
+
+
+def _signed_in(patient, *, method: str, welcome: str | None = None):
+    """The first factor passed: open the session, or ask for the two-step code first."""
+    if patient_totp.is_on(patient):
+        session[PENDING_KEY] = {
+            "pid": str(patient.id),
+            "tid": str(g.tenant.id),
+            "method": method,
+            "exp": time.time() + PENDING_SECONDS,
+        }
+        session.regenerate()
+        return redirect(url_for("portal.sign_in_code"))
+    remember(open_patient_session(db.session, g.tenant, patient, data={"method": method}))
+    if welcome:
+        flash(welcome, "success")
+    target = _next()
+    session.pop(NEXT_KEY, None)
+    return redirect(target)
+
+
+def _pending_patient():
+    """The patient whose sign-in waits for a code on this clinic, or None (expired, other)."""
+    pending = session.get(PENDING_KEY)
+    if not pending or pending.get("tid") != str(g.tenant.id) or pending["exp"] < time.time():
+        return None
+    patient = get_patient_in_tenant(db.session, g.tenant, uuid.UUID(pending["pid"]))
+    if patient is None or patient.status != "active" or not patient_totp.is_on(patient):
+        return None
+    return patient
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10/hour", methods=["POST"])
+@EMAILS_PER_ADDRESS
 def register():
     """Name and email; the link to choose a password is emailed."""
     form = RegisterForm()
@@ -87,15 +167,11 @@ def verify():
         except Invalid as exc:
             message = errors.form_errors(form, exc)
             return render_template("portal/verify.html", form=form, message=message), 422
-        from saas.patients import read_sealed
-
-        email = read_sealed(db.session, patient, "email")
-        _patient, token = sign_in_patient(
-            db.session, g.tenant, email, form.password.data, request.remote_addr
+        return _signed_in(
+            patient,
+            method="password_link",
+            welcome=_("Your email is confirmed and you are signed in."),
         )
-        remember(token)
-        flash(_("Your email is confirmed and you are signed in."), "success")
-        return redirect(safe_next(session.pop(NEXT_KEY, None), "/appointments"))
     status = 422 if form.errors else 200
     return render_template("portal/verify.html", form=form, message=None), status
 
@@ -111,7 +187,7 @@ def sign_in():
     message = None
     if form.validate_on_submit():
         try:
-            _patient, token = sign_in_patient(
+            patient = check_patient_password(
                 db.session, g.tenant, form.email.data, form.password.data, request.remote_addr
             )
         except Unauthenticated as exc:
@@ -121,10 +197,7 @@ def sign_in():
         except Forbidden as exc:
             message = errors.refused(exc)
             return render_template("portal/sign_in.html", form=form, message=message), 403
-        remember(token)
-        target = _next()
-        session.pop(NEXT_KEY, None)
-        return redirect(target)
+        return _signed_in(patient, method="password")
     status = 422 if form.errors else 200
     return render_template("portal/sign_in.html", form=form, message=message), status
 
@@ -143,6 +216,7 @@ def sign_out():
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit("5/hour", methods=["POST"])
+@EMAILS_PER_ADDRESS
 def forgot():
     """Email a link to choose a new password (the same answer for unknown emails)."""
     form = EmailOnlyForm()
@@ -161,6 +235,7 @@ def forgot():
 
 @bp.route("/sign-in/email", methods=["GET", "POST"])
 @limiter.limit("5/hour", methods=["POST"])
+@EMAILS_PER_ADDRESS
 def sign_in_link_request():
     """Ask for a one-time sign-in link (the same answer for every address)."""
     form = EmailOnlyForm()
@@ -184,12 +259,65 @@ def sign_in_link():
         if not ActionForm().validate_on_submit():
             return render_template("portal/link_invalid.html"), 400
         try:
-            _patient, session_token = use_sign_in_link(db.session, g.tenant, token)
+            patient = use_sign_in_link(db.session, g.tenant, token)
         except NotFound as exc:
             errors.refused(exc)
             return render_template("portal/link_invalid.html"), 404
-        remember(session_token)
-        flash(_("You are signed in."), "success")
-        return redirect(safe_next(session.pop(NEXT_KEY, None), "/appointments"))
+        return _signed_in(patient, method="link", welcome=_("You are signed in."))
     form.token.data = token
     return render_template("portal/sign_in_link.html", form=form)
+
+
+def code_refusal(exc: Unauthenticated) -> str:
+    """The page's wording for a refused two-step code (locked, or wrong)."""
+    if exc.reason == "locked":
+        return _("Too many wrong codes. Wait 15 minutes and try again.")
+    return _("That code did not work. Codes change every 30 seconds; use the current one.")
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@limiter.limit("10/minute;50/hour", methods=["POST"])
+def sign_in_code():
+    """Two-step sign-in: the code from the patient's authenticator app (or a recovery code).
+
+    Reached only after a password, a sign-in link or a password link was accepted for a
+    patient who turned two-step sign-in on; the session opens only with a right code.
+    """
+    patient = _pending_patient()
+    if patient is None:
+        session.pop(PENDING_KEY, None)
+        flash(_("Your sign-in expired. Please start again."), "info")
+        return redirect(url_for("portal.sign_in"))
+    form = CodeForm()
+    message = None
+    if form.validate_on_submit():
+        try:
+            via = patient_totp.check_code(
+                db.session, g.tenant, patient, form.code.data, request.remote_addr
+            )
+        except Unauthenticated as exc:
+            db.keep_on_error()  # the failed code stays in the audit log and counts
+            form.code.data = ""
+            form.code.errors.append(code_refusal(exc))
+            return render_template("portal/sign_in_code.html", form=form, message=message), 401
+        method = session.pop(PENDING_KEY)["method"]
+        remember(
+            open_patient_session(
+                db.session, g.tenant, patient, data={"method": method, "second_factor": via}
+            )
+        )
+        if via == "recovery_code":
+            flash(
+                _(
+                    "You used a recovery code; it no longer works. If you lost your phone, "
+                    "turn two-step sign-in off and on again in your profile."
+                ),
+                "info",
+            )
+        else:
+            flash(_("You are signed in."), "success")
+        target = _next()
+        session.pop(NEXT_KEY, None)
+        return redirect(target)
+    status = 422 if form.errors else 200
+    return render_template("portal/sign_in_code.html", form=form, message=message), status

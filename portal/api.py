@@ -25,6 +25,7 @@ from saas.patients import (
 )
 from saas.web import CLINIC, serve_on
 
+from .account import EMAILS_PER_ADDRESS
 from .schemas import (
     PatientLoginSchema,
     PatientSelfSchema,
@@ -42,7 +43,7 @@ serve_on(blp, CLINIC)
 class Register(MethodView):
     """Portal registration."""
 
-    decorators = [limiter.limit("10/hour", methods=["POST"])]
+    decorators = [limiter.limit("10/hour", methods=["POST"]), EMAILS_PER_ADDRESS]
 
     @public_operation
     @blp.arguments(RegisterSchema)
@@ -78,10 +79,15 @@ class Token(MethodView):
     @blp.arguments(PatientLoginSchema)
     @blp.response(201, PatientTokenSchema)
     def post(self, data):
-        """Exchange email and password for a portal bearer token."""
+        """Exchange email and password (and a two-step code when on) for a bearer token."""
         try:
             _, token = sign_in_patient(
-                db.session, g.tenant, data["email"], data["password"], request.remote_addr
+                db.session,
+                g.tenant,
+                data["email"],
+                data["password"],
+                request.remote_addr,
+                code=data.get("code"),
             )
         except Unauthenticated:
             db.keep_on_error()  # the audit entry of the refused attempt stays

@@ -132,3 +132,16 @@ class ProfileForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something (CSRF only)."""
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app (or, where accepted, a recovery code)."""
+
+    code = StringField(
+        _l("Code from your authenticator app"),
+        validators=[
+            DataRequired(_l("Enter the code from your authenticator app.")),
+            Length(max=40),
+        ],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"},
+    )

@@ -21,6 +21,7 @@ from saas.records import consents as consent_svc
 from saas.records import gdpr
 from saas.records import queries as record_queries
 from saas.records import services as record_services
+from saas.security import patient_totp
 
 from .blueprint import bp
 from .data_requests import KINDS, request_data_action
@@ -74,6 +75,7 @@ def profile():
             action=ActionForm(),
             retention_years=settings.read(g.tenant, "records").get("retention_years"),
             export=_export_view(gdpr.latest_own_export(db.session, g.tenant, patient)),
+            two_step_since=patient.totp_enabled_at if patient_totp.is_on(patient) else None,
         ),
         422 if (form.errors or message) else 200,
     )

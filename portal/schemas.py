@@ -42,6 +42,16 @@ class PatientLoginSchema(Schema):
 
     email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)
+    code = fields.String(
+        load_only=True,
+        load_default=None,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "For a patient who turned on two-step sign-in: the current code "
+            "from the authenticator app, or an unused recovery code. Without it such a "
+            "sign-in answers 401 with reason `code_required`."
+        },
+    )
 
 
 class PatientTokenSchema(Schema):

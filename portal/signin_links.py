@@ -23,7 +23,6 @@ from saas import audit, outbox
 from saas.exceptions import Invalid, NotFound
 from saas.models import Patient, PatientToken, Tenant, utcnow
 from saas.patients import (
-    SESSION_TTL,
     TOKEN_PREFIX,
     get_patient_by_email_in_tenant,
     get_patient_in_tenant,
@@ -80,10 +79,12 @@ def send_sign_in_link(sess: Session, tenant: Tenant, email: str) -> None:
     )
 
 
-def use_sign_in_link(sess: Session, tenant: Tenant, token: str) -> tuple[Patient, str]:
-    """Consume a sign-in link: the patient and a new portal session token.
+def use_sign_in_link(sess: Session, tenant: Tenant, token: str) -> Patient:
+    """Consume a sign-in link (it proves the address): the patient it was sent to.
 
-    An unknown, used or expired link is :class:`~saas.exceptions.NotFound`.
+    The caller then opens the session (:func:`saas.patients.open_patient_session`), or first
+    asks for the code of a patient who turned on two-step sign-in. An unknown, used or
+    expired link is :class:`~saas.exceptions.NotFound`.
     """
     now = utcnow()
     row = sess.execute(
@@ -102,6 +103,7 @@ def use_sign_in_link(sess: Session, tenant: Tenant, token: str) -> tuple[Patient
     if patient is None or patient.status != "active":
         raise NotFound("This link is invalid, used or expired.", errors={"token": "invalid"})
     patient.email_verified_at = patient.email_verified_at or now
-    session_token = _issue(sess, patient, "session", SESSION_TTL)
-    audit.record(sess, tenant.id, "patient.sign_in", actor=patient, data={"method": "link"})
-    return patient, session_token
+    audit.record(
+        sess, tenant.id, "patient.sign_in_link_used", actor=patient, target=f"patient:{patient.id}"
+    )
+    return patient

@@ -42,8 +42,11 @@ def month_days(tenant, visit_type_id, month: dt.date, zone: ZoneInfo, *, practit
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     start, _ = day_bounds(first, zone)
     _, end = day_bounds(last, zone)
-    now = utcnow()
-    start = max(start, now)
+    # from today's start, not from now: the slot engine leaves out what is past (and inside
+    # the minimum notice), and a start that moves with every request would never be served
+    # from the free-times cache
+    today_start, _ = day_bounds(utcnow().astimezone(zone).date(), zone)
+    start = max(start, today_start)
     free: dict[dt.date, int] = {}
     if start < end:
         found = free_times(tenant, visit_type_id, start, end, practitioner_id=practitioner_id)

@@ -81,6 +81,27 @@ def db_check() -> None:
     click.echo(f"Models match the database{known}.")
 
 
+@main.command(with_appcontext=False)
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+def worker(processes: int, threads: int) -> None:
+    """Run the dramatiq workers (every actor in workers.tasks); SIGTERM stops them cleanly."""
+    import sys
+
+    args = [sys.executable, "-m", "dramatiq", "workers.tasks"]
+    args += ["--processes", str(processes), "--threads", str(threads)]
+    os.execv(sys.executable, args)
+
+
+@main.command(with_appcontext=False)
+def scheduler() -> None:
+    """Run the periodic scheduler (outbox sweep, holds, reminders, records); one is enough."""
+    import sys
+
+    # its own process, as ``saas worker``: the core never imports ``workers``
+    os.execv(sys.executable, [sys.executable, "-m", "workers.scheduler"])
+
+
 @main.group()
 def demo() -> None:
     """The demo clinic."""

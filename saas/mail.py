@@ -7,14 +7,22 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 
-def send_email(smtp_url: str, sender: str, to: str, subject: str, body: str) -> None:
-    """Deliver one plain-text message; raises on SMTP failure (the caller retries)."""
+def send_email(
+    smtp_url: str, sender: str, to: str, subject: str, body: str, *, message_id: str | None = None
+) -> str | None:
+    """Deliver one plain-text message; raises on SMTP failure (the caller retries).
+
+    ``message_id`` (``<key@host>``) becomes the Message-ID header, so a retried message
+    carries the same id as the first try; it is returned as the provider's id.
+    """
     url = urlsplit(smtp_url)
     msg = EmailMessage()
     # a header is one line: any control character left in a subject (a clinic name written
     # before names were checked) becomes a space instead of failing every send
     subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    if message_id:
+        msg["Message-ID"] = message_id
     msg.set_content(body)
     cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     with cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
@@ -23,3 +31,4 @@ def send_email(smtp_url: str, sender: str, to: str, subject: str, body: str) -> 
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
         smtp.send_message(msg)
+    return message_id

@@ -202,18 +202,18 @@ def verify_email(sess: Session, tenant: Tenant, token: str, password: str) -> Pa
     return patient
 
 
-def sign_in_patient(
+def check_patient_password(
     sess: Session, tenant: Tenant, email: str, password: str, ip: str | None = None
-) -> tuple[Patient, str]:
-    """Portal sign-in: returns the patient and a bearer token.
+) -> Patient:
+    """The first factor of a portal sign-in: the patient whose email and password these are.
 
     Any failure is the same :class:`~saas.exceptions.Unauthenticated` (no oracle for who is
     a patient), audited as ``patient.sign_in_failed``; the caller keeps that entry.
     Patients get the staff lockout (:func:`saas.security.auth.claim_attempt`): 5 failures
     per account or 15 per address lock for a fixed window, with the same message whether
-    the account exists or not.
+    the account exists or not. An unconfirmed email is :class:`~saas.exceptions.Forbidden`.
     """
-    from .security.auth import LOCKED, claim_attempt, clear_failures, release_attempt
+    from .security.auth import LOCKED, claim_attempt, release_attempt
 
     key = (email or "").strip().lower()
     if not claim_attempt(tenant.id, key, ip, realm="patient"):
@@ -237,10 +237,50 @@ def sign_in_patient(
     release_attempt(tenant.id, key, ip, realm="patient")
     if patient.email_verified_at is None:
         raise Forbidden({"email": "Confirm your email first: we sent you a link."})
-    clear_failures(tenant.id, key, realm="patient")
+    return patient
+
+
+def open_patient_session(
+    sess: Session, tenant: Tenant, patient: Patient, *, data: dict | None = None
+) -> str:
+    """Issue a portal session token once every factor is checked; audited ``patient.sign_in``.
+
+    Clears the account's failed password attempts (the lockout counts failures only).
+    """
+    from .security.auth import clear_failures
+
+    email = read_sealed(sess, patient, "email")
+    if email:
+        clear_failures(tenant.id, email, realm="patient")
     token = _issue(sess, patient, "session", SESSION_TTL)
-    audit.record(sess, tenant.id, "patient.sign_in", actor=patient)
-    return patient, token
+    audit.record(sess, tenant.id, "patient.sign_in", actor=patient, data=data)
+    return token
+
+
+def sign_in_patient(
+    sess: Session,
+    tenant: Tenant,
+    email: str,
+    password: str,
+    ip: str | None = None,
+    code: str | None = None,
+) -> tuple[Patient, str]:
+    """Portal sign-in in one call (the API): returns the patient and a bearer token.
+
+    The password is checked by :func:`check_patient_password`. A patient who turned on
+    two-step sign-in must also send ``code`` (from the authenticator app, or a recovery
+    code), checked by :func:`saas.security.patient_totp.check_code`; without one the refusal
+    is :class:`~saas.exceptions.Unauthenticated` with reason ``code_required``.
+    """
+    from .security import patient_totp
+
+    patient = check_patient_password(sess, tenant, email, password, ip)
+    data = None
+    if patient_totp.is_on(patient):
+        if not (code or "").strip():
+            raise Unauthenticated({"code": patient_totp.CODE_REQUIRED}, reason="code_required")
+        data = {"second_factor": patient_totp.check_code(sess, tenant, patient, code, ip)}
+    return patient, open_patient_session(sess, tenant, patient, data=data)
 
 
 def authenticate_patient_bearer() -> Patient | None:

@@ -34,7 +34,7 @@ import re
 import uuid
 import warnings
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from saas import audit, settings
@@ -272,6 +272,15 @@ def get_logo_in_tenant(sess: Session, tenant_id) -> ClinicLogo | None:
     return sess.scalar(select(ClinicLogo).where(ClinicLogo.tenant_id == tenant_id))
 
 
+def _touch(sess: Session, tenant: Tenant) -> None:
+    """Give the clinic's row a new version in the logo's transaction.
+
+    Caches keyed on the row's version (the resolved clinic, the reused front page) then let
+    go of the old logo when the change commits.
+    """
+    sess.execute(update(Tenant).where(Tenant.id == tenant.id).values(settings=Tenant.settings))
+
+
 def set_logo(sess: Session, tenant: Tenant, actor, raw: bytes) -> ClinicLogo:
     """Replace the clinic's logo with a cleaned copy of ``raw`` (audited)."""
     data, content_type, width, height = clean_logo(raw)
@@ -287,6 +296,7 @@ def set_logo(sess: Session, tenant: Tenant, actor, raw: bytes) -> ClinicLogo:
     )
     sess.add(logo)
     sess.flush()
+    _touch(sess, tenant)
     audit.record(
         sess,
         tenant.id,
@@ -302,6 +312,7 @@ def remove_logo(sess: Session, tenant: Tenant, actor) -> None:
     """Remove the clinic's logo (audited)."""
     sess.execute(delete(ClinicLogo).where(ClinicLogo.tenant_id == tenant.id))
     sess.flush()
+    _touch(sess, tenant)
     audit.record(
         sess, tenant.id, "settings.logo_removed", actor=actor, target=f"tenant:{tenant.slug}"
     )

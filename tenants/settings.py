@@ -163,6 +163,7 @@ class AllSettingsSchema(Schema):
     feeds = fields.Dict()
     booking = fields.Dict()
     intake = fields.Dict()
+    reminders = fields.Dict()
 
 
 @blp.route("/settings")

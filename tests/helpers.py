@@ -40,3 +40,21 @@ def drain(worker, *queues: str, timeout: int = 60_000) -> None:
     """
     for queue in ("outbox", *queues, "outbox"):
         worker.broker.join(queue, timeout=timeout)
+
+
+def statements_during(app, fn) -> list[str]:
+    """The SQL statements the app's engine executes while ``fn()`` runs (an engine event)."""
+    from sqlalchemy import event
+
+    engine = app.extensions["similia.engine"]
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return seen

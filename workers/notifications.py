@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from flask import current_app
 
-from saas.mail import send_email
-from saas.models import OutboxMessage, Tenant
+from saas.models import OutboxMessage, Tenant, utcnow
 from saas.money import format_price
 from saas.patients import get_patient_in_tenant, read_sealed
+from saas.records.consents import has_consent
+from saas.scheduling import reminders
 
 TOPICS = (
     "appointment.confirmed",
     "appointment.held",
     "appointment.rescheduled",
     "appointment.cancelled",
+    "appointment.hold_expired",
+    "appointment.no_show",
+    "appointment.completed",
+    "appointment.reminder",
     "waitlist.offer",
 )
 
@@ -36,6 +42,18 @@ def _where(p: dict) -> str:
     if p.get("location_kind") == "online":
         return f"{p['location']} (online; the clinic sends the video link)"
     return f"{p['location']}, {p['address']}" if p.get("address") else p["location"]
+
+
+def _policy(p: dict) -> str:
+    """The clinic's cancellation policy for the visit, in one sentence or two."""
+    hours = p.get("cancellation_cutoff_minutes", 0) / 60
+    if not hours:
+        return "You can cancel or move this visit until it starts."
+    notice = f"{hours:g} hour{'s' if hours != 1 else ''}"
+    text = f"Please cancel or move this visit at least {notice} before it starts."
+    if p.get("fee_minor"):
+        text += f" Later cancellations cost {format_price(p['fee_minor'], p['currency'])}."
+    return text
 
 
 def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
@@ -68,6 +86,26 @@ def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
             f"Cancelled: {p['service']} on {_when(p['start'])}",
             f"This consultation is cancelled.\n\n{visit}\n{when}\n{fee}",
         )
+    if topic == "appointment.hold_expired":
+        return (
+            f"Not booked: {p['service']} on {_when(p['start'])}",
+            f"The time we held for you was not paid in time, so it is free again.\n\n"
+            f"{visit}\n{when}\n",
+        )
+    if topic == "appointment.no_show":
+        fee = ""
+        if p.get("fee_minor"):
+            fee = f"\nA missed-appointment fee of {format_price(p['fee_minor'], p['currency'])}"
+            " applies.\n"
+        return (
+            f"Missed: {p['service']} on {_when(p['start'])}",
+            f"We missed you at this consultation.\n\n{visit}\n{when}\n{fee}",
+        )
+    if topic == "appointment.reminder":
+        return (
+            f"Reminder: {p['service']} on {_when(p['start'])}",
+            f"A reminder of your consultation.\n\n{visit}\n{when}\n{_where(p)}\n\n{_policy(p)}\n",
+        )
     if topic == "waitlist.offer":
         return (
             f"A time is free at {clinic}: {p['service']}",
@@ -87,6 +125,9 @@ ACTIONS = {
         "/appointments/{appointment_id}",
     ),
     "appointment.cancelled": ("Book another time:", "/book"),
+    "appointment.hold_expired": ("Book another time:", "/book"),
+    "appointment.no_show": ("Book another time:", "/book"),
+    "appointment.reminder": ("See, move or cancel your visit:", "/appointments/{appointment_id}"),
     "waitlist.offer": ("Book this time:", "/book/offer/{offer_id}"),
 }
 
@@ -99,20 +140,38 @@ def action_link(topic: str, p: dict, url) -> str:
     return f"\n{sentence}\n{url(path.format(**p))}\n"
 
 
-def deliver(sess, msg: OutboxMessage) -> bool:
-    """Email the patient about ``msg``; False when there is nobody to tell."""
+@dataclass(frozen=True)
+class Email:
+    """A composed email, ready to send outside any transaction."""
+
+    to: str
+    subject: str
+    body: str
+
+
+def prepare(sess, msg: OutboxMessage) -> Email | str:
+    """The email for ``msg``, or the reason nothing is sent (the message is then skipped)."""
     p = msg.payload
     tenant = sess.get(Tenant, msg.tenant_id)
     patient = get_patient_in_tenant(sess, tenant, uuid.UUID(p["patient_id"]))
-    if patient is None or patient.status != "active":
-        return False
-    email = read_sealed(sess, patient, "email")
+    if patient is None or patient.status == "erased":
+        return "erased patient"
+    if patient.status != "active":
+        return "patient not active"
+    if msg.topic == reminders.TOPIC:
+        reason = reminders.reminder_skip(sess, tenant, p, utcnow())
+        if reason is None and not has_consent(sess, tenant.id, patient.id, "reminders_email"):
+            reason = "no consent"
+        if reason:
+            return reason
     message = compose(msg.topic, p, tenant.name)
-    if not email or message is None:
-        return False
+    if message is None:
+        return "not sent to patients"
+    email = read_sealed(sess, patient, "email")
+    if not email:
+        return "no address"
     cfg = current_app.config["SIMILIA"]
     subject, body = message
     body += action_link(msg.topic, p, lambda path: cfg.public_url(tenant.slug, path))
     body = f"Hello {patient.full_name},\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
-    send_email(cfg.smtp_url, cfg.mail_from, email, subject, body)
-    return True
+    return Email(email, subject, body)

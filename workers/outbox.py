@@ -2,26 +2,51 @@
 
 Rows are messages (``email.*``, notification topics) or jobs (``job.<name>``, handed to the
 actor named in :mod:`workers.jobs`). ``relay_outbox(tenant_id)`` is kicked after each commit
-that wrote rows (:mod:`saas.outbox`, by actor name); the periodic
-``sweep_outbox`` re-enqueues every active clinic so nothing is stranded when Redis was down
-at commit time. Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so parallel workers never
-deliver the same message twice at once. Email bodies may carry single-use links and ``to``
-an address, so both are scrubbed once delivered (:func:`scrub`).
+that wrote rows (:mod:`saas.outbox`, by actor name); the periodic ``sweep_outbox`` kicks
+the clinics whose next message is due (``tenants.outbox_due_at``, kept by every relay run,
+the reminder planner and a lost kick), so retries and reminders go out on time and nothing
+is stranded when Redis was down at commit time. Email bodies may carry single-use links
+and ``to`` an address, so both are scrubbed once delivered or given up (:func:`scrub`).
+
+Delivery semantics (at least once, duplicates bounded to one window):
+
+1. **claim and commit**: the oldest due row (``queued``/``failed``, or ``sending`` whose
+   lease ran out) is locked ``FOR UPDATE SKIP LOCKED``, set to ``sending`` with a lease
+   (``next_attempt_at`` = now + :data:`LEASE`), its attempt counted, and committed;
+2. **check the key, then send outside any transaction**: the row is read again and sent
+   only if it is still ours (same ``claimed_at``, still ``sending``); the email carries a
+   Message-ID derived from the row, the same on every attempt;
+3. **record the result** in a new transaction: ``sent`` (with the provider's id),
+   ``skipped`` (with the reason), ``failed`` (retry at now + backoff with jitter) or
+   ``dead`` after :data:`MAX_ATTEMPTS`.
+
+A worker killed between the provider's acceptance and step 3 leaves the row ``sending``;
+once the lease ends it is claimed and sent again: that is the only duplicate window.
+A failure never blocks the clinic: the relay goes on with the next due row. Per-clinic
+fairness: one relay run sends at most :data:`BATCH` messages, then queues itself behind the
+other clinics' relays. One relay at a time per clinic (advisory lock) keeps a patient's
+messages in the order they were written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
+import random
+import smtplib
+import uuid
+from dataclasses import dataclass
 
 import dramatiq
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from saas import outbox, queue
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
 from saas.mail import send_email
-from saas.models import OutboxMessage, Tenant, utcnow
+from saas.models import OutboxMessage, Tenant
 
 from . import (
     broker,  # noqa: F401 - sets the broker before actors are declared
@@ -30,9 +55,23 @@ from . import (
 from .runtime import in_app
 
 log = logging.getLogger(__name__)
+#: messages one relay run sends before it lets the other clinics' relays go first
 BATCH = 50
+#: attempts before a message is dead
 MAX_ATTEMPTS = 8
-
+#: how long a claim holds a row: a worker killed mid-send gives it back after this
+LEASE = dt.timedelta(minutes=5)
+#: first retry delay and the longest one
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 3600.0
+#: a message written "now" by a host whose clock runs a little ahead is due all the same
+CLOCK_SLACK = dt.timedelta(seconds=5)
+#: states the relay still has to work on (the partial index ``ix_outbox_due``)
+PENDING = outbox.PENDING_STATES
+#: clinic states whose messages are sent (``tenants.status.OPERATING``)
+OPERATING = ("trialing", "active", "past_due")
+#: clinics one sweep relays at most (the rest, oldest due first, in the next sweep)
+SWEEP_LIMIT = 5000
 
 #: Payload keys that may hold contact data or single-use links: blanked once delivered.
 SCRUBBED = ("to", "body")
@@ -43,38 +82,191 @@ def scrub(payload: dict) -> dict:
     return {**payload, **{k: "[delivered]" for k in SCRUBBED if k in payload}}
 
 
-def deliver(sess, msg: OutboxMessage) -> None:
-    """Hand one message to its channel."""
-    cfg = current_app.config["SIMILIA"]
-    if msg.topic.startswith(JOB_PREFIX):
+def backoff(attempts: int, rand: random.Random | None = None) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failed ones: exponential, full jitter.
+
+    Half of the exponential delay is fixed and half random, so retries of a burst spread
+    out but a retry never comes back almost at once.
+    """
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempts - 1, 0))
+    return dt.timedelta(seconds=ceiling / 2 + (rand or random).uniform(0, ceiling / 2))
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in words without contact data (an SMTP refusal quotes the recipient)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        return f"SMTPRecipientsRefused {','.join(map(str, codes))}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{type(exc).__name__} {exc.smtp_code}"
+    return type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed message, detached from any session."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    topic: str
+    payload: dict
+    attempts: int
+    claimed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    """The message is a job: handed to its actor."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The message is not sent, for ``reason``."""
+
+    reason: str
+
+
+def _due(tenant_id: str):
+    return (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.tenant_id == tenant_id,
+            OutboxMessage.state.in_(PENDING),
+            OutboxMessage.next_attempt_at <= func.now() + CLOCK_SLACK,
+        )
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .limit(1)
+    )
+
+
+def claim(tenant_id: str) -> Claim | None:
+    """Step 1: lock the oldest due message, mark it ``sending`` under a lease, commit."""
+    with tenant_session(tenant_id) as sess:
+        msg = sess.scalar(_due(tenant_id).with_for_update(skip_locked=True))
+        if msg is None:
+            return None
+        now = sess.scalar(select(text("now()")))
+        msg.state, msg.claimed_at = "sending", now
+        msg.next_attempt_at = now + LEASE
+        msg.attempts += 1
+        return Claim(msg.id, msg.tenant_id, msg.topic, dict(msg.payload), msg.attempts, now)
+
+
+def _still_mine(sess, c: Claim) -> OutboxMessage | None:
+    msg = sess.get(OutboxMessage, (c.tenant_id, c.id))
+    if msg is None or msg.state != "sending" or msg.claimed_at != c.claimed_at:
+        return None
+    return msg
+
+
+def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
+    """Step 2a, in a short read transaction: check the claim, then compose what to send.
+
+    None when the message is no longer ours (sent by a late worker, or claimed again after
+    the lease): nothing is sent and nothing recorded.
+    """
+    with tenant_session(str(c.tenant_id)) as sess:
+        msg = _still_mine(sess, c)
+        if msg is None:
+            return None
+        if c.topic.startswith("email."):
+            return notifications.Email(c.payload["to"], c.payload["subject"], c.payload["body"])
+        if c.topic in notifications.TOPICS:
+            return notifications.prepare(sess, msg)
+        if c.topic.startswith(JOB_PREFIX):
+            return Job()
+        return Skip("no channel")
+
+
+def message_id(c: Claim) -> str:
+    """The Message-ID of ``c``: derived from the row, the same on every attempt."""
+    host = current_app.config["SIMILIA"].mail_from.rpartition("@")[2].strip(">") or "similia"
+    return f"<{c.id}.{c.tenant_id}@{host}>"
+
+
+def send(c: Claim, what: Job | notifications.Email) -> str | None:
+    """Step 2b, outside any transaction: hand the message to its channel; the provider's id."""
+    if isinstance(what, Job):
         from .jobs import dispatch
 
-        dispatch(str(msg.tenant_id), msg.topic[len(JOB_PREFIX) :], msg.payload)
-    elif msg.topic.startswith("email."):
-        p = msg.payload
-        send_email(cfg.smtp_url, cfg.mail_from, p["to"], p["subject"], p["body"])
-    elif msg.topic in notifications.TOPICS:
-        notifications.deliver(sess, msg)
-    else:
-        log.info("outbox message without a channel", extra={"topic": msg.topic})
+        dispatch(str(c.tenant_id), c.topic[len(JOB_PREFIX) :], c.payload)
+        return None
+    cfg = current_app.config["SIMILIA"]
+    return send_email(
+        cfg.smtp_url, cfg.mail_from, what.to, what.subject, what.body, message_id=message_id(c)
+    )
 
 
-def relay(tenant_id: str) -> int:
-    """Deliver pending messages of one clinic in order; returns how many were delivered.
+def record(c: Claim, outcome: str, **values) -> None:
+    """Step 3: write the result, if the row is still ours."""
+    with tenant_session(str(c.tenant_id)) as sess:
+        msg = _still_mine(sess, c)
+        if msg is None:
+            log.warning("outbox claim lost before its result", extra={"id": str(c.id)})
+            return
+        now = sess.scalar(select(text("now()")))
+        msg.state = outcome
+        for key, value in values.items():
+            setattr(msg, key, value)
+        if outcome in ("sent", "skipped"):
+            msg.dispatched_at = now
+        if outcome == "failed":
+            msg.next_attempt_at = now + backoff(c.attempts)
+        if outcome in ("sent", "skipped", "dead"):
+            msg.payload = scrub(msg.payload)
 
-    One relay at a time per clinic (a session advisory lock), so a patient's messages leave
-    in the order they were written. A relay that finds the lock taken leaves the work to the
-    holder, which checks once more for late arrivals after letting go of the lock.
+
+def deliver_one(tenant_id: str) -> str | None:
+    """Claim, send and record one due message of the clinic; its outcome, None if none."""
+    c = claim(tenant_id)
+    if c is None:
+        return None
+    try:
+        what = prepare(c)
+        if what is None:
+            return "lost"
+        if isinstance(what, str | Skip):
+            reason = what if isinstance(what, str) else what.reason
+            record(c, "skipped", skip_reason=reason)
+            return "skipped"
+        provider_id = send(c, what)
+    except Exception as exc:  # noqa: BLE001 - recorded and retried with backoff
+        # the error's text can quote the recipient (an SMTP refusal): never logged or stored
+        error = describe(exc)
+        outcome = "dead" if c.attempts >= MAX_ATTEMPTS else "failed"
+        log.warning(
+            "outbox delivery failed",
+            extra={"topic": c.topic, "error": error, "id": str(c.id), "outcome": outcome},
+        )
+        record(c, outcome, last_error=error)
+        return outcome
+    record(c, "sent", provider_id=provider_id, last_error=None)
+    return "sent"
+
+
+def relay(tenant_id: str, *, batch: int | None = None) -> int:
+    """Deliver due messages of one clinic in order; returns how many were handled.
+
+    One relay at a time per clinic (a session advisory lock). A relay that finds the lock
+    taken leaves the work to the holder, which checks once more for late arrivals after
+    letting go of the lock. After ``batch`` messages the relay queues itself again behind
+    the other clinics' relays and returns.
     """
-    delivered = 0
+    batch = batch or BATCH
+    handled = 0
     while True:
         with _clinic_lock(tenant_id) as mine:
             if not mine:
-                return delivered
-            count, failed = _drain(tenant_id)
-            delivered += count
-        if failed or not _pending(tenant_id):
-            return delivered
+                return handled
+            while handled < batch and deliver_one(tenant_id) is not None:
+                handled += 1
+            with tenant_session(tenant_id) as sess:
+                outbox.mark_due(sess, tenant_id)  # retries and reminders: for the sweep
+        if not _pending(tenant_id):
+            return handled
+        if handled >= batch:
+            queue.send("relay_outbox", tenant_id)
+            return handled
 
 
 @contextlib.contextmanager
@@ -94,48 +286,9 @@ def _clinic_lock(tenant_id: str):
         conn.close()
 
 
-def _pending_query(tenant_id: str):
-    return (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.tenant_id == tenant_id,
-            OutboxMessage.dispatched_at.is_(None),
-            OutboxMessage.attempts < MAX_ATTEMPTS,
-        )
-        .order_by(OutboxMessage.created_at)
-        .limit(1)
-    )
-
-
 def _pending(tenant_id: str) -> bool:
     with tenant_session(tenant_id) as sess:
-        return sess.scalar(_pending_query(tenant_id)) is not None
-
-
-def _drain(tenant_id: str) -> tuple[int, bool]:
-    """Deliver until none is left; returns (delivered, stopped on a failure)."""
-    delivered = 0
-    while True:
-        with tenant_session(tenant_id) as sess:
-            msg = sess.scalar(_pending_query(tenant_id).with_for_update(skip_locked=True))
-            if msg is None:
-                return delivered, False
-            try:
-                deliver(sess, msg)
-            except Exception as exc:  # noqa: BLE001 - retried by the next relay or sweep
-                # the error's text can quote the recipient (an SMTP refusal): never logged
-                log.warning(
-                    "outbox delivery failed",
-                    extra={"topic": msg.topic, "error": type(exc).__name__, "id": str(msg.id)},
-                )
-                msg.attempts += 1
-                if msg.attempts >= MAX_ATTEMPTS:  # given up: keep no address or link either
-                    msg.payload = scrub(msg.payload)
-                return delivered, True
-            msg.dispatched_at = utcnow()
-            msg.attempts += 1
-            msg.payload = scrub(msg.payload)
-            delivered += 1
+        return sess.scalar(_due(tenant_id)) is not None
 
 
 @dramatiq.actor(queue_name="outbox", max_retries=3)
@@ -145,11 +298,25 @@ def relay_outbox(tenant_id: str) -> None:
     relay(tenant_id)
 
 
+def due_clinics(limit: int = SWEEP_LIMIT) -> list[str]:
+    """Clinics whose next message is due: one query on a partial index, flat in idle clinics."""
+    with tenant_session(None) as sess:
+        rows = sess.scalars(
+            select(Tenant.id)
+            .where(
+                Tenant.outbox_due_at.is_not(None),
+                Tenant.outbox_due_at <= func.now() + CLOCK_SLACK,
+                Tenant.status.in_(OPERATING),
+            )
+            .order_by(Tenant.outbox_due_at)
+            .limit(limit)
+        )
+        return [str(t) for t in rows]
+
+
 @dramatiq.actor(queue_name="outbox", max_retries=0)
 @in_app
 def sweep_outbox() -> None:
-    """Enqueue a relay for every active clinic (periodic safety net)."""
-    with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
-    for tenant_id in ids:
-        relay_outbox.send(str(tenant_id))
+    """Enqueue a relay for every clinic with a due message (periodic safety net)."""
+    for tenant_id in due_clinics():
+        relay_outbox.send(tenant_id)

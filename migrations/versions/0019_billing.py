@@ -12,7 +12,7 @@
 - ``visit_types`` gain a payment mode: none, deposit (amount or percent) or full.
 
 Revision ID: 0019_billing
-Revises: 0017_tenant_states
+Revises: 0022_patient_totp
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alembic import op
 from migrations.helpers import OWNER_ROLE, grant_platform_table, protect_tenant_table
 
 revision = "0019_billing"
-down_revision = "0017_tenant_states"
+down_revision = "0022_patient_totp"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 
 from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
-from .patient import SEALED_PATIENT_FIELDS, Patient, PatientToken
+from .patient import SEALED_PATIENT_FIELDS, Patient, PatientRecoveryCode, PatientToken
 from .tenant import ClinicLogo, Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
 
@@ -16,6 +16,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordReset",
     "Patient",
+    "PatientRecoveryCode",
     "PatientToken",
     "SEALED_PATIENT_FIELDS",
     "RecoveryCode",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, DateTime, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TenantScoped, tenant_fk
+from .base import Base, TenantScoped, tenant_fk, utcnow
 
 
 class AuditEntry(TenantScoped, Base):
@@ -41,9 +41,27 @@ class OutboxMessage(TenantScoped, Base):
     """A message written in the same transaction as the change; relayed after commit."""
 
     __tablename__ = "outbox"
-    __table_args__ = (tenant_fk("outbox"),)
+    __table_args__ = (
+        tenant_fk("outbox"),
+        UniqueConstraint("tenant_id", "delivery_key", name="uq_outbox_delivery_key"),
+    )
 
     topic: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSONB)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: queued, sending, sent, failed (retry due at next_attempt_at), dead or skipped
+    state: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    #: why a skipped message was not sent ("no consent", "erased patient", "no address")
+    skip_reason: Mapped[str | None] = mapped_column(String(64))
+    #: the last failure, without contact data (error class and SMTP code)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    #: the provider's id for the sent message (the email's Message-ID)
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    #: the producer's name for the message (unique per clinic); None for one-off messages
+    delivery_key: Mapped[str | None] = mapped_column(String(200))
+    #: when the message is due: its retry time, or the claim's lease while sending
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

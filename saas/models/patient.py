@@ -10,7 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +58,23 @@ class Patient(TenantScoped, Base):
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Staff member who created the record (None for portal self-registration).
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: Legal hold (placed by an owner): the patient cannot be erased while it is set.
+    legal_hold_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    legal_hold_reason: Mapped[bytes | None] = mapped_column(
+        "legal_hold_reason_enc", LargeBinary, info={"sealed": True}
+    )
+    #: An erasure within the retention period keeps the clinical records until this date.
+    records_kept_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: Optional two-step sign-in: the TOTP secret, sealed with the clinic's data key. Set
+    #: while the patient sets it up; in force only once ``totp_enabled_at`` is set.
+    totp_secret: Mapped[bytes | None] = mapped_column(
+        "totp_secret_enc", LargeBinary, info={"sealed": True}
+    )
+    #: When the patient confirmed the authenticator with a first code (None: two-step is off).
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Last accepted TOTP time step; a code is accepted only for a later step (no replay).
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 #: Sealed attributes of :class:`Patient` (written and read by ``saas.patients.set_sealed``
@@ -76,3 +101,18 @@ class PatientToken(TenantScoped, Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PatientRecoveryCode(TenantScoped, Base):
+    """A single-use recovery code for a patient's two-step sign-in; only its SHA-256 is stored."""
+
+    __tablename__ = "patient_recovery_codes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "patient_id"], ["patients.tenant_id", "patients.id"], ondelete="CASCADE"
+        ),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -31,6 +31,8 @@ class Tenant(Base):
     settings: Mapped[dict] = mapped_column(JSONB, default=dict)
     #: Current data-key version (see TenantDataKey).
     dek_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: when the clinic's next outbox message falls due (NULL: none); read by the sweep
+    outbox_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow
     )

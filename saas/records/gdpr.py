@@ -49,7 +49,9 @@ from saas.fields import open_bytes_field, seal_bytes_field
 from saas.models import AuditEntry, OutboxMessage, Patient, PatientToken, Tenant, User, utcnow
 from saas.patients import read_sealed
 from saas.scheduling.models import Appointment
+from saas.security import patient_totp
 
+from . import retention
 from .attachments import safe_filename
 from .consents import list_consents
 from .models import (
@@ -62,7 +64,13 @@ from .models import (
     RecordExport,
 )
 from .policy import records_settings, require_clinical
-from .queries import demographics, fact_dict, patients_with_activity_before, prescription_dict
+from .queries import (
+    demographics,
+    fact_dict,
+    kept_records_due,
+    patients_with_activity_before,
+    prescription_dict,
+)
 from .sealing import open_json, open_text
 from .settings import RECORDS
 
@@ -80,28 +88,44 @@ def on_erasure(hook: Callable[[Session, Tenant, Patient], dict]) -> Callable:
 
 
 # -- export ----------------------------------------------------------------------------------------
-def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient) -> RecordExport:
-    """Queue a data export of one patient."""
+def _queue_export(
+    sess: Session, tenant: Tenant, patient: Patient, *, requested_by: User | None
+) -> RecordExport:
+    """Create a pending export, audit the request and enqueue its assembly (one path for both).
+
+    ``requested_by`` is the staff member who asked, or None when the patient asked on the
+    portal (the audit entry then names the patient and says so).
+    """
+    by_patient = requested_by is None
     export = RecordExport(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
         patient_id=patient.id,
-        requested_by=actor.id,
+        requested_by=None if by_patient else requested_by.id,
+        requested_by_patient=by_patient,
         status="pending",
         created_at=utcnow(),
     )
     sess.add(export)
     sess.flush()
+    data = {"export_id": str(export.id)}
+    if by_patient:
+        data["by"] = "patient"
     audit.record(
         sess,
         tenant.id,
         "records.export_requested",
-        actor=actor,
+        actor=patient if by_patient else requested_by,
         target=f"patient:{patient.id}",
-        data={"export_id": str(export.id)},
+        data=data,
     )
     jobs.enqueue(sess, tenant.id, "assemble_export", export_id=str(export.id))
     return export
+
+
+def request_export(sess: Session, tenant: Tenant, actor: User, patient: Patient) -> RecordExport:
+    """Queue a data export of one patient (staff with ``records.export``)."""
+    return _queue_export(sess, tenant, patient, requested_by=actor)
 
 
 def access_export(sess: Session, tenant: Tenant, export_id) -> RecordExport:
@@ -399,27 +423,7 @@ def request_own_export(sess: Session, tenant: Tenant, patient: Patient) -> Recor
     current = latest_own_export(sess, tenant, patient)
     if _open(current):
         return current
-    export = RecordExport(
-        id=uuid.uuid4(),
-        tenant_id=tenant.id,
-        patient_id=patient.id,
-        requested_by=None,
-        requested_by_patient=True,
-        status="pending",
-        created_at=utcnow(),
-    )
-    sess.add(export)
-    sess.flush()
-    audit.record(
-        sess,
-        tenant.id,
-        "records.export_requested",
-        actor=patient,
-        target=f"patient:{patient.id}",
-        data={"export_id": str(export.id), "by": "patient"},
-    )
-    jobs.enqueue(sess, tenant.id, "assemble_export", export_id=str(export.id))
-    return export
+    return _queue_export(sess, tenant, patient, requested_by=None)
 
 
 def access_own_export(sess: Session, tenant: Tenant, patient: Patient, export_id) -> RecordExport:
@@ -481,30 +485,8 @@ def _count_delete(sess: Session, model, *where) -> int:
     )
 
 
-def erase_patient(
-    sess: Session,
-    tenant: Tenant,
-    actor: User | None,
-    patient: Patient,
-    *,
-    reason: str,
-    reference: str | None = None,
-    confirm_name: str | None = None,
-) -> dict[str, int]:
-    """Destroy a patient's personal and clinical data; keep anonymised statistics.
-
-    A person asking for it (not the retention job) types the patient's full name as
-    ``confirm_name``, so a wrong id cannot erase the wrong patient.
-    """
-    if patient.status == "erased":
-        raise Conflict({"patient": "Already erased."})
-    if confirm_name is not None and confirm_name.strip() != patient.full_name:
-        raise Invalid(
-            "Type the patient's full name to confirm.",
-            errors={"confirm_name": "Does not match the patient's name."},
-        )
-    tid, pid = tenant.id, patient.id
-    email = read_sealed(sess, patient, "email") if patient.email is not None else None
+def _erase_clinical(sess: Session, tid, pid) -> dict[str, int]:
+    """Delete the clinical record; the visits stay as anonymous statistics."""
     visit_ids = select(ClinicalVisit.id).where(
         ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid
     )
@@ -521,6 +503,24 @@ def erase_patient(
         "attachments": _count_delete(
             sess, Attachment, Attachment.tenant_id == tid, Attachment.patient_id == pid
         ),
+    }
+    removed["visits_anonymised"] = (
+        sess.execute(
+            update(ClinicalVisit)
+            .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
+            .values({ClinicalVisit.patient_summary: None, ClinicalVisit.shared_with_patient: False})
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    return removed
+
+
+def _erase_personal(sess: Session, tenant: Tenant, patient: Patient) -> dict[str, int]:
+    """Delete the account, contact data, consents, exports and messages of a patient."""
+    tid, pid = tenant.id, patient.id
+    email = read_sealed(sess, patient, "email") if patient.email is not None else None
+    removed = {
         "consents": _count_delete(
             sess, Consent, Consent.tenant_id == tid, Consent.patient_id == pid
         ),
@@ -542,14 +542,12 @@ def erase_patient(
         ).rowcount
         or 0
     )
-    removed["visits_anonymised"] = (
-        sess.execute(
-            update(ClinicalVisit)
-            .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
-            .values({ClinicalVisit.patient_summary: None, ClinicalVisit.shared_with_patient: False})
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+    # a visit summary shared on the portal is no longer shown to anyone
+    sess.execute(
+        update(ClinicalVisit)
+        .where(ClinicalVisit.tenant_id == tid, ClinicalVisit.patient_id == pid)
+        .values({ClinicalVisit.shared_with_patient: False})
+        .execution_options(synchronize_session=False)
     )
     if email:
         addressed = or_(
@@ -569,44 +567,107 @@ def erase_patient(
             msg.payload = {**msg.payload, "to": "[erased]", "body": "[erased]"}
     for hook in ERASURE_HOOKS:
         removed.update(hook(sess, tenant, patient) or {})
-    patient.full_name = ERASED_NAME
     patient.email_index = None
-    for field in ("email", "phone", "date_of_birth", "address", "emergency_contact"):
+    for field in ("email", "phone", "address", "emergency_contact"):
         setattr(patient, field, None)
     patient.preferred_language = None
     patient.communication_prefs = {}
     patient.password_hash = None
     patient.email_verified_at = None
+    removed["two_step_recovery_codes"] = patient_totp.forget(sess, patient)
+    return removed
+
+
+def _anonymise(patient: Patient) -> None:
+    patient.full_name = ERASED_NAME
+    patient.date_of_birth = None
+    patient.records_kept_until = None
+
+
+def erase_patient(
+    sess: Session,
+    tenant: Tenant,
+    actor: User | None,
+    patient: Patient,
+    *,
+    reason: str,
+    reference: str | None = None,
+    confirm_name: str | None = None,
+) -> dict[str, int]:
+    """Destroy a patient's personal data, and their clinical data unless the law keeps it.
+
+    A person asking for it (not the retention job) types the patient's full name as
+    ``confirm_name``, so a wrong id cannot erase the wrong patient. A patient under legal
+    hold is refused (:func:`saas.records.retention.refuse_if_held`). Within the clinic's
+    retention period (:func:`saas.records.retention.records_kept_until`) the clinical record,
+    the name and the date of birth are kept until ``patient.records_kept_until``; the
+    retention job erases them then.
+    """
+    if patient.status == "erased":
+        raise Conflict({"patient": "Already erased."})
+    retention.refuse_if_held(patient)
+    if confirm_name is not None and confirm_name.strip() != patient.full_name:
+        raise Invalid(
+            "Type the patient's full name to confirm.",
+            errors={"confirm_name": "Does not match the patient's name."},
+        )
+    keep_until = retention.records_kept_until(sess, tenant, patient)
+    removed = _erase_personal(sess, tenant, patient)
+    if keep_until is None:
+        removed.update(_erase_clinical(sess, tenant.id, patient.id))
+        _anonymise(patient)
+    else:
+        patient.records_kept_until = keep_until
     patient.status = "erased"
     patient.erased_at = patient.updated_at = utcnow()
     sess.flush()
-    audit.record(
-        sess,
-        tid,
-        "patient.erased",
-        actor=actor,
-        target=f"patient:{pid}",
+    data = {
+        "reason": reason,
         # the request's reference is free text: the log keeps its SHA-256, which proves which
         # request it was against the clinic's own records and reveals nothing
-        data={
-            "reason": reason,
-            "reference_sha256": hashlib.sha256(reference.encode()).hexdigest()
-            if reference
-            else None,
-            "removed": removed,
-        },
+        "reference_sha256": hashlib.sha256(reference.encode()).hexdigest() if reference else None,
+        "removed": removed,
+    }
+    if keep_until is not None:
+        data["records_kept_until"] = keep_until.isoformat()
+    audit.record(
+        sess, tenant.id, "patient.erased", actor=actor, target=f"patient:{patient.id}", data=data
+    )
+    return removed
+
+
+def purge_kept_records(sess: Session, tenant: Tenant, patient: Patient) -> dict[str, int]:
+    """Erase the clinical record an earlier erasure kept, once its date has passed (audited)."""
+    retention.refuse_if_held(patient)
+    removed = _erase_clinical(sess, tenant.id, patient.id)
+    kept_until = patient.records_kept_until
+    _anonymise(patient)
+    patient.updated_at = utcnow()
+    sess.flush()
+    audit.record(
+        sess,
+        tenant.id,
+        "patient.records_purged",
+        target=f"patient:{patient.id}",
+        data={"kept_until": kept_until.isoformat() if kept_until else None, "removed": removed},
     )
     return removed
 
 
 # -- retention and settings ------------------------------------------------------------------------
 def apply_retention(sess: Session, tenant: Tenant, *, now: dt.datetime | None = None) -> int:
-    """Erase patients inactive for longer than the clinic's retention; expire exports."""
+    """Erase patients inactive for longer than the clinic's retention; expire exports.
+
+    Records kept by an earlier erasure are erased once their date has passed. Patients under
+    legal hold are left alone. Returns the number of patients erased (not purged).
+    """
     expire_exports(sess, tenant)
     years = records_settings(tenant)["retention_years"]
     if not years:
         return 0
     now = now or utcnow()
+    for patient in kept_records_due(sess, tenant, now.date()):
+        purge_kept_records(sess, tenant, patient)
     cutoff = now - dt.timedelta(days=round(365.25 * years))
     erased = 0
     for patient in patients_with_activity_before(sess, tenant, cutoff):

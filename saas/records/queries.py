@@ -49,11 +49,14 @@ SHARED_PRESCRIPTION_FIELDS = (
 
 
 # -- access ----------------------------------------------------------------------------------------
-def access_patient(sess: Session, tenant: Tenant, patient_id) -> Patient:
-    """The clinic's active patient."""
+def access_patient(
+    sess: Session, tenant: Tenant, patient_id, *, include_erased: bool = False
+) -> Patient:
+    """The clinic's active patient (or an erased one too, for the page that says so)."""
+    states = ("active", "erased") if include_erased else ("active",)
     patient = sess.scalar(
         select(Patient).where(
-            Patient.tenant_id == tenant.id, Patient.id == patient_id, Patient.status == "active"
+            Patient.tenant_id == tenant.id, Patient.id == patient_id, Patient.status.in_(states)
         )
     )
     if patient is None:
@@ -470,7 +473,10 @@ def shared_prescriptions_for_patient(sess: Session, tenant: Tenant, patient: Pat
 def patients_with_activity_before(
     sess: Session, tenant: Tenant, cutoff: dt.datetime
 ) -> list[Patient]:
-    """Active patients with no visit and no registration since ``cutoff`` (retention)."""
+    """Active patients with no visit and no registration since ``cutoff`` (retention).
+
+    Patients under legal hold are never among them.
+    """
     last_visit = (
         select(func.max(ClinicalVisit.visit_date))
         .where(ClinicalVisit.tenant_id == Patient.tenant_id, ClinicalVisit.patient_id == Patient.id)
@@ -482,8 +488,23 @@ def patients_with_activity_before(
             select(Patient).where(
                 Patient.tenant_id == tenant.id,
                 Patient.status == "active",
+                Patient.legal_hold_at.is_(None),
                 Patient.created_at < cutoff,
                 or_(last_visit.is_(None), last_visit < cutoff.date()),
+            )
+        )
+    )
+
+
+def kept_records_due(sess: Session, tenant: Tenant, today: dt.date) -> list[Patient]:
+    """Erased patients whose kept clinical records are due for erasure (not under hold)."""
+    return list(
+        sess.scalars(
+            select(Patient).where(
+                Patient.tenant_id == tenant.id,
+                Patient.status == "erased",
+                Patient.records_kept_until <= today,
+                Patient.legal_hold_at.is_(None),
             )
         )
     )

@@ -28,7 +28,9 @@ class RecordsSettingsSchema(Schema):
     clinical_access = fields.Nested(
         AccessLevelsSchema, load_default=lambda: {"owner": "write", "admin": "none"}
     )
-    #: Years after the last visit (or registration) before records are erased; None keeps.
+    #: Years the clinical record is kept after the last visit (an erasure within it keeps the
+    #: record; the daily job erases inactive patients after it); None: not configured.
+    #: Owners only (:mod:`saas.records.retention`).
     retention_years = fields.Integer(
         allow_none=True, validate=validate.Range(min=1, max=100), load_default=None
     )
@@ -45,6 +47,6 @@ RECORDS = settings.declare(
         permission="settings.manage",
         audit_action="records.settings_changed",
         description="Clinical access of owners and admins, retention, follow-up invitations.",
-        owner_only=frozenset({"clinical_access"}),
+        owner_only=frozenset({"clinical_access", "retention_years"}),
     )
 )

@@ -58,3 +58,32 @@ BOOKING = settings.declare(
         description="How many upcoming visits and unpaid holds one patient may book online.",
     )
 )
+
+
+def _offsets_problems(values: dict) -> dict[str, str]:
+    offsets = values.get("offsets_minutes") or []
+    if len(set(offsets)) != len(offsets):
+        return {"offsets_minutes": "Each reminder time may appear once."}
+    return {}
+
+
+class ReminderSettingsSchema(Schema):
+    """When patients are reminded of a visit, in minutes before it (whole days by the calendar)."""
+
+    offsets_minutes = fields.List(
+        fields.Integer(validate=validate.Range(min=15, max=14 * 1440)),
+        validate=validate.Length(max=4),
+        load_default=lambda: [1440, 120],
+    )
+
+
+REMINDERS = settings.declare(
+    settings.Section(
+        name="reminders",
+        schema=ReminderSettingsSchema,
+        permission="practice.manage",
+        audit_action="practice.reminders_set",
+        description="When patients get appointment reminders (default 24 hours and 2 hours).",
+        check=_offsets_problems,
+    )
+)

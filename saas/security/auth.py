@@ -11,10 +11,8 @@ the same code at the same moment cannot both succeed.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import uuid
 
-import pyotp
 from flask import current_app
 from sqlalchemy import select, text, update
 
@@ -22,6 +20,7 @@ from .. import audit
 from ..exceptions import Unauthenticated
 from ..fields import open_field, seal_field
 from ..models import ApiToken, PasswordReset, RecoveryCode, Tenant, User, utcnow
+from . import totp
 from .passwords import dummy_hash, hash_password, verify_password
 from .secrets import digest, new_token
 
@@ -30,7 +29,7 @@ LOCKED = "Too many failed attempts. Wait 15 minutes or reset your password."
 #: After a right password: the code is what failed (the page flow says the same).
 BAD_CODE = "That sign-in code did not work. Codes change every 30 seconds; use the current one."
 RESET_TTL = dt.timedelta(hours=1)
-RECOVERY_CODES = 10
+RECOVERY_CODES = totp.RECOVERY_CODES
 
 
 class AuthError(Unauthenticated):
@@ -117,7 +116,7 @@ def authenticate_password(sess, tenant: Tenant, email: str, password: str, ip: s
 # -- TOTP --------------------------------------------------------------------------------
 def new_totp_secret(sess, tenant: Tenant, user: User) -> str:
     """Create and store (sealed) a new TOTP secret; returns it for enrolment display."""
-    secret = pyotp.random_base32()
+    secret = totp.new_secret()
     user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, secret)
     user.mfa_enrolled_at = None
     user.totp_last_step = 0
@@ -131,33 +130,27 @@ def totp_secret(sess, user: User) -> str:
 
 def provisioning_uri(secret: str, user: User, tenant: Tenant) -> str:
     """``otpauth://`` URI for authenticator apps."""
-    return pyotp.TOTP(secret).provisioning_uri(
-        name=user.email, issuer_name=f"Similia {tenant.name}"
-    )
+    return totp.provisioning_uri(secret, name=user.email, issuer=f"Similia {tenant.name}")
 
 
 def verify_totp(sess, user: User, code: str, *, at: dt.datetime | None = None) -> bool:
     """Accept ``code`` once: only for a time step later than the last accepted one."""
-    code = (code or "").replace(" ", "")
-    if not (code.isdigit() and len(code) == 6) or user.totp_secret is None:
+    if user.totp_secret is None or not totp.looks_like_totp(code):
         return False
-    totp = pyotp.TOTP(totp_secret(sess, user))
-    now = at or utcnow()
-    step_now = int(now.timestamp()) // totp.interval
-    for step in (step_now, step_now - 1, step_now + 1):
-        if secrets.compare_digest(totp.generate_otp(step), code):
-            claimed = sess.execute(
-                update(User)
-                .where(
-                    User.tenant_id == user.tenant_id,
-                    User.id == user.id,
-                    User.totp_last_step < step,
-                )
-                .values(totp_last_step=step)
-                .returning(User.id)
-            ).first()
-            return claimed is not None
-    return False
+    step = totp.matching_step(totp_secret(sess, user), code, at=at or utcnow())
+    if step is None:
+        return False
+    claimed = sess.execute(
+        update(User)
+        .where(
+            User.tenant_id == user.tenant_id,
+            User.id == user.id,
+            User.totp_last_step < step,
+        )
+        .values(totp_last_step=step)
+        .returning(User.id)
+    ).first()
+    return claimed is not None
 
 
 def new_recovery_codes(sess, user: User) -> list[str]:
@@ -166,7 +159,7 @@ def new_recovery_codes(sess, user: User) -> list[str]:
         text("DELETE FROM recovery_codes WHERE tenant_id = :t AND user_id = :u"),
         {"t": user.tenant_id, "u": user.id},
     )
-    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
+    codes = [totp.new_recovery_code() for _ in range(RECOVERY_CODES)]
     for code in codes:
         sess.add(
             RecoveryCode(

@@ -30,15 +30,17 @@ ALL = frozenset(
         "clinical.write",
         "records.export",
         "patients.erase",
+        "patients.legal_hold",
     }
 )
 
 # records.export / patients.erase (GDPR requests) are owner/admin duties; reading clinical
 # content on top of the coarse clinical.* permissions is decided per clinic by
-# saas.records.policy (admins have no clinical access unless the owner grants it).
+# saas.records.policy (admins have no clinical access unless the owner grants it). A legal
+# hold (which stops erasure) is placed and released by owners only.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": ALL,
-    "admin": ALL - {"billing.manage", "staff.manage_owners"},
+    "admin": ALL - {"billing.manage", "staff.manage_owners", "patients.legal_hold"},
     "practitioner": frozenset(
         {
             "console.view",

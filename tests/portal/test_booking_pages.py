@@ -396,3 +396,38 @@ def test_booking_attempts_are_limited_per_account(app, practice, patient):
         )
         codes.append(resp.status_code)
     assert codes[:20] == [422] * 20 and codes[20] == 429
+
+
+def test_this_months_view_and_todays_times_are_served_from_the_cache(
+    app, practice, signed_in, monkeypatch
+):
+    """Asked twice, the current month and today's times run the slot engine once each.
+
+    Their search starts at the beginning of today (the engine leaves out what is past),
+    not at "now", so the free-times cache can serve them until the schedule changes.
+    """
+    import datetime as dt
+
+    from saas.scheduling import queries
+
+    runs = []
+    real = queries.engine.free_slots
+
+    def counting(*args, **kwargs):
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queries.engine, "free_slots", counting)
+    clinic = practice.clinic
+    today = practice.day(0)
+    base = f"/book?service_id={practice.service_id}&any=1"
+    for path in (f"{base}&month={today:%Y-%m}", f"{base}&date={today.isoformat()}"):
+        before = len(runs)
+        pages = [get(signed_in, clinic, path).data.decode() for _ in range(2)]
+        assert len(runs) - before == 1, path
+        assert pages[0] == pages[1]
+    # and nothing past is offered: no time of today before now
+    now = dt.datetime.now(practice.zone)
+    page = get(signed_in, clinic, f"{base}&date={today.isoformat()}").data.decode()
+    shown = re.findall(r">(\d\d):(\d\d)<", page)
+    assert all(dt.time(int(h), int(m)) > now.time() for h, m in shown), shown

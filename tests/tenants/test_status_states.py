@@ -24,7 +24,7 @@ def _status_and_audit(owner_dsn, tenant_id):
 
 
 def test_every_state_is_storable_and_each_change_is_audited(app, make_clinic, owner_dsn):
-    """trialing → active → past_due → suspended → closing → active: stored and audited."""
+    """A clinic goes trialing → active → past_due → suspended → closing → active, audited."""
     clinic = make_clinic()
     path = ["trialing", "active", "past_due", "suspended", "closing", "active"]
     for new in path:

@@ -21,6 +21,7 @@ from flask import g, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from saas import db
+from saas.memo import Expiring
 from saas.models import utcnow
 from saas.scheduling.rules import effective_rules
 from saas.security.rbac import can, requires
@@ -34,6 +35,37 @@ PLACEHOLDER = uuid.UUID(int=0)
 POLL_SECONDS = 3
 #: States a visit can be dragged from.
 MOVABLE = ("held", "confirmed")
+
+
+#: Seconds a laid-out calendar is reused while the clinic's schedule version is unchanged.
+LAYOUT_SECONDS = 30
+_LAYOUTS = Expiring(128)
+
+
+def _laid_out(key: tuple, build):
+    """The laid-out calendar for ``key``, built by ``build()`` unless a fresh copy is at hand.
+
+    Several people keep the same week open at a clinic and every change reloads it for all
+    of them, so the layout (the week's queries, grid placement and column markup: about
+    two thirds of the page's time) is kept per worker process under a key holding the
+    clinic's schedule version (:func:`.queries.schedule_version`: every booking, move,
+    state change and configuration change makes a new key). What the version does not
+    cover — a patient's or visit type's name edited meanwhile — shows within
+    ``LAYOUT_SECONDS``; a hold that lapses ends the copy at that moment, so a lapsed hold
+    is never drawn as held. Entries are read-only once built.
+    """
+    now = utcnow()
+
+    def until(data: dict) -> dt.datetime:
+        lapses = [v.lapses_at for v in data["visits"] if v.lapses_at is not None]
+        return min([now + dt.timedelta(seconds=LAYOUT_SECONDS), *lapses])
+
+    return _LAYOUTS.get_or_build(key, now, build, until)
+
+
+def clear_layouts() -> None:
+    """Forget every laid-out calendar (benchmarks time the first render with it)."""
+    _LAYOUTS.clear()
 
 
 def _chosen(practitioners) -> tuple[list, set]:
@@ -61,21 +93,37 @@ def _render(view: str, day: dt.date):
     # the version first: a change committed while the page is read is then seen again by
     # the next poll, never missed
     version = queries.schedule_version(db.session, g.tenant.id)
-    data = queries.calendar(db.session, g.tenant, days, shown, whole_day=whole_day)
-    step = dt.timedelta(days=1 if view == "day" else 7)
-    keep = {"p": [str(i) for i in picked] or None, "whole": "1" if whole_day else None}
-    dst_days = [(d, f.day_hours) for d, f in data["frames"].items() if f.day_hours != 24]
     appt_prefix = url_for("calendar.appointment", appointment_id=PLACEHOLDER).removesuffix(
         str(PLACEHOLDER)
     )
     back_qs = "?" + urlencode({"back": request.full_path})
-    cells.column_bodies(
-        data["columns"],
-        appt_prefix=appt_prefix,
-        back_qs=back_qs,
-        can_move=_can_move(),
-        movable=MOVABLE,
+    can_move = _can_move()
+
+    def build() -> dict:
+        data = queries.calendar(db.session, g.tenant, days, shown, whole_day=whole_day)
+        cells.column_bodies(
+            data["columns"],
+            appt_prefix=appt_prefix,
+            back_qs=back_qs,
+            can_move=can_move,
+            movable=MOVABLE,
+        )
+        return data
+
+    key = (
+        g.tenant.id,
+        g.tenant.timezone,
+        version,
+        tuple(days),
+        tuple((p.id, p.display_name) for p in shown),
+        whole_day,
+        back_qs,
+        can_move,
     )
+    data = _laid_out(key, build)
+    step = dt.timedelta(days=1 if view == "day" else 7)
+    keep = {"p": [str(i) for i in picked] or None, "whole": "1" if whole_day else None}
+    dst_days = [(d, f.day_hours) for d, f in data["frames"].items() if f.day_hours != 24]
     return render_template(
         "admin/calendar/calendar.html",
         view=view,
@@ -96,7 +144,7 @@ def _render(view: str, day: dt.date):
         zone_abbr=dt.datetime.now(zone()).strftime("%Z"),
         version=version,
         poll_seconds=POLL_SECONDS,
-        can_move=_can_move(),
+        can_move=can_move,
         step=effective_rules(db.session, g.tenant.id).slot_step_minutes,
     )
 

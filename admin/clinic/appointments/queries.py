@@ -151,6 +151,8 @@ class Visit:
     patient: str
     service: str
     time: str = ""  #: ``HH:MM–HH:MM`` in the clinic's zone
+    #: when a still-running hold lapses (the visit then reads as ``expired``), else None
+    lapses_at: dt.datetime | None = None
 
 
 def visits_between(
@@ -204,6 +206,7 @@ def visits_between(
             e,
             patient,
             service,
+            lapses_at=hold if status == "held" and hold is not None and hold > now else None,
         )
         for aid, pid, lid, status, hold, s, e, patient, service in rows
     ]

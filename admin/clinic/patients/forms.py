@@ -24,13 +24,16 @@ KINDS = [
     SelectChoice("follow_up", "Follow-up"),
     SelectChoice("acute", "Acute visit"),
 ]
+
+
+def _labelled(values) -> list[SelectChoice]:
+    """Choices labelled from their codes: ``in_person`` → "In person"."""
+    return [SelectChoice(v, v.replace("_", " ").capitalize()) for v in values]
+
+
 FORMS = [
     SelectChoice("", "Choose a form"),
-    *[
-        SelectChoice(f, f.capitalize())
-        for f in ("globules", "pills", "tablets", "liquid", "drops", "powder")
-    ],
-    SelectChoice("other", "Other"),
+    *_labelled(("globules", "pills", "tablets", "liquid", "drops", "powder", "other")),
 ]
 
 
@@ -79,6 +82,11 @@ def _potency(form, field):
         raise ValidationError("Use a potency like 6C, 30C, 200C, 1M, LM1 or Q1.")
 
 
+def _follow_up_days(label: str) -> IntegerField:
+    """One end of the follow-up window, in days after the visit (optional)."""
+    return IntegerField(label, validators=[Optional(), NumberRange(min=1, max=730)])
+
+
 class PrescriptionForm(FlaskForm):
     """A remedy prescribed at a visit, with the follow-up window that feeds the recall list."""
 
@@ -100,14 +108,8 @@ class PrescriptionForm(FlaskForm):
         description="For example single dose, or daily for 4 weeks.",
     )
     start_date = DateField("Start date", validators=[Optional()])
-    follow_up_from_days = IntegerField(
-        "Follow-up from (days after the visit)",
-        validators=[Optional(), NumberRange(min=1, max=730)],
-    )
-    follow_up_to_days = IntegerField(
-        "Follow-up until (days after the visit)",
-        validators=[Optional(), NumberRange(min=1, max=730)],
-    )
+    follow_up_from_days = _follow_up_days("Follow-up from (days after the visit)")
+    follow_up_to_days = _follow_up_days("Follow-up until (days after the visit)")
     follow_up_service_id = SelectField("Follow-up visit type", choices=[], validate_choice=False)
     amendment_reason = TextAreaField("Reason (the visit is signed)", validators=[Length(max=1000)])
 
@@ -121,18 +123,13 @@ class UploadForm(FlaskForm):
 class ConsentForm(FlaskForm):
     """A consent given."""
 
-    purpose = SelectField(
-        "Purpose", choices=[SelectChoice(p, p.replace("_", " ").capitalize()) for p in PURPOSES]
-    )
+    purpose = SelectField("Purpose", choices=_labelled(PURPOSES))
     text_version = StringField(
         "Wording version",
         validators=[DataRequired("Enter the version of the wording."), Length(max=32)],
         default="v1",
     )
-    channel = SelectField(
-        "How it was given",
-        choices=[SelectChoice(c, c.replace("_", " ").capitalize()) for c in CHANNELS],
-    )
+    channel = SelectField("How it was given", choices=_labelled(CHANNELS))
 
 
 class EraseForm(FlaskForm):
@@ -153,4 +150,29 @@ class EraseForm(FlaskForm):
     confirm_name = StringField(
         "Type the patient's full name to confirm",
         validators=[DataRequired("Type the patient's full name.")],
+    )
+
+
+class LegalHoldForm(FlaskForm):
+    """Place a legal hold: the reason is required."""
+
+    reason = TextAreaField(
+        "Reason for the legal hold",
+        validators=[DataRequired("Enter the reason for the legal hold."), Length(max=500)],
+        description="For example a claim or an authority's request and its reference. "
+        "Only owners read it.",
+    )
+
+
+class RetentionForm(FlaskForm):
+    """How long clinical records are kept after the last visit."""
+
+    retention_years = IntegerField(
+        "Years to keep clinical records after the last visit",
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=100, message="Enter a number of years from 1 to 100."),
+        ],
+        description="Leave empty for no period: erasure then destroys everything and "
+        "nobody is erased automatically.",
     )

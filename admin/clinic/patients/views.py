@@ -35,16 +35,16 @@ from saas.exceptions import DomainError
 from saas.extensions import csrf
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
-from saas.records import followups, gdpr, queries, services
+from saas.records import followups, queries, services
 from saas.records.models import CaseNote
 from saas.records.policy import can_read_clinical, clinical_level
 from saas.records.sealing import open_json
 from saas.scheduling.models import VisitType
-from saas.security.rbac import can, requires
+from saas.security.rbac import requires
 from saas.web import CLINIC, serve_on
 
 from . import notes
-from .forms import ConsentForm, EraseForm, NoteForm, PrescriptionForm, UploadForm
+from .forms import ConsentForm, NoteForm, PrescriptionForm, UploadForm
 from .queries import FILTERS, RECALL_WITHIN_DAYS, appointments_of_patient, list_filter
 
 bp = Blueprint(
@@ -141,25 +141,14 @@ def patient(patient_id: uuid.UUID):
 
 
 def _patient_page(patient_id, *, upload=None, consent=None, status: int = 200):
-    p = queries.access_patient(db.session, g.tenant, patient_id)
+    p = queries.access_patient(db.session, g.tenant, patient_id, include_erased=True)
+    if p.status == "erased":
+        return rights.erased_page(p), status
     details = queries.read_demographics(db.session, g.tenant, current_user, p)
     record = attachments = None
     if _clinical():
         record = queries.read_patient_record(db.session, g.tenant, current_user, p)
         attachments = attachment_svc.list_attachments(db.session, g.tenant, current_user, p)
-    exports = []
-    if can(current_user.role, "records.export"):
-        from saas.records.models import RecordExport
-
-        exports = list(
-            db.session.scalars(
-                select(RecordExport)
-                .where(RecordExport.tenant_id == g.tenant.id, RecordExport.patient_id == p.id,
-                       RecordExport.requested_by_patient.is_(False))
-                .order_by(RecordExport.created_at.desc())
-                .limit(5)
-            )
-        )
     return (
         render_template(
             "admin/patients/patient.html",
@@ -169,7 +158,7 @@ def _patient_page(patient_id, *, upload=None, consent=None, status: int = 200):
             record=record,
             attachments=attachments,
             consents=consent_svc.list_consents(db.session, g.tenant, p),
-            exports=exports,
+            **rights.data_rights(p),
             upload=upload or UploadForm(),
             consent_form=consent or ConsentForm(),
             button=PlainForm(),
@@ -280,23 +269,28 @@ def visit(visit_id: uuid.UUID):
     form = NoteForm()
     if not form.validate_on_submit():
         return _visit_page(visit_id, form=form, status=422)
-    previous = _current_sections(visit)
+    sections = notes.from_form(form.data, _current_sections(visit))
     try:
-        expected = int(form.expected_version.data) if form.expected_version.data else None
-        services.amend_note(
-            db.session,
-            g.tenant,
-            current_user,
-            visit,
-            notes.from_form(form.data, previous),
-            reason=form.reason.data,
-            expected_version=expected,
-        )
+        _save_note(visit, form, sections, reason=form.reason.data)
     except DomainError as exc:
         form_errors(form, exc)
         return _visit_page(visit_id, form=form, status=status_of(exc))
     flash("Amendment saved." if visit.status == "signed" else "Case note saved.", "success")
     return redirect(url_for("patients.visit", visit_id=visit.id))
+
+
+def _save_note(visit, form: NoteForm, sections: dict, *, reason: str | None = None):
+    """A new version of the visit's note from ``form`` (the page's save and the autosave)."""
+    expected = form.expected_version.data
+    return services.amend_note(
+        db.session,
+        g.tenant,
+        current_user,
+        visit,
+        sections,
+        reason=reason,
+        expected_version=int(expected) if expected else None,
+    )
 
 
 def _current_sections(visit) -> dict:
@@ -333,16 +327,7 @@ def save_draft(visit_id: uuid.UUID):
     if sections == previous:
         return jsonify(saved=False, version=int(form.expected_version.data or 0))
     try:
-        note = services.amend_note(
-            db.session,
-            g.tenant,
-            current_user,
-            visit,
-            sections,
-            expected_version=int(form.expected_version.data)
-            if form.expected_version.data
-            else None,
-        )
+        note = _save_note(visit, form, sections)
     except DomainError as exc:
         message = refused(exc)  # rolls the refused write back
         return jsonify(saved=False, errors=exc.errors, message=message), status_of(exc)
@@ -429,6 +414,20 @@ def prescribe(visit_id: uuid.UUID):
 
 
 # -- attachments and consents ----------------------------------------------------------------------
+def _patient_form_done(p, slot: str, form, call, done: str, section: str):
+    """Run a patient-page form's service call: back to the page with its errors, or on.
+
+    ``slot`` is the :func:`_patient_page` keyword the form fills (``upload``, ``consent``).
+    """
+    try:
+        call()
+    except DomainError as exc:
+        form_errors(form, exc)
+        return _patient_page(p.id, **{slot: form}, status=status_of(exc))
+    flash(done, "success")
+    return redirect(url_for("patients.patient", patient_id=p.id) + section)
+
+
 @bp.route("/patients/<uuid:patient_id>/attachments", methods=["POST"])
 @requires("clinical.write")
 def upload(patient_id: uuid.UUID):
@@ -442,20 +441,21 @@ def upload(patient_id: uuid.UUID):
     if file is None or not file.filename:
         form.file.errors = ["Choose a file."]
         return _patient_page(patient_id, upload=form, status=422)
-    try:
-        attachment_svc.add_attachment(
+    return _patient_form_done(
+        p,
+        "upload",
+        form,
+        lambda: attachment_svc.add_attachment(
             db.session,
             g.tenant,
             current_user,
             p,
             filename=file.filename,
             data=file.read(attachment_svc.MAX_BYTES + 1),
-        )
-    except DomainError as exc:
-        form_errors(form, exc)
-        return _patient_page(patient_id, upload=form, status=status_of(exc))
-    flash("File added to the record.", "success")
-    return redirect(url_for("patients.patient", patient_id=p.id) + "#attachments")
+        ),
+        "File added to the record.",
+        "#attachments",
+    )
 
 
 @bp.route("/patients/attachments/<uuid:attachment_id>")
@@ -476,8 +476,11 @@ def consent(patient_id: uuid.UUID):
     form = ConsentForm()
     if not form.validate_on_submit():
         return _patient_page(patient_id, consent=form, status=422)
-    try:
-        consent_svc.record_consent(
+    return _patient_form_done(
+        p,
+        "consent",
+        form,
+        lambda: consent_svc.record_consent(
             db.session,
             g.tenant,
             p,
@@ -485,12 +488,10 @@ def consent(patient_id: uuid.UUID):
             text_version=form.text_version.data.strip(),
             channel=form.channel.data,
             actor=current_user,
-        )
-    except DomainError as exc:
-        form_errors(form, exc)
-        return _patient_page(patient_id, consent=form, status=status_of(exc))
-    flash("Consent recorded.", "success")
-    return redirect(url_for("patients.patient", patient_id=p.id) + "#consents")
+        ),
+        "Consent recorded.",
+        "#consents",
+    )
 
 
 @bp.route("/patients/consents/<uuid:consent_id>/withdraw", methods=["POST"])
@@ -508,72 +509,6 @@ def withdraw(consent_id: uuid.UUID):
     else:
         flash("Withdrawal recorded.", "success")
     return redirect(url_for("patients.patient", patient_id=c.patient_id) + "#consents")
-
-
-# -- data rights -----------------------------------------------------------------------------------
-@bp.route("/patients/<uuid:patient_id>/export", methods=["POST"])
-@requires("records.export")
-def request_export(patient_id: uuid.UUID):
-    """Queue an export of the patient's data."""
-    p = queries.access_patient(db.session, g.tenant, patient_id)
-    if not PlainForm().validate_on_submit():
-        abort(400)
-    gdpr.request_export(db.session, g.tenant, current_user, p)
-    flash("Export requested. It is prepared in the background; reload to download it.", "success")
-    return redirect(url_for("patients.patient", patient_id=p.id) + "#data-rights")
-
-
-@bp.route("/patients/exports/<uuid:export_id>/download")
-@requires("records.export")
-def download_export(export_id: uuid.UUID):
-    """Download a ready export (once; then it is destroyed)."""
-    import io
-
-    from flask import send_file
-
-    export = gdpr.access_export(db.session, g.tenant, export_id)
-    try:
-        data = gdpr.download_export(db.session, g.tenant, current_user, export)
-    except DomainError as exc:
-        flash(refused(exc), "error")
-        return redirect(url_for("patients.patient", patient_id=export.patient_id) + "#data-rights")
-    return send_file(
-        io.BytesIO(data),
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"patient-{export.patient_id}.zip",
-        max_age=0,
-    )
-
-
-@bp.route("/patients/<uuid:patient_id>/erase", methods=["GET", "POST"])
-@requires("patients.erase")
-def erase(patient_id: uuid.UUID):
-    """Erase a patient: reason, reference, and the name typed to confirm."""
-    p = queries.access_patient(db.session, g.tenant, patient_id)
-    form = EraseForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                gdpr.erase_patient(
-                    db.session,
-                    g.tenant,
-                    current_user,
-                    p,
-                    reason=form.reason.data,
-                    reference=form.reference.data or None,
-                    confirm_name=form.confirm_name.data,
-                )
-            except DomainError as exc:
-                form_errors(form, exc)
-                status = status_of(exc)
-            else:
-                flash("The patient's record was erased.", "success")
-                return redirect(url_for("patients.patient_list"))
-        else:
-            status = 422
-    return render_template("admin/patients/erase.html", p=p, form=form), status
 
 
 # -- follow-ups ------------------------------------------------------------------------------------
@@ -619,3 +554,6 @@ def invite(rx_id: uuid.UUID):
     else:
         flash("Invitation sent.", "success")
     return redirect(url_for("patients.recalls"))
+
+
+from . import rights  # noqa: E402,F401  (its routes are on this blueprint)

@@ -24,7 +24,7 @@ from flask_smorest import Blueprint
 from saas import db
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
-from saas.records import followups, gdpr, queries, services
+from saas.records import followups, gdpr, queries, retention, services
 from saas.records.policy import can_read_clinical, records_settings
 from saas.records.schemas import ConsentSchema, PrescriptionSchema
 from saas.security.rbac import requires
@@ -38,6 +38,8 @@ from .schemas import (
     ExportSchema,
     FactRequestSchema,
     FactSchema,
+    LegalHoldRequestSchema,
+    LegalHoldSchema,
     NoteSchema,
     NoteVersionRequestSchema,
     PatientCreateSchema,
@@ -523,7 +525,41 @@ class Erasure(MethodView):
             "status": patient.status,
             "erased_at": patient.erased_at,
             "removed": removed,
+            "records_kept_until": patient.records_kept_until,
         }
+
+
+def _hold(patient) -> dict:
+    hold = retention.legal_hold(db.session, g.tenant, patient) or {}
+    return {"patient_id": patient.id, "on_hold": bool(hold), **hold}
+
+
+@blp.route("/patients/<uuid:patient_id>/legal-hold")
+class LegalHold(MethodView):
+    """Legal hold: while it stands the patient cannot be erased (owners only)."""
+
+    @requires("patients.legal_hold")
+    @blp.response(200, LegalHoldSchema)
+    def get(self, patient_id: uuid.UUID):
+        """Whether the patient is under a legal hold, since when, by whom and why."""
+        return _hold(_patient(patient_id))
+
+    @requires("patients.legal_hold")
+    @blp.arguments(LegalHoldRequestSchema)
+    @blp.response(200, LegalHoldSchema)
+    def post(self, data, patient_id: uuid.UUID):
+        """Place a legal hold with its reason (audited; the reason is sealed)."""
+        patient = _patient(patient_id)
+        retention.place_legal_hold(db.session, g.tenant, g.api_user, patient, reason=data["reason"])
+        return _hold(patient)
+
+    @requires("patients.legal_hold")
+    @blp.response(200, LegalHoldSchema)
+    def delete(self, patient_id: uuid.UUID):
+        """Release the legal hold (audited); erasure is possible again."""
+        patient = _patient(patient_id)
+        retention.release_legal_hold(db.session, g.tenant, g.api_user, patient)
+        return _hold(patient)
 
 
 # -- settings --------------------------------------------------------------------------------------

@@ -350,12 +350,35 @@ class ErasureRequestSchema(Schema):
 
 
 class ErasureSchema(Schema):
-    """What erasure removed."""
+    """What erasure removed, and until when the law keeps the clinical record."""
 
     patient_id = fields.UUID()
     status = fields.String()
     erased_at = fields.DateTime()
     removed = fields.Dict(keys=fields.String(), values=fields.Integer())
+    records_kept_until = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "erased within the retention period: the clinical record, name and "
+            "date of birth are kept until this date, then erased; null: nothing kept"
+        },
+    )
+
+
+class LegalHoldRequestSchema(Schema):
+    """Place a legal hold: the reason is required (sealed; not in the audit log)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class LegalHoldSchema(Schema):
+    """A patient's legal hold."""
+
+    patient_id = fields.UUID()
+    on_hold = fields.Boolean()
+    since = fields.DateTime(allow_none=True)
+    by = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class AccessLevelsSchema(Schema):

@@ -68,3 +68,43 @@ def test_the_log_names_recipients_masks_addresses_and_shows_state(app, owner_dsn
 def test_roles(app, role, status):
     practice = PracticeFactory()
     assert Console(app, practice.clinic, role).get("/console/notifications/").status_code == status
+
+
+def test_the_log_shows_delivery_states_with_reasons_and_errors(app, owner_dsn):
+    """Skipped messages say why; failed ones their attempts, last error and next try."""
+    practice = PracticeFactory()
+    with clinic_session(app, practice.clinic.id) as sess:
+        for n in range(3):
+            outbox.emit(
+                sess,
+                practice.clinic.id,
+                "email.password_reset",
+                {"to": f"r{n}@example.com", "subject": "s", "body": "b"},
+            )
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("SET row_security = off")
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM outbox WHERE tenant_id = %s AND topic = 'email.password_reset'"
+                " ORDER BY payload->>'to'",
+                (practice.clinic.id,),
+            )
+        ]
+        updates = [
+            "state = 'skipped', skip_reason = 'no consent', dispatched_at = now()",
+            "state = 'dead', dispatched_at = NULL, attempts = 8, last_error = 'SMTPRecipientsRefused 550'",
+            "state = 'failed', dispatched_at = NULL, attempts = 3, last_error = 'ConnectionRefusedError',"
+            " next_attempt_at = now() + interval '1 hour'",
+        ]
+        for row_id, values in zip(ids, updates, strict=True):
+            conn.execute(f"UPDATE outbox SET {values} WHERE id = %s", (row_id,))  # noqa: S608
+    owner = Console(app, practice.clinic)
+    page = owner.text("/console/notifications/")
+    assert "Not sent: no consent" in page
+    assert "Failed, not retried (8 attempts; last error: SMTPRecipientsRefused 550)" in page
+    assert "Retrying (3 attempts; last error: ConnectionRefusedError; next try" in page
+    skipped = owner.text("/console/notifications/?state=skipped")
+    assert "no consent" in skipped and "ConnectionRefusedError" not in skipped
+    dead = owner.text("/console/notifications/?state=dead")
+    assert "SMTPRecipientsRefused" in dead and "no consent" not in dead

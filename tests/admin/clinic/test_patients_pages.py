@@ -355,9 +355,13 @@ def test_erase_needs_the_name_and_keeps_the_input(practice, sql):
     resp = owner.post(
         path, {"reason": "patient_request", "reference": "REQ-42", "confirm_name": "Erik Lund"}
     )
-    assert resp.status_code == 302
+    assert resp.status_code == 302 and resp.location.endswith(f"/console/patients/{patient.id}")
     assert sql("SELECT status FROM patients WHERE id = %s", patient.id) == [("erased",)]
-    assert owner.get(f"/console/patients/{patient.id}").status_code == 404
+    # the patient page now shows the erased state, and nothing of the person
+    page = owner.text(f"/console/patients/{patient.id}")
+    assert "data-erased" in page and "Erik Lund" not in page
+    assert "Nothing of the clinical record was kept" in page
+    assert owner.get(f"/console/patients/{patient.id}/erase").status_code == 404
 
 
 def test_export_request_and_download(practice, worker, sql):
