@@ -384,7 +384,6 @@ def leave(entry_id):
 def _online_payment(appt: Appointment):
     """(visit type, amount due) when this held visit can be paid online now, else None."""
     from billing import services as billing
-
     from saas.scheduling.models import VisitType
 
     if appt.effective_status(utcnow()) != "held":

@@ -101,8 +101,6 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
 
     from admin.clinic.appointments import pages as calendar_pages
-    from billing import views as billing_views
-    from billing import webhooks as stripe_webhooks
     from admin.clinic.appointments import views as day
     from admin.clinic.auth import views as auth_views
     from admin.clinic.patients import views as patient_views
@@ -112,6 +110,8 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.reports import views as report_views
     from admin.clinic.staff import api as admin_api
     from admin.clinic.staff import views as console_views
+    from billing import views as billing_views
+    from billing import webhooks as stripe_webhooks
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
     from portal import records_api as portal_records_api

@@ -30,9 +30,9 @@ class Job:
 
 def jobs() -> list[Job]:
     """The recurring jobs (imported lazily: importing actors needs REDIS_URL)."""
+    from .billing import sweep_stripe_events
     from .outbox import sweep_outbox
     from .records import records_daily
-    from .billing import sweep_stripe_events
     from .reminders import sweep_reminders
     from .scheduling import sweep_holds
 

@@ -8,11 +8,9 @@ when the checkout expires. A clinic's event never confirms another clinic's appo
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from urllib.parse import urlsplit
 
 import psycopg
-import pytest
 
 from tests.admin.clinic.console import Console
 from tests.client import new_client
