@@ -44,6 +44,7 @@ from .catalogue import active_visit_types, practitioners_for, visit_type_in
 from .forms import ConfirmBookingForm
 from .session import current_patient, patient_required
 from .times import day_bounds, free_times, month_days, nearest
+from .visits import start_payment
 
 
 def _uuid(value) -> uuid.UUID | None:
@@ -249,6 +250,8 @@ def review():
     if asked:  # in the booking's transaction: a refused booking keeps no answers
         answers = [request.form.get(f"answer_{i}", "") for i in range(len(asked))]
         intake.submit_intake(db.session, g.tenant, patient, answers, appointment_id=appt.id)
+    if appt.status == "held" and (checkout := start_payment(appt)):
+        return redirect(checkout, code=303)  # on to Stripe Checkout; back to the visit after
     return redirect(url_for("portal.appointment", appointment_id=appt.id, booked=1))
 
 

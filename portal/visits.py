@@ -165,11 +165,18 @@ def appointment(appointment_id):
     if appt is None:
         return _not_found()
     v = _view(appt, utcnow())
+    from billing import services as billing
+
+    payments = billing.payments_for_appointment(db.session, g.tenant, appt.id)
     return render_template(
         "portal/appointment.html",
         v=v,
         links=_calendar_links(v, g.tenant.name),
         booked=request.args.get("booked") == "1",
+        paid_now=request.args.get("paid") == "1",
+        payable=_online_payment(appt),
+        paid=next((p for p in payments if p.paid_at), None),
+        pay_form=ActionForm(),
     )
 
 
@@ -367,3 +374,77 @@ def leave(entry_id):
         else:
             flash(_("You have left the waitlist."), "success")
     return redirect(url_for("portal.appointments"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Payments: paying a held visit online, and receipts
+# ----------------------------------------------------------------------------------------------
+
+
+def _online_payment(appt: Appointment):
+    """(visit type, amount due) when this held visit can be paid online now, else None."""
+    from billing import services as billing
+    from saas.scheduling.models import VisitType
+
+    if appt.effective_status(utcnow()) != "held":
+        return None
+    visit_type = db.session.get(VisitType, (g.tenant.id, appt.service_id))
+    due = billing.amount_due(visit_type, appt.price_minor) if visit_type else None
+    account = billing.connect_account_for(db.session, g.tenant)
+    if due is None or account is None or not account.ready:
+        return None
+    return visit_type, due
+
+
+def start_payment(appt: Appointment) -> str | None:
+    """The Checkout URL for a held visit (None: not payable online, or Stripe unavailable)."""
+    from billing import services as billing
+
+    payable = _online_payment(appt)
+    if payable is None:
+        return None
+    try:
+        pay = billing.start_visit_checkout(
+            db.session,
+            g.tenant,
+            appt,
+            payable[0],
+            success_url=url_for(
+                "portal.appointment", appointment_id=appt.id, paid=1, _external=True
+            ),
+            cancel_url=url_for("portal.appointment", appointment_id=appt.id, _external=True),
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return None
+    return pay.checkout_url if pay.status == "open" else None
+
+
+@bp.route("/appointments/<appointment_id>/pay", methods=["POST"])
+@patient_required
+def pay(appointment_id):
+    """Pay a held visit: on to Stripe Checkout (on the clinic's own Stripe account)."""
+    appt = _own(appointment_id)
+    if appt is None:
+        return _not_found()
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("portal.appointment", appointment_id=appt.id))
+    url = start_payment(appt)
+    if url is None:
+        return redirect(url_for("portal.appointment", appointment_id=appt.id))
+    return redirect(url, code=303)
+
+
+@bp.route("/appointments/<appointment_id>/receipt")
+@patient_required
+def receipt(appointment_id):
+    """The receipt of a paid visit."""
+    from billing import services as billing
+
+    appt = _own(appointment_id)
+    if appt is None:
+        return _not_found()
+    paid = [p for p in billing.payments_for_appointment(db.session, g.tenant, appt.id) if p.paid_at]
+    if not paid:
+        return _not_found()
+    return render_template("portal/receipt.html", v=_view(appt, utcnow()), payment=paid[0])

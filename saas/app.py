@@ -112,6 +112,8 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.staff import api as admin_api
     from admin.clinic.staff import views as console_views
     from admin.platform import views as operator_views
+    from billing import views as billing_views
+    from billing import webhooks as stripe_webhooks
     from portal import api as portal_api
     from portal import booking_api, calendar_feed
     from portal import records_api as portal_records_api
@@ -159,6 +161,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(report_views.bp)
     app.register_blueprint(report_views.log_bp)
     app.register_blueprint(operator_views.bp)
+    app.register_blueprint(billing_views.bp)
+    app.register_blueprint(stripe_webhooks.bp)
+    csrf.exempt(stripe_webhooks.bp)  # Stripe signs these; no cookie session
     for blp in (
         tenants_api.blp,
         tenant_settings.blp,
@@ -184,6 +189,15 @@ def create_app(config: Config | None = None) -> Flask:
         inputs.check_params()
 
     clinic_origins = config.public_url("*").rstrip("/")
+    # forms that continue on Stripe (Checkout, customer portal, Connect onboarding)
+    from urllib.parse import urlsplit
+
+    stripe_base = urlsplit(config.stripe_api_base or "")
+    payment_origins = (
+        f"{stripe_base.scheme}://{stripe_base.netloc}"
+        if config.stripe_api_base
+        else "https://checkout.stripe.com https://billing.stripe.com https://connect.stripe.com"
+    )
 
     @app.after_request
     def _headers(response):
@@ -199,7 +213,9 @@ def create_app(config: Config | None = None) -> Flask:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith("/api/docs"):
             # signup on the platform host continues on the clinic's own host
-            form_action = "'self'" if g.get("tenant") else f"'self' {clinic_origins}"
+            form_action = (
+                f"'self' {payment_origins}" if g.get("tenant") else f"'self' {clinic_origins}"
+            )
             response.headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "

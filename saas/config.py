@@ -72,6 +72,12 @@ class Config:
     db_pool_size: int = 5
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0 = none).
     proxy_hops: int = 0
+    #: Stripe: the secret key (``sk_test_local`` for the local test server), the API base URL
+    #: (None: Stripe itself) and the signing secrets of the platform and Connect endpoints.
+    stripe_secret_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_connect_webhook_secret: str | None = None
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -100,6 +106,10 @@ class Config:
             public_scheme=env.get("SAAS_PUBLIC_SCHEME", "http"),
             mail_from=env.get("MAIL_FROM", cls.mail_from),
             proxy_hops=int(env.get("SAAS_PROXY_HOPS", "0") or 0),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_connect_webhook_secret=env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or None,
         )
         values.update(overrides)
         return cls(**values)

@@ -30,6 +30,8 @@ def _secret_key(var_dir: Path) -> str:
 def prepare(var_dir: Path, port: int, log=print) -> DevServices:
     """Start services, export their environment, migrate and seed the demo clinic."""
     var_dir.mkdir(parents=True, exist_ok=True)
+    # the local Stripe test server delivers its webhooks to the platform host
+    os.environ.setdefault("STRIPE_FORWARD_BASE", f"http://localhost:{port}")
     services = DevServices(var_dir, log=log)
     env = services.start()
     os.environ.update(env)
@@ -112,6 +114,7 @@ def run(var_dir: Path, port: int = 8000, workers: int = 2) -> int:
             f"  Staff console:       http://demo.localhost:{port}/login\n"
             f"  API docs:            http://localhost:{port}/api/docs\n"
             f"  Mail sink:           {os.environ.get('MAIL_DIR', os.environ.get('SMTP_URL'))}\n"
+            f"  Stripe API:          {os.environ.get('STRIPE_API_BASE') or 'api.stripe.com'}\n"
             f"  Logs:                {logs}\n\n"
             f"Demo logins (password {PASSWORD!r}):\n"
             + "".join(f"  {role:<13} {email}\n" for email, _, role in ACCOUNTS)

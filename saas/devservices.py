@@ -798,6 +798,76 @@ def _smtp_greeting(port: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Stripe test server
+# ----------------------------------------------------------------------------------------------
+
+
+class StripeTestServer(ServerProcess):
+    """``python -m billing.stripe_server``: Stripe's API for the endpoints we call (offline).
+
+    Started only when ``STRIPE_SECRET_KEY`` is not configured. With ``forward_base`` (the
+    platform's URL, ``make run``) it POSTs the webhook events it signs to
+    ``/stripe/webhook`` and ``/stripe/connect-webhook`` there.
+    """
+
+    name = "stripe"
+    start_timeout = 15.0
+
+    def __init__(self, var_dir: Path, log: LogFn, forward_base: str | None = None) -> None:
+        super().__init__(var_dir, log)
+        self.forward_base = forward_base
+        self.secret = f"whsec_{secrets.token_hex(16)}"
+        self.connect_secret = f"whsec_{secrets.token_hex(16)}"
+
+    def launch(self, port: int) -> None:
+        """Run the server with this interpreter; the project root is put on PYTHONPATH."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p
+        )
+        argv = [
+            sys.executable,
+            "-m",
+            "billing.stripe_server",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--webhook-secret",
+            self.secret,
+            "--connect-secret",
+            self.connect_secret,
+        ]
+        if self.forward_base:
+            base = self.forward_base.rstrip("/")
+            argv += [
+                "--forward-to",
+                f"{base}/stripe/webhook",
+                "--forward-connect-to",
+                f"{base}/stripe/connect-webhook",
+            ]
+        self.spawn(argv, env=env, cwd=str(self.dir))
+
+    def ready(self, port: int) -> dict[str, str]:
+        """Wait for an answer (401 without a key is an answer)."""
+        url = f"http://{LOOPBACK}:{port}"
+
+        def probe() -> None:
+            try:
+                urllib.request.urlopen(f"{url}/v1/customers/cus_probe", timeout=2)
+            except urllib.error.HTTPError:
+                return
+
+        self.wait_until("answer HTTP", probe)
+        return {
+            "STRIPE_SECRET_KEY": "sk_test_local",
+            "STRIPE_API_BASE": url,
+            "STRIPE_WEBHOOK_SECRET": self.secret,
+            "STRIPE_CONNECT_WEBHOOK_SECRET": self.connect_secret,
+        }
+
+
+# ----------------------------------------------------------------------------------------------
 # All of them
 # ----------------------------------------------------------------------------------------------
 
@@ -820,6 +890,9 @@ class DevServices:
         self.redis = ValkeyServer(self.var_dir, log)
         self.vault = OpenBaoServer(self.var_dir, log)
         self.mail = MailSink(self.var_dir, log)
+        self.stripe = StripeTestServer(
+            self.var_dir, log, forward_base=self._given.get("STRIPE_FORWARD_BASE")
+        )
         self._running: list[ServerProcess] = []
         self._env: dict[str, str] | None = None
 
@@ -842,6 +915,7 @@ class DevServices:
             "REDIS_URL": self.redis,
             "VAULT_ADDR": self.vault,
             "SMTP_URL": self.mail,
+            "STRIPE_SECRET_KEY": self.stripe,
         }
         self._running = [server for var, server in wanted.items() if var not in env]
         if not self._running:
@@ -898,6 +972,9 @@ class DevServices:
         env = {
             k: self._given[k] for k in ("DATABASE_URL", "REDIS_URL", "SMTP_URL") if k in self._given
         }
+        for k in _STRIPE_VARS:
+            if "STRIPE_SECRET_KEY" in self._given and k in self._given:
+                env[k] = self._given[k]
         if "VAULT_ADDR" in self._given:
             env["VAULT_ADDR"] = self._given["VAULT_ADDR"]
             token = self._given.get("VAULT_TOKEN")
@@ -930,4 +1007,15 @@ _ENV_ORDER = (
     "VAULT_OPERATOR_TOKEN",
     "SMTP_URL",
     "MAIL_DIR",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_CONNECT_WEBHOOK_SECRET",
+)
+#: Real Stripe keys (test mode) replace the local test server when STRIPE_SECRET_KEY is set.
+_STRIPE_VARS = (
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_CONNECT_WEBHOOK_SECRET",
 )

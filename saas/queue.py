@@ -11,7 +11,7 @@ import dramatiq
 from flask import current_app, has_app_context
 
 #: actor name -> queue it listens on (kept in step with ``workers``; a test checks it).
-QUEUES = {"relay_outbox": "outbox"}
+QUEUES = {"relay_outbox": "outbox", "process_stripe_event": "billing"}
 
 
 def send(actor_name: str, *args) -> None:

@@ -74,6 +74,9 @@ def seed_demo() -> bool:
         user.totp_secret = seal_field(sess, tenant, "users", "totp_secret", user.id, TOTP_SECRET)
         user.mfa_enrolled_at = utcnow()
     seed_practice(sess, tenant, users)
+    from billing.demo import seed_payments
+
+    seed_payments(sess, tenant, result.owner)
     audit.record(sess, tenant.id, "tenant.demo_seeded", actor=Actor.system("demo"))
     commit_signup(sess, keys, tenant.id)
     return True
@@ -159,6 +162,8 @@ def seed_practice(sess, tenant, users) -> None:
             "name": "Acute visit",
             "duration_minutes": 20,
             "price_minor": 4500,
+            # paid online when booked (Checkout on the clinic's connected account)
+            "payment_mode": "full",
             "description": "A new acute complaint of an existing patient.",
             "mode": "online",
             "practitioner_ids": [mehta.id],

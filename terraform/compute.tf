@@ -73,6 +73,10 @@ locals {
       VAULT_TOKEN       = aws_secretsmanager_secret.app["VAULT_TOKEN"].arn
       VAULT_ADMIN_TOKEN = aws_secretsmanager_secret.app["VAULT_ADMIN_TOKEN"].arn
       SMTP_URL          = aws_secretsmanager_secret.app["SMTP_URL"].arn
+
+      STRIPE_SECRET_KEY             = aws_secretsmanager_secret.app["STRIPE_SECRET_KEY"].arn
+      STRIPE_WEBHOOK_SECRET         = aws_secretsmanager_secret.app["STRIPE_WEBHOOK_SECRET"].arn
+      STRIPE_CONNECT_WEBHOOK_SECRET = aws_secretsmanager_secret.app["STRIPE_CONNECT_WEBHOOK_SECRET"].arn
     }
     migrate = {
       DATABASE_URL     = aws_secretsmanager_secret.app["DATABASE_URL"].arn

@@ -5,11 +5,16 @@
 # Generated here (values live in the encrypted remote state, see versions.tf):
 #   SECRET_KEY, DATABASE_URL, APP_DATABASE_URL, REDIS_URL
 # Put by an operator after the first apply (README.md), never through Terraform:
-#   VAULT_TOKEN, VAULT_ADMIN_TOKEN (see vault.md), SMTP_URL (the mail provider's credentials)
+#   VAULT_TOKEN, VAULT_ADMIN_TOKEN (see vault.md), SMTP_URL (the mail provider's credentials),
+#   STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_CONNECT_WEBHOOK_SECRET (the Stripe
+#   dashboard's live key and the two webhook endpoints' signing secrets)
 
 locals {
   generated_secret_names = ["SECRET_KEY", "DATABASE_URL", "APP_DATABASE_URL", "REDIS_URL"]
-  operator_secret_names  = ["VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "SMTP_URL"]
+  operator_secret_names = [
+    "VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "SMTP_URL",
+    "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET",
+  ]
 
   generated_secret_values = {
     SECRET_KEY       = random_password.secret_key.result

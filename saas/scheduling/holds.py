@@ -94,3 +94,24 @@ def expire_holds(sess: Session, tenant: Tenant, *, now: dt.datetime | None = Non
     for appt in expired:
         offer_appointment_time(sess, tenant, appt, now=now)
     return len(expired)
+
+
+def release_hold(sess: Session, tenant: Tenant, appointment_id, *, now: dt.datetime | None = None):
+    """The hold's payment lapsed (checkout expired): it is expired now and its time offered."""
+    now = now or utcnow()
+    ids = list(
+        sess.scalars(
+            update(Appointment)
+            .where(
+                Appointment.tenant_id == tenant.id,
+                Appointment.id == appointment_id,
+                Appointment.status == "held",
+            )
+            .values(status="expired", hold_expires_at=now, updated_at=now)
+            .returning(Appointment.id)
+        )
+    )
+    expired = announce_expired(sess, tenant, ids, now)
+    for appt in expired:
+        offer_appointment_time(sess, tenant, appt, now=now)
+    return expired

@@ -44,7 +44,8 @@ def test_frame_ancestors_name_only_the_clinics_own_origins(app):
         assert "X-Frame-Options" not in resp.headers, path
         # the rest of the policy is unchanged
         assert _csp(resp)["default-src"] == "'self'"
-        assert _csp(resp)["form-action"] == "'self'"
+        # forms may continue on the clinic's payment provider (Checkout) and nowhere else
+        assert _csp(resp)["form-action"] == f"'self' {_payment_origin(app)}"
     for path in ("/", "/book", "/sign-in"):
         resp = get(new_client(app), b.clinic, path)
         assert _csp(resp)["frame-ancestors"] == "'self'"
@@ -212,3 +213,10 @@ def test_origins_change_is_audited(app, owner_dsn):
     assert any(r[0].get("embed_origins") == [[], ["https://www.clinic-a.example"]] for r in rows), (
         rows
     )
+
+
+def _payment_origin(app) -> str:
+    from urllib.parse import urlsplit
+
+    base = urlsplit(app.config["SIMILIA"].stripe_api_base)
+    return f"{base.scheme}://{base.netloc}"

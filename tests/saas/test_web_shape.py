@@ -28,6 +28,7 @@ NON_DOMAIN_EXCEPTIONS = {
     "KeyServiceUnavailable",
     "DecryptionError",
     "PortInUseError",
+    "StripeError",  # billing.stripe_server: Stripe's own error objects, in the test server
 }
 
 

@@ -26,12 +26,16 @@ SECRET_ENV = {
     "VAULT_TOKEN",
     "VAULT_ADMIN_TOKEN",
     "SMTP_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_CONNECT_WEBHOOK_SECRET",
 }
 #: README configuration rows that production deliberately does not set.
 NOT_SET_IN_PRODUCTION = {
     "APP_DATABASE_PASSWORD": "APP_DATABASE_URL is set in full instead",
     "SIMILIA_REQUIRE_BROWSER": "test-suite switch",
     "VAULT_SHREDDER_TOKEN": "operator tooling only (saas tenants delete), never the services",
+    "STRIPE_API_BASE": "points the stripe library at the local test server; production uses Stripe",
 }
 APP_TASKS = {"web", "worker", "scheduler", "migrate"}
 

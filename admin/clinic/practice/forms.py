@@ -176,6 +176,22 @@ class VisitTypeForm(FlaskForm):
         default="any",
     )
     requires_prepayment = BooleanField("Patients pay when they book")
+    payment_mode = RadioField(
+        "Payment when booking",
+        choices=[
+            SelectChoice("none", "No online payment (pay at the clinic)"),
+            SelectChoice("deposit", "A deposit online"),
+            SelectChoice("full", "The full price online"),
+        ],
+        default="none",
+    )
+    deposit = DecimalField(
+        "Deposit amount", places=2, validators=[Optional(), NumberRange(0.01, 100000)]
+    )
+    deposit_percent = IntegerField(
+        "or deposit percent", validators=[Optional(), NumberRange(1, 100)],
+        render_kw={"inputmode": "numeric"},
+    )
     practitioner_ids = CheckboxesField("Offered by", choices=[])
     location_ids = CheckboxesField("Offered at", choices=[])
     follow_up_min_days = IntegerField(

@@ -71,6 +71,16 @@ class VisitTypeSchema(Schema):
     new_patients_only = fields.Boolean()
     returning_patients_only = fields.Boolean()
     requires_prepayment = fields.Boolean()
+    payment_mode = fields.String(
+        validate=validate.OneOf(("none", "deposit", "full")),
+        metadata={"description": "What patients pay online when booking"},
+    )
+    deposit_minor = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_MINOR)
+    )
+    deposit_percent = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1, max=100)
+    )
     is_active = fields.Boolean()
     practitioner_ids = fields.List(fields.UUID())
     location_ids = fields.List(fields.UUID())

@@ -408,7 +408,14 @@ def _visit_type_data(form: VisitTypeForm) -> dict:
         "mode": form.mode.data,
         "new_patients_only": form.patients.data == "new",
         "returning_patients_only": form.patients.data == "returning",
-        "requires_prepayment": bool(form.requires_prepayment.data),
+        "requires_prepayment": bool(form.requires_prepayment.data)
+        or form.payment_mode.data in ("deposit", "full"),
+        # the older "patients pay when they book" box means full prepayment
+        "payment_mode": "full"
+        if form.requires_prepayment.data and form.payment_mode.data == "none"
+        else form.payment_mode.data or "none",
+        "deposit_minor": int(form.deposit.data * 100) if form.deposit.data else None,
+        "deposit_percent": form.deposit_percent.data or None,
         "practitioner_ids": ids(form.practitioner_ids.data),
         "location_ids": ids(form.location_ids.data),
     }
@@ -493,6 +500,7 @@ def visit_type_edit(visit_type_id: uuid.UUID):
     form = VisitTypeForm(
         obj=vt,
         price=Decimal(vt.price_minor) / 100,
+        deposit=Decimal(vt.deposit_minor) / 100 if vt.deposit_minor else None,
         patients="new"
         if vt.new_patients_only
         else "returning"

@@ -265,23 +265,33 @@ def follow_up_adherence(sess: Session, tenant, start, end) -> Table:
 
 
 def revenue_by_visit_type(sess: Session, tenant, start, end) -> Table:
-    """Revenue per visit type in the period.
+    """Revenue per visit type in the period: online payments received, less refunds.
 
-    Billing has not landed yet: there are no invoices or payments to add up, so this returns
-    every active visit type with zero. Billing replaces the body with a sum over its paid
-    invoices (same signature, same columns), and the page and CSV follow.
+    A payment counts on the day it was received (``visit_payments.paid_at``), in its own
+    currency; every active visit type is listed, with zero when nothing was paid.
     """
     rows = sess.execute(
         text(
-            "SELECT name, currency FROM visit_types"
-            " WHERE tenant_id = :tid AND is_active ORDER BY name"
+            """
+            SELECT vt.name, vt.currency,
+                   coalesce(sum(vp.amount_minor - vp.amount_refunded_minor), 0)
+            FROM visit_types vt
+            LEFT JOIN appointments a
+              ON a.tenant_id = vt.tenant_id AND a.service_id = vt.id
+            LEFT JOIN visit_payments vp
+              ON vp.tenant_id = a.tenant_id AND vp.appointment_id = a.id
+             AND vp.paid_at >= :start AND vp.paid_at < :end
+             AND vp.status IN ('paid', 'refunded')
+            WHERE vt.tenant_id = :tid AND vt.is_active
+            GROUP BY vt.id, vt.name, vt.currency ORDER BY vt.name
+            """
         ),
         _params(tenant, start, end),
     ).all()
     table = Table(["Visit type", "Revenue", "Currency"])
-    for name, currency in rows:
-        table.rows.append([name, "0.00", currency])
-        table.chart.append((name, 0))
+    for name, currency, minor in rows:
+        table.rows.append([name, f"{minor / 100:.2f}", currency])
+        table.chart.append((name, minor / 100))
     return table
 
 

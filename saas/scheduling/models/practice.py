@@ -101,6 +101,11 @@ class VisitType(TenantScoped, Base):
     #: Bookings start as ``held`` until paid (or the hold expires).
     requires_prepayment: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: What the patient pays online when booking: none, deposit or full (see billing.payments).
+    payment_mode: Mapped[str] = mapped_column(String(10), default="none")
+    #: A deposit as a fixed amount (minor units) or as a percent of the price.
+    deposit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    deposit_percent: Mapped[int | None] = mapped_column(Integer)
 
 
 class VisitTypePractitioner(Base):

@@ -39,6 +39,9 @@ VISIT_TYPE_FIELDS = (
     "returning_patients_only",
     "requires_prepayment",
     "is_active",
+    "payment_mode",
+    "deposit_minor",
+    "deposit_percent",
 )
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -47,6 +50,17 @@ def _check(sess: Session, tenant: Tenant, s: VisitType, practitioner_ids, locati
     errors = {}
     if not (s.name or "").strip():
         errors["name"] = "Enter the visit type's name."
+    if (s.payment_mode or "none") not in ("none", "deposit", "full"):
+        errors["payment_mode"] = "Choose none, deposit or full."
+    elif s.payment_mode == "deposit" and not (s.deposit_minor or s.deposit_percent):
+        errors["deposit_minor"] = "Enter the deposit as an amount or as a percent of the price."
+    if s.deposit_percent is not None and not 1 <= s.deposit_percent <= 100:
+        errors["deposit_percent"] = "Use a percent from 1 to 100."
+    if s.deposit_minor is not None and s.deposit_minor <= 0:
+        errors["deposit_minor"] = "The deposit must be more than zero."
+    # online payment holds the booking until paid
+    if s.payment_mode in ("deposit", "full"):
+        s.requires_prepayment = True
     if not (isinstance(s.duration_minutes, int) and 5 <= s.duration_minutes <= 720):
         errors["duration_minutes"] = "Use a duration from 5 to 720 minutes."
     if s.price_minor is None or s.price_minor < 0:
