@@ -1,8 +1,8 @@
 """Applying stored Stripe events: once each, in order of what they say, never across clinics.
 
 :func:`process_in` (called by the ``process_stripe_event`` actor, and by the sweep for
-events whose kick was lost) locks the event's row (``FOR UPDATE SKIP LOCKED``), applies its effect and marks it
-processed in the same transaction: concurrent workers cannot both apply it, and a crash
+events whose kick was lost) locks the event's row (``FOR UPDATE SKIP LOCKED``), applies its
+effect and marks it processed in the same transaction: concurrent workers cannot both apply it, and a crash
 leaves it pending for the next sweep.
 
 Decisions:

@@ -82,7 +82,13 @@ def _customer(sess: Session, tenant: Tenant, actor: Actor, sub: ClinicSubscripti
 
 
 def start_subscription_checkout(
-    sess: Session, tenant: Tenant, actor: Actor, plan_code: str, *, success_url: str, cancel_url: str
+    sess: Session,
+    tenant: Tenant,
+    actor: Actor,
+    plan_code: str,
+    *,
+    success_url: str,
+    cancel_url: str,
 ) -> str:
     """A Checkout Session (subscription mode) for ``plan_code``; returns its URL."""
     plan = sess.get(Plan, plan_code)
@@ -322,7 +328,9 @@ def payments_for_appointment(sess: Session, tenant: Tenant, appointment_id) -> l
     return list(
         sess.scalars(
             select(VisitPayment)
-            .where(VisitPayment.tenant_id == tenant.id, VisitPayment.appointment_id == appointment_id)
+            .where(
+                VisitPayment.tenant_id == tenant.id, VisitPayment.appointment_id == appointment_id
+            )
             .order_by(VisitPayment.attempt.desc())
         )
     )

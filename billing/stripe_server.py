@@ -92,9 +92,7 @@ class StripeError(Exception):
 
 def missing(kind: str, ident: str, param: str = "id") -> StripeError:
     """404 ``resource_missing``, as Stripe words it."""
-    return StripeError(
-        404, f"No such {kind}: '{ident}'", code="resource_missing", param=param
-    )
+    return StripeError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
 
 
 def required(param: str) -> StripeError:
@@ -886,7 +884,9 @@ class StripeServer:
 
     def get_session(self, request, *, params, account, ident):
         """GET /v1/checkout/sessions/:id."""
-        return _public(self.state.get(ident, "checkout session", account, obj_type="checkout.session"))
+        return _public(
+            self.state.get(ident, "checkout session", account, obj_type="checkout.session")
+        )
 
     def list_sessions(self, request, *, params, account):
         """GET /v1/checkout/sessions (newest first; ``limit``, ``starting_after``)."""
@@ -896,7 +896,9 @@ class StripeServer:
             for acct, o in st.objects.values()
             if acct == account
             and o["object"] == "checkout.session"
-            and (not params.get("payment_intent") or o["payment_intent"] == params["payment_intent"])
+            and (
+                not params.get("payment_intent") or o["payment_intent"] == params["payment_intent"]
+            )
         ]
         rows.sort(key=lambda o: st.seq[o["id"]], reverse=True)
         return _page(rows, params, "/v1/checkout/sessions")
@@ -907,8 +909,8 @@ class StripeServer:
         if session["status"] != "open":
             raise StripeError(
                 400,
-                f"Only Checkout Sessions with a status in [\"open\"] can be expired. "
-                f"This Checkout Session has a status of \"{session['status']}\".",
+                f'Only Checkout Sessions with a status in ["open"] can be expired. '
+                f'This Checkout Session has a status of "{session["status"]}".',
             )
         events = self._expire(session, account)
         self.state.deliver(events)
@@ -1028,7 +1030,8 @@ class StripeServer:
         pi = st.get(params["payment_intent"], "payment_intent", account, obj_type="payment_intent")
         if pi["status"] != "succeeded":
             raise StripeError(
-                400, "This PaymentIntent has no successful charge to refund.",
+                400,
+                "This PaymentIntent has no successful charge to refund.",
                 code="charge_not_refundable",
             )
         refund = st.put(_refund(st, params, pi), account)
@@ -1094,8 +1097,9 @@ class StripeServer:
                 return events
             # subscription mode
             if outcome != "paid":
-                raise StripeError(402, "Your card was declined.", type_="card_error",
-                                  code="card_declined")
+                raise StripeError(
+                    402, "Your card was declined.", type_="card_error", code="card_declined"
+                )
             customer = session["customer"]
             if not customer:
                 cust = st.put(_customer(st, {"email": email}), account)
@@ -1287,7 +1291,7 @@ class StripeServer:
         back = html.escape(found[1].get("return_url") or "/")
         return _page_html(
             "Billing portal (test)",
-            f"<p>Cards and invoices are managed here on Stripe.</p><p><a href=\"{back}\">"
+            f'<p>Cards and invoices are managed here on Stripe.</p><p><a href="{back}">'
             "Return</a></p>",
         )
 

@@ -69,7 +69,9 @@ def _receive(secret: str | None, *, connect: bool):
         .returning(StripeEvent.id)
     ).first()
     if inserted:
-        db.after_commit(sess, f"stripe:{event.id}", lambda: queue.send("process_stripe_event", event.id))
+        db.after_commit(
+            sess, f"stripe:{event.id}", lambda: queue.send("process_stripe_event", event.id)
+        )
     return jsonify(received=True, duplicate=inserted is None), 200
 
 

@@ -1,5 +1,6 @@
-"""A patient books a prepaid visit in the browser, pays on the Stripe test checkout, and sees
-the visit confirmed with its receipt.
+"""A patient books a prepaid visit in the browser and pays on the Stripe test checkout.
+
+The visit is then confirmed, with its receipt.
 """
 
 from __future__ import annotations
