@@ -2,8 +2,8 @@
 
 :func:`process_in` (called by the ``process_stripe_event`` actor, and by the sweep for
 events whose kick was lost) locks the event's row (``FOR UPDATE SKIP LOCKED``), applies its
-effect and marks it processed in the same transaction: concurrent workers cannot both apply it, and a crash
-leaves it pending for the next sweep.
+effect and marks it processed in the same transaction: concurrent workers cannot both apply
+it, and a crash leaves it pending for the next sweep.
 
 Decisions:
 
