@@ -334,3 +334,49 @@ def payments_for_appointment(sess: Session, tenant: Tenant, appointment_id) -> l
             .order_by(VisitPayment.attempt.desc())
         )
     )
+
+
+def patient_balance(sess: Session, tenant_id, patient_id) -> dict:
+    """What a patient paid online and what awaits their payment, in minor units (one query).
+
+    ``paid`` is what online payments brought in, net of refunds; ``awaiting`` is the
+    Checkout still open for visits held until paid (only the latest attempt of a visit
+    counts). Shown on the staff's patient page; amounts are in the clinic's ``currency``.
+    """
+    from saas.scheduling.models import Appointment
+
+    latest = (
+        select(
+            VisitPayment.appointment_id,
+            func.max(VisitPayment.attempt).label("attempt"),
+        )
+        .where(VisitPayment.tenant_id == tenant_id)
+        .group_by(VisitPayment.appointment_id)
+        .subquery()
+    )
+    paid = func.coalesce(
+        func.sum(VisitPayment.amount_minor - VisitPayment.amount_refunded_minor).filter(
+            VisitPayment.status.in_(("paid", "refunded"))
+        ),
+        0,
+    )
+    awaiting = func.coalesce(
+        func.sum(VisitPayment.amount_minor).filter(
+            VisitPayment.status == "open",
+            VisitPayment.attempt == latest.c.attempt,
+            Appointment.status == "held",
+        ),
+        0,
+    )
+    row = sess.execute(
+        select(paid, awaiting, func.count())
+        .select_from(VisitPayment)
+        .join(
+            Appointment,
+            (Appointment.tenant_id == VisitPayment.tenant_id)
+            & (Appointment.id == VisitPayment.appointment_id),
+        )
+        .join(latest, latest.c.appointment_id == VisitPayment.appointment_id)
+        .where(VisitPayment.tenant_id == tenant_id, Appointment.patient_id == patient_id)
+    ).one()
+    return {"paid": int(row[0]), "awaiting": int(row[1]), "payments": int(row[2])}

@@ -225,3 +225,24 @@ def test_console_sets_the_payment_mode_per_visit_type(app, owner_dsn):
             (practice.service_id,),
         ).fetchone()
     assert row == ("deposit", 25, True)
+
+
+def test_patient_page_shows_what_awaits_payment_and_what_was_paid(app, stripe_server, owner_dsn):
+    """Held until paid → "awaiting €60"; paid → "paid online €60"; another clinic sees nothing."""
+    practice, acct = _practice(app, stripe_server, owner_dsn)
+    clinic = practice.clinic
+    patient = PatientFactory(clinic=clinic, portal_token=True)
+    desk = Console(app, clinic, "receptionist")
+    path = f"/console/patients/{patient.id}"
+    assert "No online payments." in desk.text(path)
+    _c, r = _book(app, practice, patient)
+    cs_id = urlsplit(r.location).path.rsplit("/", 1)[1]
+    page = desk.text(path)
+    assert "Awaiting the patient's payment</dt><dd>€60</dd>" in page
+    assert "Paid online</dt><dd>€0</dd>" in page
+    apply_events(app, new_client(app), stripe_server.complete(cs_id))
+    page = desk.text(path)
+    assert "Nothing outstanding" in page and "Paid online</dt><dd>€60</dd>" in page
+    # another clinic's staff cannot open this patient at all
+    other = PracticeFactory()
+    assert Console(app, other.clinic, "owner").get(path).status_code == 404

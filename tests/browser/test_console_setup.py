@@ -123,7 +123,7 @@ def test_signup_to_a_published_practice_with_console_pages_only(
     pg.get_by_role("link", name="Add a visit type").click()
     pg.get_by_label("Name", exact=True).fill("Initial consultation")
     pg.get_by_label("Duration in minutes").fill("90")
-    pg.get_by_label("Price").fill("120")
+    pg.get_by_label("Price", exact=True).fill("120")
     pg.get_by_label("Time for notes after, in minutes").fill("15")
     pg.get_by_label("New patients only (e.g. initial case-taking)").check()
     expect(pg.get_by_label("Dr. Clara Hahn")).to_be_checked()

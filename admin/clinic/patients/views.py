@@ -29,10 +29,12 @@ from admin.clinic import TEMPLATES
 from admin.clinic.appointments.queries import digits, patients_by_phone
 from admin.clinic.forms import PlainForm
 from admin.clinic.staff.views import note_session
+from billing.services import patient_balance
 from saas import db
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
 from saas.extensions import csrf
+from saas.money import format_price
 from saas.records import attachments as attachment_svc
 from saas.records import consents as consent_svc
 from saas.records import followups, queries, services
@@ -165,9 +167,21 @@ def _patient_page(patient_id, *, upload=None, consent=None, status: int = 200):
             clinical=record is not None,
             writes=_writes_clinical(),
             zone=_zone(),
+            balance=_balance(p),
         ),
         status,
     )
+
+
+def _balance(p) -> dict:
+    """The patient's online payments, formatted in the clinic's currency."""
+    found = patient_balance(db.session, g.tenant.id, p.id)
+    currency = g.tenant.currency
+    return {
+        "payments": found["payments"],
+        "awaiting": format_price(found["awaiting"], currency) if found["awaiting"] else None,
+        "paid": format_price(found["paid"], currency),
+    }
 
 
 # -- visits and case notes -------------------------------------------------------------------------
