@@ -36,5 +36,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("werkzeug", "urllib3", "dramatiq", "hvac"):
+    for noisy in ("werkzeug", "urllib3", "dramatiq", "hvac", "stripe"):
         logging.getLogger(noisy).setLevel("WARNING")
