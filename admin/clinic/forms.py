@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
+from wtforms import DateField, EmailField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -113,3 +113,19 @@ class AuditFilterForm(FlaskForm):
     action = SelectField("What", choices=[], default="")
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+
+class SupportAccessForm(FlaskForm):
+    """How long Similia support may look at the clinic's console information."""
+
+    hours = RadioField(
+        "How long",
+        choices=[
+            SelectChoice("1", "1 hour"),
+            SelectChoice("4", "4 hours"),
+            SelectChoice("24", "24 hours"),
+        ],
+        default="1",
+        validators=[DataRequired(message="Choose how long.")],
+        description="You can end it earlier at any time.",
+    )

@@ -25,13 +25,13 @@ from flask import (
 
 from saas import db
 from saas.errors import form_errors
-from saas.exceptions import DomainError
+from saas.exceptions import DomainError, Forbidden
 from saas.extensions import limiter
 from saas.models import Operator
 from saas.web import PLATFORM, serve_on
 from tenants.status import STATUSES
 
-from . import TEMPLATES, audit, health, queries, services
+from . import TEMPLATES, audit, health, queries, services, support
 from .auth import OperatorAuthError, authenticate, second_factor
 from .forms import CodeForm, ReasonForm, SignInForm, TrialForm
 
@@ -186,6 +186,9 @@ def _tenant_page(tenant, *, reason_form=None, trial_form=None, message=None, sta
             reason_form=reason_form or ReasonForm(),
             trial_form=trial_form or TrialForm(),
             message=message,
+            support_until=support.support_until(db.session, tenant),
+            owner_accounts=support.owner_accounts(db.session, tenant),
+            owner_invitations=support.open_owner_invitations(db.session, tenant),
         ),
         status,
     )
@@ -266,3 +269,37 @@ def platform_health():
         checks=health.dependencies(db.session),
         queues=health.queue_depths(),
     )
+
+
+@bp.route("/tenants/<uuid:tenant_id>/support")
+def support_page(tenant_id: uuid.UUID):
+    """The clinic's console information, while its owner allows support access."""
+    tenant = _tenant_or_404(tenant_id)
+    try:
+        view = support.support_view(db.session, g.operator, tenant)
+    except Forbidden as exc:
+        return render_template(
+            "platform/support_refused.html", tenant=tenant, message=str(exc)
+        ), 403
+    usage = queries.usage_of(db.session, [tenant.id]).get(tenant.id, queries.Usage())
+    return render_template("platform/support.html", tenant=tenant, view=view, usage=usage)
+
+
+@bp.route("/tenants/<uuid:tenant_id>/owner-help/reset/<uuid:user_id>", methods=["POST"])
+def owner_reset(tenant_id: uuid.UUID, user_id: uuid.UUID):
+    """Email an owner a password reset link."""
+    services.require(g.operator, "tenants.owner_help")
+    tenant = _tenant_or_404(tenant_id)
+    email = support.start_owner_reset(db.session, g.operator, tenant, user_id)
+    flash(f"A password reset link was emailed to {email}.", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))
+
+
+@bp.route("/tenants/<uuid:tenant_id>/owner-help/invitation/<uuid:invitation_id>", methods=["POST"])
+def owner_invitation(tenant_id: uuid.UUID, invitation_id: uuid.UUID):
+    """Email an invited owner a fresh invitation link."""
+    services.require(g.operator, "tenants.owner_help")
+    tenant = _tenant_or_404(tenant_id)
+    email = support.resend_owner_invitation(db.session, g.operator, tenant, invitation_id)
+    flash(f"A new invitation link was emailed to {email}.", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))

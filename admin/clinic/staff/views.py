@@ -35,6 +35,7 @@ from admin.clinic.forms import (
     PlainForm,
     ReauthForm,
     RoleForm,
+    SupportAccessForm,
 )
 from admin.clinic.reports import history
 from saas import audit, db
@@ -46,6 +47,7 @@ from saas.models import User
 from saas.scheduling.models import Practitioner
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
+from tenants import support_access
 from tenants.onboarding import practice_readiness
 
 from . import sessions as own_sessions
@@ -407,3 +409,64 @@ def _audit_filters() -> tuple[AuditFilterForm, history.Filters, bool]:
             filters.patients = history.patients_named(db.session, g.tenant, words)
         filters.before = seq_param("before")
     return form, filters, ok
+
+
+# -- support access (owner's consent) -----------------------------------------------------
+def _support_page(form=None, *, status=200):
+    return render_template(
+        "admin/support_access.html",
+        form=form or SupportAccessForm(),
+        button=PlainForm(),
+        active=support_access.active_grant(db.session, g.tenant.id),
+        grants=support_access.recent_grants(db.session, g.tenant.id),
+        zone=ZoneInfo(g.tenant.timezone),
+    ), status
+
+
+@bp.route("/support-access")
+@requires("support.grant")
+def support_access_page():
+    """Let Similia support look at the clinic's console information, for a while."""
+    return _support_page()
+
+
+@bp.route("/support-access", methods=["POST"])
+@requires("support.grant")
+def grant_support():
+    """Grant support access for 1, 4 or 24 hours."""
+    form = SupportAccessForm()
+    if not form.validate_on_submit():
+        return _support_page(form, status=422)
+    grant = support_access.grant_support_access(
+        db.session, g.tenant, current_user._get_current_object(), int(form.hours.data)
+    )
+    until = grant.expires_at.astimezone(ZoneInfo(g.tenant.timezone))
+    flash(f"Similia support may look until {until:%d %b %Y, %H:%M} ({until.tzinfo}).", "success")
+    return redirect(url_for("console.support_access_page"))
+
+
+@bp.route("/support-access/revoke", methods=["POST"])
+@requires("support.grant")
+def revoke_support():
+    """End support access now."""
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        support_access.revoke_support_access(
+            db.session, g.tenant, current_user._get_current_object()
+        )
+    except DomainError as exc:
+        flash(refused(exc), "error")
+    else:
+        flash("Support access ended.", "success")
+    return redirect(url_for("console.support_access_page"))
+
+
+@bp.app_template_global("support_access_until")
+def support_access_until():
+    """When the clinic's support access ends (clinic's zone), or None: for the banner."""
+    tenant = g.get("tenant")
+    if tenant is None or not current_user.is_authenticated:
+        return None
+    grant = support_access.active_grant(db.session, tenant.id)
+    return grant.expires_at.astimezone(ZoneInfo(tenant.timezone)) if grant else None
