@@ -129,3 +129,22 @@ class SupportAccessForm(FlaskForm):
         validators=[DataRequired(message="Choose how long.")],
         description="You can end it earlier at any time.",
     )
+
+
+class CloseClinicForm(FlaskForm):
+    """Ask for the clinic's deletion: the owner confirms with password and a fresh code."""
+
+    reason = StringField(
+        "Why are you closing the clinic?",
+        validators=[DataRequired(message="Enter the reason."), Length(max=500)],
+    )
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(message="Enter your password."), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(message="Enter the code."), Length(min=6, max=7)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )

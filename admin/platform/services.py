@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tenants.view": frozenset({"support", "admin"}),
     "tenants.trial": frozenset({"support", "admin"}),
     "tenants.status": frozenset({"admin"}),
+    "tenants.delete": frozenset({"admin"}),
     "tenants.support": frozenset({"support", "admin"}),
     "tenants.owner_help": frozenset({"support", "admin"}),
 }

@@ -29,6 +29,7 @@ from saas.exceptions import DomainError, Forbidden
 from saas.extensions import limiter
 from saas.models import Operator
 from saas.web import PLATFORM, serve_on
+from tenants import closing
 from tenants.status import STATUSES
 
 from . import TEMPLATES, audit, health, queries, services, support
@@ -174,7 +175,9 @@ def _tenant_or_404(tenant_id: uuid.UUID):
     return tenant
 
 
-def _tenant_page(tenant, *, reason_form=None, trial_form=None, message=None, status=200):
+def _tenant_page(
+    tenant, *, reason_form=None, trial_form=None, close_form=None, message=None, status=200
+):
     usage = queries.usage_of(db.session, [tenant.id]).get(tenant.id, queries.Usage())
     return (
         render_template(
@@ -184,6 +187,7 @@ def _tenant_page(tenant, *, reason_form=None, trial_form=None, message=None, sta
             owners=services.owner_contacts(db.session, tenant),
             history=audit.entries_for_tenant(db.session, tenant.id),
             reason_form=reason_form or ReasonForm(),
+            close_form=close_form or ReasonForm(prefix="close"),
             trial_form=trial_form or TrialForm(),
             message=message,
             support_until=support.support_until(db.session, tenant),
@@ -302,4 +306,22 @@ def owner_invitation(tenant_id: uuid.UUID, invitation_id: uuid.UUID):
     tenant = _tenant_or_404(tenant_id)
     email = support.resend_owner_invitation(db.session, g.operator, tenant, invitation_id)
     flash(f"A new invitation link was emailed to {email}.", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))
+
+
+@bp.route("/tenants/<uuid:tenant_id>/close", methods=["POST"])
+def close_clinic(tenant_id: uuid.UUID):
+    """Start a terminated clinic's grace period before deletion (operator admins)."""
+    services.require(g.operator, "tenants.delete")
+    tenant = _tenant_or_404(tenant_id)
+    form = ReasonForm(prefix="close")
+    if not form.validate_on_submit():
+        return _tenant_page(tenant, close_form=form, status=422)
+    try:
+        end = closing.request_deletion(
+            db.session, tenant, services.actor_of(g.operator), form.reason.data
+        )
+    except DomainError as exc:
+        return _tenant_page(tenant, close_form=form, message=form_errors(form, exc), status=409)
+    flash(f"{tenant.name} is closing; it will be deleted on {end:%d %B %Y} (UTC).", "success")
     return redirect(url_for("operator.tenant", tenant_id=tenant.id))

@@ -17,6 +17,8 @@
   pending message and the subscription and Connect states, counted by the usage job
   (runtime role, one clinic bound at a time), so the operator role still reads no clinic
   table for them.
+- ``tenants.delete_after``: the end of a closing clinic's grace period
+  (:mod:`tenants.closing`); an operator admin may start it (the operator role updates it).
 - ``stripe_events``: the operator role reads the columns that measure the webhook backlog
   (id, type, received, processed), never ``payload``.
 
@@ -62,6 +64,8 @@ def upgrade() -> None:
         CREATE INDEX ix_support_grants_active ON support_grants (tenant_id, expires_at)
           WHERE revoked_at IS NULL;
 
+        ALTER TABLE tenants ADD COLUMN delete_after timestamptz;
+
         ALTER TABLE clinic_usage
           ADD COLUMN storage_bytes bigint NOT NULL DEFAULT 0,
           ADD COLUMN messages_failed bigint NOT NULL DEFAULT 0,
@@ -75,6 +79,7 @@ def upgrade() -> None:
     op.execute("RESET ROLE")
     op.execute(
         f"""
+        GRANT UPDATE (delete_after) ON tenants TO {OPS_ROLE};
         GRANT SELECT ON support_grants TO {OPS_ROLE};
         GRANT SELECT ({OUTBOX_STATE_COLUMNS}) ON outbox TO {OPS_ROLE};
         GRANT SELECT (tenant_id, id, email, name, role, expires_at, accepted_at)
@@ -102,6 +107,7 @@ def downgrade() -> None:
     op.execute(
         """
         DROP TABLE support_grants;
+        ALTER TABLE tenants DROP COLUMN delete_after;
         ALTER TABLE clinic_usage
           DROP COLUMN storage_bytes, DROP COLUMN messages_failed, DROP COLUMN messages_dead,
           DROP COLUMN oldest_pending_at, DROP COLUMN subscription_status,

@@ -40,6 +40,8 @@ class Tenant(Base):
     settings: Mapped[dict] = mapped_column(JSONB, default=dict)
     #: When the free trial ends (``trialing`` clinics; an operator may extend it).
     trial_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When a ``closing`` clinic is deleted for good (end of its grace period).
+    delete_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Current data-key version (see TenantDataKey).
     dek_version: Mapped[int] = mapped_column(Integer, default=1)
     #: when the clinic's next outbox message falls due (NULL: none); read by the sweep

@@ -22,6 +22,7 @@ ALL = frozenset(
         "settings.manage",
         "billing.manage",
         "support.grant",
+        "clinic.close",
         "practice.manage",
         "schedule.view",
         "appointments.manage",
@@ -39,11 +40,17 @@ ALL = frozenset(
 # content on top of the coarse clinical.* permissions is decided per clinic by
 # saas.records.policy (admins have no clinical access unless the owner grants it). A legal
 # hold (which stops erasure) is placed and released by owners only, and only owners let
-# Similia support look at the clinic (support.grant).
+# Similia support look at the clinic (support.grant) or close it (clinic.close).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": ALL,
     "admin": ALL
-    - {"billing.manage", "staff.manage_owners", "patients.legal_hold", "support.grant"},
+    - {
+        "billing.manage",
+        "staff.manage_owners",
+        "patients.legal_hold",
+        "support.grant",
+        "clinic.close",
+    },
     "practitioner": frozenset(
         {
             "console.view",
