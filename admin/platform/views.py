@@ -266,12 +266,15 @@ def audit_log():
 
 @bp.route("/health")
 def platform_health():
-    """Dependencies, queue depths and dead letters."""
+    """Dependencies, queues, outbox lag and failures, webhook backlog, clinics in trouble."""
     services.require(g.operator, "tenants.view")
     return render_template(
         "platform/health.html",
         checks=health.dependencies(db.session),
         queues=health.queue_depths(),
+        outbox=health.outbox_health(db.session),
+        webhooks=health.webhook_health(db.session),
+        trouble=health.clinics_with_errors(db.session),
     )
 
 
