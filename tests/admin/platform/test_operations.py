@@ -1,5 +1,7 @@
-"""Operations figures on /ops: outbox lag, failed and dead messages, webhook backlog,
-clinics in trouble (health page); storage, plan and Connect state (clinic list and page).
+"""Operations figures on /ops: health (outbox, webhooks, clinics in trouble) and usage.
+
+Health: outbox lag, failed and dead messages, the Stripe webhook backlog, clinics with
+failing messages. Clinic list and page: storage, plan status and Connect state.
 
 Figures are written as they would be (rows of the clinic, counted by the usage job on the
 runtime role) and read through the pages.
