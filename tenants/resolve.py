@@ -137,11 +137,15 @@ def _tenant_for(host: str, base: str) -> Tenant | None:
 
 
 def _staff_request(is_api: bool) -> bool:
-    """A staff page (console, staff sign-in and reset): what stays open while closing."""
+    """A staff request: what stays open while the clinic is closing.
+
+    The console, staff sign-in and password reset, and the brand's stylesheet and logo the
+    console shows.
+    """
     if is_api:
         return False
     endpoint = request.endpoint or ""
-    return request.path.startswith("/console") or endpoint.startswith("auth.")
+    return request.path.startswith("/console") or endpoint.startswith(("auth.", "brand."))
 
 
 def resolve_tenant() -> None:

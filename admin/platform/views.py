@@ -34,7 +34,7 @@ from tenants.status import STATUSES
 
 from . import TEMPLATES, audit, health, queries, services, support
 from .auth import OperatorAuthError, authenticate, second_factor
-from .forms import CodeForm, ReasonForm, SignInForm, TrialForm
+from .forms import CloseForm, CodeForm, ReasonForm, SignInForm, TrialForm
 
 bp = Blueprint("operator", __name__, url_prefix="/ops", template_folder=TEMPLATES)
 serve_on(bp, PLATFORM)
@@ -187,7 +187,7 @@ def _tenant_page(
             owners=services.owner_contacts(db.session, tenant),
             history=audit.entries_for_tenant(db.session, tenant.id),
             reason_form=reason_form or ReasonForm(),
-            close_form=close_form or ReasonForm(prefix="close"),
+            close_form=close_form or CloseForm(prefix="close"),
             trial_form=trial_form or TrialForm(),
             message=message,
             support_until=support.support_until(db.session, tenant),
@@ -317,7 +317,7 @@ def close_clinic(tenant_id: uuid.UUID):
     """Start a terminated clinic's grace period before deletion (operator admins)."""
     services.require(g.operator, "tenants.delete")
     tenant = _tenant_or_404(tenant_id)
-    form = ReasonForm(prefix="close")
+    form = CloseForm(prefix="close")
     if not form.validate_on_submit():
         return _tenant_page(tenant, close_form=form, status=422)
     try:

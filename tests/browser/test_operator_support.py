@@ -3,7 +3,8 @@
 The clinic's owner allows support access for an hour in the console (a banner shows it),
 the operator sees the clinic's staff and message states on /ops, the owner ends it and the
 operator is refused; a second grant then runs out by the database clock and the operator is
-refused again. axe (no serious or critical) runs on the new console and /ops pages.
+refused again. axe (no serious or critical) runs on the new console and /ops pages (support
+access, the clinic's page, the health page, the owner's closing page).
 """
 
 from __future__ import annotations
@@ -89,4 +90,14 @@ def test_owner_grants_operator_sees_owner_revokes_and_grant_expires(
     expect(ops.locator("[data-support-refused]")).to_be_visible()
     console.reload()
     expect(console.get_by_text("Support access is off.")).to_be_visible()
+
+    # the health page's new figures, and the owner's closing page (with its error summary)
+    ops.get_by_role("link", name="Health").click()
+    expect(ops.locator('[data-webhooks="backlog"]')).to_be_visible()
+    check(ops, "ops-health")
+    console.goto(live_server.url(clinic.slug, "/console/closing"))
+    check(console, "console-closing")
+    console.get_by_role("button", name="Close the clinic").click()
+    expect(console.locator(".error-summary")).to_contain_text("Enter the reason")
+    check(console, "console-closing-error")
     assert not problems, problems

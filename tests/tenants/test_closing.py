@@ -71,6 +71,7 @@ def test_owner_closes_with_password_and_code_then_cancels(app, make_clinic, owne
     dash = owner.get("/console/")
     assert dash.status_code == 200 and b"data-closing" in dash.data
     assert b"Export what you need" in dash.data
+    assert owner.get("/brand.css").status_code == 200  # the console keeps its look
     assert owner.get("/console/audit.csv").status_code == 200  # the log can be exported
     refused = owner.post(
         "/console/staff", {"email": "x@example.org", "name": "X", "role": "receptionist"}
