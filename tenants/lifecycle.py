@@ -78,3 +78,34 @@ def delete_command(slug: str, yes: bool) -> None:
         tenant = sess.get(Tenant, tenant_id)
         delete_clinic(sess, current_app.extensions["similia.keys"], tenant, actor="operator (cli)")
     click.echo(f"Clinic {slug} deleted; transit key tenant-{tenant_id} destroyed.")
+
+
+@tenants_cli.command("purge-due")
+def purge_due_command() -> None:
+    """Delete for good every closing clinic whose grace period has ended (see tenants.closing).
+
+    Runs on the migration connection (``DATABASE_URL``, the role that owns the tables, as
+    ``saas db upgrade`` does): removing a clinic's audit log is a right the runtime role
+    does not have. Each clinic is bound (RLS) and every DELETE names it as well.
+    """
+    from saas.db import _factory, make_engine
+
+    from .closing import due_clinics, purge_clinic
+
+    engine = make_engine(current_app.config["SIMILIA"].database_url, pool_size=1)
+    keys = current_app.extensions["similia.keys"]
+    try:
+        with _factory(bind=engine) as sess, sess.begin():
+            due = due_clinics(sess)
+        for tenant_id in due:
+            with _factory(bind=engine) as sess, sess.begin():
+                bind_tenant(sess, tenant_id)
+                tenant = sess.get(Tenant, tenant_id, with_for_update=True)
+                if tenant is None or tenant.status != "closing":
+                    continue
+                removed = purge_clinic(sess, keys, tenant, actor="tenants purge-due")
+                slug = tenant.slug
+            click.echo(f"Clinic {slug} deleted: {removed} rows removed, transit key destroyed.")
+    finally:
+        engine.dispose()
+    click.echo(f"{len(due)} clinic(s) due.")

@@ -39,7 +39,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from saas import db
 from saas.models import Tenant
 from saas.web import ANY, PLATFORM, UNRESOLVED, host_of
-from tenants.status import REACHABLE, READ_ONLY_ALLOWED, READ_ONLY_ALLOWED_PATHS, is_read_only
+from tenants.status import (
+    CLOSING_ALLOWED,
+    REACHABLE,
+    READ_ONLY_ALLOWED,
+    READ_ONLY_ALLOWED_PATHS,
+    is_read_only,
+    staff_only,
+)
 
 HOST_RE = re.compile(r"^(?=.{1,253}(?::|$))[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$")
 
@@ -129,6 +136,18 @@ def _tenant_for(host: str, base: str) -> Tenant | None:
     return tenant
 
 
+def _staff_request(is_api: bool) -> bool:
+    """A staff request: what stays open while the clinic is closing.
+
+    The console, staff sign-in and password reset, and the brand's stylesheet and logo the
+    console shows.
+    """
+    if is_api:
+        return False
+    endpoint = request.endpoint or ""
+    return request.path.startswith("/console") or endpoint.startswith(("auth.", "brand."))
+
+
 def resolve_tenant() -> None:
     """``before_request``: set ``g.tenant`` and bind it to the database session."""
     g.tenant = None
@@ -154,14 +173,20 @@ def resolve_tenant() -> None:
     if where == PLATFORM:
         db.bind_tenant(db.session, None)
         abort(404)
-    if tenant.status not in REACHABLE:
+    if staff_only(tenant) and not _staff_request(is_api):
+        db.bind_tenant(db.session, None)  # closing: the portal is offline, data intact
+        if is_api:
+            api_abort(403, message="This clinic is unavailable.")
+        abort(current_app.make_response((render_template("closing.html", tenant=tenant), 403)))
+    if tenant.status not in REACHABLE and not staff_only(tenant):
         db.bind_tenant(db.session, None)
         if is_api:
             api_abort(403, message="This clinic is unavailable.")
         abort(current_app.make_response((render_template("unavailable.html", tenant=tenant), 403)))
     g.tenant = tenant
     writes = request.method not in ("GET", "HEAD", "OPTIONS")
-    if is_read_only(tenant) and writes and request.endpoint not in READ_ONLY_ALLOWED:
+    allowed = CLOSING_ALLOWED if staff_only(tenant) else READ_ONLY_ALLOWED
+    if is_read_only(tenant) and writes and request.endpoint not in allowed:
         if request.path not in READ_ONLY_ALLOWED_PATHS:
             # suspended: everything can be read, nothing changed; no data is lost
             if is_api:

@@ -52,11 +52,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 #: Requests that still write while a clinic is read-only: staff signing in and out.
 READ_ONLY_ALLOWED = frozenset({"auth.login", "auth.mfa", "auth.logout", "auth.enrol"})
 READ_ONLY_ALLOWED_PATHS = frozenset({"/api/v1/auth/token"})
+#: While ``closing``: the owner may still export patients' data and cancel the deletion.
+CLOSING_ALLOWED = READ_ONLY_ALLOWED | frozenset(
+    {"patients.request_export", "console.cancel_deletion"}
+)
 
 
 def is_read_only(tenant: Tenant | None) -> bool:
-    """True when the clinic answers but nobody may change anything (``suspended``)."""
-    return tenant is not None and tenant.status in REACHABLE and tenant.status not in OPERATING
+    """True when the clinic answers but nobody may change anything (``suspended``, ``closing``)."""
+    return tenant is not None and tenant.status in (SUSPENDED, CLOSING)
+
+
+def staff_only(tenant: Tenant | None) -> bool:
+    """True when only the staff's console answers (``closing``: the portal is offline)."""
+    return tenant is not None and tenant.status == CLOSING
 
 
 def is_operating(tenant: Tenant) -> bool:

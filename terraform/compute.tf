@@ -74,6 +74,10 @@ locals {
       VAULT_ADMIN_TOKEN = aws_secretsmanager_secret.app["VAULT_ADMIN_TOKEN"].arn
       SMTP_URL          = aws_secretsmanager_secret.app["SMTP_URL"].arn
 
+      # the operator console (/ops): its own blind database role and Vault token
+      OPS_DATABASE_URL     = aws_secretsmanager_secret.app["OPS_DATABASE_URL"].arn
+      VAULT_OPERATOR_TOKEN = aws_secretsmanager_secret.app["VAULT_OPERATOR_TOKEN"].arn
+
       STRIPE_SECRET_KEY             = aws_secretsmanager_secret.app["STRIPE_SECRET_KEY"].arn
       STRIPE_WEBHOOK_SECRET         = aws_secretsmanager_secret.app["STRIPE_WEBHOOK_SECRET"].arn
       STRIPE_CONNECT_WEBHOOK_SECRET = aws_secretsmanager_secret.app["STRIPE_CONNECT_WEBHOOK_SECRET"].arn
@@ -81,6 +85,7 @@ locals {
     migrate = {
       DATABASE_URL     = aws_secretsmanager_secret.app["DATABASE_URL"].arn
       APP_DATABASE_URL = aws_secretsmanager_secret.app["APP_DATABASE_URL"].arn # for the one-time ALTER ROLE (README.md)
+      OPS_DATABASE_PASSWORD = aws_secretsmanager_secret.app["OPS_DATABASE_PASSWORD"].arn # 0020_operators sets similia_ops's password
     }
   }
 

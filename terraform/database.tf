@@ -57,6 +57,13 @@ resource "random_password" "db_app" {
   special = false
 }
 
+# The operator console's role (similia_ops, migration 0020_operators): its password is set by
+# the migration task from OPS_DATABASE_PASSWORD; the services connect with OPS_DATABASE_URL.
+resource "random_password" "db_ops" {
+  length  = 40
+  special = false
+}
+
 locals {
   db_name            = "similia"
   db_master_username = "similia_admin"

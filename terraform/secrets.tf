@@ -3,16 +3,22 @@
 # definition, an image or this code. All are encrypted with the KMS key.
 #
 # Generated here (values live in the encrypted remote state, see versions.tf):
-#   SECRET_KEY, DATABASE_URL, APP_DATABASE_URL, REDIS_URL
+#   SECRET_KEY, DATABASE_URL, APP_DATABASE_URL, OPS_DATABASE_URL (the operator console's
+#   role similia_ops: no SELECT on clinical tables), OPS_DATABASE_PASSWORD (its password, set
+#   by the migration task's ALTER ROLE), REDIS_URL
 # Put by an operator after the first apply (README.md), never through Terraform:
-#   VAULT_TOKEN, VAULT_ADMIN_TOKEN (see vault.md), SMTP_URL (the mail provider's credentials),
+#   VAULT_TOKEN, VAULT_ADMIN_TOKEN, VAULT_OPERATOR_TOKEN (the operator console's token, policy
+#   operator.hcl: no transit path; see vault.md), SMTP_URL (the mail provider's credentials),
 #   STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_CONNECT_WEBHOOK_SECRET (the Stripe
 #   dashboard's live key and the two webhook endpoints' signing secrets)
 
 locals {
-  generated_secret_names = ["SECRET_KEY", "DATABASE_URL", "APP_DATABASE_URL", "REDIS_URL"]
+  generated_secret_names = [
+    "SECRET_KEY", "DATABASE_URL", "APP_DATABASE_URL", "OPS_DATABASE_URL", "OPS_DATABASE_PASSWORD",
+    "REDIS_URL",
+  ]
   operator_secret_names = [
-    "VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "SMTP_URL",
+    "VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "VAULT_OPERATOR_TOKEN", "SMTP_URL",
     "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET",
   ]
 
@@ -20,6 +26,8 @@ locals {
     SECRET_KEY       = random_password.secret_key.result
     DATABASE_URL     = "postgresql+psycopg://${local.db_master_username}:${random_password.db_master.result}@${local.db_url_base}"
     APP_DATABASE_URL = "postgresql+psycopg://similia_app:${random_password.db_app.result}@${local.db_url_base}"
+    OPS_DATABASE_URL = "postgresql+psycopg://similia_ops:${random_password.db_ops.result}@${local.db_url_base}"
+    OPS_DATABASE_PASSWORD = random_password.db_ops.result
     REDIS_URL        = "rediss://:${random_password.redis_auth.result}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379/0"
   }
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
+from wtforms import DateField, EmailField, PasswordField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -113,3 +113,38 @@ class AuditFilterForm(FlaskForm):
     action = SelectField("What", choices=[], default="")
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+
+class SupportAccessForm(FlaskForm):
+    """How long Similia support may look at the clinic's console information."""
+
+    hours = RadioField(
+        "How long",
+        choices=[
+            SelectChoice("1", "1 hour"),
+            SelectChoice("4", "4 hours"),
+            SelectChoice("24", "24 hours"),
+        ],
+        default="1",
+        validators=[DataRequired(message="Choose how long.")],
+        description="You can end it earlier at any time.",
+    )
+
+
+class CloseClinicForm(FlaskForm):
+    """Ask for the clinic's deletion: the owner confirms with password and a fresh code."""
+
+    reason = StringField(
+        "Why are you closing the clinic?",
+        validators=[DataRequired(message="Enter the reason."), Length(max=500)],
+    )
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(message="Enter your password."), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(message="Enter the code."), Length(min=6, max=7)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )

@@ -57,3 +57,13 @@ class TrialForm(FlaskForm):
         validators=[DataRequired(message="Enter the reason."), Length(max=500)],
         description="Kept in both audit logs.",
     )
+
+
+class CloseForm(FlaskForm):
+    """Close a clinic whose contract ended (grace period, then deletion)."""
+
+    reason = TextAreaField(
+        "Why is the clinic closing?",
+        validators=[DataRequired(message="Enter why the clinic is closing."), Length(max=500)],
+        description="The clinic's owner receives this by email; it is kept in both audit logs.",
+    )

@@ -29,6 +29,14 @@ class Usage:
     last_activity: dt.datetime | None = None
     #: When the figures were counted (None: not counted yet).
     counted_at: dt.datetime | None = None
+    storage_bytes: int = 0
+    messages_failed: int = 0
+    messages_dead: int = 0
+    oldest_pending_at: dt.datetime | None = None
+    #: The platform subscription's status (None: no subscription).
+    subscription_status: str | None = None
+    #: ``none``, ``onboarding``, ``restricted`` or ``enabled`` (None: not counted yet).
+    connect_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,12 @@ def usage_of(sess: Session, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, Usag
             r.messages_month,
             r.last_activity,
             r.counted_at,
+            r.storage_bytes,
+            r.messages_failed,
+            r.messages_dead,
+            r.oldest_pending_at,
+            r.subscription_status,
+            r.connect_state,
         )
         for r in rows
     }

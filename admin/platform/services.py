@@ -11,7 +11,8 @@ Decisions:
 - A trial is extended by whole days from its end (or from now, when it already ended);
   only a ``trialing`` clinic has a trial to extend.
 - Who may do what is one table (:data:`PERMISSIONS`): support staff look and extend trials;
-  only admins suspend and reactivate.
+  only admins suspend and reactivate. Both see a clinic under its owner's support grant and
+  help a locked-out owner (:mod:`admin.platform.support`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tenants.view": frozenset({"support", "admin"}),
     "tenants.trial": frozenset({"support", "admin"}),
     "tenants.status": frozenset({"admin"}),
+    "tenants.delete": frozenset({"admin"}),
+    "tenants.support": frozenset({"support", "admin"}),
+    "tenants.owner_help": frozenset({"support", "admin"}),
 }
 MAX_TRIAL_DAYS = 90
 MAX_REASON = 500

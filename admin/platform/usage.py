@@ -6,7 +6,10 @@ worker), one clinic bound at a time under RLS, and stored as numbers in ``clinic
 (``workers.platform.refresh_clinic_usage``); the console shows when they were counted.
 
 Figures: active practitioners, patients, appointments starting this calendar month (UTC),
-messages written this month (outbox rows that are not jobs), last audited activity.
+messages written this month (outbox rows that are not jobs), last audited activity,
+storage (bytes of attachments), messages failed (awaiting a retry) and dead, when the
+oldest message still to deliver was written, the subscription's status and the Connect
+account's state (``none``, ``onboarding``, ``restricted``, ``enabled``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -68,6 +71,36 @@ def count_usage(sess: Session, tenant_id: uuid.UUID, *, now: dt.datetime | None 
         "last_activity": sess.scalar(
             select(func.max(AuditEntry.created_at)).where(AuditEntry.tenant_id == tenant_id)
         ),
+        **_operations(sess, tenant_id),
+    }
+
+
+_OPERATIONS = text(
+    """
+    SELECT
+      (SELECT coalesce(sum(size_bytes), 0) FROM patient_attachments WHERE tenant_id = :t),
+      (SELECT count(*) FROM outbox WHERE tenant_id = :t AND state = 'failed'),
+      (SELECT count(*) FROM outbox WHERE tenant_id = :t AND state = 'dead'),
+      (SELECT min(created_at) FROM outbox
+        WHERE tenant_id = :t AND state IN ('queued', 'sending', 'failed')),
+      (SELECT status FROM clinic_subscriptions WHERE tenant_id = :t),
+      (SELECT CASE WHEN charges_enabled AND payouts_enabled THEN 'enabled'
+                   WHEN details_submitted THEN 'restricted' ELSE 'onboarding' END
+         FROM connect_accounts WHERE tenant_id = :t)
+    """
+)
+
+
+def _operations(sess: Session, tenant_id: uuid.UUID) -> dict:
+    """Storage, message health and billing states (one round trip)."""
+    row = sess.execute(_OPERATIONS, {"t": tenant_id}).one()
+    return {
+        "storage_bytes": int(row[0]),
+        "messages_failed": row[1],
+        "messages_dead": row[2],
+        "oldest_pending_at": row[3],
+        "subscription_status": row[4],
+        "connect_state": row[5] or "none",
     }
 
 

@@ -25,15 +25,16 @@ from flask import (
 
 from saas import db
 from saas.errors import form_errors
-from saas.exceptions import DomainError
+from saas.exceptions import DomainError, Forbidden
 from saas.extensions import limiter
 from saas.models import Operator
 from saas.web import PLATFORM, serve_on
+from tenants import closing
 from tenants.status import STATUSES
 
-from . import TEMPLATES, audit, health, queries, services
+from . import TEMPLATES, audit, health, queries, services, support
 from .auth import OperatorAuthError, authenticate, second_factor
-from .forms import CodeForm, ReasonForm, SignInForm, TrialForm
+from .forms import CloseForm, CodeForm, ReasonForm, SignInForm, TrialForm
 
 bp = Blueprint("operator", __name__, url_prefix="/ops", template_folder=TEMPLATES)
 serve_on(bp, PLATFORM)
@@ -174,7 +175,9 @@ def _tenant_or_404(tenant_id: uuid.UUID):
     return tenant
 
 
-def _tenant_page(tenant, *, reason_form=None, trial_form=None, message=None, status=200):
+def _tenant_page(
+    tenant, *, reason_form=None, trial_form=None, close_form=None, message=None, status=200
+):
     usage = queries.usage_of(db.session, [tenant.id]).get(tenant.id, queries.Usage())
     return (
         render_template(
@@ -184,8 +187,12 @@ def _tenant_page(tenant, *, reason_form=None, trial_form=None, message=None, sta
             owners=services.owner_contacts(db.session, tenant),
             history=audit.entries_for_tenant(db.session, tenant.id),
             reason_form=reason_form or ReasonForm(),
+            close_form=close_form or CloseForm(prefix="close"),
             trial_form=trial_form or TrialForm(),
             message=message,
+            support_until=support.support_until(db.session, tenant),
+            owner_accounts=support.owner_accounts(db.session, tenant),
+            owner_invitations=support.open_owner_invitations(db.session, tenant),
         ),
         status,
     )
@@ -259,10 +266,65 @@ def audit_log():
 
 @bp.route("/health")
 def platform_health():
-    """Dependencies, queue depths and dead letters."""
+    """Dependencies, queues, outbox lag and failures, webhook backlog, clinics in trouble."""
     services.require(g.operator, "tenants.view")
     return render_template(
         "platform/health.html",
         checks=health.dependencies(db.session),
         queues=health.queue_depths(),
+        outbox=health.outbox_health(db.session),
+        webhooks=health.webhook_health(db.session),
+        trouble=health.clinics_with_errors(db.session),
     )
+
+
+@bp.route("/tenants/<uuid:tenant_id>/support")
+def support_page(tenant_id: uuid.UUID):
+    """The clinic's console information, while its owner allows support access."""
+    tenant = _tenant_or_404(tenant_id)
+    try:
+        view = support.support_view(db.session, g.operator, tenant)
+    except Forbidden as exc:
+        return render_template(
+            "platform/support_refused.html", tenant=tenant, message=str(exc)
+        ), 403
+    usage = queries.usage_of(db.session, [tenant.id]).get(tenant.id, queries.Usage())
+    return render_template("platform/support.html", tenant=tenant, view=view, usage=usage)
+
+
+@bp.route("/tenants/<uuid:tenant_id>/owner-help/reset/<uuid:user_id>", methods=["POST"])
+def owner_reset(tenant_id: uuid.UUID, user_id: uuid.UUID):
+    """Email an owner a password reset link."""
+    services.require(g.operator, "tenants.owner_help")
+    tenant = _tenant_or_404(tenant_id)
+    email = support.start_owner_reset(db.session, g.operator, tenant, user_id)
+    flash(f"A password reset link was emailed to {email}.", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))
+
+
+@bp.route("/tenants/<uuid:tenant_id>/owner-help/invitation/<uuid:invitation_id>", methods=["POST"])
+def owner_invitation(tenant_id: uuid.UUID, invitation_id: uuid.UUID):
+    """Email an invited owner a fresh invitation link."""
+    services.require(g.operator, "tenants.owner_help")
+    tenant = _tenant_or_404(tenant_id)
+    email = support.resend_owner_invitation(db.session, g.operator, tenant, invitation_id)
+    flash(f"A new invitation link was emailed to {email}.", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))
+
+
+@bp.route("/tenants/<uuid:tenant_id>/close", methods=["POST"])
+def close_clinic(tenant_id: uuid.UUID):
+    """Start a terminated clinic's grace period before deletion (operator admins)."""
+    services.require(g.operator, "tenants.delete")
+    tenant = _tenant_or_404(tenant_id)
+    form = CloseForm(prefix="close")
+    if not form.validate_on_submit():
+        return _tenant_page(tenant, close_form=form, status=422)
+    try:
+        end = closing.request_deletion(
+            db.session, tenant, services.actor_of(g.operator), form.reason.data
+        )
+    except DomainError as exc:
+        return _tenant_page(tenant, close_form=form, message=form_errors(form, exc), status=409)
+    flash(f"{tenant.name} is closing; it will be deleted on {end:%d %B %Y} (UTC).", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))

@@ -4,7 +4,7 @@ from .audit import AuditEntry, OutboxMessage
 from .base import Base, TenantScoped, utcnow
 from .operator import OPERATOR_ROLES, ClinicUsage, Operator, PlatformAuditEntry
 from .patient import SEALED_PATIENT_FIELDS, Patient, PatientRecoveryCode, PatientToken
-from .tenant import ClinicLogo, Tenant, TenantDataKey
+from .tenant import ClinicLogo, SupportGrant, Tenant, TenantDataKey
 from .user import ROLES, ApiToken, Invitation, PasswordReset, RecoveryCode, User
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "PatientToken",
     "PlatformAuditEntry",
     "SEALED_PATIENT_FIELDS",
+    "SupportGrant",
     "RecoveryCode",
     "Tenant",
     "TenantDataKey",

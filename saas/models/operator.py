@@ -91,6 +91,16 @@ class ClinicUsage(Base):
     appointments_month: Mapped[int] = mapped_column(BigInteger, default=0)
     messages_month: Mapped[int] = mapped_column(BigInteger, default=0)
     last_activity: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Bytes of the clinic's attachments (sizes only; the files stay sealed).
+    storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Messages waiting for a retry, and given up after the last attempt.
+    messages_failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    messages_dead: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: When the oldest message still to be delivered was written (None: none pending).
+    oldest_pending_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The platform subscription's status and the Connect account's state (None: none).
+    subscription_status: Mapped[str | None] = mapped_column(String(24))
+    connect_state: Mapped[str | None] = mapped_column(String(24))
     counted_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow
     )

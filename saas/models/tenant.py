@@ -6,7 +6,16 @@ import base64
 import datetime as dt
 import uuid
 
-from sqlalchemy import CHAR, DateTime, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    CHAR,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +40,8 @@ class Tenant(Base):
     settings: Mapped[dict] = mapped_column(JSONB, default=dict)
     #: When the free trial ends (``trialing`` clinics; an operator may extend it).
     trial_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When a ``closing`` clinic is deleted for good (end of its grace period).
+    delete_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Current data-key version (see TenantDataKey).
     dek_version: Mapped[int] = mapped_column(Integer, default=1)
     #: when the clinic's next outbox message falls due (NULL: none); read by the sweep
@@ -80,3 +91,32 @@ class ClinicLogo(TenantScoped, Base):
     def data(self) -> bytes:
         """The image bytes."""
         return base64.b64decode(self.data_b64)
+
+
+class SupportGrant(TenantScoped, Base):
+    """An owner's consent that Similia support may look at the clinic's console information.
+
+    Active while ``revoked_at`` is NULL and ``expires_at`` is after the *database's* clock
+    (:mod:`tenants.support_access`); never includes clinical content.
+    """
+
+    __tablename__ = "support_grants"
+    __table_args__ = (
+        tenant_fk("support_grants"),
+        ForeignKeyConstraint(
+            ["tenant_id", "granted_by"],
+            ["users.tenant_id", "users.id"],
+            name="support_grants_tenant_id_granted_by_fkey",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "revoked_by"],
+            ["users.tenant_id", "users.id"],
+            name="support_grants_tenant_id_revoked_by_fkey",
+        ),
+    )
+
+    granted_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    hours: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

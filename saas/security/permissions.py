@@ -21,6 +21,8 @@ ALL = frozenset(
         "reports.view",
         "settings.manage",
         "billing.manage",
+        "support.grant",
+        "clinic.close",
         "practice.manage",
         "schedule.view",
         "appointments.manage",
@@ -37,10 +39,18 @@ ALL = frozenset(
 # records.export / patients.erase (GDPR requests) are owner/admin duties; reading clinical
 # content on top of the coarse clinical.* permissions is decided per clinic by
 # saas.records.policy (admins have no clinical access unless the owner grants it). A legal
-# hold (which stops erasure) is placed and released by owners only.
+# hold (which stops erasure) is placed and released by owners only, and only owners let
+# Similia support look at the clinic (support.grant) or close it (clinic.close).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": ALL,
-    "admin": ALL - {"billing.manage", "staff.manage_owners", "patients.legal_hold"},
+    "admin": ALL
+    - {
+        "billing.manage",
+        "staff.manage_owners",
+        "patients.legal_hold",
+        "support.grant",
+        "clinic.close",
+    },
     "practitioner": frozenset(
         {
             "console.view",

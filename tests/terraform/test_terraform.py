@@ -29,10 +29,15 @@ SECRET_ENV = {
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_CONNECT_WEBHOOK_SECRET",
+    "OPS_DATABASE_URL",
+    "VAULT_OPERATOR_TOKEN",
 }
+#: Secrets only the migration task holds (never the services).
+MIGRATE_ONLY_SECRETS = {"DATABASE_URL", "OPS_DATABASE_PASSWORD"}
 #: README configuration rows that production deliberately does not set.
 NOT_SET_IN_PRODUCTION = {
     "APP_DATABASE_PASSWORD": "APP_DATABASE_URL is set in full instead",
+    "OPS_DATABASE_PASSWORD": "OPS_DATABASE_URL is set in full; the migration task sets the role's password",
     "SIMILIA_REQUIRE_BROWSER": "test-suite switch",
     "VAULT_SHREDDER_TOKEN": "operator tooling only (saas tenants delete), never the services",
     "STRIPE_API_BASE": "points the stripe library at the local test server; production uses Stripe",
@@ -448,7 +453,8 @@ def test_secrets_reach_containers_only_from_secrets_manager():
     declared = set(local_values()["generated_secret_names"]) | set(
         local_values()["operator_secret_names"]
     )
-    assert declared == SECRET_ENV
+    assert declared == SECRET_ENV | MIGRATE_ONLY_SECRETS
+    assert not MIGRATE_ONLY_SECRETS - {"DATABASE_URL"} & set(secret_sets["runtime"])
     assert resource("aws_secretsmanager_secret", "app")["for_each"] == (
         "${toset(concat(local.generated_secret_names, local.operator_secret_names))}"
     )

@@ -30,11 +30,13 @@ from admin.clinic import TEMPLATES
 from admin.clinic.appointments.views import appointments_on_day_in_tenant, clinic_today
 from admin.clinic.forms import (
     AuditFilterForm,
+    CloseClinicForm,
     InviteForm,
     PasswordChangeForm,
     PlainForm,
     ReauthForm,
     RoleForm,
+    SupportAccessForm,
 )
 from admin.clinic.reports import history
 from saas import audit, db
@@ -46,6 +48,7 @@ from saas.models import User
 from saas.scheduling.models import Practitioner
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
+from tenants import closing, support_access
 from tenants.onboarding import practice_readiness
 
 from . import sessions as own_sessions
@@ -407,3 +410,114 @@ def _audit_filters() -> tuple[AuditFilterForm, history.Filters, bool]:
             filters.patients = history.patients_named(db.session, g.tenant, words)
         filters.before = seq_param("before")
     return form, filters, ok
+
+
+# -- support access (owner's consent) -----------------------------------------------------
+def _support_page(form=None, *, status=200):
+    return render_template(
+        "admin/support_access.html",
+        form=form or SupportAccessForm(),
+        button=PlainForm(),
+        active=support_access.active_grant(db.session, g.tenant.id),
+        grants=support_access.recent_grants(db.session, g.tenant.id),
+        zone=ZoneInfo(g.tenant.timezone),
+    ), status
+
+
+@bp.route("/support-access")
+@requires("support.grant")
+def support_access_page():
+    """Let Similia support look at the clinic's console information, for a while."""
+    return _support_page()
+
+
+@bp.route("/support-access", methods=["POST"])
+@requires("support.grant")
+def grant_support():
+    """Grant support access for 1, 4 or 24 hours."""
+    form = SupportAccessForm()
+    if not form.validate_on_submit():
+        return _support_page(form, status=422)
+    grant = support_access.grant_support_access(
+        db.session, g.tenant, current_user._get_current_object(), int(form.hours.data)
+    )
+    until = grant.expires_at.astimezone(ZoneInfo(g.tenant.timezone))
+    flash(f"Similia support may look until {until:%d %b %Y, %H:%M} ({until.tzinfo}).", "success")
+    return redirect(url_for("console.support_access_page"))
+
+
+@bp.route("/support-access/revoke", methods=["POST"])
+@requires("support.grant")
+def revoke_support():
+    """End support access now."""
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        support_access.revoke_support_access(
+            db.session, g.tenant, current_user._get_current_object()
+        )
+    except DomainError as exc:
+        flash(refused(exc), "error")
+    else:
+        flash("Support access ended.", "success")
+    return redirect(url_for("console.support_access_page"))
+
+
+@bp.app_template_global("support_access_until")
+def support_access_until():
+    """When the clinic's support access ends (clinic's zone), or None: for the banner."""
+    tenant = g.get("tenant")
+    if tenant is None or not current_user.is_authenticated:
+        return None
+    grant = support_access.active_grant(db.session, tenant.id)
+    return grant.expires_at.astimezone(ZoneInfo(tenant.timezone)) if grant else None
+
+
+# -- closing the clinic (owner) -------------------------------------------------------------
+def _closing_page(form=None, *, summary=None, status=200):
+    return render_template(
+        "admin/closing.html",
+        form=form or CloseClinicForm(),
+        button=PlainForm(),
+        grace_days=closing.GRACE.days,
+        summary=summary,
+    ), status
+
+
+@bp.route("/closing")
+@requires("clinic.close")
+def closing_page():
+    """Close the clinic: a grace period, then deletion for good; or cancel it."""
+    return _closing_page()
+
+
+@bp.route("/closing", methods=["POST"])
+@limiter.limit("10/hour;5/minute")
+@requires("clinic.close")
+def request_deletion():
+    """The owner asks for the clinic's deletion (password and code again)."""
+    form = CloseClinicForm()
+    if not form.validate_on_submit():
+        return _closing_page(form, status=422)
+    user = current_user._get_current_object()
+    try:
+        closing.confirm_owner(db.session, user, form.password.data, form.code.data)
+        end = closing.request_deletion(db.session, g.tenant, user, form.reason.data)
+    except DomainError as exc:
+        db.keep_on_error()  # a used code stays used
+        form.password.data = form.code.data = ""
+        summary = form_errors(form, exc)
+        return _closing_page(form, summary=summary, status=status_of(exc))
+    flash(f"{g.tenant.name} will be deleted on {end:%d %B %Y} (UTC).", "success")
+    return redirect(url_for("console.closing_page"))
+
+
+@bp.route("/closing/cancel", methods=["POST"])
+@requires("clinic.close")
+def cancel_deletion():
+    """The owner keeps the clinic after all."""
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    closing.cancel_deletion(db.session, g.tenant, current_user._get_current_object())
+    flash("The deletion is cancelled: your clinic works as before.", "success")
+    return redirect(url_for("console.closing_page"))

@@ -23,6 +23,31 @@ ALLOWED_COLUMNS = {
     "users": {"tenant_id", "id", "email", "name", "role", "is_active"},  # reach the owner
     "audit_log": {"tenant_id", "seq", "hash"},  # append to the clinic's chain (audit_head)
     "schedule_versions": {"tenant_id", "config", "bookings"},  # bind_clinic()
+    # message states under the owner's support grant (restrictive policy), never payload
+    "outbox": {
+        "tenant_id",
+        "id",
+        "topic",
+        "state",
+        "attempts",
+        "created_at",
+        "dispatched_at",
+        "next_attempt_at",
+        "skip_reason",
+    },
+    # resend an owner's invitation
+    "invitations": {"tenant_id", "id", "email", "name", "role", "expires_at", "accepted_at"},
+    # the owner's consent itself
+    "support_grants": {
+        "tenant_id",
+        "id",
+        "granted_by",
+        "hours",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+    },
 }
 
 
