@@ -68,8 +68,10 @@ BACKOFF_CAP = 3600.0
 CLOCK_SLACK = dt.timedelta(seconds=5)
 #: states the relay still has to work on (the partial index ``ix_outbox_due``)
 PENDING = outbox.PENDING_STATES
-#: clinic states whose messages are sent (``tenants.status.OPERATING``)
-OPERATING = ("trialing", "active", "past_due")
+#: clinic states whose due messages the sweep relays: every state but ``deleted``. A
+#: suspended or closing clinic still owes its people their messages (a cancellation, the
+#: closing notice, an export link); what may be *written* is decided by the clinic's state.
+SENDING = ("trialing", "active", "past_due", "suspended", "closing")
 #: clinics one sweep relays at most (the rest, oldest due first, in the next sweep)
 SWEEP_LIMIT = 5000
 
@@ -306,7 +308,7 @@ def due_clinics(limit: int = SWEEP_LIMIT) -> list[str]:
             .where(
                 Tenant.outbox_due_at.is_not(None),
                 Tenant.outbox_due_at <= func.now() + CLOCK_SLACK,
-                Tenant.status.in_(OPERATING),
+                Tenant.status.in_(SENDING),
             )
             .order_by(Tenant.outbox_due_at)
             .limit(limit)
