@@ -11,7 +11,7 @@ from flask import Flask, g, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import apispec_names, db, errors, inputs
+from . import apispec_names, db, errors, inputs, reqstats
 from .apispec_names import marshmallow_plugin
 from .config import Config
 from .extensions import csrf, limiter, login_manager
@@ -178,6 +178,9 @@ def create_app(config: Config | None = None) -> Flask:
         csrf.exempt(blp)  # bearer tokens, never cookies
         api.register_blueprint(blp)
 
+    stats = reqstats.Recorder(app.extensions["similia.redis"])
+    app.extensions["similia.reqstats"] = stats
+
     @app.before_request
     def _request_context():
         incoming = request.headers.get("X-Request-Id", "")
@@ -222,11 +225,16 @@ def create_app(config: Config | None = None) -> Flask:
                 f"frame-ancestors 'none'; form-action {form_action}",
             )
         if "started" in g and request.blueprint != "ops":
+            ms = (time.perf_counter() - g.started) * 1000
             access_log.info(
-                "request",
-                method=request.method,
-                status=response.status_code,
-                ms=round((time.perf_counter() - g.started) * 1000, 1),
+                "request", method=request.method, status=response.status_code, ms=round(ms, 1)
+            )
+            tenant = g.get("tenant")  # health checks (blueprint "ops") are not counted
+            stats.record(
+                str(tenant.id) if tenant is not None else "platform",
+                f"{request.method} {request.endpoint or '(no route)'}",
+                response.status_code,
+                ms,
             )
         return response
 

@@ -146,3 +146,51 @@ def clinics_with_errors(sess: Session, limit: int = 20) -> list:
             .limit(limit)
         ).all()
     )
+
+
+@dataclass(frozen=True)
+class ClinicErrors:
+    """One clinic's requests and server errors in the last hour."""
+
+    id: str
+    name: str
+    slug: str
+    requests: int
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        """Share of answers that were server errors."""
+        return self.errors / self.requests if self.requests else 0.0
+
+
+def request_figures(sess: Session, limit: int = 20) -> tuple[list[ClinicErrors], list[dict]]:
+    """Error rate per clinic (with errors first) and the slowest endpoints, last hour.
+
+    From :mod:`saas.reqstats` (counted by every web process, summed in Redis); the clinics'
+    names come from ``tenants`` (which the operator role reads).
+    """
+    import uuid as _uuid
+
+    from saas import reqstats
+    from saas.models import Tenant
+
+    try:
+        counts = reqstats.window(current_app.extensions["similia.redis"])
+    except Exception:  # noqa: BLE001 - Redis down is shown under dependencies
+        return [], []
+    rows = reqstats.clinic_errors(counts)[:limit]
+    ids = []
+    for key, _, _ in rows:
+        try:
+            ids.append(_uuid.UUID(key))
+        except ValueError:
+            pass
+    names = {"platform": ("Platform host", "")}
+    if ids:
+        found = sess.execute(select(Tenant.id, Tenant.name, Tenant.slug).where(Tenant.id.in_(ids)))
+        names.update({str(i): (name, slug) for i, name, slug in found})
+    clinics = [
+        ClinicErrors(key, *names.get(key, ("(deleted clinic)", "")), n, e) for key, n, e in rows
+    ]
+    return clinics, reqstats.slowest_endpoints(counts)

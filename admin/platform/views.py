@@ -275,6 +275,7 @@ def platform_health():
         outbox=health.outbox_health(db.session),
         webhooks=health.webhook_health(db.session),
         trouble=health.clinics_with_errors(db.session),
+        figures=health.request_figures(db.session),
     )
 
 

@@ -100,3 +100,65 @@ def test_list_and_page_show_storage_plan_and_connect_state(app, ops, make_clinic
     assert "2.0 kB" in page and 'data-connect>enabled<' in page
     other_page = ops.text(f"/ops/tenants/{other.id}")
     assert "0 Bytes" in other_page and "Not connected" in other_page
+
+
+def test_health_shows_requests_and_server_errors_per_clinic_and_the_slowest_endpoints(
+    app, ops, make_clinic
+):
+    """Real requests on two clinics' hosts are counted per clinic and per endpoint.
+
+    The server errors come through the recorder the web app uses (no route of ours fails on
+    purpose); requests, latency and the page are the real ones.
+    """
+    from tests.client import new_client
+
+    busy, quiet = make_clinic(), make_clinic()
+    client = new_client(app)
+    for _ in range(3):
+        assert client.get("/", headers={"Host": busy.host}).status_code == 200
+    assert client.get("/no-such-page", headers={"Host": busy.host}).status_code == 404
+    assert client.get("/", headers={"Host": quiet.host}).status_code == 200
+    stats = app.extensions["similia.reqstats"]
+    stats.record(str(busy.id), "GET front_page", 500, 6000.0)
+    stats.flush()
+
+    html = ops.text("/ops/health")
+    row = re.search(rf'data-errors="{busy.slug}">.*?</tr>', html, re.S).group(0)
+    requests, errors = (int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)[:2])
+    assert (requests, errors) == (5, 1)
+    assert "20.0 %" in row
+    quiet_row = re.search(rf'data-errors="{quiet.slug}">.*?</tr>', html, re.S).group(0)
+    assert re.findall(r'<td class="num">(\d+)</td>', quiet_row)[:2] == ["1", "0"]
+    # the busy clinic comes before the quiet one (errors first)
+    assert html.index(f'data-errors="{busy.slug}"') < html.index(f'data-errors="{quiet.slug}"')
+    assert 'data-endpoint="GET (no route)"' in html
+    endpoint = re.search(r'data-endpoint="GET front_page">.*?</tr>', html, re.S).group(0)
+    assert int(re.findall(r'<td class="num">(\d+)</td>', endpoint)[0]) >= 5
+
+
+def test_request_figures_p95_and_rates_from_latency_buckets(app):
+    """p95 is the first bucket bound that holds 95 % of answers; over 5 s reads as None."""
+    import time as _time
+
+    import redis as _redis
+
+    from saas import reqstats
+
+    r = _redis.Redis.from_url(app.config["SIMILIA"].redis_url)
+    rec = reqstats.Recorder(r, flush_seconds=3600)
+    name = f"GET probe.{uuid.uuid4().hex}"
+    for ms in [3.0] * 94 + [40.0] * 6:
+        rec.record("platform", name, 200, ms)
+    slow = f"GET slow.{uuid.uuid4().hex}"
+    rec.record("platform", slow, 503, 9000.0)
+    rec.flush()
+    counts = reqstats.window(r, now=_time.time())
+    rows = {e["endpoint"]: e for e in reqstats.slowest_endpoints(counts, limit=1000)}
+    assert rows[name]["requests"] == 100 and rows[name]["p95_ms"] == 50
+    assert rows[name]["errors"] == 0
+    assert rows[slow]["p95_ms"] is None and rows[slow]["errors"] == 1
+    # an hour later the buckets have left the window
+    assert name not in {
+        e["endpoint"]
+        for e in reqstats.slowest_endpoints(reqstats.window(r, now=_time.time() + 3700), 1000)
+    }
