@@ -87,6 +87,18 @@ locals {
       APP_DATABASE_URL = aws_secretsmanager_secret.app["APP_DATABASE_URL"].arn # for the one-time ALTER ROLE (README.md)
       OPS_DATABASE_PASSWORD = aws_secretsmanager_secret.app["OPS_DATABASE_PASSWORD"].arn # 0020_operators sets similia_ops's password
     }
+    # The daily purge of clinics whose closing grace period ended (tenants.closing): it
+    # deletes their rows on the owner connection and destroys their transit keys with the
+    # shredder token, which no long-running service ever holds.
+    purge = {
+      SECRET_KEY           = aws_secretsmanager_secret.app["SECRET_KEY"].arn
+      DATABASE_URL         = aws_secretsmanager_secret.app["DATABASE_URL"].arn
+      APP_DATABASE_URL     = aws_secretsmanager_secret.app["APP_DATABASE_URL"].arn
+      REDIS_URL            = aws_secretsmanager_secret.app["REDIS_URL"].arn
+      VAULT_TOKEN          = aws_secretsmanager_secret.app["VAULT_TOKEN"].arn
+      VAULT_SHREDDER_TOKEN = aws_secretsmanager_secret.app["VAULT_SHREDDER_TOKEN"].arn
+      SMTP_URL             = aws_secretsmanager_secret.app["SMTP_URL"].arn
+    }
   }
 
   tasks = {
@@ -116,6 +128,13 @@ locals {
       cpu        = 256
       memory     = 512
       secret_set = "runtime"
+      port       = null
+    }
+    purge = {
+      command    = ["saas", "tenants", "purge-due"]
+      cpu        = 256
+      memory     = 512
+      secret_set = "purge"
       port       = null
     }
     migrate = {
@@ -469,6 +488,90 @@ resource "aws_lb_listener" "http" {
       protocol    = "HTTPS"
       port        = "443"
       status_code = "HTTP_301"
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# The daily purge (saas tenants purge-due): EventBridge Scheduler starts the one-off purge
+# task once a day. A run that fails (Vault refusing, say) deletes nothing and the next day's
+# run repeats it (tenants.closing).
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "purge_schedule" {
+  name               = "${local.name}-purge-schedule"
+  description        = "EventBridge Scheduler starting the daily purge task"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "purge_schedule" {
+  statement {
+    sid       = "RunThePurgeTask"
+    actions   = ["ecs:RunTask"]
+    resources = [aws_ecs_task_definition.app["purge"].arn_without_revision]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [aws_ecs_cluster.main.arn]
+    }
+  }
+  statement {
+    sid       = "PassItsRoles"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.execution["purge"].arn, aws_iam_role.task.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "purge_schedule" {
+  name   = "run-purge-task"
+  role   = aws_iam_role.purge_schedule.id
+  policy = data.aws_iam_policy_document.purge_schedule.json
+}
+
+resource "aws_scheduler_schedule" "purge" {
+  name                         = "${local.name}-purge-due"
+  description                  = "Delete for good the clinics whose 30-day closing grace period ended"
+  schedule_expression          = var.purge_schedule
+  schedule_expression_timezone = "UTC"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_ecs_cluster.main.arn
+    role_arn = aws_iam_role.purge_schedule.arn
+
+    ecs_parameters {
+      task_definition_arn = aws_ecs_task_definition.app["purge"].arn_without_revision
+      launch_type         = "FARGATE"
+      platform_version    = "LATEST"
+      task_count          = 1
+
+      network_configuration {
+        subnets          = aws_subnet.private[*].id
+        security_groups  = [aws_security_group.task["purge"].id]
+        assign_public_ip = false
+      }
+    }
+
+    retry_policy {
+      maximum_retry_attempts = 2
     }
   }
 }

@@ -8,7 +8,8 @@
 #   by the migration task's ALTER ROLE), REDIS_URL
 # Put by an operator after the first apply (README.md), never through Terraform:
 #   VAULT_TOKEN, VAULT_ADMIN_TOKEN, VAULT_OPERATOR_TOKEN (the operator console's token, policy
-#   operator.hcl: no transit path; see vault.md), SMTP_URL (the mail provider's credentials),
+#   operator.hcl: no transit path; see vault.md), VAULT_SHREDDER_TOKEN (policy shredder.hcl,
+#   only for the daily purge task), SMTP_URL (the mail provider's credentials),
 #   STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_CONNECT_WEBHOOK_SECRET (the Stripe
 #   dashboard's live key and the two webhook endpoints' signing secrets)
 
@@ -18,7 +19,7 @@ locals {
     "REDIS_URL",
   ]
   operator_secret_names = [
-    "VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "VAULT_OPERATOR_TOKEN", "SMTP_URL",
+    "VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "VAULT_OPERATOR_TOKEN", "VAULT_SHREDDER_TOKEN", "SMTP_URL",
     "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET",
   ]
 

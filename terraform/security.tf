@@ -58,9 +58,10 @@ data "aws_iam_policy_document" "kms" {
 # ---------------------------------------------------------------------------------------------
 
 locals {
-  # Long-running services that talk to Redis and Vault; the migrate task only needs Postgres.
-  runtime_tasks = ["web", "worker", "scheduler"]
-  app_tasks     = ["web", "worker", "scheduler", "migrate"]
+  # Tasks that talk to Redis and Vault (the services and the daily purge); the migrate task
+  # only needs Postgres.
+  runtime_tasks = ["web", "worker", "scheduler", "purge"]
+  app_tasks     = ["web", "worker", "scheduler", "purge", "migrate"]
 }
 
 resource "aws_security_group" "alb" {
@@ -71,7 +72,7 @@ resource "aws_security_group" "alb" {
 }
 
 resource "aws_security_group" "task" {
-  #checkov:skip=CKV2_AWS_5:the migrate group is attached by aws ecs run-task (output migrate_run_task_command)
+  #checkov:skip=CKV2_AWS_5:the migrate and purge groups are attached by run-task (output migrate_run_task_command) and the purge schedule
   for_each    = toset(local.app_tasks)
   name        = "${local.name}-${each.key}"
   description = "ECS ${each.key} tasks"

@@ -203,3 +203,9 @@ variable "waf_rate_limit" {
   type        = number
   default     = 2000
 }
+
+variable "purge_schedule" {
+  description = "When the daily purge task (saas tenants purge-due) runs: an EventBridge Scheduler expression, in UTC."
+  type        = string
+  default     = "cron(30 3 * * ? *)"
+}

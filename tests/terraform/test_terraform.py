@@ -33,7 +33,7 @@ SECRET_ENV = {
     "VAULT_OPERATOR_TOKEN",
 }
 #: Secrets only the migration task holds (never the services).
-MIGRATE_ONLY_SECRETS = {"DATABASE_URL", "OPS_DATABASE_PASSWORD"}
+MIGRATE_ONLY_SECRETS = {"DATABASE_URL", "OPS_DATABASE_PASSWORD", "VAULT_SHREDDER_TOKEN"}
 #: README configuration rows that production deliberately does not set.
 NOT_SET_IN_PRODUCTION = {
     "APP_DATABASE_PASSWORD": "APP_DATABASE_URL is set in full instead",
@@ -42,7 +42,7 @@ NOT_SET_IN_PRODUCTION = {
     "VAULT_SHREDDER_TOKEN": "operator tooling only (saas tenants delete), never the services",
     "STRIPE_API_BASE": "points the stripe library at the local test server; production uses Stripe",
 }
-APP_TASKS = {"web", "worker", "scheduler", "migrate"}
+APP_TASKS = {"web", "worker", "scheduler", "purge", "migrate"}
 
 
 # --- loading --------------------------------------------------------------------------------------
@@ -397,6 +397,7 @@ def test_services_run_the_right_commands():
     assert tasks["worker"]["command"][:2] == ["dramatiq", "workers.tasks"]
     assert tasks["scheduler"]["command"] == ["python", "-m", "workers.scheduler"]
     assert tasks["migrate"]["command"] == ["saas", "db", "upgrade"]
+    assert tasks["purge"]["command"] == ["saas", "tenants", "purge-due"]
     definitions = resource("aws_ecs_task_definition", "app")
     assert definitions["for_each"] == "${local.tasks}"
     assert "command = each.value.command" in definitions["container_definitions"]
@@ -410,6 +411,42 @@ def test_services_run_the_right_commands():
         assert network["assign_public_ip"] is False
         assert network["subnets"] == "${aws_subnet.private[*].id}"
         assert network["security_groups"] == [f'${{aws_security_group.task["{name}"].id}}']
+
+
+def test_the_purge_runs_daily_with_the_shredder_token_that_no_service_holds():
+    """Closing clinics are deleted for good by a scheduled one-off task, not by a service."""
+    secret_sets = local_values()["secret_sets"]
+    purge = secret_sets["purge"]
+    assert "VAULT_SHREDDER_TOKEN" in purge
+    arn = re.compile(r'\$\{aws_secretsmanager_secret\.app\["([A-Z_]+)"\]\.arn\}')
+    assert arn.fullmatch(purge["DATABASE_URL"]).group(1) == "DATABASE_URL"  # owner: deletes rows
+    for name, secrets in secret_sets.items():
+        if name != "purge":
+            assert "VAULT_SHREDDER_TOKEN" not in secrets, name
+    schedule = resource("aws_scheduler_schedule", "purge")
+    assert schedule["schedule_expression"] == "${var.purge_schedule}"
+    assert re.fullmatch(r"cron\(\d+ \d+ \* \* \? \*\)", variables()["purge_schedule"]["default"])
+    target = one(schedule, "target")
+    params = one(target, "ecs_parameters")
+    assert params["task_definition_arn"] == (
+        '${aws_ecs_task_definition.app["purge"].arn_without_revision}'
+    )
+    assert params["task_count"] == 1
+    network = one(params, "network_configuration")
+    assert network["assign_public_ip"] is False
+    assert network["security_groups"] == ['${aws_security_group.task["purge"].id}']
+    # the schedule's role may start only that task and pass only its roles
+    policy = _blocks("data")["aws_iam_policy_document"]["purge_schedule"]
+    statements = {s["sid"]: s for s in policy["statement"]}
+    assert statements["RunThePurgeTask"]["actions"] == ["ecs:RunTask"]
+    assert statements["RunThePurgeTask"]["resources"] == [
+        '${aws_ecs_task_definition.app["purge"].arn_without_revision}'
+    ]
+    assert statements["PassItsRoles"]["resources"] == [
+        '${aws_iam_role.execution["purge"].arn}',
+        "${aws_iam_role.task.arn}",
+    ]
+    assert "purge" not in resources("aws_ecs_service")
 
 
 def test_exactly_one_scheduler():
