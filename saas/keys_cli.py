@@ -25,13 +25,13 @@ def keys() -> None:
 
 def _tenants(slug: str | None) -> list[Tenant]:
     with tenant_session(None) as sess:
-        q = select(Tenant).where(Tenant.status == "active")
+        q = select(Tenant).where(Tenant.status != "deleted")
         if slug:
             q = select(Tenant).where(Tenant.slug == slug)
         found = list(sess.scalars(q.order_by(Tenant.slug)))
     if slug and not found:
         raise click.ClickException(f"No clinic {slug!r}.")
-    if slug and found[0].status != "active":
+    if slug and found[0].status == "deleted":
         raise click.ClickException(f"Clinic {slug!r} is {found[0].status}.")
     return found
 

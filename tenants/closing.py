@@ -10,12 +10,12 @@ Decisions:
   (patients' data exports, the audit log CSV) and cancel; nothing is deleted. The owner
   may cancel at any time before the end: the clinic returns to ``trialing`` (trial time
   left) or ``active``.
-- After the grace period ``saas tenants purge-due`` (the daily ``purge`` task in production,
-  or an operator, on the migration connection ``DATABASE_URL``) deletes each due clinic for good: the
-  existing crypto-shredding (:func:`tenants.lifecycle.delete_clinic`: status ``deleted``,
-  Vault transit key destroyed) and then the clinic's rows in **every** table with a
-  ``tenant_id`` column, children first (the order comes from the catalog's foreign keys,
-  so a new table is covered without a code change). The ``tenants`` row stays as the
+- After the grace period ``saas tenants purge-due`` (the daily ``purge`` task in
+  production, or an operator, on the migration connection ``DATABASE_URL``) deletes each due
+  clinic for good: the existing crypto-shredding (:func:`tenants.lifecycle.delete_clinic`:
+  status ``deleted``, Vault transit key destroyed) and then the clinic's rows in **every**
+  table with a ``tenant_id`` column, children first (the order comes from the catalog's
+  foreign keys, so a new table is covered without a code change). The ``tenants`` row stays as the
   tombstone (status ``deleted``, settings and domain cleared) so the slug is not reused;
   the platform audit log keeps the fact (who asked, when, how many rows), never the data.
 - The Vault key is destroyed before the transaction commits: if Vault refuses, nothing is

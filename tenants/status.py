@@ -20,23 +20,21 @@ from sqlalchemy.orm import Session
 
 from saas import audit
 from saas.actors import Actor
+from saas.clinic_states import (  # noqa: F401 - the vocabulary, re-exported
+    ACTIVE,
+    CLOSING,
+    DELETED,
+    LIVE,
+    OPERATING,
+    PAST_DUE,
+    REACHABLE,
+    STATUSES,
+    SUSPENDED,
+    TRIALING,
+)
 from saas.db import bind_tenant
 from saas.exceptions import Conflict
 from saas.models import Tenant
-
-TRIALING = "trialing"
-ACTIVE = "active"
-PAST_DUE = "past_due"
-SUSPENDED = "suspended"
-CLOSING = "closing"
-DELETED = "deleted"
-
-STATUSES = (TRIALING, ACTIVE, PAST_DUE, SUSPENDED, CLOSING, DELETED)
-
-#: States in which patients can book and staff can write.
-OPERATING = frozenset({TRIALING, ACTIVE, PAST_DUE})
-#: States in which the clinic's host still answers (pages, sign-in, read-only console).
-REACHABLE = frozenset({TRIALING, ACTIVE, PAST_DUE, SUSPENDED})
 
 #: Allowed transitions (from → to). ``deleted`` is reached only through lifecycle.delete_clinic.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -54,7 +52,7 @@ READ_ONLY_ALLOWED = frozenset({"auth.login", "auth.mfa", "auth.logout", "auth.en
 READ_ONLY_ALLOWED_PATHS = frozenset({"/api/v1/auth/token"})
 #: While ``closing``: the owner may still export patients' data and cancel the deletion.
 CLOSING_ALLOWED = READ_ONLY_ALLOWED | frozenset(
-    {"patients.request_export", "console.cancel_deletion"}
+    {"patients.request_export", "console.cancel_deletion", "console.request_clinic_export"}
 )
 
 

@@ -11,6 +11,7 @@ from . import records
 
 JOBS = {
     "assemble_export": records.assemble_export,
+    "assemble_clinic_export": records.assemble_clinic_export,
     "reencrypt_tenant": records.reencrypt_tenant,
 }
 

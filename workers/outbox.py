@@ -42,7 +42,7 @@ import dramatiq
 from flask import current_app
 from sqlalchemy import func, select, text
 
-from saas import outbox, queue
+from saas import clinic_states, outbox, queue
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
 from saas.mail import send_email
@@ -71,7 +71,7 @@ PENDING = outbox.PENDING_STATES
 #: clinic states whose due messages the sweep relays: every state but ``deleted``. A
 #: suspended or closing clinic still owes its people their messages (a cancellation, the
 #: closing notice, an export link); what may be *written* is decided by the clinic's state.
-SENDING = ("trialing", "active", "past_due", "suspended", "closing")
+SENDING = clinic_states.LIVE
 #: clinics one sweep relays at most (the rest, oldest due first, in the next sweep)
 SWEEP_LIMIT = 5000
 

@@ -14,6 +14,7 @@ import uuid
 import dramatiq
 from sqlalchemy import select
 
+from saas import clinic_states as clinic_status
 from saas.db import tenant_session
 from saas.models import Tenant
 from saas.scheduling.reminders import plan_reminders
@@ -46,8 +47,10 @@ def plan_reminders_for_tenant(tenant_id: str) -> None:
 @dramatiq.actor(queue_name="scheduling", max_retries=0)
 @in_app
 def sweep_reminders() -> None:
-    """Enqueue reminder planning for every active clinic."""
+    """Enqueue reminder planning for every operating clinic (trialing, active, past due)."""
     with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
+        ids = list(
+            sess.scalars(select(Tenant.id).where(Tenant.status.in_(clinic_status.OPERATING)))
+        )
     for tenant_id in ids:
         plan_reminders_for_tenant.send(str(tenant_id))

@@ -14,6 +14,7 @@ import uuid
 import dramatiq
 from sqlalchemy import select
 
+from saas import clinic_states as clinic_status
 from saas.db import tenant_session
 from saas.models import Tenant
 from saas.scheduling.holds import expire_holds
@@ -28,7 +29,7 @@ def expire_tenant_holds(tenant_id: str) -> int:
     """Expire one clinic's lapsed holds; returns how many."""
     with tenant_session(tenant_id) as sess:
         tenant = sess.get(Tenant, uuid.UUID(str(tenant_id)))
-        if tenant is None or tenant.status != "active":
+        if tenant is None or tenant.status not in clinic_status.LIVE:
             return 0
         count = expire_holds(sess, tenant)
     if count:
@@ -46,8 +47,11 @@ def expire_holds_for_tenant(tenant_id: str) -> None:
 @dramatiq.actor(queue_name="scheduling", max_retries=0)
 @in_app
 def sweep_holds() -> None:
-    """Enqueue a hold sweep for every active clinic (run every minute by the scheduler)."""
+    """Enqueue a hold sweep for every clinic with data (run every minute by the scheduler).
+
+    A suspended or closing clinic's lapsed holds are released too (``status.LIVE``).
+    """
     with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
+        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status.in_(clinic_status.LIVE))))
     for tenant_id in ids:
         expire_holds_for_tenant.send(str(tenant_id))

@@ -131,6 +131,21 @@ class SupportAccessForm(FlaskForm):
     )
 
 
+class ClinicExportForm(FlaskForm):
+    """Ask for the export of the whole clinic: the owner confirms with password and a code."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(message="Enter your password."), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(message="Enter the code."), Length(min=6, max=7)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
 class CloseClinicForm(FlaskForm):
     """Ask for the clinic's deletion: the owner confirms with password and a fresh code."""
 

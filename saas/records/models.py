@@ -197,6 +197,23 @@ class RecordExport(TenantScoped, Base):
     downloaded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
+class ClinicExport(TenantScoped, Base):
+    """The owner's export of the whole clinic: worker-built, sealed, downloaded once."""
+
+    __tablename__ = "clinic_exports"
+    __table_args__ = (_by_staff("clinic_exports", "requested_by"),)
+
+    requested_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: The zip (sealed); wiped when downloaded or expired.
+    bundle: Mapped[bytes | None] = mapped_column("bundle_enc", LargeBinary, info={"sealed": True})
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    patients: Mapped[int | None] = mapped_column(Integer)
+    ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    downloaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class KeyRotation(TenantScoped, Base):
     """A data-key rotation (re-encryption progress) or a transit rewrap, for ``keys status``."""
 

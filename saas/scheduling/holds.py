@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from saas.actors import SYSTEM
+from saas.clinic_states import OPERATING
 from saas.models import Tenant, utcnow
 
 from .history import record_transition
@@ -88,11 +89,16 @@ def blocking_holds(practitioner_id, patient_id, occupied, start, end):
 
 
 def expire_holds(sess: Session, tenant: Tenant, *, now: dt.datetime | None = None) -> int:
-    """Sweep: expire every lapsed hold of a clinic and offer the freed time (worker)."""
+    """Sweep: expire every lapsed hold of a clinic and offer the freed time (worker).
+
+    The freed time goes to the waitlist only while patients can book (a suspended or
+    closing clinic's holds lapse, but nobody is invited to a paused portal).
+    """
     now = now or utcnow()
     expired = _expire(sess, tenant, true(), now)
-    for appt in expired:
-        offer_appointment_time(sess, tenant, appt, now=now)
+    if tenant.status in OPERATING:
+        for appt in expired:
+            offer_appointment_time(sess, tenant, appt, now=now)
     return len(expired)
 
 

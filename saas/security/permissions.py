@@ -23,6 +23,7 @@ ALL = frozenset(
         "billing.manage",
         "support.grant",
         "clinic.close",
+        "clinic.export",
         "practice.manage",
         "schedule.view",
         "appointments.manage",
@@ -40,7 +41,8 @@ ALL = frozenset(
 # content on top of the coarse clinical.* permissions is decided per clinic by
 # saas.records.policy (admins have no clinical access unless the owner grants it). A legal
 # hold (which stops erasure) is placed and released by owners only, and only owners let
-# Similia support look at the clinic (support.grant) or close it (clinic.close).
+# Similia support look at the clinic (support.grant), close it (clinic.close) or export all of
+# it at once (clinic.export: every clinical record in one file).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": ALL,
     "admin": ALL
@@ -50,6 +52,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "patients.legal_hold",
         "support.grant",
         "clinic.close",
+        "clinic.export",
     },
     "practitioner": frozenset(
         {

@@ -100,4 +100,10 @@ def test_owner_grants_operator_sees_owner_revokes_and_grant_expires(
     console.get_by_role("button", name="Close the clinic").click()
     expect(console.locator(".error-summary")).to_contain_text("Enter the reason")
     check(console, "console-closing-error")
+    # the whole clinic's export: its form and error summary
+    console.goto(live_server.url(clinic.slug, "/console/clinic-export"))
+    check(console, "console-clinic-export")
+    console.get_by_role("button", name="Prepare the export").click()
+    expect(console.locator(".error-summary")).to_contain_text("Enter your password")
+    check(console, "console-clinic-export-error")
     assert not problems, problems

@@ -220,3 +220,29 @@ def test_concurrent_downloads_of_one_export_yield_exactly_one_bundle(team, worke
     for t in threads:
         t.join()
     assert sorted(statuses) == [200, 410]
+
+
+def test_a_closing_clinics_owner_still_gets_patient_exports(app, team, worker, owner_dsn):
+    """During the grace period the export the closing page offers is really assembled."""
+    import psycopg
+
+    from tests.admin.clinic.console import Console
+
+    p, _ = _full_record(team)
+    owner = Console(app, team.clinic, "owner")
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE tenants SET status = 'closing', delete_after = now() + interval '30 days' "
+            "WHERE id = %s",
+            (team.clinic.id,),
+        )
+    page = f"/console/patients/{p['id']}"
+    r = owner.post(f"/console/patients/{p['id']}/export", {}, form_page=page)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    drain(worker, "records")
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("SET row_security = off")
+        rows = conn.execute(
+            "SELECT status FROM record_exports WHERE tenant_id = %s", (team.clinic.id,)
+        ).fetchall()
+    assert rows == [("ready",)]

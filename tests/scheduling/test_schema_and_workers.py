@@ -107,6 +107,8 @@ def test_hold_sweeper_actor(worker, make_practice, make_patient, sql):
         "'appointment.hold_expired'",
         p.clinic.id,
     ) == [("system",)]
+    # the sweep covers every clinic with data, not only "active" ones (a trial, a suspension)
+    sql("UPDATE tenants SET status = 'trialing' WHERE id = %s", other.clinic.id)
     sweep_holds.send()
     worker.broker.join("scheduling", timeout=20_000)
     assert sql("SELECT status FROM appointments WHERE id = %s", uuid.UUID(theirs["id"])) == [

@@ -20,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -30,6 +31,7 @@ from admin.clinic import TEMPLATES
 from admin.clinic.appointments.views import appointments_on_day_in_tenant, clinic_today
 from admin.clinic.forms import (
     AuditFilterForm,
+    ClinicExportForm,
     CloseClinicForm,
     InviteForm,
     PasswordChangeForm,
@@ -45,6 +47,7 @@ from saas.exceptions import DomainError
 from saas.extensions import limiter
 from saas.inputs import seq_param
 from saas.models import User
+from saas.records import clinic_export
 from saas.scheduling.models import Practitioner
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
@@ -521,3 +524,70 @@ def cancel_deletion():
     closing.cancel_deletion(db.session, g.tenant, current_user._get_current_object())
     flash("The deletion is cancelled: your clinic works as before.", "success")
     return redirect(url_for("console.closing_page"))
+
+
+# -- the whole clinic's export (owner) -----------------------------------------------------------
+def _export_page(form=None, *, summary=None, status=200):
+    export = clinic_export.latest(db.session, g.tenant)
+    return render_template(
+        "admin/clinic_export.html",
+        form=form or ClinicExportForm(),
+        export=export,
+        zone=ZoneInfo(g.tenant.timezone),
+        summary=summary,
+        ttl_days=clinic_export.EXPORT_TTL.days,
+    ), status
+
+
+@bp.route("/clinic-export")
+@requires("clinic.export")
+def clinic_export_page():
+    """Export the whole clinic: ask (password and code again), then download once."""
+    return _export_page()
+
+
+@bp.route("/clinic-export", methods=["POST"])
+@limiter.limit("10/hour;5/minute")
+@requires("clinic.export")
+def request_clinic_export():
+    """The owner asks for the export of the whole clinic."""
+    form = ClinicExportForm()
+    if not form.validate_on_submit():
+        return _export_page(form, status=422)
+    user = current_user._get_current_object()
+    try:
+        closing.confirm_owner(db.session, user, form.password.data, form.code.data)
+        clinic_export.request_clinic_export(db.session, g.tenant, user)
+    except DomainError as exc:
+        db.keep_on_error()  # a used code stays used
+        form.password.data = form.code.data = ""
+        summary = form_errors(form, exc)
+        return _export_page(form, summary=summary, status=status_of(exc))
+    flash(
+        "Export requested. It is prepared in the background; we email you when it is ready.",
+        "success",
+    )
+    return redirect(url_for("console.clinic_export_page"))
+
+
+@bp.route("/clinic-export/<uuid:export_id>/download")
+@requires("clinic.export")
+def download_clinic_export(export_id: uuid.UUID):
+    """Download the ready export (once; then it is destroyed)."""
+    export = clinic_export.access(db.session, g.tenant, export_id)
+    try:
+        data = clinic_export.download_clinic_export(
+            db.session, g.tenant, current_user._get_current_object(), export
+        )
+    except DomainError as exc:
+        if status_of(exc) == 404:
+            raise
+        flash(refused(exc), "error")
+        return redirect(url_for("console.clinic_export_page"))
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{g.tenant.slug}-export-{export.ready_at:%Y%m%d}.zip",
+        max_age=0,
+    )
