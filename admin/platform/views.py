@@ -188,7 +188,7 @@ def _tenant_page(
             history=audit.entries_for_tenant(db.session, tenant.id),
             reason_form=reason_form or ReasonForm(),
             close_form=close_form or CloseForm(prefix="close"),
-            trial_form=trial_form or TrialForm(),
+            trial_form=trial_form or TrialForm(prefix="trial"),
             message=message,
             support_until=support.support_until(db.session, tenant),
             owner_accounts=support.owner_accounts(db.session, tenant),
@@ -235,7 +235,7 @@ def extend_trial(tenant_id: uuid.UUID):
     """Extend a clinic's free trial."""
     services.require(g.operator, "tenants.trial")
     tenant = _tenant_or_404(tenant_id)
-    form = TrialForm()
+    form = TrialForm(prefix="trial")
     if not form.validate_on_submit():
         return _tenant_page(tenant, trial_form=form, status=422)
     try:

@@ -111,6 +111,33 @@ def test_operator_suspends_and_reactivates_a_clinic(
     console.reload()
     expect(console.locator("[data-paused]")).to_have_count(0)
 
+    # a clinic in its trial: the operator extends it by 10 days, with a reason
+    import psycopg
+
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        conn.execute("SET row_security = off")
+        conn.execute(
+            "UPDATE tenants SET status = 'trialing', trial_ends_at = now() + interval '2 days' "
+            "WHERE id = %s",
+            (clinic.id,),
+        )
+        (before,) = conn.execute(
+            "SELECT trial_ends_at FROM tenants WHERE id = %s", (clinic.id,)
+        ).fetchone()
+    ops.reload()
+    trial = ops.locator("form", has=ops.get_by_role("button", name="Extend trial"))
+    trial.get_by_label("Days to add").fill("10")
+    trial.get_by_label("Reason").fill("Onboarding took longer")
+    trial.get_by_role("button", name="Extend trial").click()
+    expect(ops.get_by_role("status").first).to_be_visible()
+    check(ops, "clinic-trial-extended")
+    with psycopg.connect(owner_dsn) as conn:
+        conn.execute("SET row_security = off")
+        (after,) = conn.execute(
+            "SELECT trial_ends_at FROM tenants WHERE id = %s", (clinic.id,)
+        ).fetchone()
+    assert (after - before).days == 10
+
     ops.get_by_role("link", name="Audit log").click()
     expect(ops.get_by_text("The chain is intact")).to_be_visible()
     check(ops, "audit")

@@ -237,7 +237,7 @@ def test_no_clinical_byte_reaches_any_ops_page(app, ops, make_clinic):
     for action, data in (
         ("suspend", {"reason": "check"}),
         ("reactivate", {"reason": "check"}),
-        ("trial", {"days": "3", "reason": "check"}),
+        ("trial", {"trial-days": "3", "trial-reason": "check"}),
     ):
         path = f"{page}/{action}"
         visit(path, ops.post(path, data, form_page=page, follow_redirects=True))

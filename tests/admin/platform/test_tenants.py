@@ -172,7 +172,7 @@ def test_extend_trial(app, ops, make_clinic, owner_dsn):
     """A trialing clinic's trial is extended by days; others have no trial to extend."""
     clinic = make_clinic()
     page = f"/ops/tenants/{clinic.id}"
-    r = ops.post(f"{page}/trial", {"days": "14", "reason": "Conference lead"}, form_page=page)
+    r = ops.post(f"{page}/trial", {"trial-days": "14", "trial-reason": "Conference lead"}, form_page=page)
     assert r.status_code == 409 and "Only a clinic in its free trial" in r.get_data(as_text=True)
     end = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     with psycopg.connect(owner_dsn) as conn:
@@ -180,9 +180,9 @@ def test_extend_trial(app, ops, make_clinic, owner_dsn):
             "UPDATE tenants SET status = 'trialing', trial_ends_at = %s WHERE id = %s",
             (end, clinic.id),
         )
-    r = ops.post(f"{page}/trial", {"days": "0", "reason": "x"}, form_page=page)
+    r = ops.post(f"{page}/trial", {"trial-days": "0", "trial-reason": "x"}, form_page=page)
     assert r.status_code == 422 and "from 1 to 90" in r.get_data(as_text=True)
-    r = ops.post(f"{page}/trial", {"days": "14", "reason": "Conference lead"}, form_page=page)
+    r = ops.post(f"{page}/trial", {"trial-days": "14", "trial-reason": "Conference lead"}, form_page=page)
     assert r.status_code == 302
     (new_end,) = _sql(owner_dsn, "SELECT trial_ends_at FROM tenants WHERE id = %s", (clinic.id,))[0]
     assert abs((new_end - end) - dt.timedelta(days=14)) < dt.timedelta(seconds=1)
