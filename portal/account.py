@@ -33,6 +33,7 @@ from saas.patients import (
 from saas.security import patient_totp
 from saas.web import safe_next
 
+from . import fmt
 from .blueprint import bp
 from .forms import (
     ActionForm,
@@ -133,7 +134,11 @@ def register():
     if form.validate_on_submit():
         try:
             register_patient(
-                db.session, g.tenant, full_name=form.full_name.data, email=form.email.data
+                db.session,
+                g.tenant,
+                full_name=form.full_name.data,
+                email=form.email.data,
+                language=fmt._lang(),
             )
         except Invalid as exc:
             message = errors.form_errors(form, exc)
@@ -227,7 +232,13 @@ def forgot():
             email = None  # nobody has this address: the same answer as for a stranger
         patient = get_patient_by_email_in_tenant(db.session, g.tenant, email) if email else None
         if patient is not None and patient.status == "active":
-            register_patient(db.session, g.tenant, full_name=patient.full_name, email=email)
+            register_patient(
+                db.session,
+                g.tenant,
+                full_name=patient.full_name,
+                email=email,
+                language=fmt._lang(),
+            )
         return redirect(url_for("portal.check_email"))
     status = 422 if form.errors else 200
     return render_template("portal/forgot.html", form=form), status

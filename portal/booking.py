@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask import g, redirect, render_template, request, url_for
 
-from saas import db, errors
+from saas import db
 from saas.actors import Actor
 from saas.exceptions import Conflict, DomainError, NotFound
 from saas.extensions import limiter
@@ -39,6 +39,7 @@ from saas.scheduling.rules import effective_rules
 from saas.scheduling.services import book_appointment
 from saas.scheduling.waitlist import get_waitlist_entry_in_tenant
 
+from . import refusals
 from .blueprint import bp
 from .catalogue import active_visit_types, practitioners_for, visit_type_in
 from .forms import ConfirmBookingForm
@@ -242,11 +243,11 @@ def review():
         )
     except Conflict as exc:
         if exc.reason != "slot_taken":
-            return _review(choice, form, errors.refused(exc), status=409)
-        errors.refused(exc)
+            return _review(choice, form, refusals.refused(exc), status=409)
+        refusals.refused(exc)
         return _taken(choice)
     except (DomainError, NotFound) as exc:
-        return _review(choice, form, errors.refused(exc), status=422)
+        return _review(choice, form, refusals.refused(exc), status=422)
     if asked:  # in the booking's transaction: a refused booking keeps no answers
         answers = [request.form.get(f"answer_{i}", "") for i in range(len(asked))]
         intake.submit_intake(db.session, g.tenant, patient, answers, appointment_id=appt.id)

@@ -16,10 +16,11 @@ import datetime as dt
 import uuid
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from saas import audit, outbox
+from saas import audit, languages, outbox
 from saas.exceptions import Invalid, NotFound
 from saas.models import Patient, PatientToken, Tenant, utcnow
 from saas.patients import (
@@ -60,19 +61,18 @@ def send_sign_in_link(sess: Session, tenant: Tenant, email: str) -> None:
         return
     token = _issue(sess, patient, "signin", SIGNIN_TTL)
     link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/sign-in/link?token={token}")
+    with languages.force_locale(languages.patient_language(tenant, patient)):
+        subject = gettext("Your sign-in link for %(clinic)s", clinic=tenant.name)
+        body = gettext(
+            "Hello %(name)s,\n\nUse this link within 15 minutes to sign in to %(clinic)s. "
+            "It works once:\n%(link)s\n\n"
+            "If you did not ask for it, ignore this email; nobody can sign in without it.\n",
+            name=patient.full_name,
+            clinic=tenant.name,
+            link=link,
+        )
     outbox.emit(
-        sess,
-        tenant.id,
-        "email.sign_in_link",
-        {
-            "to": email,
-            "subject": f"Your sign-in link for {tenant.name}",
-            "body": (
-                f"Hello {patient.full_name},\n\nUse this link within 15 minutes to sign in "
-                f"to {tenant.name}. It works once:\n{link}\n\n"
-                "If you did not ask for it, ignore this email; nobody can sign in without it.\n"
-            ),
-        },
+        sess, tenant.id, "email.sign_in_link", {"to": email, "subject": subject, "body": body}
     )
     audit.record(
         sess, tenant.id, "patient.sign_in_link_sent", actor=patient, target=f"patient:{patient.id}"

@@ -1,8 +1,8 @@
 """Free times for the portal's pickers, through two small functions so the source can change.
 
-:func:`free_times` (a range: the month, the day, the nearest alternatives) and
-:func:`next_times` (the front page's cached "next free times") are the only places the
-portal asks the slot engine.
+:func:`free_times` (a range: the day, the nearest alternatives), :func:`month_days` (the
+free days of a month, counted in one pass) and :func:`next_times` (the front page's cached
+"next free times") are the only places the portal asks the slot engine.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from saas import db
 from saas.models import utcnow
-from saas.scheduling.queries import next_free, search_slots
+from saas.scheduling.queries import free_days, next_free, search_slots
 
 
 def free_times(
@@ -48,11 +48,10 @@ def month_days(tenant, visit_type_id, month: dt.date, zone: ZoneInfo, *, practit
     today_start, _ = day_bounds(utcnow().astimezone(zone).date(), zone)
     start = max(start, today_start)
     free: dict[dt.date, int] = {}
-    if start < end:
-        found = free_times(tenant, visit_type_id, start, end, practitioner_id=practitioner_id)
-        for slot in found.slots:
-            day = slot.start.astimezone(zone).date()
-            free[day] = free.get(day, 0) + 1
+    if start < end:  # one pass over the month, counted per day (not day by day)
+        free = free_days(
+            db.session, tenant.id, visit_type_id, start, end, zone, practitioner_id=practitioner_id
+        )
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     weeks = [[d if d.month == first.month else None for d in week] for week in weeks]
     return weeks, free

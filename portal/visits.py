@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from saas import db, errors
+from saas import db
 from saas.actors import Actor
 from saas.exceptions import DomainError
 from saas.models import utcnow
@@ -31,6 +31,7 @@ from saas.scheduling.services import cancel_appointment, reschedule_appointment
 from saas.scheduling.states import allowed_actions, refusal
 from saas.scheduling.waitlist import get_waitlist_entry_in_tenant, join_waitlist, leave_waitlist
 
+from . import refusals
 from .blueprint import bp
 from .catalogue import active_visit_types, practitioners_for, visit_type_in
 from .forms import ActionForm, CancelForm, RescheduleForm, WaitlistForm
@@ -73,7 +74,7 @@ def _view(appt: Appointment, now: dt.datetime) -> dict:
     why = {}
     for action in ("reschedule", "cancel"):
         if action not in allowed and (problem := refusal(action, appt, actor, now, rules=rules)):
-            why[action] = problem.message
+            why[action] = refusals.text(problem)
     late = (
         appt.status == "confirmed"
         and "cancel" in allowed
@@ -216,7 +217,7 @@ def cancel(appointment_id):
                 now=now,
             )
         except DomainError as exc:
-            message = errors.form_errors(form, exc)
+            message = refusals.form_errors(form, exc)
             return render_template("portal/cancel.html", v=v, form=form, message=message), 422
         flash(_("Your visit is cancelled. We have emailed you a confirmation."), "success")
         return redirect(url_for("portal.appointments"))
@@ -251,7 +252,7 @@ def reschedule(appointment_id):
         except ValueError:
             message = _("Choose one of the times shown.")
         except DomainError as exc:
-            message = errors.refused(exc)
+            message = refusals.refused(exc)
         else:
             flash(_("Your visit has a new time. We have emailed you the details."), "success")
             return redirect(url_for("portal.appointment", appointment_id=appt.id))
@@ -340,7 +341,7 @@ def waitlist():
                 latest_date=form.latest_date.data,
             )
         except DomainError as exc:
-            message = errors.form_errors(form, exc)
+            message = refusals.form_errors(form, exc)
         else:
             flash(_("You are on the waitlist. We email you when a time frees up."), "success")
             return redirect(url_for("portal.appointments"))
@@ -370,7 +371,7 @@ def leave(entry_id):
         try:
             leave_waitlist(db.session, g.tenant, Actor.for_patient(current_patient()), entry)
         except DomainError as exc:
-            flash(errors.refused(exc), "error")
+            flash(refusals.refused(exc), "error")
         else:
             flash(_("You have left the waitlist."), "success")
     return redirect(url_for("portal.appointments"))
@@ -415,7 +416,7 @@ def start_payment(appt: Appointment) -> str | None:
             cancel_url=url_for("portal.appointment", appointment_id=appt.id, _external=True),
         )
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(refusals.text(exc), "error")
         return None
     return pay.checkout_url if pay.status == "open" else None
 

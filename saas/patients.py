@@ -20,10 +20,11 @@ import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, g, request
+from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import audit, outbox
+from . import audit, languages, outbox
 from .exceptions import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from .fields import blind_index, open_field, seal_field
 from .models import SEALED_PATIENT_FIELDS, Patient, PatientToken, Tenant, utcnow
@@ -103,7 +104,14 @@ def create_patient(
     return patient
 
 
-def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: str) -> None:
+def register_patient(
+    sess: Session,
+    tenant: Tenant,
+    *,
+    full_name: str,
+    email: str,
+    language: str | None = None,
+) -> None:
     """Portal self-registration, email first: email a single-use link to choose a password.
 
     The password is chosen only through the emailed link (:func:`verify_email`), so nobody can
@@ -111,6 +119,8 @@ def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: st
     to click "confirm". The caller answers the same whether or not the email is known (no
     oracle for who is a patient of the clinic): for an existing account the link simply lets
     its owner choose a new password. A record staff created earlier is claimed, history kept.
+    ``language`` is the portal's language at the time (it becomes the patient's
+    ``preferred_language``); the email is written in the patient's language.
     """
     email = normalise_email(email)
     patient = get_patient_by_email_in_tenant(sess, tenant, email)
@@ -118,21 +128,21 @@ def register_patient(sess: Session, tenant: Tenant, *, full_name: str, email: st
         patient = create_patient(sess, tenant, full_name=full_name, email=email, actor=None)
     if patient.status != "active":
         return
+    if languages.supported(language):
+        patient.preferred_language = languages.supported(language)
     token = _issue(sess, patient, "verify", VERIFY_TTL)
     link = current_app.config["SIMILIA"].public_url(tenant.slug, f"/verify-email?token={token}")
+    with languages.force_locale(languages.patient_language(tenant, patient)):
+        subject = gettext("Choose your password for %(clinic)s", clinic=tenant.name)
+        body = gettext(
+            "Hello %(name)s,\n\nUse this link within two days to confirm your email and "
+            "choose your password for online booking:\n%(link)s\n\n"
+            "If you did not ask for this, ignore this email; nothing changes.",
+            name=patient.full_name,
+            link=link,
+        )
     outbox.emit(
-        sess,
-        tenant.id,
-        "email.verify_patient",
-        {
-            "to": email,
-            "subject": f"Choose your password for {tenant.name}",
-            "body": (
-                f"Hello {patient.full_name},\n\nUse this link within two days to confirm your "
-                f"email and choose your password for online booking:\n{link}\n\n"
-                "If you did not ask for this, ignore this email; nothing changes."
-            ),
-        },
+        sess, tenant.id, "email.verify_patient", {"to": email, "subject": subject, "body": body}
     )
     # the audit log is append-only and outlives erasure: no email in it, only the id
     audit.record(

@@ -148,6 +148,17 @@ def _staff_request(is_api: bool) -> bool:
     return request.path.startswith("/console") or endpoint.startswith(("auth.", "brand."))
 
 
+def _closing_page(tenant) -> str:
+    """The closing notice in the patient's portal language (else the clinic's default)."""
+    from flask import session
+
+    from saas import languages
+
+    lang = languages.supported(session.get("portal_lang")) or languages.clinic_language(tenant)
+    with languages.force_locale(lang):
+        return render_template("closing.html", tenant=tenant, lang=lang)
+
+
 def resolve_tenant() -> None:
     """``before_request``: set ``g.tenant`` and bind it to the database session."""
     g.tenant = None
@@ -177,7 +188,7 @@ def resolve_tenant() -> None:
         db.bind_tenant(db.session, None)  # closing: the portal is offline, data intact
         if is_api:
             api_abort(403, message="This clinic is unavailable.")
-        abort(current_app.make_response((render_template("closing.html", tenant=tenant), 403)))
+        abort(current_app.make_response((_closing_page(tenant), 403)))
     if tenant.status not in REACHABLE and not staff_only(tenant):
         db.bind_tenant(db.session, None)
         if is_api:

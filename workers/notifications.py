@@ -12,8 +12,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from babel.numbers import format_currency
 from flask import current_app
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 
+from saas import languages
 from saas.models import OutboxMessage, Tenant, utcnow
 from saas.money import format_price
 from saas.patients import get_patient_in_tenant, read_sealed
@@ -34,101 +38,136 @@ TOPICS = (
 
 
 def _when(iso: str) -> str:
-    start = dt.datetime.fromisoformat(iso)
-    return start.strftime("%A %d %B %Y, %H:%M")
+    return languages.when(dt.datetime.fromisoformat(iso))
+
+
+def _price(minor: int, currency: str) -> str:
+    if languages.current() == "en":
+        return format_price(minor, currency)
+    return format_currency(minor / 100, currency, locale="de_DE")
 
 
 def _where(p: dict) -> str:
     if p.get("location_kind") == "online":
-        return f"{p['location']} (online; the clinic sends the video link)"
+        return gettext(
+            "%(location)s (online; the clinic sends the video link)", location=p["location"]
+        )
     return f"{p['location']}, {p['address']}" if p.get("address") else p["location"]
 
 
 def _policy(p: dict) -> str:
     """The clinic's cancellation policy for the visit, in one sentence or two."""
-    hours = p.get("cancellation_cutoff_minutes", 0) / 60
-    if not hours:
-        return "You can cancel or move this visit until it starts."
-    notice = f"{hours:g} hour{'s' if hours != 1 else ''}"
-    text = f"Please cancel or move this visit at least {notice} before it starts."
+    minutes = p.get("cancellation_cutoff_minutes", 0)
+    if not minutes:
+        return gettext("You can cancel or move this visit until it starts.")
+    hours = minutes / 60
+    shown = f"{hours:g}"
+    count = int(hours) if hours == int(hours) else 2  # plural forms count whole numbers
+    notice = ngettext("%(hours)s hour", "%(hours)s hours", count, hours=shown)
+    text = gettext(
+        "Please cancel or move this visit at least %(notice)s before it starts.", notice=notice
+    )
     if p.get("fee_minor"):
-        text += f" Later cancellations cost {format_price(p['fee_minor'], p['currency'])}."
+        text += " " + gettext(
+            "Later cancellations cost %(fee)s.", fee=_price(p["fee_minor"], p["currency"])
+        )
     return text
 
 
 def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
-    """Subject and body for one event, or None when patients are not told about it."""
-    visit = f"{p['service']} with {p['practitioner']}"
+    """Subject and body for one event in the current language, or None when not sent."""
+    visit = gettext(
+        "%(service)s with %(practitioner)s", service=p["service"], practitioner=p["practitioner"]
+    )
     when = f"{_when(p['start'])} ({p['timezone']})"
+    names = {"service": p["service"], "start": _when(p["start"])}
     if topic == "appointment.confirmed":
         return (
-            f"Confirmed: {p['service']} on {_when(p['start'])}",
-            f"Your consultation is booked.\n\n{visit}\n{when}\n{_where(p)}\n",
+            gettext("Confirmed: %(service)s on %(start)s", **names),
+            gettext("Your consultation is booked.") + f"\n\n{visit}\n{when}\n{_where(p)}\n",
         )
     if topic == "appointment.held":
         return (
-            f"Please complete your booking at {clinic}",
-            f"We are holding this time for you until payment:\n\n{visit}\n{when}\n{_where(p)}\n"
-            f"\nThe hold ends at {_when(p['hold_expires_at'])} UTC if it is not paid.\n",
+            gettext("Please complete your booking at %(clinic)s", clinic=clinic),
+            gettext("We are holding this time for you until payment:")
+            + f"\n\n{visit}\n{when}\n{_where(p)}\n\n"
+            + gettext(
+                "The hold ends at %(end)s UTC if it is not paid.", end=_when(p["hold_expires_at"])
+            )
+            + "\n",
         )
     if topic == "appointment.rescheduled":
         return (
-            f"Moved: {p['service']} is now on {_when(p['start'])}",
-            f"Your consultation has a new time.\n\n{visit}\nNew time: {when}\n"
-            f"Previously: {_when(p['old_start'])}\n{_where(p)}\n",
+            gettext("Moved: %(service)s is now on %(start)s", **names),
+            gettext("Your consultation has a new time.")
+            + f"\n\n{visit}\n"
+            + gettext("New time: %(when)s", when=when)
+            + "\n"
+            + gettext("Previously: %(when)s", when=_when(p["old_start"]))
+            + f"\n{_where(p)}\n",
         )
     if topic == "appointment.cancelled":
         fee = ""
         if p.get("late_cancellation") and p.get("fee_minor"):
-            amount = format_price(p["fee_minor"], p["currency"])
-            fee = f"\nA late-cancellation fee of {amount} applies.\n"
+            amount = _price(p["fee_minor"], p["currency"])
+            fee = "\n" + gettext("A late-cancellation fee of %(fee)s applies.", fee=amount) + "\n"
         return (
-            f"Cancelled: {p['service']} on {_when(p['start'])}",
-            f"This consultation is cancelled.\n\n{visit}\n{when}\n{fee}",
+            gettext("Cancelled: %(service)s on %(start)s", **names),
+            gettext("This consultation is cancelled.") + f"\n\n{visit}\n{when}\n{fee}",
         )
     if topic == "appointment.hold_expired":
         return (
-            f"Not booked: {p['service']} on {_when(p['start'])}",
-            f"The time we held for you was not paid in time, so it is free again.\n\n"
-            f"{visit}\n{when}\n",
+            gettext("Not booked: %(service)s on %(start)s", **names),
+            gettext("The time we held for you was not paid in time, so it is free again.")
+            + f"\n\n{visit}\n{when}\n",
         )
     if topic == "appointment.no_show":
         fee = ""
         if p.get("fee_minor"):
-            fee = f"\nA missed-appointment fee of {format_price(p['fee_minor'], p['currency'])}"
-            " applies.\n"
+            amount = _price(p["fee_minor"], p["currency"])
+            fee = "\n" + gettext("A missed-appointment fee of %(fee)s applies.", fee=amount) + "\n"
         return (
-            f"Missed: {p['service']} on {_when(p['start'])}",
-            f"We missed you at this consultation.\n\n{visit}\n{when}\n{fee}",
+            gettext("Missed: %(service)s on %(start)s", **names),
+            gettext("We missed you at this consultation.") + f"\n\n{visit}\n{when}\n{fee}",
         )
     if topic == "appointment.reminder":
         return (
-            f"Reminder: {p['service']} on {_when(p['start'])}",
-            f"A reminder of your consultation.\n\n{visit}\n{when}\n{_where(p)}\n\n{_policy(p)}\n",
+            gettext("Reminder: %(service)s on %(start)s", **names),
+            gettext("A reminder of your consultation.")
+            + f"\n\n{visit}\n{when}\n{_where(p)}\n\n{_policy(p)}\n",
         )
     if topic == "waitlist.offer":
         return (
-            f"A time is free at {clinic}: {p['service']}",
-            f"A time you were waiting for has become free:\n\n{visit}\n"
-            f"{_when(p['start'])} ({p.get('timezone', '')})\n{p['location']}\n\n"
-            "The first to book gets it.\n",
+            gettext(
+                "A time is free at %(clinic)s: %(service)s", clinic=clinic, service=p["service"]
+            ),
+            gettext("A time you were waiting for has become free:")
+            + f"\n\n{visit}\n{_when(p['start'])} ({p.get('timezone', '')})\n{p['location']}\n\n"
+            + gettext("The first to book gets it.")
+            + "\n",
         )
     return None
 
 
 #: The portal page each message links to: (sentence, path pattern filled from the payload).
 ACTIONS = {
-    "appointment.confirmed": ("See, move or cancel your visit:", "/appointments/{appointment_id}"),
-    "appointment.held": ("See your visit:", "/appointments/{appointment_id}"),
-    "appointment.rescheduled": (
-        "See, move or cancel your visit:",
+    "appointment.confirmed": (
+        _l("See, move or cancel your visit:"),
         "/appointments/{appointment_id}",
     ),
-    "appointment.cancelled": ("Book another time:", "/book"),
-    "appointment.hold_expired": ("Book another time:", "/book"),
-    "appointment.no_show": ("Book another time:", "/book"),
-    "appointment.reminder": ("See, move or cancel your visit:", "/appointments/{appointment_id}"),
-    "waitlist.offer": ("Book this time:", "/book/offer/{offer_id}"),
+    "appointment.held": (_l("See your visit:"), "/appointments/{appointment_id}"),
+    "appointment.rescheduled": (
+        _l("See, move or cancel your visit:"),
+        "/appointments/{appointment_id}",
+    ),
+    "appointment.cancelled": (_l("Book another time:"), "/book"),
+    "appointment.hold_expired": (_l("Book another time:"), "/book"),
+    "appointment.no_show": (_l("Book another time:"), "/book"),
+    "appointment.reminder": (
+        _l("See, move or cancel your visit:"),
+        "/appointments/{appointment_id}",
+    ),
+    "waitlist.offer": (_l("Book this time:"), "/book/offer/{offer_id}"),
 }
 
 
@@ -164,14 +203,21 @@ def prepare(sess, msg: OutboxMessage) -> Email | str:
             reason = "no consent"
         if reason:
             return reason
-    message = compose(msg.topic, p, tenant.name)
-    if message is None:
-        return "not sent to patients"
-    email = read_sealed(sess, patient, "email")
-    if not email:
-        return "no address"
+    with languages.force_locale(languages.patient_language(tenant, patient)):
+        message = compose(msg.topic, p, tenant.name)
+        if message is None:
+            return "not sent to patients"
+        email = read_sealed(sess, patient, "email")
+        if not email:
+            return "no address"
+        return _finish(tenant, patient, email, msg.topic, p, message)
+
+
+def _finish(tenant, patient, email: str, topic: str, p: dict, message) -> Email:
+    """The greeting, the portal link and the clinic's signature around ``message``."""
     cfg = current_app.config["SIMILIA"]
     subject, body = message
-    body += action_link(msg.topic, p, lambda path: cfg.public_url(tenant.slug, path))
-    body = f"Hello {patient.full_name},\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
+    body += action_link(topic, p, lambda path: cfg.public_url(tenant.slug, path))
+    hello = gettext("Hello %(name)s,", name=patient.full_name)
+    body = f"{hello}\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
     return Email(email, subject, body)

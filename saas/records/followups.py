@@ -33,10 +33,11 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from saas import audit, outbox
+from saas import audit, languages, outbox
 from saas.exceptions import Conflict, Invalid
 from saas.models import Patient, Tenant, User, utcnow
 from saas.patients import read_sealed
@@ -235,22 +236,42 @@ def _emit_invitation(
 ) -> None:
     """The follow-up invitation email, through the outbox (no clinical content)."""
     practitioner = sess.get(User, (tenant.id, rx.practitioner_id)) if rx.practitioner_id else None
-    with_whom = f" with {practitioner.name}" if practitioner else ""
+    link = booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today)
+    with languages.force_locale(languages.patient_language(tenant, patient)):
+        window = {
+            "start": languages.date(rx.follow_up_from),
+            "end": languages.date(rx.follow_up_to),
+        }
+        if practitioner:
+            wanted = gettext(
+                "Your practitioner would like to see you for a follow-up with %(practitioner)s "
+                "between %(start)s and %(end)s.",
+                practitioner=practitioner.name,
+                **window,
+            )
+        else:
+            wanted = gettext(
+                "Your practitioner would like to see you for a follow-up between %(start)s "
+                "and %(end)s.",
+                **window,
+            )
+        subject = gettext("Time to book your follow-up at %(clinic)s", clinic=tenant.name)
+        body = gettext(
+            "Hello %(name)s,\n\n%(wanted)s\nBook a time that suits you:\n%(link)s\n\n"
+            "You receive this because you agreed to appointment reminders by email; you can "
+            "withdraw that on the portal.\n",
+            name=patient.full_name,
+            wanted=wanted,
+            link=link,
+        )
     outbox.emit(
         sess,
         tenant.id,
         "email.follow_up_invitation",
         {
             "to": read_sealed(sess, patient, "email"),
-            "subject": f"Time to book your follow-up at {tenant.name}",
-            "body": (
-                f"Hello {patient.full_name},\n\nYour practitioner would like to see you for a "
-                f"follow-up{with_whom} between {rx.follow_up_from:%d %b %Y} and "
-                f"{rx.follow_up_to:%d %b %Y}.\nBook a time that suits you:\n"
-                f"{booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today)}"
-                "\n\nYou receive this because you agreed to "
-                "appointment reminders by email; you can withdraw that on the portal.\n"
-            ),
+            "subject": subject,
+            "body": body,
             "patient_id": str(patient.id),
         },
     )

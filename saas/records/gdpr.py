@@ -39,10 +39,11 @@ import uuid
 import zipfile
 from collections.abc import Callable
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from saas import audit, jobs, outbox, settings
+from saas import audit, jobs, languages, outbox, settings
 from saas.actors import as_actor
 from saas.exceptions import Conflict, Gone, Invalid, not_found
 from saas.fields import open_bytes_field, seal_bytes_field
@@ -330,19 +331,17 @@ def _tell_patient(sess: Session, tenant: Tenant, patient: Patient, export: Recor
     address = read_sealed(sess, patient, "email")
     if not address:
         return
+    with languages.force_locale(languages.patient_language(tenant, patient)):
+        subject = gettext("Your copy of your data at %(clinic)s is ready", clinic=tenant.name)
+        body = gettext(
+            "Hello %(name)s,\n\nThe copy of your data you asked for is ready. Sign in and "
+            "download it once before %(until)s UTC:\n%(link)s\n",
+            name=patient.full_name,
+            until=languages.when(export.expires_at.astimezone(dt.UTC)),
+            link=link,
+        )
     outbox.emit(
-        sess,
-        tenant.id,
-        "email.export_ready",
-        {
-            "to": address,
-            "subject": f"Your copy of your data at {tenant.name} is ready",
-            "body": (
-                f"Hello {patient.full_name},\n\nThe copy of your data you asked for is ready. "
-                f"Sign in and download it once before {export.expires_at:%d %b %Y %H:%M} UTC:\n"
-                f"{link}\n"
-            ),
-        },
+        sess, tenant.id, "email.export_ready", {"to": address, "subject": subject, "body": body}
     )
 
 

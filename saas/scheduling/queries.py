@@ -405,6 +405,72 @@ def search_slots(
     return SlotSearch(visit_type, rules, offers, found)
 
 
+def free_days(
+    sess: Session,
+    tenant_id,
+    visit_type_id,
+    start: dt.datetime,
+    end: dt.datetime,
+    zone: ZoneInfo,
+    *,
+    practitioner_id=None,
+    now: dt.datetime | None = None,
+) -> dict[dt.date, int]:
+    """How many free starts :func:`search_slots` would give on each local day of ``zone``.
+
+    The month view's question, answered in one pass over the month
+    (:func:`~.slots.free_starts_by_day`: the same starts, without building and sorting a
+    month of slots) and cached like :func:`search_slots`; starts that came inside the
+    minimum notice since are not counted. Agrees with asking day by day
+    (``tests/portal/test_month_view.py``, on a month with a DST change).
+    """
+    now = now or utcnow()
+    cat = catalogue.current(sess, tenant_id)
+    key = None
+    if cat is None:
+        visit_type = get_visit_type_in_tenant(sess, tenant_id, visit_type_id)
+        if visit_type is None or not visit_type.is_active:
+            raise not_found("visit type", "service_id")
+        offers = offerings(sess, tenant_id, visit_type.id, practitioner_id=practitioner_id)
+        rules = effective_rules(sess, tenant_id, visit_type.id)
+    else:
+        visit_type = cat.visit_types.get(visit_type_id)
+        if visit_type is None or not visit_type.is_active:
+            raise not_found("visit type", "service_id")
+        offers = cat.offerings(visit_type.id, practitioner_id=practitioner_id)
+        rules = cat.rules_for(visit_type.id)
+        key = catalogue.free_times_key(
+            sess, cat, "days", visit_type.id, practitioner_id, start, end, zone.key
+        )
+    policy = rules.policy()
+    if key is not None and (days := catalogue.FREE_TIMES.get(key, now)) is not None:
+        return engine.count_from(days, now + policy.min_notice)
+    if not offers:
+        return {}
+    schedule = load_schedule(
+        sess,
+        tenant_id,
+        sorted({o.practitioner_id for o in offers}),
+        {o.location_id: o.timezone for o in offers},
+        start,
+        end,
+        now,
+    )
+    days = engine.free_starts_by_day(
+        schedule,
+        visit_of(visit_type),
+        policy,
+        [(o.practitioner_id, o.location_id) for o in offers],
+        start,
+        end,
+        now,
+        zone,
+    )
+    if key is not None:
+        catalogue.FREE_TIMES.put(key, now, days)
+    return engine.count_from(days, now + policy.min_notice)
+
+
 #: Windows :func:`next_free` searches in turn, in days from now (short first: a busy clinic's
 #: next times are usually near, and a short search is cheap).
 NEXT_FREE_WINDOWS = (1, 4, 14)

@@ -5,7 +5,8 @@ One clinic's portal speaks German by default, the other English, so both languag
 Each page is screenshotted into ``tests/artifacts/portal-<clinic>-<page>-<width>.png`` for a
 human to look at, checked for sideways scrolling at 360 px and weighed (document plus
 everything it loads, the logo excepted: under 200 KB). The two clinics' pages show only
-their own name, colour and contact details.
+their own name, colour and contact details, and each clinic's patient only their own visits
+(the other clinic's visit is a 404; the portal cookie signs in on its own clinic only).
 """
 
 from __future__ import annotations
@@ -151,3 +152,20 @@ def test_portal_pages_pass_axe_for_two_brands(app, live_server, new_page, screen
     assert pg.locator("header.top").evaluate("e => getComputedStyle(e).backgroundColor") == (
         "rgb(11, 83, 148)"
     )
+    # ... and only their own data: each patient sees their own visit, never the other's
+    for name, other in (("rosa", "sun"), ("sun", "rosa")):
+        practice, patient, booking, _day = clinics[name]
+        theirs = clinics[other][2]
+        slug = practice.clinic.slug
+        mine = new_page(DESKTOP)
+        mine.context.add_cookies(
+            [{"name": "similia_patient", "value": patient.token, "url": live_server.url(slug, "/")}]
+        )
+        mine.goto(live_server.url(slug, "/appointments"))
+        expect(mine.locator(f'a[href*="/appointments/{booking.id}"]').first).to_be_visible()
+        assert str(theirs.id) not in mine.content()
+        resp = mine.goto(live_server.url(slug, f"/appointments/{theirs.id}"))
+        assert resp.status == 404
+        # the cookie is this clinic's only: on the other clinic's portal nobody is signed in
+        mine.goto(live_server.url(clinics[other][0].clinic.slug, "/appointments"))
+        assert "/sign-in" in mine.url

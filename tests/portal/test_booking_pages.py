@@ -411,13 +411,17 @@ def test_this_months_view_and_todays_times_are_served_from_the_cache(
     from saas.scheduling import queries
 
     runs = []
-    real = queries.engine.free_slots
 
-    def counting(*args, **kwargs):
-        runs.append(1)
-        return real(*args, **kwargs)
+    def counting(real):
+        def run(*args, **kwargs):
+            runs.append(1)
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(queries.engine, "free_slots", counting)
+        return run
+
+    # the day's times come from free_slots, the month's free days from free_starts_by_day
+    for name in ("free_slots", "free_starts_by_day"):
+        monkeypatch.setattr(queries.engine, name, counting(getattr(queries.engine, name)))
     clinic = practice.clinic
     today = practice.day(0)
     base = f"/book?service_id={practice.service_id}&any=1"

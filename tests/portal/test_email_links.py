@@ -3,7 +3,8 @@
 One clinic goes through everything that sends an email — registration (verification),
 "forgot password" (patient), a sign-in link, booking confirmation, a paid-in-advance hold,
 a new time, a cancellation, a waitlist offer, the follow-up recall, a staff invitation, a
-staff password reset and an export-ready notice — the real worker delivers them to the
+staff password reset, the export-ready notices (the patient's own copy, and a staff
+export) — the real worker delivers them to the
 embedded SMTP sink, and every link found is followed (redirects too) with the test client
 as its recipient would open it. Any 404 or error fails the test, and so does an email
 type that should carry a link but has none.
@@ -26,7 +27,7 @@ from tests.factories import (
     add_staff,
 )
 from tests.factories.base import clinic_session
-from tests.helpers import drain, post_form
+from tests.helpers import csrf_from, drain, post_form
 from tests.portal.conftest import portal_client
 from tests.portal.test_booking_pages import body_of
 from tests.records.conftest import CASE
@@ -44,6 +45,7 @@ MUST_LINK = (
     "Time to book your follow-up",
     "You are invited",
     "Reset",
+    "Your copy of your data",
 )
 
 
@@ -166,6 +168,15 @@ def test_every_link_in_every_email_opens_a_working_page(app, worker, mail_dir):
     staff_email, _ = add_staff(app, clinic, "admin")
     post_form(new_client(app), "/password/forgot", host, {"email": staff_email})
     assert owner.post(f"/api/v1/patients/{pat['id']}/exports").status_code in (201, 202)
+    # the patient's own copy, asked for on the profile page
+    mine = portal_client(app, clinic, known.token)
+    page = mine.get("/profile", base_url=f"http://{host}")
+    asked = mine.post(
+        "/profile/data/export",
+        data={"csrf_token": csrf_from(page.data)},
+        base_url=f"http://{host}",
+    )
+    assert asked.status_code == 302
 
     drain(worker, "records", "scheduling")
     drain(worker, "records")
@@ -183,6 +194,9 @@ def test_every_link_in_every_email_opens_a_working_page(app, worker, mail_dir):
     subjects = [m["Subject"] for m in messages]
     for start in (*MUST_LINK, "A patient data export is ready"):
         assert any(s.startswith(start) for s in subjects), (start, subjects)
+    # the patient's "forgot password" link is its own email (same words as registration's)
+    to_known = [m["Subject"] for m in messages if m["To"] == known.email]
+    assert any(s.startswith("Choose your password") for s in to_known), to_known
 
     followed, broken = 0, []
     for msg in messages:

@@ -508,3 +508,65 @@ def test_returned_slots_are_free_and_bookable(case):
         assert check_slot(
             booked, visit, policy, taken.practitioner_id, taken.location_id, taken.start, now
         ) == ("slot_taken")
+
+
+# -- a month's free days in one pass --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "month"),
+    [
+        ("Europe/Berlin", dt.date(2027, 3, 1)),
+        ("Europe/Berlin", dt.date(2027, 10, 1)),
+        ("America/New_York", dt.date(2027, 11, 1)),
+        ("Asia/Kolkata", dt.date(2027, 3, 1)),
+    ],
+)
+def test_free_days_of_a_dst_month_agree_with_the_slots_day_by_day(zone_name, month):
+    """``free_starts_by_day`` over the month == ``free_slots`` asked for each day alone.
+
+    Two practitioners, hours across the night the clocks change and in the day, and a
+    booking; counts also agree after ``count_from`` drops starts before a moment.
+    """
+    import calendar
+
+    from saas.scheduling.slots import count_from, free_starts_by_day
+
+    zone = ZoneInfo(zone_name)
+    windows = [
+        *_every_day("00:30", "04:00"),
+        *_every_day("09:00", "12:00"),
+        *_every_day("01:00", "03:30", p=P2),
+    ]
+    busy_day = month + dt.timedelta(days=9)
+    busy = {
+        P: [
+            (
+                dt.datetime.combine(busy_day, dt.time(9, 30), zone).astimezone(dt.UTC),
+                dt.datetime.combine(busy_day, dt.time(10, 30), zone).astimezone(dt.UTC),
+            )
+        ]
+    }
+    sched = Schedule(zones={L: zone}, windows=windows, busy_by_practitioner=busy)
+    policy = Policy(step=dt.timedelta(minutes=30), max_advance=dt.timedelta(days=3650))
+    visit = Visit(dt.timedelta(minutes=45))
+    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    start = dt.datetime.combine(month, dt.time(), zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
+    now = start - dt.timedelta(days=30)
+    offers = [(P, L), (P2, L)]
+    by_month = free_starts_by_day(sched, visit, policy, offers, start, end, now, zone)
+    by_day = {}
+    day = month
+    while day <= last:
+        lo = dt.datetime.combine(day, dt.time(), zone)
+        hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+        found = free_slots(sched, visit, policy, offers, lo, hi, now)
+        if found:
+            by_day[day] = [s.start.astimezone(dt.UTC) for s in found]
+        day += dt.timedelta(days=1)
+    assert {d: sorted(v) for d, v in by_day.items()} == by_month
+    assert by_month[busy_day] != by_month[busy_day + dt.timedelta(days=1)]  # the booking
+    moment = dt.datetime.combine(month + dt.timedelta(days=3), dt.time(10), zone)
+    expected = {d: n for d, v in by_day.items() if (n := sum(1 for s in v if s >= moment))}
+    assert count_from(by_month, moment) == expected
