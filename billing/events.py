@@ -142,7 +142,9 @@ def _apply_subscription_state(
     sub.state_event_created = created
     sub.status = obj["status"]
     sub.stripe_subscription_id = obj["id"]
-    sub.trial_ends_at = _ts(obj.get("trial_end"))
+    if obj.get("trial_end") and obj["status"] == "trialing":
+        # Stripe's trial is the clinic's trial (Checkout copied it from there)
+        tenant.trial_ends_at = _ts(obj["trial_end"])
     sub.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))
     items = (obj.get("items") or {}).get("data") or []
     if items:

@@ -18,11 +18,20 @@ from saas.security.rbac import requires
 from saas.web import CLINIC, serve_on
 
 from . import services
+from .limits import limits_for
 
 bp = serve_on(
     Blueprint("billing", __name__, url_prefix="/console/billing", template_folder="templates"),
     CLINIC,
 )
+
+
+@bp.app_template_global("billing_grace_ends")
+def billing_grace_ends(tenant):
+    """When a past-due clinic is suspended (the console's banner), or None."""
+    from .lifecycle import grace_ends
+
+    return grace_ends(tenant) if tenant is not None else None
 
 
 def _here(**kw) -> str:
@@ -41,6 +50,7 @@ def page():
         plans=services.plans(sess),
         plan=next((p for p in services.plans(sess) if p.code == sub.plan_code), None),
         account=services.connect_account_for(sess, g.tenant),
+        limits=limits_for(sess, g.tenant),
         form=FlaskForm(),
         returned=request.args.get("returned"),
     )

@@ -22,7 +22,7 @@ from saas import audit
 from saas.actors import Actor
 from saas.db import bind_tenant
 from saas.exceptions import Conflict
-from saas.models import Tenant
+from saas.models import Tenant, utcnow
 
 TRIALING = "trialing"
 ACTIVE = "active"
@@ -30,6 +30,9 @@ PAST_DUE = "past_due"
 SUSPENDED = "suspended"
 CLOSING = "closing"
 DELETED = "deleted"
+
+#: The free trial a clinic gets at signup (``tenants.trial_ends_at``).
+TRIAL_DAYS = 14
 
 STATUSES = (TRIALING, ACTIVE, PAST_DUE, SUSPENDED, CLOSING, DELETED)
 
@@ -44,7 +47,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ACTIVE: frozenset({PAST_DUE, SUSPENDED, CLOSING, TRIALING}),
     PAST_DUE: frozenset({ACTIVE, SUSPENDED, CLOSING}),
     SUSPENDED: frozenset({ACTIVE, TRIALING, PAST_DUE, CLOSING}),
-    CLOSING: frozenset({ACTIVE, SUSPENDED, DELETED}),
+    CLOSING: frozenset({TRIALING, ACTIVE, SUSPENDED, DELETED}),
     DELETED: frozenset(),
 }
 
@@ -88,6 +91,7 @@ def change_status(sess: Session, tenant: Tenant, new: str, *, actor: Actor, reas
         raise Conflict(f"A clinic cannot go from {old} to {new}.")
     bind_tenant(sess, tenant.id)
     tenant.status = new
+    tenant.status_changed_at = utcnow()
     sess.flush()
     audit.record(
         sess,

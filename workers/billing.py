@@ -44,3 +44,12 @@ def process_stripe_event(event_id: str) -> None:
 def sweep_stripe_events() -> None:
     """Apply events whose kick was lost (run by the scheduler)."""
     process_pending()
+
+
+@dramatiq.actor(queue_name="billing", max_retries=0)
+@in_app
+def sweep_billing_status() -> None:
+    """Trials that ended, past-due grace that ran out, payments that came (hourly)."""
+    from billing.lifecycle import sweep
+
+    sweep()
