@@ -75,7 +75,7 @@ class ClinicSubscription(Base):
     status: Mapped[str] = mapped_column(String(24), default="trialing")
     # The trial's end is ``tenants.trial_ends_at`` (one source of truth: signup sets it, the
     # operator extends it, Checkout and webhooks read and write it); this table's old
-    # ``trial_ends_at`` column is no longer mapped.
+    # ``trial_ends_at`` column was dropped (migration ``0026_billing_more``).
     current_period_end: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))

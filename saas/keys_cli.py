@@ -13,6 +13,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from saas.models.tenant import OPERATING_STATUSES as OPERATING
+
 from . import jobs
 from .db import tenant_session
 from .models import Tenant
@@ -25,13 +27,13 @@ def keys() -> None:
 
 def _tenants(slug: str | None) -> list[Tenant]:
     with tenant_session(None) as sess:
-        q = select(Tenant).where(Tenant.status == "active")
+        q = select(Tenant).where(Tenant.status.in_(OPERATING))
         if slug:
             q = select(Tenant).where(Tenant.slug == slug)
         found = list(sess.scalars(q.order_by(Tenant.slug)))
     if slug and not found:
         raise click.ClickException(f"No clinic {slug!r}.")
-    if slug and found[0].status != "active":
+    if slug and found[0].status not in OPERATING:
         raise click.ClickException(f"Clinic {slug!r} is {found[0].status}.")
     return found
 

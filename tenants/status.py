@@ -23,6 +23,7 @@ from saas.actors import Actor
 from saas.db import bind_tenant
 from saas.exceptions import Conflict
 from saas.models import Tenant, utcnow
+from saas.models.tenant import OPERATING_STATUSES
 
 TRIALING = "trialing"
 ACTIVE = "active"
@@ -37,7 +38,7 @@ TRIAL_DAYS = 14
 STATUSES = (TRIALING, ACTIVE, PAST_DUE, SUSPENDED, CLOSING, DELETED)
 
 #: States in which patients can book and staff can write.
-OPERATING = frozenset({TRIALING, ACTIVE, PAST_DUE})
+OPERATING = frozenset(OPERATING_STATUSES)
 #: States in which the clinic's host still answers (pages, sign-in, read-only console).
 REACHABLE = frozenset({TRIALING, ACTIVE, PAST_DUE, SUSPENDED})
 

@@ -53,3 +53,20 @@ def sweep_billing_status() -> None:
     from billing.lifecycle import sweep
 
     sweep()
+
+
+def run_refund(tenant_id: str, refund_id: str):
+    """Send one refund to Stripe in its own transaction (the key is the refund's id)."""
+    from billing.refunds import send_refund
+    from saas.models import Tenant
+
+    with tenant_session(tenant_id) as sess:
+        tenant = sess.get(Tenant, tenant_id)
+        return None if tenant is None else send_refund(sess, tenant, refund_id)
+
+
+@dramatiq.actor(queue_name="billing", max_retries=10, min_backoff=5_000, max_backoff=600_000)
+@in_app
+def send_refund(tenant_id: str, refund_id: str) -> None:
+    """Ask Stripe for a refund decided in a committed transaction; retried with the same key."""
+    run_refund(tenant_id, refund_id)

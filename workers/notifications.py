@@ -30,6 +30,7 @@ TOPICS = (
     "appointment.completed",
     "appointment.reminder",
     "waitlist.offer",
+    "payment.receipt",
 )
 
 
@@ -106,6 +107,14 @@ def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
             f"Reminder: {p['service']} on {_when(p['start'])}",
             f"A reminder of your consultation.\n\n{visit}\n{when}\n{_where(p)}\n\n{_policy(p)}\n",
         )
+    if topic == "payment.receipt":
+        what = "deposit for" if p.get("kind") == "deposit" else "payment for"
+        amount = format_price(p["amount_minor"], p["currency"])
+        return (
+            f"Receipt: {amount} for {p['service']} on {_when(p['start'])}",
+            f"Thank you: we received your {what} this consultation.\n\n{visit}\n{when}\n"
+            f"Amount paid: {amount}\nPaid on: {_when(p['paid_at'])} UTC\n",
+        )
     if topic == "waitlist.offer":
         return (
             f"A time is free at {clinic}: {p['service']}",
@@ -129,6 +138,7 @@ ACTIONS = {
     "appointment.no_show": ("Book another time:", "/book"),
     "appointment.reminder": ("See, move or cancel your visit:", "/appointments/{appointment_id}"),
     "waitlist.offer": ("Book this time:", "/book/offer/{offer_id}"),
+    "payment.receipt": ("Your receipt:", "/appointments/{appointment_id}/receipt"),
 }
 
 

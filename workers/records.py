@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from saas.db import tenant_session
 from saas.models import Tenant
+from saas.models.tenant import OPERATING_STATUSES as OPERATING
 from saas.records import followups, gdpr, keys
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 def _tenant(sess, tenant_id) -> Tenant | None:
     tenant = sess.get(Tenant, tenant_id)
-    return tenant if tenant is not None and tenant.status == "active" else None
+    # trialing and past-due clinics work as active ones do (tenants.status.OPERATING)
+    return tenant if tenant is not None and tenant.status in OPERATING else None
 
 
 @dramatiq.actor(queue_name="records", max_retries=3)
@@ -65,6 +67,6 @@ def records_for_tenant(tenant_id: str) -> None:
 def records_daily() -> None:
     """Enqueue the daily records work for every active clinic."""
     with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
+        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status.in_(OPERATING))))
     for tenant_id in ids:
         records_for_tenant.send(str(tenant_id))

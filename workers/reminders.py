@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from saas.db import tenant_session
 from saas.models import Tenant
+from saas.models.tenant import OPERATING_STATUSES as OPERATING
 from saas.scheduling.reminders import plan_reminders
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
@@ -48,6 +49,6 @@ def plan_reminders_for_tenant(tenant_id: str) -> None:
 def sweep_reminders() -> None:
     """Enqueue reminder planning for every active clinic."""
     with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
+        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status.in_(OPERATING))))
     for tenant_id in ids:
         plan_reminders_for_tenant.send(str(tenant_id))

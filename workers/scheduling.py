@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from saas.db import tenant_session
 from saas.models import Tenant
+from saas.models.tenant import OPERATING_STATUSES as OPERATING
 from saas.scheduling.holds import expire_holds
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
@@ -28,7 +29,7 @@ def expire_tenant_holds(tenant_id: str) -> int:
     """Expire one clinic's lapsed holds; returns how many."""
     with tenant_session(tenant_id) as sess:
         tenant = sess.get(Tenant, uuid.UUID(str(tenant_id)))
-        if tenant is None or tenant.status != "active":
+        if tenant is None or tenant.status not in OPERATING:
             return 0
         count = expire_holds(sess, tenant)
     if count:
@@ -48,6 +49,6 @@ def expire_holds_for_tenant(tenant_id: str) -> None:
 def sweep_holds() -> None:
     """Enqueue a hold sweep for every active clinic (run every minute by the scheduler)."""
     with tenant_session(None) as sess:
-        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status == "active")))
+        ids = list(sess.scalars(select(Tenant.id).where(Tenant.status.in_(OPERATING))))
     for tenant_id in ids:
         expire_holds_for_tenant.send(str(tenant_id))

@@ -6,7 +6,9 @@
 - ``tenants.limit_overrides``: an operator's adjustments of the plan's limits for one
   clinic (``{"max_practitioners": 8}``); the operator role updates it.
 - Clinics still ``trialing`` without an end get one (signup + 14 days): the trial has one
-  source of truth, ``tenants.trial_ends_at``.
+  source of truth, ``tenants.trial_ends_at``, and ``clinic_subscriptions.trial_ends_at`` (a
+  second copy that could disagree) is dropped; a subscription's trial end is copied to the
+  clinic's (the one difference from "additive": the copy is recreated empty on downgrade).
 - ``refunds``: one row per refund of a visit payment (by policy or by staff), sent to
   Stripe with an idempotency key made from the row's id and reconciled from
   ``charge.refunded`` / ``refund.updated``. A clinic table (RLS).
@@ -40,6 +42,11 @@ def upgrade() -> None:
         UPDATE tenants SET trial_ends_at = created_at + interval '14 days'
           WHERE status = 'trialing' AND trial_ends_at IS NULL;
         GRANT UPDATE (status_changed_at, limit_overrides) ON tenants TO {OPS_ROLE};
+        UPDATE tenants t SET trial_ends_at = s.trial_ends_at
+          FROM clinic_subscriptions s
+          WHERE s.tenant_id = t.id AND t.status = 'trialing' AND s.trial_ends_at IS NOT NULL
+            AND s.status = 'trialing' AND s.stripe_subscription_id IS NOT NULL;
+        ALTER TABLE clinic_subscriptions DROP COLUMN trial_ends_at;
 
         CREATE TABLE refunds (
           tenant_id uuid NOT NULL REFERENCES tenants (id),
@@ -73,6 +80,7 @@ def downgrade() -> None:
     op.execute(
         """
         DROP TABLE refunds;
+        ALTER TABLE clinic_subscriptions ADD COLUMN trial_ends_at timestamptz;
         ALTER TABLE tenants DROP COLUMN status_changed_at, DROP COLUMN limit_overrides;
         """
     )

@@ -21,6 +21,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TenantScoped, tenant_fk, utcnow
 
+#: Clinic states in which patients book and staff write (``tenants.status.OPERATING``);
+#: here so that workers, which never import the web packages, share the vocabulary.
+OPERATING_STATUSES = ("trialing", "active", "past_due")
+
 
 class Tenant(Base):
     """A clinic; ``status`` is one of :data:`tenants.status.STATUSES`."""
