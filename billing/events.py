@@ -36,6 +36,7 @@ from saas.actors import Actor
 from saas.db import bind_tenant
 from saas.models import Tenant, utcnow
 from saas.scheduling.holds import release_hold
+from saas.scheduling.messages import notify
 from saas.scheduling.models import Appointment
 from saas.scheduling.services import confirm_appointment
 from tenants import status as clinic_status
@@ -142,7 +143,9 @@ def _apply_subscription_state(
     sub.state_event_created = created
     sub.status = obj["status"]
     sub.stripe_subscription_id = obj["id"]
-    sub.trial_ends_at = _ts(obj.get("trial_end"))
+    if obj.get("trial_end") and obj["status"] == "trialing":
+        # Stripe's trial is the clinic's trial (Checkout copied it from there)
+        tenant.trial_ends_at = _ts(obj["trial_end"])
     sub.cancel_at_period_end = bool(obj.get("cancel_at_period_end"))
     items = (obj.get("items") or {}).get("data") or []
     if items:
@@ -289,6 +292,18 @@ def _visit_paid(sess: Session, event: dict, obj: dict, payment_intent: str | Non
         target=f"appointment:{pay.appointment_id}",
         data={"amount_minor": pay.amount_minor, "currency": pay.currency, "kind": pay.kind},
     )
+    if appt is not None:
+        # the emailed receipt, in the transaction that records the payment (and confirms)
+        notify(
+            sess,
+            appt,
+            "payment.receipt",
+            payment_id=str(pay.id),
+            amount_minor=pay.amount_minor,
+            currency=pay.currency,
+            kind=pay.kind,
+            paid_at=pay.paid_at.isoformat(),
+        )
     if appt is not None and appt.status in ("held", "expired"):
         try:
             with sess.begin_nested():
@@ -338,7 +353,45 @@ def on_checkout_expired(sess: Session, event: dict, obj: dict) -> str:
     return "applied (expired)"
 
 
+def on_refund(sess: Session, event: dict, obj: dict) -> str:
+    """refund.created / refund.updated: one refund's status (:mod:`billing.refunds`)."""
+    from .refunds import apply_refund_event
+
+    found = _payment_row(sess, event, obj.get("metadata"), payment_intent_id=obj["payment_intent"])
+    if isinstance(found, str):
+        return found
+    tenant, pay = found
+    return apply_refund_event(sess, tenant, pay, obj, event["created"], STRIPE)
+
+
+def on_charge_refunded(sess: Session, event: dict, obj: dict) -> str:
+    """charge.refunded: what Stripe refunded of the charge in all (ours, or made at Stripe).
+
+    A charge carries no metadata of ours, so its payment intent is fetched again (on the
+    event's connected account) for the clinic and payment it names.
+    """
+    from . import gateway
+    from .refunds import apply_charge_refunded
+
+    account = event.get("account")
+    if not account or not obj.get("payment_intent"):
+        return "ignored: not a visit payment"
+    pi = gateway.call(
+        gateway.client().v1.payment_intents.retrieve,
+        obj["payment_intent"],
+        options={"stripe_account": account},
+    )
+    found = _payment_row(sess, event, dict(pi.metadata or {}), payment_intent_id=pi.id)
+    if isinstance(found, str):
+        return found
+    tenant, pay = found
+    return apply_charge_refunded(sess, tenant, pay, obj, STRIPE)
+
+
 HANDLERS = {
+    "refund.created": on_refund,
+    "refund.updated": on_refund,
+    "charge.refunded": on_charge_refunded,
     "customer.subscription.created": on_subscription,
     "customer.subscription.updated": on_subscription,
     "customer.subscription.deleted": on_subscription,

@@ -73,7 +73,9 @@ class ClinicSubscription(Base):
     plan_code: Mapped[str] = mapped_column(String(20), ForeignKey("plans.code"))
     #: Stripe's subscription status (``trialing`` before any subscription exists).
     status: Mapped[str] = mapped_column(String(24), default="trialing")
-    trial_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The trial's end is ``tenants.trial_ends_at`` (one source of truth: signup sets it, the
+    # operator extends it, Checkout and webhooks read and write it); this table's old
+    # ``trial_ends_at`` column was dropped (migration ``0026_billing_more``).
     current_period_end: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
@@ -144,3 +146,38 @@ class VisitPayment(TenantScoped, Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255))
     amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Refund(TenantScoped, Base):
+    """One refund of a visit payment, by policy or by staff (migration ``0026_billing_more``).
+
+    Sent to Stripe with the idempotency key ``idem("refund", id)``; its status comes from
+    Stripe's answer and the ``charge.refunded`` / ``refund.updated`` webhooks.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        tenant_fk("refunds"),
+        ForeignKeyConstraint(
+            ["tenant_id", "payment_id"],
+            ["visit_payments.tenant_id", "visit_payments.id"],
+            name="refunds_tenant_id_payment_id_fkey",
+        ),
+        UniqueConstraint(
+            "tenant_id", "stripe_refund_id", name="refunds_tenant_id_stripe_refund_id_key"
+        ),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CHAR(3))
+    kind: Mapped[str] = mapped_column(String(10))  #: policy or staff
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    #: pending (not yet confirmed by Stripe), succeeded, failed, canceled
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow
+    )
+    state_event_created: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -7,9 +7,9 @@ visit checkout. A retry after a timeout repeats the same request; Stripe answers
 
 Decisions:
 
-- The 14-day trial starts at signup: a clinic's subscription row is created on first use
-  with ``trial_ends_at = signup + 14 days`` (:func:`subscription_for`), and a Checkout begun
-  during the trial carries the rest of it (``subscription_data[trial_end]``).
+- The 14-day trial starts at signup and has one source of truth, ``tenants.trial_ends_at``
+  (signup sets it, an operator extends it, :mod:`billing.lifecycle` ends it); a Checkout
+  begun during the trial carries the rest of it (``subscription_data[trial_end]``).
 - The clinic's status is never set here; webhooks move it (:mod:`billing.events`).
 - A visit payment is made on the clinic's connected account (``Stripe-Account``) with the
   platform's application fee (:data:`APPLICATION_FEE_PERCENT`); a clinic whose account is
@@ -30,11 +30,12 @@ from saas.actors import Actor
 from saas.db import bind_tenant
 from saas.exceptions import Conflict, Invalid
 from saas.models import Tenant, utcnow
+from tenants import status as clinic_status
 
 from . import gateway
 from .models import ClinicSubscription, ConnectAccount, Plan, VisitPayment
 
-TRIAL_DAYS = 14
+TRIAL_DAYS = clinic_status.TRIAL_DAYS
 DEFAULT_PLAN = "clinic"
 #: The platform's share of each visit payment.
 APPLICATION_FEE_PERCENT = 2
@@ -54,7 +55,6 @@ def subscription_for(sess: Session, tenant: Tenant) -> ClinicSubscription:
             tenant_id=tenant.id,
             plan_code=DEFAULT_PLAN,
             status="trialing",
-            trial_ends_at=(tenant.created_at or utcnow()) + dt.timedelta(days=TRIAL_DAYS),
             state_event_created=0,
             cancel_at_period_end=False,
         )
@@ -102,8 +102,9 @@ def start_subscription_checkout(
     customer = _customer(sess, tenant, actor, sub)
     data: dict = {"metadata": {"tenant_id": str(tenant.id), "plan": plan.code}}
     now = utcnow()
-    if sub.trial_ends_at and sub.trial_ends_at > now + dt.timedelta(hours=48):
-        data["trial_end"] = int(sub.trial_ends_at.timestamp())
+    trial_end = tenant.trial_ends_at
+    if trial_end and trial_end > now + dt.timedelta(hours=48):
+        data["trial_end"] = int(trial_end.timestamp())
     # one checkout per plan and state change: a retry reuses the session, a new try does not
     key = gateway.idem("subscribe", tenant.id, plan.code, sub.state_event_created, now.date())
     session = gateway.call(

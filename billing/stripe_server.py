@@ -667,13 +667,69 @@ def _account(st: State, p: JSONDict) -> JSONDict:
     }
 
 
-def _refund(st: State, p: JSONDict, pi: JSONDict) -> JSONDict:
-    amount = _int(p, "amount", default=pi["amount_received"])
-    already = sum(
+def _refunded(st: State, pi_id: str) -> int:
+    """What the refunds of a payment intent took back (failed and canceled ones do not count)."""
+    return sum(
         o["amount"]
         for acct, o in st.objects.values()
-        if o["object"] == "refund" and o["payment_intent"] == pi["id"]
+        if o["object"] == "refund"
+        and o["payment_intent"] == pi_id
+        and o["status"] not in ("failed", "canceled")
     )
+
+
+def _charge(st: State, pi: JSONDict) -> JSONDict:
+    """The payment intent's charge as Stripe shows it (with what was refunded of it)."""
+    refunded = _refunded(st, pi["id"])
+    return {
+        "id": pi["latest_charge"],
+        "object": "charge",
+        "amount": pi["amount_received"],
+        "amount_captured": pi["amount_received"],
+        "amount_refunded": refunded,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": pi["application_fee_amount"],
+        "balance_transaction": None,
+        "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+        "calculated_statement_descriptor": "SIMILIA",
+        "captured": True,
+        "created": pi["created"],
+        "currency": pi["currency"],
+        "customer": pi["customer"],
+        "description": pi["description"],
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "fraud_details": {},
+        "livemode": False,
+        "metadata": {},  # as at Stripe: the payment intent's metadata is not copied
+        "on_behalf_of": None,
+        "outcome": None,
+        "paid": True,
+        "payment_intent": pi["id"],
+        "payment_method": None,
+        "payment_method_details": None,
+        "receipt_email": pi["receipt_email"],
+        "receipt_number": None,
+        "receipt_url": None,
+        "refunded": refunded >= pi["amount_received"],
+        "review": None,
+        "shipping": None,
+        "source": None,
+        "source_transfer": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "succeeded",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def _refund(st: State, p: JSONDict, pi: JSONDict) -> JSONDict:
+    amount = _int(p, "amount", default=pi["amount_received"])
+    already = _refunded(st, pi["id"])
     if amount <= 0 or amount + already > pi["amount_received"]:
         raise StripeError(
             400,
@@ -743,6 +799,7 @@ class StripeServer:
                 r("/_test/checkout/<ident>/expire", methods=["POST"], endpoint="t_expire"),
                 r("/_test/subscriptions/<ident>/<what>", methods=["POST"], endpoint="t_sub"),
                 r("/_test/accounts/<ident>/onboard", methods=["POST"], endpoint="t_onboard"),
+                r("/_test/refunds/<ident>/<status>", methods=["POST"], endpoint="t_refund"),
                 r("/_test/faults", methods=["POST"], endpoint="t_faults"),
                 r("/_test/requests", methods=["GET"], endpoint="t_requests"),
                 r("/_test/events", methods=["GET"], endpoint="t_events"),
@@ -1035,8 +1092,27 @@ class StripeServer:
                 code="charge_not_refundable",
             )
         refund = st.put(_refund(st, params, pi), account)
-        st.deliver([st.event("refund.created", refund, account)])
+        st.deliver(
+            [
+                st.event("refund.created", refund, account),
+                st.event("charge.refunded", _charge(st, pi), account),
+            ]
+        )
         return refund
+
+    def refund_status(self, ident: str, status: str) -> list[JSONDict]:
+        """A refund's later fate (``failed``, ``canceled``, ``succeeded``): ``refund.updated``."""
+        st = self.state
+        if status not in ("failed", "canceled", "succeeded", "pending"):
+            raise StripeError(400, "Invalid status.", param="status")
+        with st.lock:
+            found = st.objects.get(ident)
+            if not found or found[1]["object"] != "refund":
+                raise missing("refund", ident)
+            account, refund = found
+            previous = {"status": refund["status"]}
+            refund["status"] = status
+            return [st.event("refund.updated", refund, account, previous)]
 
     def get_refund(self, request, *, params, account, ident):
         """GET /v1/refunds/:id."""
@@ -1195,6 +1271,10 @@ class StripeServer:
     def t_onboard(self, request, ident):
         """POST /_test/accounts/<id>/onboard."""
         return self._control(lambda: self.onboard(ident))
+
+    def t_refund(self, request, ident, status):
+        """POST /_test/refunds/<id>/<failed|canceled|succeeded>: ``refund.updated``."""
+        return self._control(lambda: self.refund_status(ident, status))
 
     def t_faults(self, request):
         """POST /_test/faults ``{"path": "/v1/refunds", "mode": "500"|"timeout", "count": 1}``."""

@@ -7,22 +7,43 @@ owner back here and the webhooks bring the new state.
 
 from __future__ import annotations
 
+import decimal
+import uuid
+
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
 
 from saas import db
 from saas.actors import Actor
-from saas.exceptions import DomainError
+from saas.errors import form_errors, status_of
+from saas.exceptions import DomainError, Invalid
+from saas.money import format_price
 from saas.security.rbac import requires
 from saas.web import CLINIC, serve_on
 
-from . import services
+from . import refunds, services
+from .limits import limits_for
 
 bp = serve_on(
     Blueprint("billing", __name__, url_prefix="/console/billing", template_folder="templates"),
     CLINIC,
 )
+#: Staff refunds of visit payments (``payments.refund``: owners and admins).
+payments_bp = serve_on(
+    Blueprint("payments", __name__, url_prefix="/console/payments", template_folder="templates"),
+    CLINIC,
+)
+
+
+@bp.app_template_global("billing_grace_ends")
+def billing_grace_ends(tenant):
+    """When a past-due clinic is suspended (the console's banner), or None."""
+    from .lifecycle import grace_ends
+
+    return grace_ends(tenant) if tenant is not None else None
 
 
 def _here(**kw) -> str:
@@ -41,6 +62,7 @@ def page():
         plans=services.plans(sess),
         plan=next((p for p in services.plans(sess) if p.code == sub.plan_code), None),
         account=services.connect_account_for(sess, g.tenant),
+        limits=limits_for(sess, g.tenant),
         form=FlaskForm(),
         returned=request.args.get("returned"),
     )
@@ -97,3 +119,80 @@ def connect():
             sess, tenant, actor, return_url=_here(returned="connect"), refresh_url=_here()
         )
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Staff refunds
+# ----------------------------------------------------------------------------------------------
+
+
+class RefundForm(FlaskForm):
+    """Refund part or all of a visit payment."""
+
+    amount = StringField(
+        "Amount to refund",
+        validators=[InputRequired("Enter the amount to refund.")],
+        description="In the clinic's currency, e.g. 25.00",
+    )
+    reason = TextAreaField(
+        "Reason",
+        validators=[
+            InputRequired("Enter the reason for the refund."),
+            Length(max=refunds.MAX_REASON, message="Use at most 500 characters."),
+        ],
+    )
+
+
+def _minor(text: str) -> int:
+    """``"25.50"`` → 2550; Invalid naming the amount field otherwise."""
+    try:
+        value = decimal.Decimal((text or "").strip().replace(",", "."))
+    except decimal.InvalidOperation as exc:
+        raise Invalid({"amount": "Enter an amount like 25.00."}) from exc
+    if not value.is_finite() or value != value.quantize(decimal.Decimal("0.01")):
+        raise Invalid({"amount": "Enter an amount like 25.00."})
+    return int(value * 100)
+
+
+@payments_bp.route("/<uuid:payment_id>/refund", methods=["GET", "POST"])
+@requires("payments.refund")
+def refund(payment_id: uuid.UUID):
+    """A payment, its refunds so far, and the form to refund part or all of what is left."""
+    sess = db.session()
+    pay = refunds.payment_or_404(sess, g.tenant, payment_id, lock=request.method == "POST")
+    form = RefundForm()
+    summary, status = None, 200
+    if form.validate_on_submit():
+        try:
+            amount = _minor(form.amount.data)
+            done = refunds.create_refund(
+                sess,
+                g.tenant,
+                pay,
+                amount,
+                kind="staff",
+                reason=form.reason.data,
+                actor=Actor.for_staff(current_user),
+            )
+        except DomainError as exc:
+            if "amount_minor" in exc.errors:
+                exc.errors["amount"] = exc.errors.pop("amount_minor")
+            summary, status = form_errors(form, exc), status_of(exc)
+        else:
+            flash(
+                f"Refund of {format_price(done.amount_minor, done.currency)} requested; "
+                "it shows as refunded once Stripe confirms it.",
+                "success",
+            )
+            return redirect(url_for("calendar.appointment", appointment_id=pay.appointment_id))
+    elif form.errors:
+        status = 422
+    return render_template(
+        "billing/refund.html",
+        pay=pay,
+        form=form,
+        summary=summary,
+        refunds=refunds.refunds_of(sess, g.tenant.id, pay.id),
+        left=refunds.remaining(pay),
+        price=format_price,
+    ), status

@@ -112,6 +112,7 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.staff import api as admin_api
     from admin.clinic.staff import views as console_views
     from admin.platform import views as operator_views
+    from billing import api as payments_api
     from billing import views as billing_views
     from billing import webhooks as stripe_webhooks
     from portal import api as portal_api
@@ -162,6 +163,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(report_views.log_bp)
     app.register_blueprint(operator_views.bp)
     app.register_blueprint(billing_views.bp)
+    app.register_blueprint(billing_views.payments_bp)
     app.register_blueprint(stripe_webhooks.bp)
     csrf.exempt(stripe_webhooks.bp)  # Stripe signs these; no cookie session
     for blp in (
@@ -170,6 +172,7 @@ def create_app(config: Config | None = None) -> Flask:
         admin_api.blp,
         portal_api.blp,
         practice_api.blp,
+        payments_api.blp,
         appointments_api.blp,
         booking_api.blp,
         records_api.blp,

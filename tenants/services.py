@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from saas.crypto import KeyService, KeyServiceUnavailable
 from saas.db import bind_tenant
 from saas.exceptions import Conflict, Invalid
 from saas.inputs import line_problem
-from saas.models import Tenant, TenantDataKey, User
+from saas.models import Tenant, TenantDataKey, User, utcnow
 from saas.security.auth import new_totp_secret, provisioning_uri
 from saas.security.passwords import hash_password, password_problem
 
 from . import rules
+from . import status as clinic_status
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,9 @@ def signup_clinic(sess: Session, keys: KeyService, data: dict) -> SignupResult:
         timezone=data["timezone"],
         country=data["country"],
         currency=data.get("currency") or rules.CURRENCY_BY_COUNTRY[data["country"]],
-        status="active",
+        # the free trial starts now; its end is the one the billing sweep and Checkout read
+        status=clinic_status.TRIALING,
+        trial_ends_at=utcnow() + dt.timedelta(days=clinic_status.TRIAL_DAYS),
         settings={},  # every section reads its defaults from the registry
         dek_version=1,
     )

@@ -34,7 +34,10 @@ from saas.clinic_states import (  # noqa: F401 - the vocabulary, re-exported
 )
 from saas.db import bind_tenant
 from saas.exceptions import Conflict
-from saas.models import Tenant
+from saas.models import Tenant, utcnow
+
+#: The free trial a clinic gets at signup (``tenants.trial_ends_at``).
+TRIAL_DAYS = 14
 
 #: Allowed transitions (from → to). ``deleted`` is reached only through lifecycle.delete_clinic.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -42,7 +45,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ACTIVE: frozenset({PAST_DUE, SUSPENDED, CLOSING, TRIALING}),
     PAST_DUE: frozenset({ACTIVE, SUSPENDED, CLOSING}),
     SUSPENDED: frozenset({ACTIVE, TRIALING, PAST_DUE, CLOSING}),
-    CLOSING: frozenset({ACTIVE, SUSPENDED, DELETED}),
+    CLOSING: frozenset({TRIALING, ACTIVE, SUSPENDED, DELETED}),
     DELETED: frozenset(),
 }
 
@@ -86,6 +89,7 @@ def change_status(sess: Session, tenant: Tenant, new: str, *, actor: Actor, reas
         raise Conflict(f"A clinic cannot go from {old} to {new}.")
     bind_tenant(sess, tenant.id)
     tenant.status = new
+    tenant.status_changed_at = utcnow()
     sess.flush()
     audit.record(
         sess,

@@ -44,3 +44,29 @@ def process_stripe_event(event_id: str) -> None:
 def sweep_stripe_events() -> None:
     """Apply events whose kick was lost (run by the scheduler)."""
     process_pending()
+
+
+@dramatiq.actor(queue_name="billing", max_retries=0)
+@in_app
+def sweep_billing_status() -> None:
+    """Trials that ended, past-due grace that ran out, payments that came (hourly)."""
+    from billing.lifecycle import sweep
+
+    sweep()
+
+
+def run_refund(tenant_id: str, refund_id: str):
+    """Send one refund to Stripe in its own transaction (the key is the refund's id)."""
+    from billing.refunds import send_refund
+    from saas.models import Tenant
+
+    with tenant_session(tenant_id) as sess:
+        tenant = sess.get(Tenant, tenant_id)
+        return None if tenant is None else send_refund(sess, tenant, refund_id)
+
+
+@dramatiq.actor(queue_name="billing", max_retries=10, min_backoff=5_000, max_backoff=600_000)
+@in_app
+def send_refund(tenant_id: str, refund_id: str) -> None:
+    """Ask Stripe for a refund decided in a committed transaction; retried with the same key."""
+    run_refund(tenant_id, refund_id)

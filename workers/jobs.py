@@ -7,12 +7,13 @@ Add a job here when you add an actor that the core starts.
 
 from __future__ import annotations
 
-from . import records
+from . import billing, records
 
 JOBS = {
     "assemble_export": records.assemble_export,
     "assemble_clinic_export": records.assemble_clinic_export,
     "reencrypt_tenant": records.reencrypt_tenant,
+    "send_refund": billing.send_refund,
 }
 
 

@@ -34,6 +34,7 @@ TOPICS = (
     "appointment.completed",
     "appointment.reminder",
     "waitlist.offer",
+    "payment.receipt",
 )
 
 
@@ -136,6 +137,27 @@ def compose(topic: str, p: dict, clinic: str) -> tuple[str, str] | None:
             gettext("A reminder of your consultation.")
             + f"\n\n{visit}\n{when}\n{_where(p)}\n\n{_policy(p)}\n",
         )
+    if topic == "payment.receipt":
+        amount = _price(p["amount_minor"], p["currency"])
+        thanks = (
+            gettext("Thank you: we received your deposit for this consultation.")
+            if p.get("kind") == "deposit"
+            else gettext("Thank you: we received your payment for this consultation.")
+        )
+        return (
+            gettext(
+                "Receipt: %(amount)s for %(service)s on %(start)s",
+                amount=amount,
+                service=p["service"],
+                start=_when(p["start"]),
+            ),
+            thanks
+            + f"\n\n{visit}\n{when}\n"
+            + gettext("Amount paid: %(amount)s", amount=amount)
+            + "\n"
+            + gettext("Paid on: %(when)s UTC", when=_when(p["paid_at"]))
+            + "\n",
+        )
     if topic == "waitlist.offer":
         return (
             gettext(
@@ -168,6 +190,7 @@ ACTIONS = {
         "/appointments/{appointment_id}",
     ),
     "waitlist.offer": (_l("Book this time:"), "/book/offer/{offer_id}"),
+    "payment.receipt": (_l("Your receipt:"), "/appointments/{appointment_id}/receipt"),
 }
 
 

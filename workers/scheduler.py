@@ -30,7 +30,7 @@ class Job:
 
 def jobs() -> list[Job]:
     """The recurring jobs (imported lazily: importing actors needs REDIS_URL)."""
-    from .billing import sweep_stripe_events
+    from .billing import sweep_billing_status, sweep_stripe_events
     from .outbox import sweep_outbox
     from .platform import refresh_clinic_usage
     from .records import records_daily
@@ -41,6 +41,7 @@ def jobs() -> list[Job]:
         Job("outbox sweep", 30, sweep_outbox.send),
         Job("expired holds", 60, sweep_holds.send),
         Job("stripe events", 60, sweep_stripe_events.send),
+        Job("clinic billing status (trial end, grace, paid)", 3600, sweep_billing_status.send),
         Job("appointment reminders", 300, sweep_reminders.send),
         Job("records daily (follow-ups, retention, export expiry)", 24 * 3600, records_daily.send),
         Job("clinic usage for operators", 15 * 60, refresh_clinic_usage.send),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class SignInForm(FlaskForm):
@@ -52,6 +52,30 @@ class TrialForm(FlaskForm):
             NumberRange(min=1, max=90, message="Enter a number of days from 1 to 90."),
         ],
     )
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired(message="Enter the reason."), Length(max=500)],
+        description="Kept in both audit logs.",
+    )
+
+
+def _limit(label: str) -> IntegerField:
+    return IntegerField(
+        label,
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=100_000, message="Enter a whole number from 0 to 100000."),
+        ],
+        description="Empty: the plan's limit.",
+    )
+
+
+class LimitsForm(FlaskForm):
+    """Adjust one clinic's plan limits (empty: the plan's)."""
+
+    max_practitioners = _limit("Active practitioners")
+    max_locations = _limit("Locations")
+    sms_per_month = _limit("Text messages a month")
     reason = TextAreaField(
         "Reason",
         validators=[DataRequired(message="Enter the reason."), Length(max=500)],

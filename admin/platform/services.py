@@ -1,4 +1,4 @@
-"""What an operator does to a clinic: suspend, reactivate, extend a trial.
+"""What an operator does to a clinic: suspend, reactivate, extend a trial, adjust plan limits.
 
 Every verb goes through :func:`tenants.status.change_status` (the one audited transition,
 written to the clinic's own log, so the clinic sees it), writes the platform audit log, and
@@ -10,6 +10,8 @@ Decisions:
 - Reactivating returns a clinic to ``trialing`` while its trial has time left, else ``active``.
 - A trial is extended by whole days from its end (or from now, when it already ended);
   only a ``trialing`` clinic has a trial to extend.
+- Plan limits are adjusted per clinic (``tenants.limit_overrides``, read by
+  :mod:`billing.limits`); an empty value returns a limit to the plan's. Admins only.
 - Who may do what is one table (:data:`PERMISSIONS`): support staff look and extend trials;
   only admins suspend and reactivate. Both see a clinic under its owner's support grant and
   help a locked-out owner (:mod:`admin.platform.support`).
@@ -35,6 +37,7 @@ from . import audit
 PERMISSIONS: dict[str, frozenset[str]] = {
     "tenants.view": frozenset({"support", "admin"}),
     "tenants.trial": frozenset({"support", "admin"}),
+    "tenants.limits": frozenset({"admin"}),
     "tenants.status": frozenset({"admin"}),
     "tenants.delete": frozenset({"admin"}),
     "tenants.support": frozenset({"support", "admin"}),
@@ -199,3 +202,47 @@ def extend_trial(
         f"Your free trial of Similia now ends on {tenant.trial_ends_at:%d %B %Y} (UTC).",
     )
     return tenant.trial_ends_at
+
+
+#: Limits an operator may adjust (``tenants.limit_overrides`` keys, as in billing.limits).
+LIMIT_NAMES = ("max_practitioners", "max_locations", "sms_per_month")
+MAX_LIMIT = 100_000
+
+
+def set_limit_overrides(
+    sess: Session, operator: Operator, tenant: Tenant, values: dict, reason: str
+) -> dict:
+    """Set (or, with None, clear) a clinic's plan-limit overrides; returns the new overrides."""
+    require(operator, "tenants.limits")
+    reason = _reason(reason)
+    errors = {
+        name: f"Enter a whole number from 0 to {MAX_LIMIT}, or leave it empty."
+        for name, value in values.items()
+        if name not in LIMIT_NAMES
+        or (value is not None and (not isinstance(value, int) or not 0 <= value <= MAX_LIMIT))
+    }
+    if errors:
+        raise Invalid(errors)
+    old = dict(tenant.limit_overrides or {})
+    new = {k: v for k, v in {**old, **values}.items() if v is not None and k in LIMIT_NAMES}
+    bind_tenant(sess, tenant.id)
+    tenant.limit_overrides = new
+    sess.flush()
+    data = {"from": old, "to": new, "reason": reason}
+    clinic_audit.record(
+        sess,
+        tenant.id,
+        "tenant.limits_changed",
+        actor=actor_of(operator),
+        target=f"tenant:{tenant.slug}",
+        data=data,
+    )
+    audit.record(
+        sess,
+        "tenant.limits_changed",
+        actor=actor_of(operator),
+        tenant_id=tenant.id,
+        target=f"tenant:{tenant.slug}",
+        data=data,
+    )
+    return new

@@ -34,7 +34,7 @@ from tenants.status import STATUSES
 
 from . import TEMPLATES, audit, health, queries, services, support
 from .auth import OperatorAuthError, authenticate, second_factor
-from .forms import CloseForm, CodeForm, ReasonForm, SignInForm, TrialForm
+from .forms import CloseForm, CodeForm, LimitsForm, ReasonForm, SignInForm, TrialForm
 
 bp = Blueprint("operator", __name__, url_prefix="/ops", template_folder=TEMPLATES)
 serve_on(bp, PLATFORM)
@@ -176,7 +176,14 @@ def _tenant_or_404(tenant_id: uuid.UUID):
 
 
 def _tenant_page(
-    tenant, *, reason_form=None, trial_form=None, close_form=None, message=None, status=200
+    tenant,
+    *,
+    reason_form=None,
+    trial_form=None,
+    close_form=None,
+    limits_form=None,
+    message=None,
+    status=200,
 ):
     usage = queries.usage_of(db.session, [tenant.id]).get(tenant.id, queries.Usage())
     return (
@@ -189,6 +196,8 @@ def _tenant_page(
             reason_form=reason_form or ReasonForm(),
             close_form=close_form or CloseForm(prefix="close"),
             trial_form=trial_form or TrialForm(prefix="trial"),
+            limits_form=limits_form
+            or LimitsForm(prefix="limits", data=dict(tenant.limit_overrides or {})),
             message=message,
             support_until=support.support_until(db.session, tenant),
             owner_accounts=support.owner_accounts(db.session, tenant),
@@ -245,6 +254,23 @@ def extend_trial(tenant_id: uuid.UUID):
     except DomainError as exc:
         return _tenant_page(tenant, trial_form=form, message=form_errors(form, exc), status=409)
     flash(f"The trial of {tenant.name} now ends on {end:%d %B %Y} (UTC).", "success")
+    return redirect(url_for("operator.tenant", tenant_id=tenant.id))
+
+
+@bp.route("/tenants/<uuid:tenant_id>/limits", methods=["POST"])
+def set_limits(tenant_id: uuid.UUID):
+    """Adjust a clinic's plan limits (empty fields: the plan's)."""
+    services.require(g.operator, "tenants.limits")
+    tenant = _tenant_or_404(tenant_id)
+    form = LimitsForm(prefix="limits")
+    if not form.validate_on_submit():
+        return _tenant_page(tenant, limits_form=form, status=422)
+    values = {name: getattr(form, name).data for name in services.LIMIT_NAMES}
+    try:
+        services.set_limit_overrides(db.session, g.operator, tenant, values, form.reason.data)
+    except DomainError as exc:
+        return _tenant_page(tenant, limits_form=form, message=form_errors(form, exc), status=422)
+    flash(f"The plan limits of {tenant.name} are updated.", "success")
     return redirect(url_for("operator.tenant", tenant_id=tenant.id))
 
 

@@ -40,6 +40,12 @@ class Tenant(Base):
     settings: Mapped[dict] = mapped_column(JSONB, default=dict)
     #: When the free trial ends (``trialing`` clinics; an operator may extend it).
     trial_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the status last changed (the billing sweep measures the past-due grace from it).
+    status_changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow
+    )
+    #: An operator's adjustments of the plan's limits (``{"max_practitioners": 8}``).
+    limit_overrides: Mapped[dict] = mapped_column(JSONB, default=dict)
     #: When a ``closing`` clinic is deleted for good (end of its grace period).
     delete_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: Current data-key version (see TenantDataKey).

@@ -697,7 +697,15 @@ def cancel_appointment(
         data={"late": appt.late_cancellation, "fee_minor": fee},
     )
     offer_appointment_time(sess, tenant, appt, now=now)
+    _refund_by_policy(sess, tenant, appt, actor)
     return appt
+
+
+def _refund_by_policy(sess: Session, tenant: Tenant, appt: Appointment, actor: Actor) -> None:
+    """What was paid online goes back, less the fee kept (:mod:`billing.refunds`)."""
+    from billing.refunds import refund_by_policy  # billing builds on scheduling
+
+    refund_by_policy(sess, tenant, appt, actor)
 
 
 def check_in(
@@ -761,6 +769,7 @@ def mark_no_show(
     record_transition(
         sess, tenant.id, actor, appt, "no_show", status, data={"fee_minor": appt.fee_minor}
     )
+    _refund_by_policy(sess, tenant, appt, actor)
     return appt
 
 

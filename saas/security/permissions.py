@@ -21,6 +21,7 @@ ALL = frozenset(
         "reports.view",
         "settings.manage",
         "billing.manage",
+        "payments.refund",
         "support.grant",
         "clinic.close",
         "clinic.export",

@@ -46,6 +46,21 @@ class StripeTestServer:
         """Finish Connect onboarding of an account."""
         return self._call("POST", f"/_test/accounts/{account_id}/onboard")["events"]
 
+    def refund_status(self, refund_id: str, status: str) -> list[dict]:
+        """A refund's later fate (``failed``/``canceled``/``succeeded``): ``refund.updated``."""
+        return self._call("POST", f"/_test/refunds/{refund_id}/{status}")["events"]
+
+    def events(self, type_: str | None = None, about: str | None = None) -> list[dict]:
+        """Signed events produced so far (of one type, about one object id), in order."""
+        out = []
+        for ev in self._call("GET", "/_test/events")["data"]:
+            if type_ and ev["type"] != type_:
+                continue
+            if about and json.loads(ev["payload"])["data"]["object"].get("id") != about:
+                continue
+            out.append(ev)
+        return out
+
     def fault(self, path: str, mode: str, count: int = 1, **extra) -> None:
         """Inject a fault for the next ``count`` requests under ``path``."""
         self._call("POST", "/_test/faults", {"path": path, "mode": mode, "count": count, **extra})

@@ -40,7 +40,8 @@ READS = {
         "id", "status", "amount", "amount_received", "currency", "metadata",
         "application_fee_amount", "latest_charge", "last_payment_error",
     },
-    "refund": {"id", "amount", "status", "payment_intent", "metadata", "currency"},
+    "refund": {"id", "amount", "status", "payment_intent", "metadata", "currency", "charge"},
+    "charge": {"id", "amount", "amount_refunded", "payment_intent", "refunded", "currency"},
     "event": {"id", "type", "created", "data"},  # and "account" on Connect events
 }
 #: Keys that exist on the live object but not in the fixture file's example.
@@ -155,6 +156,24 @@ def test_shapes_match_stripe_fixtures(stripe_server, sc):
         params={"payment_intent": pi_id, "amount": 500}, options={"stripe_account": acct.id}
     )
     assert_shape("refund", _raw(stripe_server, f"/v1/refunds/{refund.id}", acct.id))
+    # the refund's webhooks: refund.created, charge.refunded, and refund.updated later
+    caused = stripe_server.events("refund.created", refund.id) + stripe_server.events(
+        "charge.refunded"
+    )[-1:]
+    caused += stripe_server.refund_status(refund.id, "failed")
+    assert [ev["type"] for ev in caused] == ["refund.created", "charge.refunded", "refund.updated"]
+    for ev in caused:
+        event = json.loads(ev["payload"])
+        assert_shape("event", event)
+        obj = event["data"]["object"]
+        assert_shape(obj["object"], obj)
+    charge = json.loads(caused[1]["payload"])["data"]["object"]
+    assert (charge["amount_refunded"], charge["refunded"], charge["payment_intent"]) == (
+        500,
+        False,
+        pi_id,
+    )
+    assert json.loads(caused[2]["payload"])["data"]["object"]["status"] == "failed"
 
 
 def _raw_post(stripe_server, path: str, params: dict) -> dict:

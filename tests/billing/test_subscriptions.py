@@ -50,8 +50,8 @@ def test_whole_lifecycle_trial_active_past_due_suspended_active(
     assert all(o and not o.startswith("ignored") for o in outcomes), outcomes
     sub_id = sc.v1.checkout.sessions.retrieve(cs_id).subscription
     row = db_row(
-        "SELECT status, plan_code, stripe_subscription_id, trial_ends_at FROM clinic_subscriptions"
-        " WHERE tenant_id = %s",
+        "SELECT s.status, s.plan_code, s.stripe_subscription_id, t.trial_ends_at"
+        " FROM clinic_subscriptions s JOIN tenants t ON t.id = s.tenant_id WHERE s.tenant_id = %s",
         clinic.id,
     )
     assert row[:3] == ("trialing", "solo", sub_id) and row[3] is not None
@@ -74,7 +74,7 @@ def test_whole_lifecycle_trial_active_past_due_suspended_active(
         " WHERE tenant_id = %s AND action = 'tenant.status_changed' AND actor_label = 'stripe'",
         clinic.id,
     )[0]
-    assert moves == ["trialing", "active", "past_due", "suspended", "active"]
+    assert moves == ["active", "past_due", "suspended", "active"]  # trialing since signup
 
 
 def test_portal_link_after_subscribing(app, make_clinic, stripe_server, sc):
@@ -118,7 +118,10 @@ def test_bad_signature_or_old_timestamp_is_refused_and_changes_nothing(
     ):
         assert r.status_code == 400
     assert db_row("SELECT count(*) FROM stripe_events WHERE id = %s", ev["id"])[0] == 0
-    assert _status(db_row, clinic) == "active"
+    assert _status(db_row, clinic) == "trialing"  # as signup left it
+    assert db_row(
+        "SELECT stripe_subscription_id FROM clinic_subscriptions WHERE tenant_id = %s", clinic.id
+    ) == (None,)
 
 
 def test_webhook_urls_need_no_csrf_token_but_pages_do(app, stripe_server, make_clinic):

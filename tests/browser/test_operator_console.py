@@ -75,11 +75,11 @@ def test_operator_suspends_and_reactivates_a_clinic(
     expect(ops.get_by_role("heading", level=1)).to_have_text("Arnica Montana Clinic")
     check(ops, "clinic")
 
-    # suspending without a reason shows the error summary and keeps the clinic active
+    # suspending without a reason shows the error summary and keeps the clinic in its trial
     ops.get_by_role("button", name="Suspend clinic").click()
     expect(ops.locator(".error-summary")).to_contain_text("Enter the reason")
     check(ops, "clinic-error")
-    assert _status(owner_dsn, clinic) == "active"
+    assert _status(owner_dsn, clinic) == "trialing"
     ops.get_by_label("Reason").fill("Unpaid invoice 1042")
     ops.get_by_role("button", name="Suspend clinic").click()
     expect(ops.locator("[data-status]")).to_have_text("suspended")
@@ -104,8 +104,8 @@ def test_operator_suspends_and_reactivates_a_clinic(
 
     ops.get_by_label("Reason").fill("Invoice paid")
     ops.get_by_role("button", name="Reactivate clinic").click()
-    expect(ops.locator("[data-status]")).to_have_text("active")
-    assert _status(owner_dsn, clinic) == "active"
+    expect(ops.locator("[data-status]")).to_have_text("trialing")  # its trial is not over
+    assert _status(owner_dsn, clinic) == "trialing"
     portal.reload()
     expect(portal.locator("[data-paused]")).to_have_count(0)
     console.reload()

@@ -2,9 +2,9 @@
 
 One clinic goes through everything that sends an email — registration (verification),
 "forgot password" (patient), a sign-in link, booking confirmation, a paid-in-advance hold,
-a new time, a cancellation, a waitlist offer, the follow-up recall, a staff invitation, a
-staff password reset, the export-ready notices (the patient's own copy, and a staff
-export) — the real worker delivers them to the
+a visit paid online (its receipt), a new time, a cancellation, a waitlist offer, the
+follow-up recall, a staff invitation, a staff password reset, the export-ready notices (the
+patient's own copy, and a staff export) — the real worker delivers them to the
 embedded SMTP sink, and every link found is followed (redirects too) with the test client
 as its recipient would open it. Any 404 or error fails the test, and so does an email
 type that should carry a link but has none.
@@ -32,6 +32,11 @@ from tests.portal.conftest import portal_client
 from tests.portal.test_booking_pages import body_of
 from tests.records.conftest import CASE
 
+from ..billing import conftest as billing_fixtures
+
+#: the local Stripe test server (a fixture of the billing tests)
+stripe_server = billing_fixtures.stripe_server
+
 LINK_RE = re.compile(r"https?://[^\s<>\"')]+")
 #: Subject starts of the emails that must carry a portal or console link.
 MUST_LINK = (
@@ -46,6 +51,7 @@ MUST_LINK = (
     "You are invited",
     "Reset",
     "Your copy of your data",
+    "Receipt",
 )
 
 
@@ -53,7 +59,25 @@ def _unique(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}@example.org"
 
 
-def test_every_link_in_every_email_opens_a_working_page(app, worker, mail_dir):
+def _pay_online(app, clinic, prepaid, stripe_server, tokens) -> None:
+    """Connect the clinic to Stripe, book the prepaid visit on the portal and pay it."""
+    from tests.admin.clinic.console import Console
+    from tests.billing.conftest import apply_events
+    from tests.billing.test_visit_payments import _book
+
+    owner = Console(app, clinic)
+    r = owner.post("/console/billing/connect", form_page="/console/billing/")
+    apply_events(app, new_client(app), stripe_server.onboard(r.location.rsplit("/", 1)[1]))
+    payer = PatientFactory(clinic=clinic, email=_unique("paid"), portal_token=True)
+    tokens[payer.email] = payer.token
+    _, booked = _book(app, prepaid, payer, days=7, hhmm="09:00")
+    assert booked.status_code == 303, booked.status_code
+    session_id = urlsplit(booked.location).path.rsplit("/", 1)[1]
+    apply_events(app, new_client(app), stripe_server.complete(session_id))
+    tokens["_paid"] = payer.email
+
+
+def test_every_link_in_every_email_opens_a_working_page(app, worker, mail_dir, stripe_server):
     """Trigger every email type, then follow every link in them."""
     practice = PracticeFactory(service={"name": "Follow-up"})
     clinic, owner = practice.clinic, practice.owner
@@ -121,6 +145,9 @@ def test_every_link_in_every_email_opens_a_working_page(app, worker, mail_dir):
         practice=prepaid, patient=held_patient, start=prepaid.at(prepaid.day(6), "09:00")
     )
 
+    # a visit paid online (the clinic connected to Stripe): its emailed receipt
+    _pay_online(app, clinic, prepaid, stripe_server, tokens)
+
     # follow-up recall: consent, a visit and a prescription with a follow-up window
     recall_email = _unique("recall")
     pat = owner.post(
@@ -185,6 +212,7 @@ def test_every_link_in_every_email_opens_a_working_page(app, worker, mail_dir):
         known.email,
         waiting.email,
         held_patient.email,
+        tokens["_paid"],
         recall_email,
         invitee,
         staff_email,

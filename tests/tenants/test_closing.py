@@ -56,14 +56,14 @@ def test_owner_closes_with_password_and_code_then_cancels(app, make_clinic, owne
 
     r = _close_as_owner(owner, password="wrong-password-123", code="000000")
     assert r.status_code == 422 and "That password is not right." in r.get_data(as_text=True)
-    assert _status(owner_dsn, clinic) == "active"
+    assert _status(owner_dsn, clinic) == "trialing"  # signup starts the free trial
     r = _close_as_owner(owner)
     assert r.status_code == 302 and _status(owner_dsn, clinic) == "closing"
     ((grace,),) = _sql(
         owner_dsn, "SELECT delete_after - now() FROM tenants WHERE id = %s", (clinic.id,)
     )
     assert 29 < grace.total_seconds() / 86400 <= 30
-    assert _status(owner_dsn, other) == "active"
+    assert _status(owner_dsn, other) == "trialing"
 
     portal = client.get("/", base_url=f"http://{clinic.host}")
     assert portal.status_code == 403 and b"is closing" in portal.data
@@ -83,7 +83,8 @@ def test_owner_closes_with_password_and_code_then_cancels(app, make_clinic, owne
     assert patients == 1  # nothing deleted during the grace period
 
     r = owner.post("/console/closing/cancel", {}, form_page="/console/closing")
-    assert r.status_code == 302 and _status(owner_dsn, clinic) == "active"
+    # back in its trial, which has time left
+    assert r.status_code == 302 and _status(owner_dsn, clinic) == "trialing"
     assert client.get("/", base_url=f"http://{clinic.host}").status_code == 200
     actions = [
         a

@@ -24,9 +24,9 @@ def _status_and_audit(owner_dsn, tenant_id):
 
 
 def test_every_state_is_storable_and_each_change_is_audited(app, make_clinic, owner_dsn):
-    """A clinic goes trialing → active → past_due → suspended → closing → active, audited."""
-    clinic = make_clinic()
-    path = ["trialing", "active", "past_due", "suspended", "closing", "active"]
+    """A clinic goes (trialing →) active → trialing → past_due → suspended → closing → active."""
+    clinic = make_clinic()  # signup starts the free trial
+    path = ["active", "trialing", "past_due", "suspended", "closing", "active"]
     for new in path:
         with app.app_context(), tenant_session(clinic.id) as sess:
             tenant = sess.get(Tenant, clinic.id)
@@ -34,7 +34,7 @@ def test_every_state_is_storable_and_each_change_is_audited(app, make_clinic, ow
     status, rows = _status_and_audit(owner_dsn, clinic.id)
     assert status == "active"
     assert [(r[1], r[2]) for r in rows] == [(s, f"to {s}") for s in path]
-    assert rows[0][0] == "active" and rows[3][0] == "past_due"
+    assert rows[0][0] == "trialing" and rows[3][0] == "past_due"
 
 
 def test_a_forbidden_change_is_refused_and_changes_nothing(app, make_clinic, owner_dsn):

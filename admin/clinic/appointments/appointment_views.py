@@ -20,6 +20,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from billing.services import payments_for_appointment
 from saas import db
 from saas.errors import form_errors, refused
 from saas.exceptions import DomainError, Invalid
@@ -123,6 +124,10 @@ def appointment(appointment_id: uuid.UUID):
         can_cancel="cancel" in allowed,
         can_move="reschedule" in allowed,
         history=appointment_history(db.session, g.tenant.id, appt.id),
+        payments=[
+            p for p in payments_for_appointment(db.session, g.tenant, appt.id) if p.paid_at
+        ],
+        format_price=format_price,
         event_labels=EVENT_LABELS,
         local=local,
         form=ActionForm(),

@@ -38,6 +38,7 @@ TOPICS = {
     "appointment.no_show": "Missed appointment",
     "appointment.completed": "Visit completed",
     "waitlist.offer": "Waiting-list slot offered",
+    "payment.receipt": "Payment receipt",
     "email.invitation": "Staff invitation",
     "email.verify_patient": "Patient account confirmation",
     "email.follow_up_invitation": "Follow-up invitation",

@@ -32,6 +32,13 @@ def _check(loc: Location) -> None:
         raise Invalid(errors, reason="invalid")
 
 
+def _plan_allows(sess: Session, tenant: Tenant) -> None:
+    """Refuse one more active location beyond the plan (409 ``plan_limit``)."""
+    from billing.limits import ensure_room  # billing builds on scheduling, not the reverse
+
+    ensure_room(sess, tenant, "max_locations")
+
+
 def _flush(sess: Session) -> None:
     flush_or_refuse(
         sess, {"uq_locations_tenant_name": duplicate("name", "A location with this name exists.")}
@@ -47,6 +54,8 @@ def create_location(sess: Session, tenant: Tenant, actor, data: dict) -> Locatio
     loc.timezone = data.get("timezone") or tenant.timezone
     loc.name = (loc.name or "").strip()
     _check(loc)
+    if loc.is_active:
+        _plan_allows(sess, tenant)
     sess.add(loc)
     _flush(sess)
     audit.record(
@@ -62,6 +71,8 @@ def create_location(sess: Session, tenant: Tenant, actor, data: dict) -> Locatio
 
 def update_location(sess: Session, tenant: Tenant, actor, loc: Location, data: dict) -> Location:
     """Change a location's fields (``is_active=False`` archives it)."""
+    if data.get("is_active") is True and not loc.is_active:
+        _plan_allows(sess, tenant)  # re-activating counts as adding
     for f in LOCATION_FIELDS:
         if f in data:
             setattr(loc, f, data[f].strip() if isinstance(data[f], str) else data[f])

@@ -33,6 +33,13 @@ def _check(sess: Session, tenant: Tenant, p: Practitioner) -> None:
         raise Invalid(errors, reason="invalid")
 
 
+def _plan_allows(sess: Session, tenant: Tenant) -> None:
+    """Refuse one more active practitioner beyond the plan (409 ``plan_limit``)."""
+    from billing.limits import ensure_room  # billing builds on scheduling, not the reverse
+
+    ensure_room(sess, tenant, "max_practitioners")
+
+
 def _flush(sess: Session) -> None:
     flush_or_refuse(
         sess,
@@ -52,6 +59,8 @@ def create_practitioner(sess: Session, tenant: Tenant, actor, data: dict) -> Pra
             setattr(p, f, data[f])
     p.display_name = (p.display_name or "").strip()
     _check(sess, tenant, p)
+    if p.is_active:
+        _plan_allows(sess, tenant)
     sess.add(p)
     _flush(sess)
     audit.record(
@@ -69,6 +78,8 @@ def update_practitioner(
     sess: Session, tenant: Tenant, actor, p: Practitioner, data: dict
 ) -> Practitioner:
     """Change a practitioner's profile (``is_active=False`` archives it)."""
+    if data.get("is_active") is True and not p.is_active:
+        _plan_allows(sess, tenant)  # re-activating counts as adding
     for f in PRACTITIONER_FIELDS:
         if f in data:
             setattr(p, f, data[f].strip() if isinstance(data[f], str) else data[f])

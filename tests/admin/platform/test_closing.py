@@ -24,7 +24,7 @@ def test_operator_admin_closes_a_terminated_clinic(app, ops, operator, make_clin
     support = Ops(app, operator("support"))
     assert support.post(f"{page}/close", {"close-reason": "x"}, form_page=page).status_code == 403
     r = ops.post(f"{page}/close", {"close-reason": ""}, form_page=page)
-    assert r.status_code == 422 and _status(owner_dsn, clinic) == "active"
+    assert r.status_code == 422 and _status(owner_dsn, clinic) == "trialing"
     r = ops.post(f"{page}/close", {"close-reason": "Contract 88 terminated"}, form_page=page)
     assert r.status_code == 302 and _status(owner_dsn, clinic) == "closing"
     assert b"data-delete-after" in ops.get(page).data

@@ -89,11 +89,11 @@ def test_suspend_and_reactivate_show_on_portal_console_and_api(
     page = f"/ops/tenants/{clinic.id}"
     r = ops.post(f"{page}/suspend", {"reason": ""}, form_page=page)
     assert r.status_code == 422 and "Enter the reason." in r.get_data(as_text=True)
-    assert _status(owner_dsn, clinic) == "active"
+    assert _status(owner_dsn, clinic) == "trialing"  # signup starts the free trial
 
     r = ops.post(f"{page}/suspend", {"reason": "Unpaid invoice 1042"}, form_page=page)
     assert r.status_code == 302
-    assert _status(owner_dsn, clinic) == "suspended" and _status(owner_dsn, other) == "active"
+    assert _status(owner_dsn, clinic) == "suspended" and _status(owner_dsn, other) == "trialing"
     html = ops.text(page)
     assert "Unpaid invoice 1042" in html and "tenant.suspended" in html
 
@@ -139,7 +139,8 @@ def test_suspend_and_reactivate_show_on_portal_console_and_api(
     assert all("Unpaid invoice 1042" in m["body"] or m["body"] == "[delivered]" for (m,) in mails)
 
     r = ops.post(f"{page}/reactivate", {"reason": "Paid"}, form_page=page)
-    assert r.status_code == 302 and _status(owner_dsn, clinic) == "active"
+    # back to its trial, which still has time left
+    assert r.status_code == 302 and _status(owner_dsn, clinic) == "trialing"
     portal = ops.client.get("/", base_url=f"http://{clinic.host}")
     assert portal.status_code == 200 and b"data-paused" not in portal.data
     write = ops.client.post(
@@ -165,12 +166,14 @@ def test_support_operators_look_but_do_not_suspend(app, operator, make_clinic, o
     html = support.text(page)
     assert "Suspend clinic" not in html
     r = support.post(f"{page}/suspend", {"reason": "no"}, form_page=page)
-    assert r.status_code == 403 and _status(owner_dsn, clinic) == "active"
+    assert r.status_code == 403 and _status(owner_dsn, clinic) == "trialing"
 
 
 def test_extend_trial(app, ops, make_clinic, owner_dsn):
     """A trialing clinic's trial is extended by days; others have no trial to extend."""
     clinic = make_clinic()
+    with psycopg.connect(owner_dsn) as conn:  # a paying clinic has no trial left
+        conn.execute("UPDATE tenants SET status = 'active' WHERE id = %s", (clinic.id,))
     page = f"/ops/tenants/{clinic.id}"
     r = ops.post(f"{page}/trial", {"trial-days": "14", "trial-reason": "Conference lead"}, form_page=page)
     assert r.status_code == 409 and "Only a clinic in its free trial" in r.get_data(as_text=True)
