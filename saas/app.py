@@ -8,6 +8,7 @@ import uuid
 
 import structlog
 from flask import Flask, g, request, send_from_directory
+from sqlalchemy import inspect as sa_inspect
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -232,9 +233,11 @@ def create_app(config: Config | None = None) -> Flask:
             access_log.info(
                 "request", method=request.method, status=response.status_code, ms=round(ms, 1)
             )
-            tenant = g.get("tenant")  # health checks (blueprint "ops") are not counted
+            # health checks (blueprint "ops") are not counted; the clinic's id is read from
+            # its identity, never from an attribute a rollback may have expired (no query)
+            tenant = g.get("tenant")
             stats.record(
-                str(tenant.id) if tenant is not None else "platform",
+                str(sa_inspect(tenant).identity[0]) if tenant is not None else "platform",
                 f"{request.method} {request.endpoint or '(no route)'}",
                 response.status_code,
                 ms,
