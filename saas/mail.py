@@ -1,21 +1,50 @@
-"""Send email over SMTP (``SMTP_URL``: smtp://[user:pass@]host:port, or smtps://...)."""
+"""Send email over SMTP (``SMTP_URL``: smtp://[user:pass@]host:port, or smtps://...).
+
+Messages are ``multipart/alternative`` (plain text first, then HTML) when an HTML body is
+given, wrapped in ``multipart/mixed`` with attachments (a visit's ``.ics``). The plain
+text part is always complete on its own: a reader without HTML misses nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 
-def send_email(
-    smtp_url: str, sender: str, to: str, subject: str, body: str, *, message_id: str | None = None
-) -> str | None:
-    """Deliver one plain-text message; raises on SMTP failure (the caller retries).
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an email: ``text/calendar`` for a visit's invitation."""
 
-    ``message_id`` (``<key@host>``) becomes the Message-ID header, so a retried message
-    carries the same id as the first try; it is returned as the provider's id.
+    filename: str
+    content_type: str
+    data: bytes
+    #: extra Content-Type parameters (``method=REQUEST`` for calendars)
+    params: tuple[tuple[str, str], ...] = ()
+
+
+def message_id_for(key: str, host: str) -> str:
+    """A Message-ID derived from a delivery key: the same key gives the same id, always.
+
+    The key is hashed (it may name visits and offsets; the header stays opaque and short).
     """
-    url = urlsplit(smtp_url)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return f"<{digest}@{host or 'similia'}>"
+
+
+def build_message(
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    html: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
+    message_id: str | None = None,
+) -> EmailMessage:
+    """The message as it goes on the wire (tests and the dev mailbox parse the same)."""
     msg = EmailMessage()
     # a header is one line: any control character left in a subject (a clinic name written
     # before names were checked) becomes a space instead of failing every send
@@ -24,6 +53,37 @@ def send_email(
     if message_id:
         msg["Message-ID"] = message_id
     msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    for att in attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
+        part = msg.get_payload()[-1]
+        for name, value in att.params:
+            part.set_param(name, value)
+    return msg
+
+
+def send_email(
+    smtp_url: str,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    html: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
+    message_id: str | None = None,
+) -> str | None:
+    """Deliver one message; raises on SMTP failure (the caller retries).
+
+    ``message_id`` (``<key@host>``) becomes the Message-ID header, so a retried message
+    carries the same id as the first try; it is returned as the provider's id.
+    """
+    url = urlsplit(smtp_url)
+    msg = build_message(
+        sender, to, subject, body, html=html, attachments=attachments, message_id=message_id
+    )
     cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
     with cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
         if url.scheme == "smtp+starttls":

@@ -9,11 +9,18 @@ patient made or holds, so they do not depend on reminder or marketing consent.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
+import icalendar
+import jinja2
 from flask import current_app
+from markupsafe import Markup, escape
 
+from saas import settings
+from saas.mail import Attachment
 from saas.models import OutboxMessage, Tenant, utcnow
 from saas.money import format_price
 from saas.patients import get_patient_in_tenant, read_sealed
@@ -147,6 +154,104 @@ class Email:
     to: str
     subject: str
     body: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "email"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _lines(text: str) -> Markup:
+    """Plain text as HTML: escaped, line breaks kept, web addresses made links."""
+
+    def line(x: str) -> Markup:
+        out, pos = Markup(""), 0
+        for m in _URL.finditer(x):
+            out += escape(x[pos : m.start()]) + Markup('<a href="{0}">{0}</a>').format(m.group())
+            pos = m.end()
+        return out + escape(x[pos:])
+
+    return Markup("<br>").join(line(x) for x in text.split("\n"))
+
+
+_env.filters["lines"] = _lines
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def branding(tenant: Tenant) -> dict:
+    """The clinic's name and colours for an email (each colour re-checked, else the default)."""
+    values = settings.read(tenant, "branding")
+    brand, accent = values.get("brand_color", ""), values.get("accent_color", "")
+    return {
+        "clinic": tenant.name,
+        "brand": brand if _COLOR.match(brand or "") else "#2f6f5e",
+        "accent": accent if _COLOR.match(accent or "") else "#1f5c4d",
+        "lang": values.get("language") or "en",
+    }
+
+
+def render_html(
+    tenant: Tenant,
+    topic: str,
+    subject: str,
+    text: str,
+    *,
+    site: str,
+    greeting: str = "",
+    action: tuple[str, str] | None = None,
+) -> str:
+    """The HTML body in the clinic's branding.
+
+    From the topic's template (``templates/email/<topic>.html``, else the base); ``text``
+    is split into paragraphs at blank lines.
+    """
+    try:
+        template = _env.get_template(f"{topic}.html")
+    except jinja2.TemplateNotFound:
+        template = _env.get_template("base.html")
+    paragraphs = [p.strip("\n") for p in text.split("\n\n") if p.strip()]
+    return template.render(
+        **branding(tenant),
+        subject=subject,
+        greeting=greeting,
+        paragraphs=paragraphs,
+        action={"label": action[0], "url": action[1]} if action else None,
+        site=site,
+    )
+
+
+#: Topics whose email carries the visit as an ``.ics`` (a calendar adds or updates it).
+CALENDAR_TOPICS = ("appointment.confirmed", "appointment.rescheduled")
+
+
+def ics_for(p: dict, host: str, sequence: int = 0) -> Attachment:
+    """The visit as an iCalendar event (``METHOD:PUBLISH``).
+
+    The same UID on every message of the visit, so a reschedule (higher ``SEQUENCE``)
+    moves the event already imported.
+    """
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Similia//appointments//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    ev = icalendar.Event()
+    ev.add("uid", f"{p['appointment_id']}@{host}")
+    ev.add("dtstamp", dt.datetime.now(dt.UTC))
+    ev.add("dtstart", dt.datetime.fromisoformat(p["start"]).astimezone(dt.UTC))
+    end = p.get("end")
+    if end:
+        ev.add("dtend", dt.datetime.fromisoformat(end).astimezone(dt.UTC))
+    ev.add("summary", f"{p['service']} with {p['practitioner']}")
+    ev.add("location", _where(p))
+    ev.add("sequence", sequence)
+    ev.add("status", "CONFIRMED")
+    cal.add_component(ev)
+    return Attachment("visit.ics", "text/calendar", cal.to_ical(), (("method", "PUBLISH"),))
 
 
 def prepare(sess, msg: OutboxMessage) -> Email | str:
@@ -171,7 +276,36 @@ def prepare(sess, msg: OutboxMessage) -> Email | str:
     if not email:
         return "no address"
     cfg = current_app.config["SIMILIA"]
-    subject, body = message
-    body += action_link(msg.topic, p, lambda path: cfg.public_url(tenant.slug, path))
-    body = f"Hello {patient.full_name},\n\n{body}\n{tenant.name}\n{cfg.public_url(tenant.slug)}\n"
-    return Email(email, subject, body)
+    subject, text = message
+    site = cfg.public_url(tenant.slug)
+    url = lambda path: cfg.public_url(tenant.slug, path)  # noqa: E731
+    greeting = f"Hello {patient.full_name},"
+    body = f"{greeting}\n\n{text}{action_link(msg.topic, p, url)}\n{tenant.name}\n{site}\n"
+    action = None
+    if msg.topic in ACTIONS:
+        sentence, path = ACTIONS[msg.topic]
+        action = (sentence.rstrip(":"), url(path.format(**p)))
+    html = render_html(
+        tenant, msg.topic, subject, text, site=site, greeting=greeting, action=action
+    )
+    attachments = ()
+    if msg.topic in CALENDAR_TOPICS:
+        # a later message of the visit carries a higher sequence (its creation time)
+        sequence = int(msg.created_at.timestamp()) - 1_700_000_000 if msg.created_at else 0
+        attachments = (ics_for(p, cfg.base_domain, max(sequence, 0)),)
+    return Email(email, subject, body, html, attachments)
+
+
+def plain_email(sess, msg: OutboxMessage) -> Email:
+    """An ``email.*`` message (sign-in link, export ready...).
+
+    Its text as written, and the same text as HTML in the clinic's branding (links
+    clickable).
+    """
+    p = msg.payload
+    tenant = sess.get(Tenant, msg.tenant_id)
+    if tenant is None:
+        return Email(p["to"], p["subject"], p["body"])
+    site = current_app.config["SIMILIA"].public_url(tenant.slug)
+    html = render_html(tenant, msg.topic, p["subject"], p["body"], site=site)
+    return Email(p["to"], p["subject"], p["body"], html)

@@ -45,7 +45,7 @@ from sqlalchemy import func, select, text
 from saas import outbox, queue
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
-from saas.mail import send_email
+from saas.mail import message_id_for, send_email
 from saas.models import OutboxMessage, Tenant
 
 from . import (
@@ -114,6 +114,7 @@ class Claim:
     payload: dict
     attempts: int
     claimed_at: dt.datetime
+    delivery_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,15 @@ def claim(tenant_id: str) -> Claim | None:
         msg.state, msg.claimed_at = "sending", now
         msg.next_attempt_at = now + LEASE
         msg.attempts += 1
-        return Claim(msg.id, msg.tenant_id, msg.topic, dict(msg.payload), msg.attempts, now)
+        return Claim(
+            msg.id,
+            msg.tenant_id,
+            msg.topic,
+            dict(msg.payload),
+            msg.attempts,
+            now,
+            msg.delivery_key,
+        )
 
 
 def _still_mine(sess, c: Claim) -> OutboxMessage | None:
@@ -172,7 +181,7 @@ def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
         if msg is None:
             return None
         if c.topic.startswith("email."):
-            return notifications.Email(c.payload["to"], c.payload["subject"], c.payload["body"])
+            return notifications.plain_email(sess, msg)
         if c.topic in notifications.TOPICS:
             return notifications.prepare(sess, msg)
         if c.topic.startswith(JOB_PREFIX):
@@ -180,10 +189,19 @@ def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
         return Skip("no channel")
 
 
+def delivery_key(c: Claim) -> str:
+    """The message's delivery key: the producer's (reminders), else one made from the row."""
+    return f"{c.tenant_id}:{c.delivery_key or f'outbox:{c.id}'}"
+
+
 def message_id(c: Claim) -> str:
-    """The Message-ID of ``c``: derived from the row, the same on every attempt."""
+    """The Message-ID of ``c``, derived from its delivery key.
+
+    The same on every attempt, so a receiving server or a mail client can tell a retry
+    from a new message.
+    """
     host = current_app.config["SIMILIA"].mail_from.rpartition("@")[2].strip(">") or "similia"
-    return f"<{c.id}.{c.tenant_id}@{host}>"
+    return message_id_for(delivery_key(c), host)
 
 
 def send(c: Claim, what: Job | notifications.Email) -> str | None:
@@ -195,7 +213,14 @@ def send(c: Claim, what: Job | notifications.Email) -> str | None:
         return None
     cfg = current_app.config["SIMILIA"]
     return send_email(
-        cfg.smtp_url, cfg.mail_from, what.to, what.subject, what.body, message_id=message_id(c)
+        cfg.smtp_url,
+        cfg.mail_from,
+        what.to,
+        what.subject,
+        what.body,
+        html=what.html,
+        attachments=what.attachments,
+        message_id=message_id(c),
     )
 
 
