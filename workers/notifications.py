@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import jinja2
@@ -37,6 +38,8 @@ TOPICS = (
     "appointment.completed",
     "appointment.reminder",
     "waitlist.offer",
+    "practitioner.alert",
+    "practitioner.agenda",
 )
 
 
@@ -254,10 +257,106 @@ def ics_for(p: dict, host: str, sequence: int = 0) -> Attachment:
     return Attachment("visit.ics", "text/calendar", cal.to_ical(), (("method", "PUBLISH"),))
 
 
+def _staff_address(sess, tenant: Tenant, practitioner_id: str, wanted: str):
+    """The practitioner and the email of their staff account, or the reason for none."""
+    from saas.models import User
+    from saas.scheduling.queries import get_practitioner_in_tenant
+
+    pr = get_practitioner_in_tenant(sess, tenant.id, uuid.UUID(practitioner_id))
+    if pr is None or not pr.is_active:
+        return None, "practitioner archived"
+    if not getattr(pr, wanted):
+        return None, "turned off by the practitioner"
+    user = sess.get(User, (tenant.id, pr.user_id)) if pr.user_id else None
+    if user is None or not user.is_active:
+        return None, "no staff account"
+    return pr, user.email
+
+
+ALERT_SUBJECTS = {
+    "appointment.confirmed": ("New booking", "booked"),
+    "appointment.cancelled": ("Cancelled", "cancelled"),
+    "appointment.rescheduled": ("Moved", "moved"),
+}
+
+
+def prepare_alert(sess, tenant: Tenant, msg: OutboxMessage) -> Email | str:
+    """A practitioner's alert of a booking, cancellation or reschedule on their calendar."""
+    p = msg.payload
+    pr, address = _staff_address(sess, tenant, p["practitioner_id"], "alerts_enabled")
+    if pr is None:
+        return address
+    patient = get_patient_in_tenant(sess, tenant, uuid.UUID(p["patient_id"]))
+    who = patient.full_name if patient is not None and patient.status != "erased" else "A patient"
+    label, verb = ALERT_SUBJECTS[p["event"]]
+    when = f"{_when(p['start'])} ({p['timezone']})"
+    text = f"{who} {verb} {p['service']}.\n\n{when}\n{_where(p)}\n"
+    if p["event"] == "appointment.rescheduled" and p.get("old_start"):
+        text += f"Previously: {_when(p['old_start'])}\n"
+    cfg = current_app.config["SIMILIA"]
+    link = cfg.public_url(tenant.slug, f"/console/calendar/appointments/{p['appointment_id']}")
+    subject = f"{label}: {p['service']} on {_when(p['start'])}"
+    greeting = f"Hello {pr.display_name},"
+    body = f"{greeting}\n\n{text}\nOpen it in the console:\n{link}\n\n{tenant.name}\n"
+    site = cfg.public_url(tenant.slug, "/console")
+    html = render_html(
+        tenant,
+        msg.topic,
+        subject,
+        text,
+        site=site,
+        greeting=greeting,
+        action=("Open it in the console", link),
+    )
+    return Email(address, subject, body, html)
+
+
+def prepare_agenda(sess, tenant: Tenant, msg: OutboxMessage) -> Email | str:
+    """A practitioner's agenda of one day (their visits, in the clinic's local time)."""
+    from saas.scheduling import agenda
+
+    p = msg.payload
+    pr, address = _staff_address(sess, tenant, p["practitioner_id"], "daily_agenda")
+    if pr is None:
+        return address
+    reason = agenda.agenda_skip(p, utcnow())
+    if reason:
+        return reason
+    visits = agenda.visits_of_day(sess, tenant, pr.id, p["date"], p["timezone"])
+    day = dt.date.fromisoformat(p["date"]).strftime("%A %d %B %Y")
+    lines = []
+    for v in visits:
+        patient = get_patient_in_tenant(sess, tenant, v.patient_id)
+        who = patient.full_name if patient is not None and patient.status != "erased" else "-"
+        local = v.start_at.astimezone(ZoneInfo(p["timezone"]))
+        lines.append(f"{local:%H:%M} {v.service_name} - {who}")
+    listing = "\n".join(lines) if lines else "No visits booked."
+    text = f"Your visits on {day} ({p['timezone']}):\n\n{listing}\n"
+    cfg = current_app.config["SIMILIA"]
+    link = cfg.public_url(tenant.slug, "/console/day")
+    subject = f"Your day: {day} ({len(visits)} visit{'s' if len(visits) != 1 else ''})"
+    greeting = f"Hello {pr.display_name},"
+    body = f"{greeting}\n\n{text}\nThe day in the console:\n{link}\n\n{tenant.name}\n"
+    html = render_html(
+        tenant,
+        msg.topic,
+        subject,
+        text,
+        site=link,
+        greeting=greeting,
+        action=("The day in the console", link),
+    )
+    return Email(address, subject, body, html)
+
+
 def prepare(sess, msg: OutboxMessage) -> Email | str:
     """The email for ``msg``, or the reason nothing is sent (the message is then skipped)."""
     p = msg.payload
     tenant = sess.get(Tenant, msg.tenant_id)
+    if msg.topic == "practitioner.alert":
+        return prepare_alert(sess, tenant, msg)
+    if msg.topic == "practitioner.agenda":
+        return prepare_agenda(sess, tenant, msg)
     patient = get_patient_in_tenant(sess, tenant, uuid.UUID(p["patient_id"]))
     if patient is None or patient.status == "erased":
         return "erased patient"
