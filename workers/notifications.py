@@ -349,7 +349,36 @@ def prepare_agenda(sess, tenant: Tenant, msg: OutboxMessage) -> Email | str:
     return Email(address, subject, body, html)
 
 
-def prepare(sess, msg: OutboxMessage) -> Email | str:
+@dataclass(frozen=True)
+class Sms:
+    """A composed text message, ready to send outside any transaction."""
+
+    to: str
+    body: str
+
+
+def sms_reminder_text(p: dict, clinic: str, link: str) -> str:
+    """A reminder short enough for one or two segments: the visit, the policy, the link."""
+    return (
+        f"{clinic}: reminder of {p['service']} with {p['practitioner']}, "
+        f"{_when(p['start'])} ({p['timezone']}). {_policy(p)} Move or cancel: {link}"
+    )
+
+
+def prepare_sms(sess, tenant: Tenant, patient, p: dict) -> Sms | str:
+    """The reminder as a text, or why none is sent (texts off, no phone number)."""
+    cfg = current_app.config["SIMILIA"]
+    if cfg.sms_provider == "off":
+        return "texts off"
+    phone = read_sealed(sess, patient, "phone")
+    phone = "".join(phone.split()) if phone else ""
+    if not phone:
+        return "no phone"
+    link = cfg.public_url(tenant.slug, f"/appointments/{p['appointment_id']}")
+    return Sms(phone, sms_reminder_text(p, tenant.name, link))
+
+
+def prepare(sess, msg: OutboxMessage) -> Email | Sms | str:
     """The email for ``msg``, or the reason nothing is sent (the message is then skipped)."""
     p = msg.payload
     tenant = sess.get(Tenant, msg.tenant_id)
@@ -363,11 +392,14 @@ def prepare(sess, msg: OutboxMessage) -> Email | str:
     if patient.status != "active":
         return "patient not active"
     if msg.topic == reminders.TOPIC:
+        channel = p.get("channel", "email")
         reason = reminders.reminder_skip(sess, tenant, p, utcnow())
-        if reason is None and not has_consent(sess, tenant.id, patient.id, "reminders_email"):
+        if reason is None and not has_consent(sess, tenant.id, patient.id, f"reminders_{channel}"):
             reason = "no consent"
         if reason:
             return reason
+        if channel == "sms":
+            return prepare_sms(sess, tenant, patient, p)
     message = compose(msg.topic, p, tenant.name)
     if message is None:
         return "not sent to patients"

@@ -42,7 +42,7 @@ import dramatiq
 from flask import current_app
 from sqlalchemy import func, select, text
 
-from saas import outbox, queue
+from saas import outbox, queue, sms
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
 from saas.mail import message_id_for, send_email
@@ -101,6 +101,8 @@ def describe(exc: BaseException) -> str:
         return f"SMTPRecipientsRefused {','.join(map(str, codes))}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__} {exc.smtp_code}"
+    if isinstance(exc, sms.SmsError):
+        return f"SmsError {exc}" + (f" {exc.code}" if exc.code else "")
     return type(exc).__name__
 
 
@@ -170,7 +172,7 @@ def _still_mine(sess, c: Claim) -> OutboxMessage | None:
     return msg
 
 
-def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
+def prepare(c: Claim) -> Job | Skip | notifications.Email | notifications.Sms | str | None:
     """Step 2a, in a short read transaction: check the claim, then compose what to send.
 
     None when the message is no longer ours (sent by a late worker, or claimed again after
@@ -204,7 +206,7 @@ def message_id(c: Claim) -> str:
     return message_id_for(delivery_key(c), host)
 
 
-def send(c: Claim, what: Job | notifications.Email) -> str | None:
+def send(c: Claim, what: Job | notifications.Email | notifications.Sms) -> str | None:
     """Step 2b, outside any transaction: hand the message to its channel; the provider's id."""
     if isinstance(what, Job):
         from .jobs import dispatch
@@ -212,6 +214,11 @@ def send(c: Claim, what: Job | notifications.Email) -> str | None:
         dispatch(str(c.tenant_id), c.topic[len(JOB_PREFIX) :], c.payload)
         return None
     cfg = current_app.config["SIMILIA"]
+    if isinstance(what, notifications.Sms):
+        texts = sms.provider(cfg)
+        if texts is None:
+            raise sms.SmsError("texts off")
+        return texts.send(what.to, what.body)
     return send_email(
         cfg.smtp_url,
         cfg.mail_from,
@@ -224,8 +231,26 @@ def send(c: Claim, what: Job | notifications.Email) -> str | None:
     )
 
 
-def record(c: Claim, outcome: str, **values) -> None:
-    """Step 3: write the result, if the row is still ours."""
+def count_sms(sess, tenant_id, body: str) -> None:
+    """Add one text (and its segments) to the clinic's count for this month (``sms_usage``).
+
+    Counted in the transaction that records the text as sent. The plan's monthly SMS limit
+    (``plans.sms_per_month``) is enforced by billing against this count: the hook is
+    :func:`notifications.prepare_sms`, which may refuse a text before it is sent.
+    """
+    sess.execute(
+        text(
+            "INSERT INTO sms_usage (tenant_id, month, messages, segments)"
+            " VALUES (:t, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1, :s)"
+            " ON CONFLICT (tenant_id, month) DO UPDATE SET messages = sms_usage.messages + 1,"
+            " segments = sms_usage.segments + EXCLUDED.segments"
+        ),
+        {"t": str(tenant_id), "s": sms.segments(body).count},
+    )
+
+
+def record(c: Claim, outcome: str, *, sms_text: str | None = None, **values) -> None:
+    """Step 3: write the result, if the row is still ours (``sms_text``: count the text)."""
     with tenant_session(str(c.tenant_id)) as sess:
         msg = _still_mine(sess, c)
         if msg is None:
@@ -241,6 +266,8 @@ def record(c: Claim, outcome: str, **values) -> None:
             msg.next_attempt_at = now + backoff(c.attempts)
         if outcome in ("sent", "skipped", "dead"):
             msg.payload = scrub(msg.payload)
+        if outcome == "sent" and sms_text is not None:
+            count_sms(sess, c.tenant_id, sms_text)
 
 
 def deliver_one(tenant_id: str) -> str | None:
@@ -267,7 +294,8 @@ def deliver_one(tenant_id: str) -> str | None:
         )
         record(c, outcome, last_error=error)
         return outcome
-    record(c, "sent", provider_id=provider_id, last_error=None)
+    sms_text = what.body if isinstance(what, notifications.Sms) else None
+    record(c, "sent", provider_id=provider_id, last_error=None, sms_text=sms_text)
     return "sent"
 
 

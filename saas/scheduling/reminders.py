@@ -21,6 +21,9 @@ Decisions:
   they replace the clinic's for its visits.
 - Delivery is consent-aware: without a standing ``reminders_email`` consent the reminder
   is skipped with the reason "no consent" (reminders are not transactional messages).
+- Texts: a patient with a standing ``reminders_sms`` consent at planning time also gets
+  each reminder as a text (its own row, ``channel: sms``, delivery key suffixed ``:sms``);
+  delivery checks the consent again and skips without a phone number ("no phone").
 - Content: the visit, the clinic's cancellation policy and the portal link to move or
   cancel it.
 """
@@ -37,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from saas import outbox, settings
 from saas.models import OutboxMessage, Tenant, utcnow
+from saas.records.consents import has_consent
 
 from .messages import describe
 from .models import Appointment, VisitType
@@ -107,7 +111,10 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
         if not wanted:
             continue
         rules = effective_rules(sess, tenant.id, appt.service_id)
-        for offset in wanted:
+        channels = ["email"]
+        if has_consent(sess, tenant.id, appt.patient_id, "reminders_sms"):
+            channels.append("sms")
+        for offset, channel in ((o, ch) for o in wanted for ch in channels):
             send_at = send_time(appt.start_at, offset, ZoneInfo(detail["timezone"]))
             if useful_until(appt.start_at, send_at) <= now:
                 continue
@@ -117,6 +124,7 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
                 "cancellation_cutoff_minutes": rules.cancellation_cutoff_minutes,
                 "fee_minor": rules.late_cancellation_fee_minor,
                 "currency": appt.currency,
+                **({"channel": channel} if channel != "email" else {}),
             }
             result = sess.execute(
                 insert(OutboxMessage.__table__)
@@ -127,7 +135,8 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
                     payload=payload,
                     attempts=0,
                     state="queued",
-                    delivery_key=delivery_key(appt.id, offset, appt.start_at),
+                    delivery_key=delivery_key(appt.id, offset, appt.start_at)
+                    + ("" if channel == "email" else f":{channel}"),
                     next_attempt_at=send_at,
                     created_at=utcnow(),
                 )
