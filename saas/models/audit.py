@@ -71,6 +71,7 @@ class SmsUsage(Base):
     """Texts a clinic sent in a calendar month (UTC): what a plan's SMS limit is counted on."""
 
     __tablename__ = "sms_usage"
+    __table_args__ = (tenant_fk("sms_usage"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     #: the first day of the month
