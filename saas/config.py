@@ -90,6 +90,8 @@ class Config:
     sms_auth_token: str | None = None
     sms_api_base: str | None = None
     sms_file: str = ".var/sms/messages.jsonl"
+    #: the embedded SMTP sink's directory (development and tests): ``/dev/mailbox`` reads it
+    mail_dir: str | None = None
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -142,6 +144,7 @@ class Config:
             sms_auth_token=env.get("SMS_AUTH_TOKEN") or None,
             sms_api_base=env.get("SMS_API_BASE") or None,
             sms_file=env.get("SMS_FILE") or cls.sms_file,
+            mail_dir=env.get("MAIL_DIR") or None,
         )
         if values["sms_provider"] not in ("twilio", "file", "off"):
             raise ConfigError("SMS_PROVIDER must be twilio, file or off")

@@ -42,7 +42,7 @@ import dramatiq
 from flask import current_app
 from sqlalchemy import func, select, text
 
-from saas import outbox, queue, sms
+from saas import metrics, outbox, queue, sms
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
 from saas.mail import message_id_for, send_email
@@ -270,11 +270,25 @@ def record(c: Claim, outcome: str, *, sms_text: str | None = None, **values) -> 
             count_sms(sess, c.tenant_id, sms_text)
 
 
+def channel_of(c: Claim) -> str:
+    """The channel of a claimed message, for the metrics: email, sms or job."""
+    if c.topic.startswith(JOB_PREFIX):
+        return "job"
+    return "sms" if c.payload.get("channel") == "sms" else "email"
+
+
 def deliver_one(tenant_id: str) -> str | None:
     """Claim, send and record one due message of the clinic; its outcome, None if none."""
     c = claim(tenant_id)
     if c is None:
         return None
+    outcome = _deliver(c)
+    if outcome != "lost":
+        metrics.count_message(outcome, channel_of(c))
+    return outcome
+
+
+def _deliver(c: Claim) -> str:
     try:
         what = prepare(c)
         if what is None:
