@@ -20,7 +20,6 @@ import jinja2
 from flask import current_app
 from markupsafe import Markup, escape
 
-from saas import settings
 from saas.mail import Attachment
 from saas.models import OutboxMessage, Tenant, utcnow
 from saas.money import format_price
@@ -188,7 +187,8 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 def branding(tenant: Tenant) -> dict:
     """The clinic's name and colours for an email (each colour re-checked, else the default)."""
-    values = settings.read(tenant, "branding")
+    # the stored values, each re-checked: workers do not load the clinic settings' sections
+    values = (tenant.settings or {}).get("branding") or {}
     brand, accent = values.get("brand_color", ""), values.get("accent_color", "")
     return {
         "clinic": tenant.name,

@@ -21,7 +21,10 @@ Delivery semantics (at least once, duplicates bounded to one window):
    ``dead`` after :data:`MAX_ATTEMPTS`.
 
 A worker killed between the provider's acceptance and step 3 leaves the row ``sending``;
-once the lease ends it is claimed and sent again: that is the only duplicate window.
+once the lease ends it is claimed and sent again: that is the only duplicate window. The
+claim also moves the clinic's due time (``tenants.outbox_due_at``) to the lease's end
+when that is earlier, so the sweep finds a dead worker's clinic without waiting for the
+broker to redeliver its relay message.
 A failure never blocks the clinic: the relay goes on with the next due row. Per-clinic
 fairness: one relay run sends at most :data:`BATCH` messages, then queues itself behind the
 other clinics' relays. One relay at a time per clinic (advisory lock) keeps a patient's
@@ -33,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import random
 import smtplib
 import uuid
@@ -60,7 +64,8 @@ BATCH = 50
 #: attempts before a message is dead
 MAX_ATTEMPTS = 8
 #: how long a claim holds a row: a worker killed mid-send gives it back after this
-LEASE = dt.timedelta(minutes=5)
+#: (``OUTBOX_LEASE_SECONDS``, default 5 minutes: longer than any send's timeouts)
+LEASE = dt.timedelta(seconds=float(os.environ.get("OUTBOX_LEASE_SECONDS") or 300))
 #: first retry delay and the longest one
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
@@ -154,6 +159,15 @@ def claim(tenant_id: str) -> Claim | None:
         msg.state, msg.claimed_at = "sending", now
         msg.next_attempt_at = now + LEASE
         msg.attempts += 1
+        # the sweep finds the clinic when the lease ends, even if this worker dies before
+        # its relay records the clinic's next due time (writes only when it moves earlier)
+        sess.execute(
+            text(
+                "UPDATE tenants SET outbox_due_at = :due WHERE id = :t"
+                " AND (outbox_due_at IS NULL OR outbox_due_at > :due)"
+            ),
+            {"due": msg.next_attempt_at, "t": str(tenant_id)},
+        )
         return Claim(
             msg.id,
             msg.tenant_id,

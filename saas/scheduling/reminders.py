@@ -42,6 +42,7 @@ from saas import outbox, settings
 from saas.models import OutboxMessage, Tenant, utcnow
 from saas.records.consents import has_consent
 
+from . import settings as _sections  # noqa: F401 - declares the "reminders" section
 from .messages import describe
 from .models import Appointment, VisitType
 from .rules import effective_rules
