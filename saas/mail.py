@@ -74,21 +74,75 @@ def send_email(
     html: str | None = None,
     attachments: tuple[Attachment, ...] = (),
     message_id: str | None = None,
+    connection: Connection | None = None,
 ) -> str | None:
     """Deliver one message; raises on SMTP failure (the caller retries).
+
+    ``connection`` reuses an open SMTP connection (a relay run's); without it, one
+    connection is opened for this message.
 
     ``message_id`` (``<key@host>``) becomes the Message-ID header, so a retried message
     carries the same id as the first try; it is returned as the provider's id.
     """
-    url = urlsplit(smtp_url)
     msg = build_message(
         sender, to, subject, body, html=html, attachments=attachments, message_id=message_id
     )
+    if connection is not None:
+        connection.send(msg)
+    else:
+        with _connect(smtp_url) as smtp:
+            smtp.send_message(msg)
+    return message_id
+
+
+def _connect(smtp_url: str) -> smtplib.SMTP:
+    url = urlsplit(smtp_url)
     cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    with cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
+    smtp = cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10)
+    try:
         if url.scheme == "smtp+starttls":
             smtp.starttls()
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(msg)
-    return message_id
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+class Connection:
+    """One SMTP connection reused for the messages of a relay run (opened on first use).
+
+    A connection the server closed while idle is opened again once, and only when the
+    failure came before the message was handed over (``SMTPServerDisconnected`` on a
+    reused connection): a refusal or any other error closes it and is raised, so the
+    caller records and retries the message as before.
+    """
+
+    def __init__(self, smtp_url: str):
+        self.url = smtp_url
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, msg: EmailMessage) -> None:
+        reused = self.smtp is not None
+        if self.smtp is None:
+            self.smtp = _connect(self.url)
+        try:
+            self.smtp.send_message(msg)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            if not reused:
+                raise
+            self.smtp = _connect(self.url)
+            self.smtp.send_message(msg)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except Exception:  # noqa: BLE001 - closing anyway
+                self.smtp.close()
+            self.smtp = None

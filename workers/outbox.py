@@ -39,6 +39,7 @@ import logging
 import os
 import random
 import smtplib
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ from sqlalchemy import func, select, text
 from saas import metrics, outbox, queue, sms
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
-from saas.mail import message_id_for, send_email
+from saas.mail import Connection, message_id_for, send_email
 from saas.models import OutboxMessage, Tenant
 
 from . import (
@@ -242,7 +243,28 @@ def send(c: Claim, what: Job | notifications.Email | notifications.Sms) -> str |
         html=what.html,
         attachments=what.attachments,
         message_id=message_id(c),
+        connection=_smtp(cfg.smtp_url),
     )
+
+
+_local = threading.local()
+
+
+def _smtp(url: str) -> Connection:
+    """The SMTP connection of the current thread's relay run (closed when the run ends)."""
+    conn = getattr(_local, "smtp", None)
+    if conn is None or conn.url != url:
+        if conn is not None:
+            conn.close()
+        conn = _local.smtp = Connection(url)
+    return conn
+
+
+def _close_smtp() -> None:
+    conn = getattr(_local, "smtp", None)
+    if conn is not None:
+        conn.close()
+        _local.smtp = None
 
 
 def count_sms(sess, tenant_id, body: str) -> None:
@@ -335,7 +357,13 @@ def relay(tenant_id: str, *, batch: int | None = None) -> int:
     letting go of the lock. After ``batch`` messages the relay queues itself again behind
     the other clinics' relays and returns.
     """
-    batch = batch or BATCH
+    try:
+        return _relay(tenant_id, batch or BATCH)
+    finally:
+        _close_smtp()
+
+
+def _relay(tenant_id: str, batch: int) -> int:
     handled = 0
     while True:
         with _clinic_lock(tenant_id) as mine:
