@@ -47,6 +47,7 @@ NOT_SET_IN_PRODUCTION = {
     "SMS_API_BASE": "points the SMS adapter at a Twilio-style test server; production uses Twilio",
     "SMS_FILE": "the development SMS adapter's file",
     "MAIL_DIR": "the embedded SMTP sink's directory (development mailbox)",
+    "OUTBOX_LEASE_SECONDS": "the default (5 minutes) is right for production; tests shorten it",
 }
 APP_TASKS = {"web", "worker", "scheduler", "migrate"}
 
