@@ -150,33 +150,59 @@ def _due(tenant_id: str):
     )
 
 
+#: Step 1 in one statement: lock the oldest due row (skipping rows another worker holds),
+#: mark it ``sending`` under a lease, and move the clinic's due time to the lease's end when
+#: that is earlier (so the sweep finds the clinic even if this worker dies before its relay
+#: records the clinic's next due time; the clinic's row is written only when it moves).
+_CLAIM = text(
+    """
+    WITH next AS (
+      SELECT tenant_id, id FROM outbox
+      WHERE tenant_id = :t AND state = ANY(:pending) AND next_attempt_at <= now() + :slack
+      ORDER BY created_at, id
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE outbox AS o
+      SET state = 'sending', claimed_at = now(), next_attempt_at = now() + :lease,
+          attempts = o.attempts + 1
+      FROM next
+      WHERE o.tenant_id = next.tenant_id AND o.id = next.id
+      RETURNING o.id, o.tenant_id, o.topic, o.payload, o.attempts, o.claimed_at,
+                o.delivery_key, o.next_attempt_at
+    ), due AS (
+      UPDATE tenants AS t SET outbox_due_at = claimed.next_attempt_at
+      FROM claimed
+      WHERE t.id = claimed.tenant_id
+        AND (t.outbox_due_at IS NULL OR t.outbox_due_at > claimed.next_attempt_at)
+    )
+    SELECT id, tenant_id, topic, payload, attempts, claimed_at, delivery_key FROM claimed
+    """
+)
+
+
 def claim(tenant_id: str) -> Claim | None:
     """Step 1: lock the oldest due message, mark it ``sending`` under a lease, commit."""
     with tenant_session(tenant_id) as sess:
-        msg = sess.scalar(_due(tenant_id).with_for_update(skip_locked=True))
-        if msg is None:
+        row = sess.execute(
+            _CLAIM,
+            {
+                "t": str(tenant_id),
+                "pending": list(PENDING),
+                "slack": CLOCK_SLACK,
+                "lease": LEASE,
+            },
+        ).first()
+        if row is None:
             return None
-        now = sess.scalar(select(text("now()")))
-        msg.state, msg.claimed_at = "sending", now
-        msg.next_attempt_at = now + LEASE
-        msg.attempts += 1
-        # the sweep finds the clinic when the lease ends, even if this worker dies before
-        # its relay records the clinic's next due time (writes only when it moves earlier)
-        sess.execute(
-            text(
-                "UPDATE tenants SET outbox_due_at = :due WHERE id = :t"
-                " AND (outbox_due_at IS NULL OR outbox_due_at > :due)"
-            ),
-            {"due": msg.next_attempt_at, "t": str(tenant_id)},
-        )
         return Claim(
-            msg.id,
-            msg.tenant_id,
-            msg.topic,
-            dict(msg.payload),
-            msg.attempts,
-            now,
-            msg.delivery_key,
+            row.id,
+            row.tenant_id,
+            row.topic,
+            dict(row.payload),
+            row.attempts,
+            row.claimed_at,
+            row.delivery_key,
         )
 
 
@@ -285,23 +311,56 @@ def count_sms(sess, tenant_id, body: str) -> None:
     )
 
 
+#: Step 3 in one statement: the result, written only while the row is still ours (same
+#: claim, still ``sending``); a delivered or abandoned row keeps no address or link.
+_RECORD = text(
+    """
+    UPDATE outbox SET
+      state = CAST(:outcome AS text),
+      provider_id = CASE WHEN CAST(:set_provider AS boolean)
+                         THEN CAST(:provider_id AS text) ELSE provider_id END,
+      last_error = CASE WHEN CAST(:set_error AS boolean)
+                        THEN CAST(:last_error AS text) ELSE last_error END,
+      skip_reason = CASE WHEN CAST(:set_reason AS boolean)
+                         THEN CAST(:skip_reason AS text) ELSE skip_reason END,
+      dispatched_at = CASE WHEN CAST(:outcome AS text) IN ('sent', 'skipped') THEN now()
+                           ELSE dispatched_at END,
+      next_attempt_at = CASE WHEN CAST(:outcome AS text) = 'failed'
+                             THEN now() + CAST(:backoff AS interval) ELSE next_attempt_at END,
+      payload = CASE WHEN CAST(:outcome AS text) IN ('sent', 'skipped', 'dead')
+                     THEN payload || coalesce((SELECT jsonb_object_agg(k, '[delivered]')
+                                               FROM jsonb_object_keys(payload) AS k
+                                               WHERE k = ANY(CAST(:scrubbed AS text[]))),
+                                              '{}'::jsonb)
+                     ELSE payload END
+    WHERE tenant_id = :t AND id = :id AND state = 'sending' AND claimed_at = :claimed_at
+    RETURNING id
+    """
+)
+#: the columns :func:`record` may set besides the state
+RECORDED = ("provider_id", "last_error", "skip_reason")
+
+
 def record(c: Claim, outcome: str, *, sms_text: str | None = None, **values) -> None:
     """Step 3: write the result, if the row is still ours (``sms_text``: count the text)."""
+    unknown = set(values) - set(RECORDED)
+    if unknown:
+        raise TypeError(f"record() cannot set {sorted(unknown)}")
+    params = {
+        "t": str(c.tenant_id),
+        "id": c.id,
+        "claimed_at": c.claimed_at,
+        "outcome": outcome,
+        "backoff": backoff(c.attempts),
+        "scrubbed": list(SCRUBBED),
+    }
+    for key in RECORDED:
+        params[f"set_{'provider' if key == 'provider_id' else key.split('_')[-1]}"] = key in values
+        params[key] = values.get(key)
     with tenant_session(str(c.tenant_id)) as sess:
-        msg = _still_mine(sess, c)
-        if msg is None:
+        if sess.execute(_RECORD, params).first() is None:
             log.warning("outbox claim lost before its result", extra={"id": str(c.id)})
             return
-        now = sess.scalar(select(text("now()")))
-        msg.state = outcome
-        for key, value in values.items():
-            setattr(msg, key, value)
-        if outcome in ("sent", "skipped"):
-            msg.dispatched_at = now
-        if outcome == "failed":
-            msg.next_attempt_at = now + backoff(c.attempts)
-        if outcome in ("sent", "skipped", "dead"):
-            msg.payload = scrub(msg.payload)
         if outcome == "sent" and sms_text is not None:
             count_sms(sess, c.tenant_id, sms_text)
 
