@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from saas.devmail import read_messages
 from tests.factories import PatientFactory, PracticeFactory
 from tests.factories.base import clinic_session
-from tests.helpers import drain
+from tests.helpers import drain, text_of
 
 from .test_console_a11y import _violations
 
@@ -99,7 +99,7 @@ def _verify_link(mail_dir, to: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for msg in read_messages(mail_dir):
-            if msg["To"] == to and (m := LINK_RE.search(msg.get_content())):
+            if msg["To"] == to and (m := LINK_RE.search(text_of(msg))):
                 return m.group(0)
         time.sleep(0.2)
     raise AssertionError(f"no verification email to {to}")
