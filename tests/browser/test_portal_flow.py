@@ -217,7 +217,7 @@ def test_register_verify_book_reschedule_cancel(
     # the confirmation email, delivered by the real worker, links to this visit
     drain(worker)
     confirmation = _mail(mail_dir, email, t["Confirmed"])
-    body = confirmation.get_content()
+    body = text_of(confirmation)
     # (the worker's app names the default port; the path is the visit's page)
     assert t["booked"] in body and urlsplit(pg.url).path in body, body
     # reschedule to 13:00 the same day
