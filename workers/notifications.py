@@ -436,6 +436,10 @@ def prepare_sms(sess, tenant: Tenant, patient, p: dict) -> Sms | str:
     phone = "".join(phone.split()) if phone else ""
     if not phone:
         return "no phone"
+    from billing.limits import sms_allowance  # the plan's monthly limit on texts
+
+    if sms_allowance(sess, tenant.id).exhausted:
+        return "text limit of the plan reached"
     link = cfg.public_url(tenant.slug, f"/appointments/{p['appointment_id']}")
     return Sms(phone, sms_reminder_text(p, tenant.name, link))
 

@@ -196,6 +196,50 @@ def test_reminders_go_by_text_only_with_consent_and_a_phone_and_are_counted(
     ) == [(month, 2, expected_segments)]
 
 
+def test_texts_stop_at_the_plans_monthly_limit(twilio_app, make_practice, sql, sms_server):
+    """With the month's texts used up, a text reminder is skipped with the reason; email goes."""
+    import json
+
+    from saas.db import tenant_session
+    from saas.models import Tenant
+    from saas.scheduling.reminders import plan_reminders
+    from tests.scheduling.test_reminders import _fall_due, _relay
+
+    app = twilio_app
+    p = make_practice("Europe/London")
+    sql(
+        "UPDATE tenants SET limit_overrides = %s WHERE id = %s",
+        json.dumps({"sms_per_month": 1}),
+        p.clinic.id,
+    )
+    month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    sql(
+        "INSERT INTO sms_usage (tenant_id, month, messages, segments) VALUES (%s, %s, 1, 1)",
+        p.clinic.id,
+        month,
+    )
+    who = _patient(app, p.clinic.id, phone="+44 7700 900555", sms_consent=True)
+    visit = _book(p, who, p.at(p.day(3), "10:00"))
+    now = dt.datetime.fromisoformat(visit["start"]) - dt.timedelta(days=2)
+    with app.app_context(), tenant_session(p.clinic.id) as sess:
+        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == 4
+    _fall_due(sql, p.clinic.id)
+    _relay(app, sql, p.clinic.id)
+    rows = sql(
+        "SELECT payload->>'channel', state, skip_reason FROM outbox WHERE tenant_id = %s"
+        " AND topic = 'appointment.reminder'",
+        p.clinic.id,
+    )
+    assert sorted(rows) == [
+        ("email", "sent", None),
+        ("email", "sent", None),
+        ("sms", "skipped", "text limit of the plan reached"),
+        ("sms", "skipped", "text limit of the plan reached"),
+    ]
+    assert not [m for m in sms_server.received if m["to"] == "+447700900555"]
+    assert sql("SELECT messages FROM sms_usage WHERE tenant_id = %s", p.clinic.id) == [(1,)]
+
+
 def test_a_refused_text_is_retried_and_its_error_kept(twilio_app, make_practice, sql, sms_server):
     from saas.db import tenant_session
     from saas.models import Tenant
