@@ -12,6 +12,7 @@ SCENARIOS = [
     "bench.calendar",
     "bench.reports",
     "bench.http",
+    "bench.notifications",
 ]
 
 

@@ -24,14 +24,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from saas.db import bind_tenant
 from saas.exceptions import Conflict
-from saas.models import OutboxMessage, Tenant, utcnow
+from saas.models import SmsUsage, Tenant, utcnow
 
 from .models import ClinicSubscription, Plan
 
@@ -42,7 +41,6 @@ NOUNS = {
     "max_locations": "active locations",
     "sms_per_month": "text messages a month",
 }
-SMS_TOPIC_PREFIX = "sms."
 
 
 def plan_of(sess: Session, tenant_id: uuid.UUID) -> Plan:
@@ -120,21 +118,19 @@ class Allowance:
 def sms_allowance(
     sess: Session, tenant_id: uuid.UUID, *, now: dt.datetime | None = None
 ) -> Allowance:
-    """How many text messages the clinic used this month (its time zone) and may send."""
+    """How many text messages the clinic sent this month and may send.
+
+    Counted from ``sms_usage`` (one row per clinic and calendar month in UTC, added to by the
+    relay in the transaction that records a text as sent), so a text is counted once,
+    whatever the retries.
+    """
     bind_tenant(sess, tenant_id)
     tenant = sess.get(Tenant, tenant_id)
     now = now or utcnow()
-    local = now.astimezone(ZoneInfo(tenant.timezone))
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+    start = now.astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     used = sess.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.tenant_id == tenant_id,
-            OutboxMessage.topic.startswith(SMS_TOPIC_PREFIX),
-            OutboxMessage.state != "skipped",
-            OutboxMessage.created_at >= start,
-            OutboxMessage.created_at <= now,
+        select(SmsUsage.messages).where(
+            SmsUsage.tenant_id == tenant_id, SmsUsage.month == start.date()
         )
     )
     return Allowance(int(used or 0), limits_for(sess, tenant)["sms_per_month"], start)

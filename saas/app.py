@@ -33,6 +33,7 @@ NO_STORE_PREFIXES = (
     "/signup",
     "/console",
     "/ops",
+    "/dev/",
 )
 access_log = structlog.get_logger("similia.access")
 
@@ -127,7 +128,7 @@ def create_app(config: Config | None = None) -> Flask:
     from tenants.resolve import resolve_tenant
     from tenants.status import is_read_only
 
-    from . import ops
+    from . import dev_mailbox, ops
     from .scheduling import api as appointments_api
     from .security.login import load_user
 
@@ -150,6 +151,7 @@ def create_app(config: Config | None = None) -> Flask:
         "/api/docs-assets/<path:filename>", "swagger_assets", serve_on(swagger_assets, ANY)
     )
     app.register_blueprint(ops.bp)
+    app.register_blueprint(dev_mailbox.bp)
     app.register_blueprint(tenant_views.bp)
     app.register_blueprint(portal_views.bp)
     app.register_blueprint(auth_views.bp)

@@ -78,8 +78,27 @@ class Config:
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_connect_webhook_secret: str | None = None
+    #: ``SAAS_ENV``: development (default), test or production. Production hides the
+    #: development pages (``/dev/mailbox``) and requires ``METRICS_TOKEN`` for ``/metrics``.
+    environment: str = "development"
+    #: bearer token for ``/metrics`` (required in production; open elsewhere when unset)
+    metrics_token: str | None = None
+    #: text messages (saas.sms): twilio, file or off; the Twilio-style account and sender
+    sms_provider: str = "file"
+    sms_from: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_api_base: str | None = None
+    sms_file: str = ".var/sms/messages.jsonl"
+    #: the embedded SMTP sink's directory (development and tests): ``/dev/mailbox`` reads it
+    mail_dir: str | None = None
     testing: bool = False
     extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        """Whether this is the production deployment (``SAAS_ENV=production``)."""
+        return self.environment == "production"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Config:
@@ -87,6 +106,9 @@ class Config:
         env = dict(os.environ if env is None else env)
         database_url = _require(env, "DATABASE_URL")
         port = env.get("SAAS_PUBLIC_PORT", "8000").strip()
+        environment = (env.get("SAAS_ENV") or "development").strip().lower()
+        if environment not in ("development", "test", "production"):
+            raise ConfigError("SAAS_ENV must be development, test or production")
         values = dict(
             secret_key=_require(env, "SECRET_KEY"),
             database_url=database_url,
@@ -110,7 +132,25 @@ class Config:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_connect_webhook_secret=env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or None,
+            environment=environment,
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            sms_provider=(
+                env.get("SMS_PROVIDER") or ("off" if environment == "production" else "file")
+            )
+            .strip()
+            .lower(),
+            sms_from=env.get("SMS_FROM") or None,
+            sms_account_sid=env.get("SMS_ACCOUNT_SID") or None,
+            sms_auth_token=env.get("SMS_AUTH_TOKEN") or None,
+            sms_api_base=env.get("SMS_API_BASE") or None,
+            sms_file=env.get("SMS_FILE") or cls.sms_file,
+            mail_dir=env.get("MAIL_DIR") or None,
         )
+        if values["sms_provider"] not in ("twilio", "file", "off"):
+            raise ConfigError("SMS_PROVIDER must be twilio, file or off")
+        if values["sms_provider"] == "twilio":
+            for name in ("SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_FROM"):
+                _require(env, name)
         values.update(overrides)
         return cls(**values)
 

@@ -114,6 +114,7 @@ def run(var_dir: Path, port: int = 8000, workers: int = 2) -> int:
             f"  Staff console:       http://demo.localhost:{port}/login\n"
             f"  API docs:            http://localhost:{port}/api/docs\n"
             f"  Mail sink:           {os.environ.get('MAIL_DIR', os.environ.get('SMTP_URL'))}\n"
+            f"  Mailbox (emails, texts): http://localhost:{port}/dev/mailbox\n"
             f"  Stripe API:          {os.environ.get('STRIPE_API_BASE') or 'api.stripe.com'}\n"
             f"  Logs:                {logs}\n\n"
             f"Demo logins (password {PASSWORD!r}):\n"

@@ -20,3 +20,21 @@ threads = int(os.environ.get("SAAS_WEB_THREADS", 4))
 graceful_timeout = 5
 #: Keep-alive for clients behind one proxy; the proxy holds the idle connections.
 keepalive = 5
+
+
+def child_exit(server, worker):
+    """A web worker ended: its Prometheus files stop counting as live (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_starting(server):
+    """The master starts: an empty Prometheus directory (files of a previous run would add up)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
-from . import db
+from . import db, metrics
 from .extensions import limiter
 from .web import UNRESOLVED, serve_on
 
@@ -44,4 +44,28 @@ def readyz():
     checks["vault"] = "ok" if current_app.extensions["similia.keys"].healthy() else "unreachable"
     failing = sorted(k for k, v in checks.items() if v != "ok")
     body = {"status": "ok" if not failing else "unavailable", "checks": checks, "failing": failing}
+    # the outbox's figures (as on /metrics): informative, they never fail the probe
+    details = {}
+    if checks["postgres"] == "ok":
+        try:
+            redis = current_app.extensions["similia.redis"] if checks["redis"] == "ok" else None
+            details["outbox"] = metrics.outbox_figures(db.session, redis)
+        except Exception:  # noqa: BLE001
+            db.session.rollback()
+    body["details"] = details
     return jsonify(body), 503 if failing else 200
+
+
+@bp.route("/metrics")
+def metrics_endpoint():
+    """Prometheus metrics (see :mod:`saas.metrics`); bearer ``METRICS_TOKEN`` in production."""
+    refused = metrics.allowed(current_app.config["SIMILIA"], request.headers.get("Authorization"))
+    if refused:
+        return jsonify(message="Not found" if refused == 404 else "Unauthorized"), refused
+    try:
+        redis = current_app.extensions["similia.redis"]
+        redis.ping()
+    except Exception:  # noqa: BLE001 - the gauges without the queues
+        redis = None
+    figures = metrics.outbox_figures(db.session, redis)
+    return Response(metrics.render(figures), mimetype=metrics.CONTENT_TYPE_LATEST)

@@ -58,6 +58,14 @@ locals {
     SAAS_PROXY_HOPS    = "1"     # the ALB is the one proxy whose X-Forwarded-For/-Proto we trust
     VAULT_ADDR         = var.vault_addr
     MAIL_FROM          = coalesce(var.mail_from, "Similia <no-reply@${var.base_domain}>")
+    SAAS_ENV           = "production" # no development pages; /metrics needs METRICS_TOKEN
+    # Prometheus multiprocess mode: gunicorn's processes (and a task's dramatiq processes)
+    # keep their counters in files here, on the writable /tmp volume; /metrics adds them up
+    PROMETHEUS_MULTIPROC_DIR = "/tmp/prometheus"
+    # text messages: "twilio" (the Twilio-style REST adapter; account and token are secrets)
+    # or "off"; SMS_API_BASE stays unset (the provider's own API)
+    SMS_PROVIDER = var.sms_provider
+    SMS_FROM     = var.sms_from
   }
 
   # Secrets: environment variable -> Secrets Manager ARN, resolved by ECS at task start.
@@ -81,6 +89,11 @@ locals {
       STRIPE_SECRET_KEY             = aws_secretsmanager_secret.app["STRIPE_SECRET_KEY"].arn
       STRIPE_WEBHOOK_SECRET         = aws_secretsmanager_secret.app["STRIPE_WEBHOOK_SECRET"].arn
       STRIPE_CONNECT_WEBHOOK_SECRET = aws_secretsmanager_secret.app["STRIPE_CONNECT_WEBHOOK_SECRET"].arn
+
+      # /metrics bearer token (generated), and the SMS provider's account and token
+      METRICS_TOKEN   = aws_secretsmanager_secret.app["METRICS_TOKEN"].arn
+      SMS_ACCOUNT_SID = aws_secretsmanager_secret.app["SMS_ACCOUNT_SID"].arn
+      SMS_AUTH_TOKEN  = aws_secretsmanager_secret.app["SMS_AUTH_TOKEN"].arn
     }
     migrate = {
       DATABASE_URL     = aws_secretsmanager_secret.app["DATABASE_URL"].arn
@@ -105,6 +118,7 @@ locals {
     web = {
       command = [
         "gunicorn", "saas.wsgi:app",
+        "--config", "python:saas.gunicorn_conf", # hooks: Prometheus multiprocess clean-up
         "--bind", "0.0.0.0:8000",
         "--workers", tostring(var.web_gunicorn_workers),
         "--threads", "4",

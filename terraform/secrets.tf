@@ -5,22 +5,25 @@
 # Generated here (values live in the encrypted remote state, see versions.tf):
 #   SECRET_KEY, DATABASE_URL, APP_DATABASE_URL, OPS_DATABASE_URL (the operator console's
 #   role similia_ops: no SELECT on clinical tables), OPS_DATABASE_PASSWORD (its password, set
-#   by the migration task's ALTER ROLE), REDIS_URL
+#   by the migration task's ALTER ROLE), REDIS_URL, METRICS_TOKEN (the bearer token
+#   Prometheus sends to /metrics)
 # Put by an operator after the first apply (README.md), never through Terraform:
 #   VAULT_TOKEN, VAULT_ADMIN_TOKEN, VAULT_OPERATOR_TOKEN (the operator console's token, policy
 #   operator.hcl: no transit path; see vault.md), VAULT_SHREDDER_TOKEN (policy shredder.hcl,
 #   only for the daily purge task), SMTP_URL (the mail provider's credentials),
 #   STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_CONNECT_WEBHOOK_SECRET (the Stripe
-#   dashboard's live key and the two webhook endpoints' signing secrets)
+#   dashboard's live key and the two webhook endpoints' signing secrets), SMS_ACCOUNT_SID and
+#   SMS_AUTH_TOKEN (the SMS provider's account; a placeholder while SMS_PROVIDER is "off")
 
 locals {
   generated_secret_names = [
     "SECRET_KEY", "DATABASE_URL", "APP_DATABASE_URL", "OPS_DATABASE_URL", "OPS_DATABASE_PASSWORD",
-    "REDIS_URL",
+    "REDIS_URL", "METRICS_TOKEN",
   ]
   operator_secret_names = [
     "VAULT_TOKEN", "VAULT_ADMIN_TOKEN", "VAULT_OPERATOR_TOKEN", "VAULT_SHREDDER_TOKEN", "SMTP_URL",
     "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET",
+    "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN",
   ]
 
   generated_secret_values = {
@@ -29,8 +32,14 @@ locals {
     APP_DATABASE_URL = "postgresql+psycopg://similia_app:${random_password.db_app.result}@${local.db_url_base}"
     OPS_DATABASE_URL = "postgresql+psycopg://similia_ops:${random_password.db_ops.result}@${local.db_url_base}"
     OPS_DATABASE_PASSWORD = random_password.db_ops.result
+    METRICS_TOKEN    = random_password.metrics_token.result
     REDIS_URL        = "rediss://:${random_password.redis_auth.result}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379/0"
   }
+}
+
+resource "random_password" "metrics_token" {
+  length  = 48
+  special = false
 }
 
 resource "random_password" "secret_key" {

@@ -192,6 +192,22 @@ variable "mail_from" {
   default     = null
 }
 
+variable "sms_provider" {
+  description = "SMS_PROVIDER: \"twilio\" (put SMS_ACCOUNT_SID and SMS_AUTH_TOKEN in Secrets Manager first) or \"off\"."
+  type        = string
+  default     = "off"
+  validation {
+    condition     = contains(["twilio", "off"], var.sms_provider)
+    error_message = "sms_provider must be \"twilio\" or \"off\"."
+  }
+}
+
+variable "sms_from" {
+  description = "SMS_FROM: the sender of text messages (an E.164 number or an alphanumeric sender id)."
+  type        = string
+  default     = ""
+}
+
 variable "log_retention_days" {
   description = "Retention of CloudWatch log groups and ALB access logs, in days."
   type        = number

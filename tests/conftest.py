@@ -86,6 +86,8 @@ def service_env(services):
         .render_as_string(hide_password=False),
         "SECRET_KEY": secrets.token_urlsafe(32),
     }
+    if env.get("MAIL_DIR"):  # the development SMS file of this session, next to the mail
+        env["SMS_FILE"] = str(Path(env["MAIL_DIR"]).parent / "sms" / f"{os.getpid()}.jsonl")
     os.environ.update(env)
     from saas.migrate import upgrade
 

@@ -58,3 +58,17 @@ def statements_during(app, fn) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", before)
     return seen
+
+
+def text_of(msg) -> str:
+    """The plain-text body of an email (the ``text/plain`` part of a multipart one)."""
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None, "the message has no text/plain part"
+    return part.get_content()
+
+
+def html_of(msg) -> str:
+    """The HTML body of an email."""
+    part = msg.get_body(preferencelist=("html",))
+    assert part is not None, "the message has no text/html part"
+    return part.get_content()

@@ -21,7 +21,10 @@ Delivery semantics (at least once, duplicates bounded to one window):
    ``dead`` after :data:`MAX_ATTEMPTS`.
 
 A worker killed between the provider's acceptance and step 3 leaves the row ``sending``;
-once the lease ends it is claimed and sent again: that is the only duplicate window.
+once the lease ends it is claimed and sent again: that is the only duplicate window. The
+claim also moves the clinic's due time (``tenants.outbox_due_at``) to the lease's end
+when that is earlier, so the sweep finds a dead worker's clinic without waiting for the
+broker to redeliver its relay message.
 A failure never blocks the clinic: the relay goes on with the next due row. Per-clinic
 fairness: one relay run sends at most :data:`BATCH` messages, then queues itself behind the
 other clinics' relays. One relay at a time per clinic (advisory lock) keeps a patient's
@@ -33,8 +36,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import random
 import smtplib
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -42,10 +47,10 @@ import dramatiq
 from flask import current_app
 from sqlalchemy import func, select, text
 
-from saas import clinic_states, outbox, queue
+from saas import clinic_states, metrics, outbox, queue, sms
 from saas.db import tenant_session
 from saas.jobs import PREFIX as JOB_PREFIX
-from saas.mail import send_email
+from saas.mail import Connection, message_id_for, send_email
 from saas.models import OutboxMessage, Tenant
 
 from . import (
@@ -60,7 +65,8 @@ BATCH = 50
 #: attempts before a message is dead
 MAX_ATTEMPTS = 8
 #: how long a claim holds a row: a worker killed mid-send gives it back after this
-LEASE = dt.timedelta(minutes=5)
+#: (``OUTBOX_LEASE_SECONDS``, default 5 minutes: longer than any send's timeouts)
+LEASE = dt.timedelta(seconds=float(os.environ.get("OUTBOX_LEASE_SECONDS") or 300))
 #: first retry delay and the longest one
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
@@ -101,6 +107,8 @@ def describe(exc: BaseException) -> str:
         return f"SMTPRecipientsRefused {','.join(map(str, codes))}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__} {exc.smtp_code}"
+    if isinstance(exc, sms.SmsError):
+        return f"SmsError {exc}" + (f" {exc.code}" if exc.code else "")
     return type(exc).__name__
 
 
@@ -114,6 +122,7 @@ class Claim:
     payload: dict
     attempts: int
     claimed_at: dt.datetime
+    delivery_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,17 +150,60 @@ def _due(tenant_id: str):
     )
 
 
+#: Step 1 in one statement: lock the oldest due row (skipping rows another worker holds),
+#: mark it ``sending`` under a lease, and move the clinic's due time to the lease's end when
+#: that is earlier (so the sweep finds the clinic even if this worker dies before its relay
+#: records the clinic's next due time; the clinic's row is written only when it moves).
+_CLAIM = text(
+    """
+    WITH next AS (
+      SELECT tenant_id, id FROM outbox
+      WHERE tenant_id = :t AND state = ANY(:pending) AND next_attempt_at <= now() + :slack
+      ORDER BY created_at, id
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE outbox AS o
+      SET state = 'sending', claimed_at = now(), next_attempt_at = now() + :lease,
+          attempts = o.attempts + 1
+      FROM next
+      WHERE o.tenant_id = next.tenant_id AND o.id = next.id
+      RETURNING o.id, o.tenant_id, o.topic, o.payload, o.attempts, o.claimed_at,
+                o.delivery_key, o.next_attempt_at
+    ), due AS (
+      UPDATE tenants AS t SET outbox_due_at = claimed.next_attempt_at
+      FROM claimed
+      WHERE t.id = claimed.tenant_id
+        AND (t.outbox_due_at IS NULL OR t.outbox_due_at > claimed.next_attempt_at)
+    )
+    SELECT id, tenant_id, topic, payload, attempts, claimed_at, delivery_key FROM claimed
+    """
+)
+
+
 def claim(tenant_id: str) -> Claim | None:
     """Step 1: lock the oldest due message, mark it ``sending`` under a lease, commit."""
     with tenant_session(tenant_id) as sess:
-        msg = sess.scalar(_due(tenant_id).with_for_update(skip_locked=True))
-        if msg is None:
+        row = sess.execute(
+            _CLAIM,
+            {
+                "t": str(tenant_id),
+                "pending": list(PENDING),
+                "slack": CLOCK_SLACK,
+                "lease": LEASE,
+            },
+        ).first()
+        if row is None:
             return None
-        now = sess.scalar(select(text("now()")))
-        msg.state, msg.claimed_at = "sending", now
-        msg.next_attempt_at = now + LEASE
-        msg.attempts += 1
-        return Claim(msg.id, msg.tenant_id, msg.topic, dict(msg.payload), msg.attempts, now)
+        return Claim(
+            row.id,
+            row.tenant_id,
+            row.topic,
+            dict(row.payload),
+            row.attempts,
+            row.claimed_at,
+            row.delivery_key,
+        )
 
 
 def _still_mine(sess, c: Claim) -> OutboxMessage | None:
@@ -161,7 +213,7 @@ def _still_mine(sess, c: Claim) -> OutboxMessage | None:
     return msg
 
 
-def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
+def prepare(c: Claim) -> Job | Skip | notifications.Email | notifications.Sms | str | None:
     """Step 2a, in a short read transaction: check the claim, then compose what to send.
 
     None when the message is no longer ours (sent by a late worker, or claimed again after
@@ -172,7 +224,7 @@ def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
         if msg is None:
             return None
         if c.topic.startswith("email."):
-            return notifications.Email(c.payload["to"], c.payload["subject"], c.payload["body"])
+            return notifications.plain_email(sess, msg)
         if c.topic in notifications.TOPICS:
             return notifications.prepare(sess, msg)
         if c.topic.startswith(JOB_PREFIX):
@@ -180,13 +232,22 @@ def prepare(c: Claim) -> Job | Skip | notifications.Email | str | None:
         return Skip("no channel")
 
 
+def delivery_key(c: Claim) -> str:
+    """The message's delivery key: the producer's (reminders), else one made from the row."""
+    return f"{c.tenant_id}:{c.delivery_key or f'outbox:{c.id}'}"
+
+
 def message_id(c: Claim) -> str:
-    """The Message-ID of ``c``: derived from the row, the same on every attempt."""
+    """The Message-ID of ``c``, derived from its delivery key.
+
+    The same on every attempt, so a receiving server or a mail client can tell a retry
+    from a new message.
+    """
     host = current_app.config["SIMILIA"].mail_from.rpartition("@")[2].strip(">") or "similia"
-    return f"<{c.id}.{c.tenant_id}@{host}>"
+    return message_id_for(delivery_key(c), host)
 
 
-def send(c: Claim, what: Job | notifications.Email) -> str | None:
+def send(c: Claim, what: Job | notifications.Email | notifications.Sms) -> str | None:
     """Step 2b, outside any transaction: hand the message to its channel; the provider's id."""
     if isinstance(what, Job):
         from .jobs import dispatch
@@ -194,28 +255,121 @@ def send(c: Claim, what: Job | notifications.Email) -> str | None:
         dispatch(str(c.tenant_id), c.topic[len(JOB_PREFIX) :], c.payload)
         return None
     cfg = current_app.config["SIMILIA"]
+    if isinstance(what, notifications.Sms):
+        texts = sms.provider(cfg)
+        if texts is None:
+            raise sms.SmsError("texts off")
+        return texts.send(what.to, what.body)
     return send_email(
-        cfg.smtp_url, cfg.mail_from, what.to, what.subject, what.body, message_id=message_id(c)
+        cfg.smtp_url,
+        cfg.mail_from,
+        what.to,
+        what.subject,
+        what.body,
+        html=what.html,
+        attachments=what.attachments,
+        message_id=message_id(c),
+        connection=_smtp(cfg.smtp_url),
     )
 
 
-def record(c: Claim, outcome: str, **values) -> None:
-    """Step 3: write the result, if the row is still ours."""
+_local = threading.local()
+
+
+def _smtp(url: str) -> Connection:
+    """The SMTP connection of the current thread's relay run (closed when the run ends)."""
+    conn = getattr(_local, "smtp", None)
+    if conn is None or conn.url != url:
+        if conn is not None:
+            conn.close()
+        conn = _local.smtp = Connection(url)
+    return conn
+
+
+def _close_smtp() -> None:
+    conn = getattr(_local, "smtp", None)
+    if conn is not None:
+        conn.close()
+        _local.smtp = None
+
+
+def count_sms(sess, tenant_id, body: str) -> None:
+    """Add one text (and its segments) to the clinic's count for this month (``sms_usage``).
+
+    Counted in the transaction that records the text as sent. The plan's monthly SMS limit
+    (``plans.sms_per_month``) is enforced by billing against this count: the hook is
+    :func:`notifications.prepare_sms`, which may refuse a text before it is sent.
+    """
+    sess.execute(
+        text(
+            "INSERT INTO sms_usage (tenant_id, month, messages, segments)"
+            " VALUES (:t, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1, :s)"
+            " ON CONFLICT (tenant_id, month) DO UPDATE SET messages = sms_usage.messages + 1,"
+            " segments = sms_usage.segments + EXCLUDED.segments"
+        ),
+        {"t": str(tenant_id), "s": sms.segments(body).count},
+    )
+
+
+#: Step 3 in one statement: the result, written only while the row is still ours (same
+#: claim, still ``sending``); a delivered or abandoned row keeps no address or link.
+_RECORD = text(
+    """
+    UPDATE outbox SET
+      state = CAST(:outcome AS text),
+      provider_id = CASE WHEN CAST(:set_provider AS boolean)
+                         THEN CAST(:provider_id AS text) ELSE provider_id END,
+      last_error = CASE WHEN CAST(:set_error AS boolean)
+                        THEN CAST(:last_error AS text) ELSE last_error END,
+      skip_reason = CASE WHEN CAST(:set_reason AS boolean)
+                         THEN CAST(:skip_reason AS text) ELSE skip_reason END,
+      dispatched_at = CASE WHEN CAST(:outcome AS text) IN ('sent', 'skipped') THEN now()
+                           ELSE dispatched_at END,
+      next_attempt_at = CASE WHEN CAST(:outcome AS text) = 'failed'
+                             THEN now() + CAST(:backoff AS interval) ELSE next_attempt_at END,
+      payload = CASE WHEN CAST(:outcome AS text) IN ('sent', 'skipped', 'dead')
+                     THEN payload || coalesce((SELECT jsonb_object_agg(k, '[delivered]')
+                                               FROM jsonb_object_keys(payload) AS k
+                                               WHERE k = ANY(CAST(:scrubbed AS text[]))),
+                                              '{}'::jsonb)
+                     ELSE payload END
+    WHERE tenant_id = :t AND id = :id AND state = 'sending' AND claimed_at = :claimed_at
+    RETURNING id
+    """
+)
+#: the columns :func:`record` may set besides the state
+RECORDED = ("provider_id", "last_error", "skip_reason")
+
+
+def record(c: Claim, outcome: str, *, sms_text: str | None = None, **values) -> None:
+    """Step 3: write the result, if the row is still ours (``sms_text``: count the text)."""
+    unknown = set(values) - set(RECORDED)
+    if unknown:
+        raise TypeError(f"record() cannot set {sorted(unknown)}")
+    params = {
+        "t": str(c.tenant_id),
+        "id": c.id,
+        "claimed_at": c.claimed_at,
+        "outcome": outcome,
+        "backoff": backoff(c.attempts),
+        "scrubbed": list(SCRUBBED),
+    }
+    for key in RECORDED:
+        params[f"set_{'provider' if key == 'provider_id' else key.split('_')[-1]}"] = key in values
+        params[key] = values.get(key)
     with tenant_session(str(c.tenant_id)) as sess:
-        msg = _still_mine(sess, c)
-        if msg is None:
+        if sess.execute(_RECORD, params).first() is None:
             log.warning("outbox claim lost before its result", extra={"id": str(c.id)})
             return
-        now = sess.scalar(select(text("now()")))
-        msg.state = outcome
-        for key, value in values.items():
-            setattr(msg, key, value)
-        if outcome in ("sent", "skipped"):
-            msg.dispatched_at = now
-        if outcome == "failed":
-            msg.next_attempt_at = now + backoff(c.attempts)
-        if outcome in ("sent", "skipped", "dead"):
-            msg.payload = scrub(msg.payload)
+        if outcome == "sent" and sms_text is not None:
+            count_sms(sess, c.tenant_id, sms_text)
+
+
+def channel_of(c: Claim) -> str:
+    """The channel of a claimed message, for the metrics: email, sms or job."""
+    if c.topic.startswith(JOB_PREFIX):
+        return "job"
+    return "sms" if c.payload.get("channel") == "sms" else "email"
 
 
 def deliver_one(tenant_id: str) -> str | None:
@@ -223,6 +377,13 @@ def deliver_one(tenant_id: str) -> str | None:
     c = claim(tenant_id)
     if c is None:
         return None
+    outcome = _deliver(c)
+    if outcome != "lost":
+        metrics.count_message(outcome, channel_of(c))
+    return outcome
+
+
+def _deliver(c: Claim) -> str:
     try:
         what = prepare(c)
         if what is None:
@@ -242,7 +403,8 @@ def deliver_one(tenant_id: str) -> str | None:
         )
         record(c, outcome, last_error=error)
         return outcome
-    record(c, "sent", provider_id=provider_id, last_error=None)
+    sms_text = what.body if isinstance(what, notifications.Sms) else None
+    record(c, "sent", provider_id=provider_id, last_error=None, sms_text=sms_text)
     return "sent"
 
 
@@ -254,7 +416,13 @@ def relay(tenant_id: str, *, batch: int | None = None) -> int:
     letting go of the lock. After ``batch`` messages the relay queues itself again behind
     the other clinics' relays and returns.
     """
-    batch = batch or BATCH
+    try:
+        return _relay(tenant_id, batch or BATCH)
+    finally:
+        _close_smtp()
+
+
+def _relay(tenant_id: str, batch: int) -> int:
     handled = 0
     while True:
         with _clinic_lock(tenant_id) as mine:

@@ -1,5 +1,7 @@
 """Reminder planning: each clinic's upcoming visits get their reminder rows (outbox).
 
+Practitioners' daily agendas are planned in the same pass (:mod:`saas.scheduling.agenda`).
+
 ``sweep_reminders`` (every 5 minutes, :mod:`workers.scheduler`) enqueues one planning job
 per active clinic; planning is idempotent (unique delivery keys), so a second scheduler or
 a restart is harmless. The rows fall due at their send time and the outbox relay (kicked by
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from saas import clinic_states as clinic_status
 from saas.db import tenant_session
 from saas.models import Tenant
+from saas.scheduling.agenda import plan_agendas
 from saas.scheduling.reminders import plan_reminders
 
 from . import broker  # noqa: F401 - sets the broker before actors are declared
@@ -32,6 +35,7 @@ def plan_tenant_reminders(tenant_id: str) -> int:
         if tenant is None or tenant.status != "active":
             return 0
         count = plan_reminders(sess, tenant)
+        count += plan_agendas(sess, tenant)
     if count:
         log.info("planned reminders", extra={"tenant_id": tenant_id, "count": count})
     return count

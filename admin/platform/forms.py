@@ -77,7 +77,7 @@ class LimitsForm(FlaskForm):
     max_locations = _limit("Locations")
     sms_per_month = _limit("Text messages a month")
     reason = TextAreaField(
-        "Reason",
+        "Why the limits change",
         validators=[DataRequired(message="Enter the reason."), Length(max=500)],
         description="Kept in both audit logs.",
     )

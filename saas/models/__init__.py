@@ -1,6 +1,6 @@
 """The shared domain model. Feature models import ``Base`` from here."""
 
-from .audit import AuditEntry, OutboxMessage
+from .audit import AuditEntry, OutboxMessage, SmsUsage
 from .base import Base, TenantScoped, utcnow
 from .operator import OPERATOR_ROLES, ClinicUsage, Operator, PlatformAuditEntry
 from .patient import SEALED_PATIENT_FIELDS, Patient, PatientRecoveryCode, PatientToken
@@ -18,6 +18,7 @@ __all__ = [
     "OPERATOR_ROLES",
     "Operator",
     "OutboxMessage",
+    "SmsUsage",
     "PasswordReset",
     "Patient",
     "PatientRecoveryCode",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, DateTime, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Date, DateTime, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,3 +65,16 @@ class OutboxMessage(TenantScoped, Base):
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SmsUsage(Base):
+    """Texts a clinic sent in a calendar month (UTC): what a plan's SMS limit is counted on."""
+
+    __tablename__ = "sms_usage"
+    __table_args__ = (tenant_fk("sms_usage"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    #: the first day of the month
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    segments: Mapped[int] = mapped_column(BigInteger, default=0)

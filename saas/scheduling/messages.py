@@ -102,8 +102,31 @@ def notify(sess: Session, appt: Appointment, topic: str, *, known: dict | None =
 
     ``known`` passes already loaded ``visit_type``/``practitioner``/``location`` rows to
     :func:`describe`; ``extra`` adds topic-specific fields (fee, old start, follow-up...).
+    A new booking, cancellation or reschedule also alerts the practitioner (:func:`alert`).
     """
-    sess.add(notification(sess, appt, topic, known=known, **extra))
+    message = notification(sess, appt, topic, known=known, **extra)
+    sess.add(message)
+    if topic in ALERTS:
+        sess.add(alert(sess, appt, topic, message.payload))
+
+
+#: Events on a practitioner's calendar they are emailed about (``practitioner.alert``).
+ALERTS = ("appointment.confirmed", "appointment.cancelled", "appointment.rescheduled")
+ALERT_TOPIC = "practitioner.alert"
+
+
+def alert(sess: Session, appt: Appointment, topic: str, payload: dict):
+    """The practitioner's alert for ``topic`` (an outbox message, in the caller's transaction).
+
+    Whether it is sent (the practitioner's ``alerts_enabled``, a linked staff account) is
+    decided at delivery, so turning alerts off also stops those already queued.
+    """
+    return outbox.message(
+        sess,
+        appt.tenant_id,
+        ALERT_TOPIC,
+        {**payload, "event": topic, "practitioner_id": str(appt.practitioner_id)},
+    )
 
 
 def notification(

@@ -17,8 +17,13 @@ Decisions:
   before the visit): after scheduler downtime, the planner writes what is still useful and
   leaves out the rest, and delivery skips a reminder that became useless while it waited
   ("too late").
+- A visit type may have its own offsets (e.g. 48 h for a long first consultation):
+  they replace the clinic's for its visits.
 - Delivery is consent-aware: without a standing ``reminders_email`` consent the reminder
   is skipped with the reason "no consent" (reminders are not transactional messages).
+- Texts: a patient with a standing ``reminders_sms`` consent at planning time also gets
+  each reminder as a text (its own row, ``channel: sms``, delivery key suffixed ``:sms``);
+  delivery checks the consent again and skips without a phone number ("no phone").
 - Content: the visit, the clinic's cancellation policy and the portal link to move or
   cancel it.
 """
@@ -35,9 +40,11 @@ from sqlalchemy.orm import Session
 
 from saas import outbox, settings
 from saas.models import OutboxMessage, Tenant, utcnow
+from saas.records.consents import has_consent
 
+from . import settings as _sections  # noqa: F401 - declares the "reminders" section
 from .messages import describe
-from .models import Appointment
+from .models import Appointment, VisitType
 from .rules import effective_rules
 
 TOPIC = "appointment.reminder"
@@ -67,13 +74,29 @@ def delivery_key(appointment_id, offset_minutes: int, start: dt.datetime) -> str
     return f"reminder:{appointment_id}:{offset_minutes}:{start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
 
 
+def visit_type_offsets(sess: Session, tenant: Tenant) -> dict[uuid.UUID, list[int]]:
+    """The visit types with their own reminder offsets (largest first)."""
+    rows = sess.execute(
+        select(VisitType.id, VisitType.reminder_offsets_minutes).where(
+            VisitType.tenant_id == tenant.id, VisitType.reminder_offsets_minutes.is_not(None)
+        )
+    )
+    return {vid: sorted(offs, reverse=True) for vid, offs in rows}
+
+
 def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None) -> int:
-    """Write the missing reminders of the clinic's upcoming visits; returns how many."""
+    """Write the missing reminders of the clinic's upcoming visits; returns how many.
+
+    A visit type's own offsets (``visit_types.reminder_offsets_minutes``) replace the
+    clinic's for its visits; an empty list means no reminder for that visit type.
+    """
     now = now or utcnow()
-    wanted = offsets(tenant)
-    if not wanted:
+    default = offsets(tenant)
+    own = visit_type_offsets(sess, tenant)
+    longest = max([*default, *(o for offs in own.values() for o in offs)], default=None)
+    if longest is None:
         return 0
-    horizon = now + dt.timedelta(minutes=max(wanted) + 2 * DAY)
+    horizon = now + dt.timedelta(minutes=longest + 2 * DAY)
     visits = sess.scalars(
         select(Appointment).where(
             Appointment.tenant_id == tenant.id,
@@ -85,8 +108,14 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
     written = 0
     for appt in visits:
         detail = describe(sess, appt)
+        wanted = own.get(appt.service_id, default)
+        if not wanted:
+            continue
         rules = effective_rules(sess, tenant.id, appt.service_id)
-        for offset in wanted:
+        channels = ["email"]
+        if has_consent(sess, tenant.id, appt.patient_id, "reminders_sms"):
+            channels.append("sms")
+        for offset, channel in ((o, ch) for o in wanted for ch in channels):
             send_at = send_time(appt.start_at, offset, ZoneInfo(detail["timezone"]))
             if useful_until(appt.start_at, send_at) <= now:
                 continue
@@ -96,6 +125,7 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
                 "cancellation_cutoff_minutes": rules.cancellation_cutoff_minutes,
                 "fee_minor": rules.late_cancellation_fee_minor,
                 "currency": appt.currency,
+                **({"channel": channel} if channel != "email" else {}),
             }
             result = sess.execute(
                 insert(OutboxMessage.__table__)
@@ -106,7 +136,8 @@ def plan_reminders(sess: Session, tenant: Tenant, now: dt.datetime | None = None
                     payload=payload,
                     attempts=0,
                     state="queued",
-                    delivery_key=delivery_key(appt.id, offset, appt.start_at),
+                    delivery_key=delivery_key(appt.id, offset, appt.start_at)
+                    + ("" if channel == "email" else f":{channel}"),
                     next_attempt_at=send_at,
                     created_at=utcnow(),
                 )

@@ -51,7 +51,7 @@ from . import catalogue
 from . import slots as engine
 from .history import audit_transition, record_transition, transition_event
 from .holds import announce_expired, blocking_holds, expire_blocking_holds
-from .messages import notification, notify, refuse
+from .messages import alert, notification, notify, refuse
 from .models import (
     Appointment,
     AppointmentEvent,
@@ -371,7 +371,8 @@ def book_appointment(
         currency=appt.currency,
         **({"hold_expires_at": appt.hold_expires_at.isoformat()} if held else {}),
     )
-    _insert_booking(sess, appt, event, message, location.timezone)
+    alerted = None if held else alert(sess, appt, "appointment.confirmed", message.payload)
+    _insert_booking(sess, appt, event, message, location.timezone, alerted)
     db.adopt(sess, appt)
     audit_transition(sess, tenant.id, actor, appt, "booked", None, data=data)
     return appt
@@ -481,10 +482,11 @@ def _bound_values(table, prefix: str) -> dict:
 
 
 @functools.cache
-def _booking_insert():
+def _booking_insert(with_alert: bool = False):
     """The INSERT of a booking, with its history row, message and waitlist ends as CTEs.
 
-    Built once; every value is a parameter.
+    Built once (per shape); every value is a parameter. ``with_alert``: the practitioner's
+    alert is a second row of the message CTE (a confirmed booking; a hold alerts once paid).
     """
     w = WaitlistEntry
     day = _p("w_day", Date())
@@ -511,19 +513,27 @@ def _booking_insert():
             .values(_bound_values(AppointmentEvent.__table__, "e_"))
             .cte("history"),
             insert(OutboxMessage.__table__)
-            .values(_bound_values(OutboxMessage.__table__, "m_"))
+            .values(
+                [
+                    _bound_values(OutboxMessage.__table__, "m_"),
+                    *([_bound_values(OutboxMessage.__table__, "n_")] if with_alert else []),
+                ]
+            )
             .cte("message"),
             waitlist.cte("waitlist"),
         )
     )
 
 
-def _insert_booking(sess: Session, appt, event, message, zone_name: str) -> None:
+def _insert_booking(sess: Session, appt, event, message, zone_name: str, alerted=None) -> None:
     params = {"w_day": appt.start_at.astimezone(engine.ZoneInfo(zone_name)).date()}
-    for prefix, obj in (("a_", appt), ("e_", event), ("m_", message)):
+    rows = [("a_", appt), ("e_", event), ("m_", message)]
+    if alerted is not None:
+        rows.append(("n_", alerted))
+    for prefix, obj in rows:
         params.update({prefix + k: v for k, v in db.row_values(obj).items()})
     with _claim_errors():
-        sess.execute(_booking_insert(), params)
+        sess.execute(_booking_insert(alerted is not None), params)
 
 
 # -- lifecycle (rules of who, which state and when: saas.scheduling.states) ----------------------

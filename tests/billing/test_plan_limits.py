@@ -134,23 +134,17 @@ def test_two_concurrent_adds_at_the_limit_minus_one_let_exactly_one_through(app,
 
 
 def test_sms_allowance_counts_this_months_texts(app, make_clinic, owner_dsn):
-    """Texts this month (clinic's zone) are counted against the plan; skipped and older not."""
+    """Texts sent this month (the relay's ``sms_usage``) count against the plan; older not."""
     clinic = make_clinic()
     now = utcnow()
-    last_month = now.replace(day=1) - dt.timedelta(days=3)
-    rows = [
-        ("sms.reminder", "sent", now),
-        ("sms.reminder", "queued", now),
-        ("sms.reminder", "skipped", now),
-        ("email.reminder", "sent", now),
-        ("sms.reminder", "sent", last_month),
-    ]
+    this_month = now.date().replace(day=1)
+    last_month = (this_month - dt.timedelta(days=3)).replace(day=1)
     with psycopg.connect(owner_dsn) as conn:
-        for topic, state, at in rows:
+        for month, n in ((this_month, 2), (last_month, 7)):
             conn.execute(
-                "INSERT INTO outbox (tenant_id, id, topic, payload, state, created_at)"
-                " VALUES (%s, gen_random_uuid(), %s, '{}', %s, %s)",
-                (clinic.id, topic, state, at),
+                "INSERT INTO sms_usage (tenant_id, month, messages, segments)"
+                " VALUES (%s, %s, %s, %s)",
+                (clinic.id, month, n, n),
             )
     with app.app_context(), tenant_session(clinic.id) as sess:
         allowance = sms_allowance(sess, clinic.id, now=now + dt.timedelta(seconds=1))

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from saas.devmail import read_messages
 from tests.factories import PatientFactory, PracticeFactory
 from tests.factories.base import clinic_session
-from tests.helpers import drain
+from tests.helpers import drain, text_of
 
 from .test_console_a11y import _violations
 
@@ -99,7 +99,7 @@ def _verify_link(mail_dir, to: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for msg in read_messages(mail_dir):
-            if msg["To"] == to and (m := LINK_RE.search(msg.get_content())):
+            if msg["To"] == to and (m := LINK_RE.search(text_of(msg))):
                 return m.group(0)
         time.sleep(0.2)
     raise AssertionError(f"no verification email to {to}")
@@ -217,7 +217,7 @@ def test_register_verify_book_reschedule_cancel(
     # the confirmation email, delivered by the real worker, links to this visit
     drain(worker)
     confirmation = _mail(mail_dir, email, t["Confirmed"])
-    body = confirmation.get_content()
+    body = text_of(confirmation)
     # (the worker's app names the default port; the path is the visit's page)
     assert t["booked"] in body and urlsplit(pg.url).path in body, body
     # reschedule to 13:00 the same day

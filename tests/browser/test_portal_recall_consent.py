@@ -19,7 +19,7 @@ from sqlalchemy import select
 from saas.devmail import read_messages
 from tests.factories import PatientFactory, PracticeFactory
 from tests.factories.base import clinic_session
-from tests.helpers import drain
+from tests.helpers import drain, text_of
 from tests.records.conftest import CASE
 
 from .test_console_a11y import _violations
@@ -33,7 +33,7 @@ def _recall_link(mail_dir, to: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for msg in read_messages(mail_dir):
-            if msg["To"] == to and (m := BOOK_RE.search(msg.get_content())):
+            if msg["To"] == to and (m := BOOK_RE.search(text_of(msg))):
                 return m.group(0)
         time.sleep(0.2)
     raise AssertionError(f"no recall email to {to}")

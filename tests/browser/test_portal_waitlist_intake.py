@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from saas.devmail import read_messages
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory
 from tests.factories.base import clinic_session
-from tests.helpers import drain
+from tests.helpers import drain, text_of
 
 from .test_portal_flow import VIEWPORTS, Checked, _appointments
 
@@ -32,7 +32,7 @@ def _offer_link(mail_dir, to: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for msg in read_messages(mail_dir):
-            if msg["To"] == to and (m := OFFER_RE.search(msg.get_content())):
+            if msg["To"] == to and (m := OFFER_RE.search(text_of(msg))):
                 assert msg["Subject"].startswith("A time is free at ")
                 return m.group(0)
         time.sleep(0.2)

@@ -165,7 +165,8 @@ def test_owner_signs_up_enrols_totp_and_signs_back_in(
     )
     assert tenant is not None
     tenant_id = tenant[0]
-    assert tenant[1:] == (clinic_name, "IN", "Asia/Kolkata", "INR", "active")
+    # signup starts the free trial
+    assert tenant[1:] == (clinic_name, "IN", "Asia/Kolkata", "INR", "trialing")
     owner = _row(
         owner_dsn,
         "SELECT name, role, mfa_enrolled_at, password_hash FROM users"

@@ -15,7 +15,7 @@ from saas.devmail import read_messages
 from tests.client import new_client
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory
 from tests.factories.base import clinic_session
-from tests.helpers import csrf_from, drain
+from tests.helpers import csrf_from, drain, text_of
 from tests.portal.conftest import get, portal_client
 
 LINK_RE = re.compile(r"https?://[^\s<>\"]+")
@@ -35,12 +35,8 @@ def mail_to(mail_dir, to: str, count: int = 1, timeout: float = 20.0):
 
 
 def body_of(msg) -> str:
-    """The text of an email."""
-    if msg.is_multipart():
-        return "".join(
-            part.get_content() for part in msg.walk() if part.get_content_maintype() == "text"
-        )
-    return msg.get_content()
+    """The text of an email (its text/plain part)."""
+    return text_of(msg)
 
 
 def form_post(c, clinic, path: str, data: dict, *, page_path: str | None = None):

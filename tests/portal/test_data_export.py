@@ -12,7 +12,7 @@ import psycopg
 from saas.devmail import read_messages
 from tests.client import new_client
 from tests.factories import PatientFactory, PracticeFactory
-from tests.helpers import csrf_from, drain
+from tests.helpers import csrf_from, drain, text_of
 from tests.portal.conftest import get, portal_client
 
 DOWNLOAD_RE = re.compile(r'action="(/profile/data/export/[0-9a-f-]+)"')
@@ -49,7 +49,7 @@ def test_request_prepare_download_once(app, worker, owner_dsn, mail_dir):
     assert [m["Subject"] for m in mail] == [
         f"Your copy of your data at {practice.clinic.name} is ready"
     ]
-    assert f"/{practice.clinic.host}" in mail[0].get_content()
+    assert f"/{practice.clinic.host}" in text_of(mail[0])
     got = _post(c, practice.clinic, path)
     assert got.status_code == 200 and got.headers["Content-Type"] == "application/zip"
     assert "attachment" in got.headers["Content-Disposition"]

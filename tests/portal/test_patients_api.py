@@ -6,6 +6,7 @@ import time
 import psycopg
 
 from saas.devmail import read_messages
+from tests.helpers import text_of
 
 PASSWORD = "remedy arnica 30C"
 
@@ -23,7 +24,7 @@ def _link_token(mail_dir, email, *, count=1, timeout=20.0):
     while time.monotonic() < deadline:
         msgs = [m for m in read_messages(mail_dir) if m["To"] == email]
         if len(msgs) >= count:
-            return re.search(r"token=(\S+)", msgs[-1].get_content()).group(1)
+            return re.search(r"token=(\S+)", text_of(msgs[-1])).group(1)
         time.sleep(0.1)
     raise AssertionError(f"no email to {email}")
 

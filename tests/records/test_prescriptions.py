@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from saas.devmail import read_messages
+from tests.helpers import text_of
 
 from .conftest import add_practice, new_patient, new_visit
 
@@ -150,7 +151,7 @@ def test_follow_up_invitation_respects_consent(app, team, worker, mail_dir):
     msgs = read_messages(mail_dir)
     mine = [m for m in msgs if m["To"] == yes["email"]]
     assert len(mine) == 1 and not [m for m in msgs if m["To"] == no["email"]]
-    body = mine[0].get_content()
+    body = text_of(mine[0])
     link = re.search(
         r"/book\?practitioner_id=([0-9a-f-]+)&from=\d{4}-\d\d-\d\d&to=\d{4}-\d\d-\d\d&follow_up=",
         body,

@@ -67,18 +67,20 @@ def test_a_booking_makes_at_most_eight_statements(app, make_practice, make_patie
         )
     assert len(seen) <= BOOKING_BUDGET, "\n".join(s.split("\n")[0][:120] for s in seen)
     assert body["status"] == "confirmed" and body["service"]["id"] == p.visit_type_id
-    # the history row, the message, the audit entry: written with the appointment
+    # the history row, the messages, the audit entry: written with the appointment
     aid = body["id"]
     assert sql(
         "SELECT action FROM appointment_events WHERE tenant_id = %s AND appointment_id = %s",
         p.clinic.id,
         aid,
     ) == [("booked",)]
+    # the patient's confirmation and the practitioner's alert, in the same statement
     assert sql(
-        "SELECT count(*) FROM outbox WHERE tenant_id = %s AND payload->>'appointment_id' = %s",
+        "SELECT topic FROM outbox WHERE tenant_id = %s AND payload->>'appointment_id' = %s"
+        " ORDER BY topic",
         p.clinic.id,
         aid,
-    ) == [(1,)]
+    ) == [("appointment.confirmed",), ("practitioner.alert",)]
     with db.tenant_session(p.clinic.id) as sess, app.app_context():
         assert audit.verify_chain(sess, p.clinic.id) is None
         assert audit.count(sess, p.clinic.id, "appointment.booked") == 2

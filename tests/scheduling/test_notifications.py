@@ -9,6 +9,7 @@ import uuid
 import psycopg
 
 from saas.devmail import read_messages
+from tests.helpers import text_of
 from tests.scheduling.conftest import check
 
 
@@ -71,13 +72,11 @@ def test_booking_reschedule_and_cancel_are_emailed(app, make_practice, worker, m
         "Cancelled",
     ]
     assert booked["Subject"].strip().startswith("Confirmed: Follow-up consultation")
-    assert (
-        "10:00 (Asia/Kolkata)" in booked.get_content() and "Dr. Anna Weber" in booked.get_content()
-    )
-    assert "Hello Meera Nair" in booked.get_content()
-    assert "12:00 (Asia/Kolkata)" in moved.get_content()
-    assert "Previously: " in moved.get_content() and "10:00" in moved.get_content()
-    assert "This consultation is cancelled." in cancelled.get_content()
+    assert "10:00 (Asia/Kolkata)" in text_of(booked) and "Dr. Anna Weber" in text_of(booked)
+    assert "Hello Meera Nair" in text_of(booked)
+    assert "12:00 (Asia/Kolkata)" in text_of(moved)
+    assert "Previously: " in text_of(moved) and "10:00" in text_of(moved)
+    assert "This consultation is cancelled." in text_of(cancelled)
     with psycopg.connect(owner_dsn) as conn:
         rows = conn.execute(
             "SELECT payload::text, dispatched_at IS NOT NULL FROM outbox WHERE tenant_id = %s AND topic LIKE 'appointment.%%'",

@@ -20,6 +20,7 @@ from saas.models import Tenant
 from saas.patients import get_patient_in_tenant
 from saas.records.consents import record_consent, standing_consent, withdraw_consent
 from saas.scheduling.reminders import plan_reminders, send_time
+from tests.helpers import text_of
 from tests.scheduling.conftest import check
 from tests.scheduling.test_lifecycle_api import _move
 from tests.scheduling.test_notifications import _mail, _patient_with_email
@@ -159,9 +160,9 @@ def test_reminders_are_sent_with_policy_and_link_skipped_without_consent_or_when
     rows = _reminders(sql, p.clinic.id)
     assert [s for _, _, s, _, _ in rows] == ["skipped", "skipped", "sent", "sent"]
     assert len({k for *_, k in rows}) == 4
-    mails = [m for m in _mail(mail_dir, email, 4) if m["Subject"].startswith("Reminder:")]
+    mails = [m for m in _mail(mail_dir, email, 4) if m["Subject"].strip().startswith("Reminder:")]
     assert len(mails) == 2
-    body = mails[0].get_content()
+    body = text_of(mails[0])
     assert "12:00 (Europe/London)" in body and "24 hours before it starts" in body
     assert "Later cancellations cost £25." in body and f"/appointments/{visit['id']}" in body
     # cancelled: a reminder planned before the cancel is skipped, no new one is planned

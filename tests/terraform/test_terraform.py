@@ -31,6 +31,9 @@ SECRET_ENV = {
     "STRIPE_CONNECT_WEBHOOK_SECRET",
     "OPS_DATABASE_URL",
     "VAULT_OPERATOR_TOKEN",
+    "METRICS_TOKEN",
+    "SMS_ACCOUNT_SID",
+    "SMS_AUTH_TOKEN",
 }
 #: Secrets only the migration task holds (never the services).
 MIGRATE_ONLY_SECRETS = {"DATABASE_URL", "OPS_DATABASE_PASSWORD", "VAULT_SHREDDER_TOKEN"}
@@ -41,6 +44,10 @@ NOT_SET_IN_PRODUCTION = {
     "SIMILIA_REQUIRE_BROWSER": "test-suite switch",
     "VAULT_SHREDDER_TOKEN": "operator tooling only (saas tenants delete), never the services",
     "STRIPE_API_BASE": "points the stripe library at the local test server; production uses Stripe",
+    "SMS_API_BASE": "points the SMS adapter at a Twilio-style test server; production uses Twilio",
+    "SMS_FILE": "the development SMS adapter's file",
+    "MAIL_DIR": "the embedded SMTP sink's directory (development mailbox)",
+    "OUTBOX_LEASE_SECONDS": "the default (5 minutes) is right for production; tests shorten it",
 }
 APP_TASKS = {"web", "worker", "scheduler", "purge", "migrate"}
 

@@ -18,6 +18,7 @@ from saas import outbox
 from saas.devmail import read_messages
 from tests.factories import ClinicFactory, PatientFactory
 from tests.factories.base import clinic_session
+from tests.helpers import text_of
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_a_failing_message_does_not_block_the_others_and_is_retried_later(
     assert sent["payload"]["to"] == "[delivered]" and sent["payload"]["body"] == "[delivered]"
     (mail,) = _mail_to(mail_dir, to)
     assert mail["Message-ID"] == sent["provider_id"] and sent["provider_id"].startswith("<")
-    assert "LINK-123" in mail.get_content()
+    assert "LINK-123" in text_of(mail)
 
 
 def test_retries_with_backoff_then_dead(app, relay_mod, owner_dsn):

@@ -46,6 +46,12 @@ class PractitionerSchema(Schema):
     photo_url = fields.String(allow_none=True, validate=validate.Length(max=500))
     is_active = fields.Boolean()
     user_id = fields.UUID(allow_none=True, metadata={"description": "Linked staff account"})
+    alerts_enabled = fields.Boolean(
+        metadata={"description": "Email the linked account on bookings, cancellations, moves"}
+    )
+    daily_agenda = fields.Boolean(
+        metadata={"description": "Email the linked account the day's agenda each morning"}
+    )
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -82,6 +88,11 @@ class VisitTypeSchema(Schema):
         strict=True, allow_none=True, validate=validate.Range(min=1, max=100)
     )
     is_active = fields.Boolean()
+    reminder_offsets_minutes = fields.List(
+        fields.Integer(strict=True),
+        allow_none=True,
+        metadata={"description": "Reminder times in minutes before the visit; null: the clinic's"},
+    )
     practitioner_ids = fields.List(fields.UUID())
     location_ids = fields.List(fields.UUID())
     created_at = fields.DateTime(dump_only=True)

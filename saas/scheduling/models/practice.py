@@ -32,7 +32,7 @@ from sqlalchemy import (
     Text,
     Time,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas.models import Base, TenantScoped
@@ -77,6 +77,10 @@ class Practitioner(TenantScoped, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The staff account of this practitioner (sees their own schedule and feed).
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    #: Email the linked staff account on a new booking, cancellation or reschedule.
+    alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    #: Email the linked staff account the day's agenda each morning (opt-in).
+    daily_agenda: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class VisitType(TenantScoped, Base):
@@ -106,6 +110,8 @@ class VisitType(TenantScoped, Base):
     #: A deposit as a fixed amount (minor units) or as a percent of the price.
     deposit_minor: Mapped[int | None] = mapped_column(BigInteger)
     deposit_percent: Mapped[int | None] = mapped_column(Integer)
+    #: Reminder offsets (minutes before the visit) for this visit type; None: the clinic's.
+    reminder_offsets_minutes: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
 
 
 class VisitTypePractitioner(Base):

@@ -15,7 +15,16 @@ from saas.models import Tenant, User
 from ..models import Practitioner
 from .common import duplicate, flush_or_refuse
 
-PRACTITIONER_FIELDS = ("display_name", "title", "bio", "photo_url", "is_active", "user_id")
+PRACTITIONER_FIELDS = (
+    "display_name",
+    "title",
+    "bio",
+    "photo_url",
+    "is_active",
+    "user_id",
+    "alerts_enabled",
+    "daily_agenda",
+)
 URL_RE = re.compile(r"^https://[^\s/$.?#][^\s]*$|^http://[^\s/$.?#][^\s]*$", re.I)
 
 
@@ -92,6 +101,10 @@ def update_practitioner(
         "practice.practitioner_updated",
         actor=actor,
         target=f"practitioner:{p.id}",
-        data={k: str(data[k]) for k in ("display_name", "is_active", "user_id") if k in data},
+        data={
+            k: str(data[k])
+            for k in ("display_name", "is_active", "user_id", "alerts_enabled", "daily_agenda")
+            if k in data
+        },
     )
     return p

@@ -42,6 +42,7 @@ VISIT_TYPE_FIELDS = (
     "payment_mode",
     "deposit_minor",
     "deposit_percent",
+    "reminder_offsets_minutes",
 )
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -58,6 +59,15 @@ def _check(sess: Session, tenant: Tenant, s: VisitType, practitioner_ids, locati
         errors["deposit_percent"] = "Use a percent from 1 to 100."
     if s.deposit_minor is not None and s.deposit_minor <= 0:
         errors["deposit_minor"] = "The deposit must be more than zero."
+    offsets = s.reminder_offsets_minutes
+    if offsets is not None and (
+        len(offsets) > 4
+        or len(set(offsets)) != len(offsets)
+        or any(not 15 <= o <= 14 * 1440 for o in offsets)
+    ):
+        errors["reminder_offsets_minutes"] = (
+            "Give at most 4 different times, each from 15 minutes to 14 days (in minutes)."
+        )
     # online payment holds the booking until paid
     if s.payment_mode in ("deposit", "full"):
         s.requires_prepayment = True

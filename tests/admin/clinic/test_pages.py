@@ -11,7 +11,7 @@ import pyotp
 
 from saas.devmail import read_messages
 from tests.conftest import new_client
-from tests.helpers import bearer, csrf_from, post_form
+from tests.helpers import bearer, csrf_from, post_form, text_of
 
 
 def _wait_mail(mail_dir, to: str, timeout: float = 15.0):
@@ -205,7 +205,7 @@ def test_password_reset_link_is_single_use(make_clinic, app, worker, mail_dir, o
     )
     assert unknown.status_code == 302  # same answer either way
     msg = _wait_mail(mail_dir, clinic.owner_email)
-    link = re.search(r"http://\S+/password/reset/(\S+)", msg.get_content()).group(0)
+    link = re.search(r"http://\S+/password/reset/(\S+)", text_of(msg)).group(0)
     path = "/password/reset/" + link.rsplit("/", 1)[1]
     weak = post_form(client, path, clinic.host, {"password": "short"})
     assert weak.status_code == 422
@@ -255,7 +255,7 @@ def test_invitation_email_accept_and_enrol(
     )
     assert dup.status_code == 409
     msg = _wait_mail(mail_dir, email)
-    path = "/invite/" + re.search(r"/invite/(\S+)", msg.get_content()).group(1)
+    path = "/invite/" + re.search(r"/invite/(\S+)", text_of(msg)).group(1)
     resp = post_form(client, path, clinic.host, {"password": "homeopathy rules 7"})
     assert resp.status_code == 302 and resp.location.endswith("/mfa/enrol")
     page = client.get("/mfa/enrol", base_url=f"http://{clinic.host}").get_data(as_text=True)
