@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup
 
 
@@ -121,6 +122,76 @@ def demo_code() -> None:
     from tenants.demo import current_code
 
     click.echo(current_code())
+
+
+@main.group()
+def reminders() -> None:
+    """Appointment reminders."""
+
+
+@reminders.command("send-due")
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    help="the moment to act as if it were (ISO 8601, e.g. 2026-12-10T09:30; the clinic's zone "
+    "when no offset is given)",
+)
+@click.option("--clinic", "slug", default=None, help="one clinic's slug (default: every clinic)")
+def reminders_send_due(at: str, slug: str | None) -> None:
+    """Development: send now the reminders that would be due at ``--at`` (a moved clock).
+
+    Plans the reminders as of ``--at`` and makes the ones whose send time has come by then
+    due now; the relay sends them (skipping what the visit's state rules out, as always).
+    Refused in production, where time moves by itself.
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select, update
+
+    from saas.clinic_states import OPERATING
+    from saas.db import tenant_session
+    from saas.models import OutboxMessage, Tenant
+    from saas.scheduling.reminders import TOPIC, plan_reminders
+
+    from . import outbox
+
+    if current_app.config["SIMILIA"].production:
+        raise click.ClickException("Not in production: reminders follow the real clock there.")
+    try:
+        moment = dt.datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise click.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from exc
+    with tenant_session(None) as sess:
+        q = select(Tenant.id, Tenant.timezone).where(Tenant.status.in_(OPERATING))
+        if slug:
+            q = q.where(Tenant.slug == slug)
+        clinics = sess.execute(q).all()
+    if slug and not clinics:
+        raise click.ClickException(f"No operating clinic {slug!r}.")
+    for tenant_id, zone in clinics:
+        when = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+        with tenant_session(tenant_id) as sess:
+            tenant = sess.get(Tenant, tenant_id)
+            name = tenant.slug
+            planned = plan_reminders(sess, tenant, when)
+            due = sess.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.tenant_id == tenant_id,
+                    OutboxMessage.topic == TOPIC,
+                    OutboxMessage.state == "queued",
+                    OutboxMessage.next_attempt_at <= when,
+                )
+                .values(next_attempt_at=dt.datetime.now(dt.UTC))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if due:
+                outbox.mark_due(sess, tenant_id)
+        if due:
+            outbox.kick(str(tenant_id))
+        click.echo(f"{name}: {planned} reminder(s) planned, {due} due now")
 
 
 from admin.platform.cli import operators_cli  # noqa: E402

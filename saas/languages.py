@@ -23,8 +23,6 @@ from flask import current_app
 from flask_babel import force_locale as _babel_force_locale
 from flask_babel import get_locale
 
-from saas import settings
-
 #: The languages the portal and its emails speak.
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 DEFAULT = "en"
@@ -49,7 +47,10 @@ def supported(value: str | None) -> str | None:
 
 def clinic_language(tenant) -> str:
     """The clinic's default language (``branding.language``), else English."""
-    return supported(settings.read(tenant, "branding").get("language")) or DEFAULT
+    # the stored value, re-checked: workers boot without the web app, so the ``branding``
+    # section (declared by ``tenants``) is not in the settings registry there
+    stored = ((tenant.settings or {}).get("branding") or {}).get("language")
+    return supported(stored) or DEFAULT
 
 
 def patient_language(tenant, patient) -> str:

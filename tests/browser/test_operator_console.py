@@ -80,7 +80,8 @@ def test_operator_suspends_and_reactivates_a_clinic(
     expect(ops.locator(".error-summary")).to_contain_text("Enter the reason")
     check(ops, "clinic-error")
     assert _status(owner_dsn, clinic) == "trialing"
-    ops.get_by_label("Reason").fill("Unpaid invoice 1042")
+    status_form = ops.locator("form", has=ops.get_by_role("button", name="Suspend clinic"))
+    status_form.get_by_label("Reason").fill("Unpaid invoice 1042")
     ops.get_by_role("button", name="Suspend clinic").click()
     expect(ops.locator("[data-status]")).to_have_text("suspended")
     expect(ops.locator("table").last).to_contain_text("Unpaid invoice 1042")
@@ -102,7 +103,8 @@ def test_operator_suspends_and_reactivates_a_clinic(
     expect(console.locator("[data-paused]")).to_contain_text("the console is read-only")
     screenshot(console, "ops-effect-console-read-only")
 
-    ops.get_by_label("Reason").fill("Invoice paid")
+    status_form = ops.locator("form", has=ops.get_by_role("button", name="Reactivate clinic"))
+    status_form.get_by_label("Reason").fill("Invoice paid")
     ops.get_by_role("button", name="Reactivate clinic").click()
     expect(ops.locator("[data-status]")).to_have_text("trialing")  # its trial is not over
     assert _status(owner_dsn, clinic) == "trialing"

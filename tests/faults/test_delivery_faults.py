@@ -174,14 +174,16 @@ def test_redis_down_during_a_booking_the_email_arrives_after_it_returns(
         p.clinic.id,
     ) == [("queued",)]
     assert not [m for m in read_messages(dedicated.sink.dir) if m["To"] == email]
-    # Redis returns; a worker and the sweep (the scheduler's job) deliver the confirmation
+    # Redis returns; the sweep (the scheduler's job) finds the clinic and a worker delivers.
+    # The sweep's selection is the real one; its relay is enqueued for this clinic only, so
+    # other tests' undelivered messages in the shared database do not queue ahead of it.
+    from workers.outbox import due_clinics
+
     dedicated.redis.start()
     dedicated.worker()
-    broker.enqueue(
-        dramatiq.Message(
-            queue_name="outbox", actor_name="sweep_outbox", args=(), kwargs={}, options={}
-        )
-    )
+    with app.app_context():
+        assert str(p.clinic.id) in {str(t) for t in due_clinics()}
+    broker.enqueue(_relay_message(str(p.clinic.id)))
     (mail,) = wait_until(
         "receive the confirmation",
         lambda: [m for m in read_messages(dedicated.sink.dir) if m["To"] == email],
@@ -204,3 +206,40 @@ def test_the_same_broker_message_twice_sends_one_email(app, sql, dedicated):
     (row,) = _rows(sql, [clinic])
     got = [m for m in read_messages(dedicated.sink.dir) if m["Message-ID"] == row[3]]
     assert len(got) == 1 and row[2] == 1
+
+
+def test_a_worker_process_writes_to_a_german_clinics_patient_in_german(
+    app, make_practice, sql, dedicated
+):
+    """A real worker process (no web app, no request) composes in the patient's language."""
+    from tests.scheduling.conftest import check
+    from tests.scheduling.test_notifications import _patient_with_email
+
+    p = make_practice("Europe/Berlin")
+    sql(
+        "UPDATE tenants SET settings = jsonb_set(coalesce(settings, '{}'), '{branding}',"
+        " coalesce(settings->'branding', '{}') || '{\"language\": \"de\"}') WHERE id = %s",
+        p.clinic.id,
+    )
+    email = f"de-{uuid.uuid4().hex[:8]}@example.org"
+    token = _patient_with_email(app, p.clinic, email)
+    sql("UPDATE patients SET preferred_language = NULL WHERE tenant_id = %s", p.clinic.id)
+    broker = make_broker(dedicated.redis.url)
+    shared = app.extensions["similia.broker"]
+    app.extensions["similia.broker"] = broker
+    try:
+        check(
+            p.owner.post("/api/v1/appointments", p.booking(p.at(p.day(3), "10:00")), token=token),
+            201,
+        )
+    finally:
+        app.extensions["similia.broker"] = shared
+    dedicated.worker()
+    broker.enqueue(_relay_message(str(p.clinic.id)))
+    (mail,) = wait_until(
+        "receive the confirmation",
+        lambda: [m for m in read_messages(dedicated.sink.dir) if m["To"] == email],
+        timeout=30,
+    )
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert body.startswith("Hallo "), body[:200]

@@ -133,10 +133,11 @@ def test_claim_is_committed_leased_and_checked_before_sending(app, relay_mod, ow
     """
     clinic = ClinicFactory()
     to = f"lease-{uuid.uuid4().hex[:8]}@example.org"
+    # hold the clinic's relay lock before the message exists: no running relay takes it
+    lock = psycopg.connect(owner_dsn)
+    lock.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outbox-relay:{clinic.id}",))
     with clinic_session(app, clinic.id) as sess:
         outbox.emit(sess, clinic.id, "email.sign_in_link", _email(to))
-    lock = psycopg.connect(owner_dsn)  # hold the clinic's relay lock: no other relay runs
-    lock.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outbox-relay:{clinic.id}",))
     try:
         with app.app_context():
             first = relay_mod.claim(str(clinic.id))
