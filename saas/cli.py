@@ -15,8 +15,11 @@ def _create_app():
 
     So a broken page or blueprint never stops ``saas db check`` or ``saas keys``.
     """
+    from .dev import load_dev_env
     from .runtime import build_runtime
 
+    # in a second terminal beside ``make run``: its services, unless DATABASE_URL is set
+    load_dev_env()
     return build_runtime(name="similia-cli")
 
 

@@ -27,6 +27,34 @@ def _secret_key(var_dir: Path) -> str:
     return path.read_text().strip()
 
 
+#: The running ``make run``'s service URLs, for ``saas`` commands in another terminal.
+DEV_ENV = "dev.env"
+
+
+def write_dev_env(var_dir: Path, env: dict[str, str]) -> None:
+    """Write the environment ``saas`` commands need to reach the running dev services.
+
+    Owner-only file under ``.var/`` (it holds the development tokens and passwords);
+    :func:`load_dev_env` reads it when ``DATABASE_URL`` is not set.
+    """
+    path = var_dir / DEV_ENV
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+
+
+def load_dev_env(var_dir: Path = Path(".var")) -> bool:
+    """Take the running ``make run``'s environment for what is not set (development only)."""
+    path = var_dir / DEV_ENV
+    if "DATABASE_URL" in os.environ or not path.is_file():
+        return False
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            os.environ.setdefault(key, value)
+    return True
+
+
 def prepare(var_dir: Path, port: int, log=print) -> DevServices:
     """Start services, export their environment, migrate and seed the demo clinic."""
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -37,6 +65,9 @@ def prepare(var_dir: Path, port: int, log=print) -> DevServices:
     os.environ.update(env)
     os.environ.setdefault("SECRET_KEY", _secret_key(var_dir))
     os.environ.setdefault("SAAS_PUBLIC_PORT", str(port))
+    write_dev_env(
+        var_dir, {**env, **{k: os.environ[k] for k in ("SECRET_KEY", "SAAS_PUBLIC_PORT")}}
+    )
 
     from tenants.demo import seed_demo
 
