@@ -111,7 +111,16 @@ class Clinic:
         return resp.get_json()
 
     def configure(self) -> None:
-        """Locations, practitioners, a service and weekly hours, through the API."""
+        """Locations, practitioners, a service and weekly hours, through the API.
+
+        The benchmark clinic is larger than the trial plan allows: its limits are raised as
+        an operator admin does for a big practice (``tenants.limit_overrides``).
+        """
+        with psycopg.connect(_owner_dsn(), autocommit=True) as conn:
+            conn.execute(
+                "UPDATE tenants SET limit_overrides = %s WHERE id = %s",
+                ('{"max_practitioners": 100, "max_locations": 20}', self.id),
+            )
         self.locations = [
             self.api("POST", "/api/v1/practice/locations", {"name": name, "address": addr})["id"]
             for name, addr in (("Altstadt", "Marktplatz 1"), ("Südstadt", "Ringstraße 20"))
