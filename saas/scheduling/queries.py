@@ -337,6 +337,16 @@ class SlotSearch:
     slots: list[engine.Slot]
 
 
+def _as_uuid(value):
+    """``value`` as a UUID; None, or text that is not one, stays as it is (then not found)."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return value
+
+
 def search_slots(
     sess: Session,
     tenant_id,
@@ -352,8 +362,11 @@ def search_slots(
 
     With a current catalogue (:mod:`.catalogue`) the practice costs no query and the result
     is served from :data:`~.catalogue.FREE_TIMES` until the clinic's schedule changes.
+    Ids may be given as text (a caller's JSON): the catalogue is keyed by UUID.
     """
     now = now or utcnow()
+    visit_type_id = _as_uuid(visit_type_id)
+    practitioner_id, location_id = _as_uuid(practitioner_id), _as_uuid(location_id)
     cat = catalogue.current(sess, tenant_id)
     if cat is None:
         visit_type = get_visit_type_in_tenant(sess, tenant_id, visit_type_id)

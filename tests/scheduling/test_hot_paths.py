@@ -183,3 +183,31 @@ def test_one_clinics_cached_times_never_answer_another(make_practice):
     )
     assert resp.status_code == 404 and resp.get_json()["errors"]["query"]["service_id"]
     assert _free(b)  # B's own times are B's
+
+
+def test_slot_search_takes_ids_as_text_or_uuid(app, make_practice):
+    """The catalogue is keyed by UUID; a caller's text ids find the same free times."""
+    import datetime as _dt
+    import uuid as _uuid
+
+    from saas.db import tenant_session
+    from saas.exceptions import NotFound
+    from saas.scheduling.queries import search_slots
+
+    p = make_practice()
+    start = _dt.datetime.combine(p.day(2), _dt.time(), p.zone)
+    end = start + _dt.timedelta(days=3)
+    with app.app_context():
+        answers = []
+        for sid in (str(p.service_id), _uuid.UUID(str(p.service_id))):
+            for _ in range(2):  # first without, then with the catalogue
+                with tenant_session(p.clinic.id) as sess:
+                    answers.append(search_slots(sess, p.clinic.id, sid, start, end).slots)
+        assert answers[0] and all(a == answers[0] for a in answers)
+        with tenant_session(p.clinic.id) as sess:
+            try:
+                search_slots(sess, p.clinic.id, "not-a-uuid", start, end)
+            except NotFound:
+                pass
+            else:
+                raise AssertionError("an id that is no UUID must be 'not found'")
