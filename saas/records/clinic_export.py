@@ -39,8 +39,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from saas import audit, jobs, outbox
-from saas.exceptions import Conflict, Gone, not_found
-from saas.fields import open_bytes_field, seal_bytes_field
+from saas.exceptions import Conflict, not_found
+from saas.fields import seal_bytes_field
 from saas.models import Patient, Tenant, User, utcnow
 from saas.scheduling.models.appointments import Appointment
 from saas.scheduling.models.practice import Location, Practitioner, VisitType
@@ -314,32 +314,7 @@ def download_clinic_export(sess: Session, tenant: Tenant, owner: User, export) -
     """
     if export.requested_by != owner.id:
         raise not_found("export")
-    claimed = sess.execute(
-        update(ClinicExport)
-        .where(
-            ClinicExport.tenant_id == tenant.id,
-            ClinicExport.id == export.id,
-            ClinicExport.status == "ready",
-            ClinicExport.expires_at > func.now(),
-        )
-        .values(status="downloaded", downloaded_at=func.now())
-        .returning(ClinicExport.bundle)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if claimed is None:
-        sess.refresh(export)
-        if export.status == "pending":
-            raise Conflict({"export": "The export is still being prepared."})
-        if export.status == "downloaded":
-            raise Gone({"export": "This export was already downloaded; ask for a new one."})
-        raise Gone({"export": "This export has expired; ask for a new one."})
-    data = open_bytes_field(sess, tenant.id, "clinic_exports", "bundle", export.id, claimed[0])
-    sess.execute(
-        update(ClinicExport)
-        .where(ClinicExport.tenant_id == tenant.id, ClinicExport.id == export.id)
-        .values({ClinicExport.bundle: None})
-        .execution_options(synchronize_session=False)
-    )
+    data = gdpr.claim_bundle(sess, tenant, export, ask_again="; ask for a new one")
     audit.record(
         sess,
         tenant.id,

@@ -345,19 +345,25 @@ def _tell_patient(sess: Session, tenant: Tenant, patient: Patient, export: Recor
     )
 
 
-def _claim(sess: Session, tenant: Tenant, export: RecordExport, downloaded_by) -> bytes:
-    """Take the bundle once (atomic) and destroy it; refusals say why."""
+def claim_bundle(sess: Session, tenant: Tenant, export, *, ask_again: str = "", **values) -> bytes:
+    """Take a sealed export bundle once (atomic), destroy it, return it; refusals say why.
+
+    ``export`` is a :class:`RecordExport` or a clinic export (same columns: ``status``,
+    ``bundle``, ``expires_at``, ``downloaded_at``); ``values`` are set with the claim (who
+    downloaded it); ``ask_again`` ends the "already downloaded"/"expired" messages.
+    """
+    model = type(export)
     claimed = sess.execute(
-        update(RecordExport)
+        update(model)
         .where(
-            RecordExport.tenant_id == tenant.id,
-            RecordExport.id == export.id,
-            RecordExport.status == "ready",
-            RecordExport.downloaded_at.is_(None),
-            RecordExport.expires_at > func.now(),
+            model.tenant_id == tenant.id,
+            model.id == export.id,
+            model.status == "ready",
+            model.downloaded_at.is_(None),
+            model.expires_at > func.now(),
         )
-        .values(status="downloaded", downloaded_at=func.now(), downloaded_by=downloaded_by)
-        .returning(RecordExport.bundle)
+        .values(status="downloaded", downloaded_at=func.now(), **values)
+        .returning(model.bundle)
         .execution_options(synchronize_session=False)
     ).first()
     if claimed is None:
@@ -365,13 +371,14 @@ def _claim(sess: Session, tenant: Tenant, export: RecordExport, downloaded_by) -
         if export.status == "pending":
             raise Conflict({"export": "The export is still being prepared."})
         if export.status == "downloaded":
-            raise Gone({"export": "This export was already downloaded."})
-        raise Gone({"export": "This export has expired."})
-    data = open_bytes_field(sess, tenant.id, "record_exports", "bundle", export.id, claimed[0])
+            raise Gone({"export": f"This export was already downloaded{ask_again}."})
+        raise Gone({"export": f"This export has expired{ask_again}."})
+    table = model.__tablename__
+    data = open_bytes_field(sess, tenant.id, table, "bundle", export.id, claimed[0])
     sess.execute(
-        update(RecordExport)
-        .where(RecordExport.tenant_id == tenant.id, RecordExport.id == export.id)
-        .values({RecordExport.bundle: None})
+        update(model)
+        .where(model.tenant_id == tenant.id, model.id == export.id)
+        .values({model.bundle: None})
         .execution_options(synchronize_session=False)
     )
     return data
@@ -380,7 +387,7 @@ def _claim(sess: Session, tenant: Tenant, export: RecordExport, downloaded_by) -
 def download_export(sess: Session, tenant: Tenant, actor: User, export: RecordExport) -> bytes:
     """Claim the bundle once (atomic), destroy it, return the zip (audited)."""
     require_clinical(tenant, actor)
-    data = _claim(sess, tenant, export, actor.id)
+    data = claim_bundle(sess, tenant, export, downloaded_by=actor.id)
     audit.record(
         sess,
         tenant.id,
@@ -446,7 +453,7 @@ def download_own_export(
     """The patient takes their copy, once (audited as the patient)."""
     if export.patient_id != patient.id or not export.requested_by_patient:
         raise not_found("export")
-    data = _claim(sess, tenant, export, None)
+    data = claim_bundle(sess, tenant, export, downloaded_by=None)
     audit.record(
         sess,
         tenant.id,
