@@ -157,13 +157,41 @@ def _subresource(resp, problems: list[str]) -> None:
         problems.append(f"{resp.request.resource_type} {resp.url} answered {resp.status}")
 
 
-def _failed(request, problems: list[str]) -> None:
+class _Navigations:
+    """Counts the main frame's navigations, and which one each request was made under.
+
+    A subresource still loading when the test moves the page on (a click, a form sent, a
+    redirect back to the same address) is aborted by Chromium: not a fault of the page.
+    """
+
+    def __init__(self, pg):
+        self.pg, self.count, self.made_under = pg, 0, {}
+
+    def on_request(self, request) -> None:
+        if request.is_navigation_request() and request.frame == self.pg.main_frame:
+            self.count += 1
+        else:
+            self.made_under[id(request)] = self.count
+
+    def moved_on(self, request) -> bool:
+        """True when the page navigated since ``request`` was made."""
+        return self.made_under.get(id(request), self.count) != self.count
+
+
+def _failed(request, problems: list[str], navigations: _Navigations | None = None) -> None:
     """A subresource that never loaded is a problem.
 
     With ``X-Content-Type-Options: nosniff`` Chromium aborts a stylesheet served as
-    ``text/html`` (an error page) before any ``response`` event, so this is where it shows.
+    ``text/html`` (an error page) before any ``response`` event, so this is where it shows;
+    an abort because the page navigated on meanwhile is not counted.
     """
     if not _needed(request):
+        return
+    if (
+        request.failure == "net::ERR_ABORTED"
+        and navigations is not None
+        and navigations.moved_on(request)
+    ):
         return
     if request.resource_type == "other" and request.failure == "net::ERR_ABORTED":
         return  # Chromium's own icon fetch, dropped when the page navigates on (not a fault)
@@ -200,7 +228,9 @@ def new_page(browser) -> Iterator[Callable]:
         pg.on("pageerror", lambda exc: problems.append(f"page error: {exc} ({pg.url})"))
         pg.on("console", lambda msg: _console(msg, pg, problems))
         pg.on("response", lambda resp: _subresource(resp, problems))
-        pg.on("requestfailed", lambda req: _failed(req, problems))
+        navigations = _Navigations(pg)
+        pg.on("request", navigations.on_request)
+        pg.on("requestfailed", lambda req: _failed(req, problems, navigations))
         return pg
 
     yield make

@@ -49,13 +49,21 @@ def _owner_sql(owner_dsn, sql, params):
 
 
 def _settle(app, relay_mod, owner_dsn, tenant_id, timeout=20.0):
-    """Relay until no row of the clinic is due or being sent."""
+    """Relay until no row of the clinic is due or being sent.
+
+    A failed row whose retry is due counts as work (a relay of the session's worker may hold
+    the clinic's lock at the moment this one tries, and then this one does nothing).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with app.app_context():
             relay_mod.relay(str(tenant_id))
         rows = _rows(owner_dsn, tenant_id)
-        if not any(r["state"] in ("queued", "sending") for r in rows):
+        busy = any(
+            r["state"] in ("queued", "sending") or (r["state"] == "failed" and not r["later"])
+            for r in rows
+        )
+        if not busy:
             return rows
         time.sleep(0.1)
     raise AssertionError(_rows(owner_dsn, tenant_id))
