@@ -10,12 +10,15 @@ and ``to`` an address, so both are scrubbed once delivered or given up (:func:`s
 
 Delivery semantics (at least once, duplicates bounded to one window):
 
-1. **claim and commit**: the oldest due row (``queued``/``failed``, or ``sending`` whose
-   lease ran out) is locked ``FOR UPDATE SKIP LOCKED``, set to ``sending`` with a lease
-   (``next_attempt_at`` = now + :data:`LEASE`), its attempt counted, and committed;
-2. **check the key, then send outside any transaction**: the row is read again and sent
-   only if it is still ours (same ``claimed_at``, still ``sending``); the email carries a
-   Message-ID derived from the row, the same on every attempt;
+1. **claim and commit**: the oldest due rows (``queued``/``failed``, or ``sending`` whose
+   lease ran out; up to :data:`CLAIM_MANY` at once) are locked ``FOR UPDATE SKIP LOCKED``,
+   set to ``sending`` with a lease (``next_attempt_at`` = now + :data:`LEASE`), their
+   attempt counted, and committed;
+2. **check the key, then send outside any transaction**: the rows are read again in one
+   short transaction and composed; each is sent only if it is still ours (same
+   ``claimed_at``, still ``sending``), one after the other, and its result recorded before
+   the next is sent; the email carries a Message-ID derived from the row, the same on
+   every attempt;
 3. **record the result** in a new transaction: ``sent`` (with the provider's id),
    ``skipped`` (with the reason), ``failed`` (retry at now + backoff with jitter) or
    ``dead`` after :data:`MAX_ATTEMPTS`.
@@ -46,6 +49,7 @@ from dataclasses import dataclass
 import dramatiq
 from flask import current_app
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from saas import clinic_states, metrics, outbox, queue, sms
 from saas.db import tenant_session
@@ -150,86 +154,117 @@ def _due(tenant_id: str):
     )
 
 
-#: Step 1 in one statement: lock the oldest due row (skipping rows another worker holds),
-#: mark it ``sending`` under a lease, and move the clinic's due time to the lease's end when
+#: Step 1 in one autocommitted statement (``outbox_claim``, migration 0030): bind the
+#: clinic, lock the oldest due rows (up to ``n``, skipping rows another worker holds), mark
+#: them ``sending`` under a lease, and move the clinic's due time to the lease's end when
 #: that is earlier (so the sweep finds the clinic even if this worker dies before its relay
 #: records the clinic's next due time; the clinic's row is written only when it moves).
 _CLAIM = text(
-    """
-    WITH next AS (
-      SELECT tenant_id, id FROM outbox
-      WHERE tenant_id = :t AND state = ANY(:pending) AND next_attempt_at <= now() + :slack
-      ORDER BY created_at, id
-      LIMIT 1
-      FOR UPDATE SKIP LOCKED
-    ), claimed AS (
-      UPDATE outbox AS o
-      SET state = 'sending', claimed_at = now(), next_attempt_at = now() + :lease,
-          attempts = o.attempts + 1
-      FROM next
-      WHERE o.tenant_id = next.tenant_id AND o.id = next.id
-      RETURNING o.id, o.tenant_id, o.topic, o.payload, o.attempts, o.claimed_at,
-                o.delivery_key, o.next_attempt_at
-    ), due AS (
-      UPDATE tenants AS t SET outbox_due_at = claimed.next_attempt_at
-      FROM claimed
-      WHERE t.id = claimed.tenant_id
-        AND (t.outbox_due_at IS NULL OR t.outbox_due_at > claimed.next_attempt_at)
-    )
-    SELECT id, tenant_id, topic, payload, attempts, claimed_at, delivery_key FROM claimed
-    """
+    "SELECT id, tenant_id, topic, payload, attempts, claimed_at, delivery_key"
+    " FROM outbox_claim(:t, :n, :lease, :slack, :pending)"
 )
+#: messages one claim takes at once (one transaction for the claim and one for composing
+#: them, instead of two per message). Each is still sent, then recorded, on its own: a
+#: worker killed mid-batch has sent at most one message it did not record (the duplicate
+#: window stays one message per thread), and the rest of its batch is sent by the next
+#: worker once the lease ends.
+CLAIM_MANY = 10
 
 
-def claim(tenant_id: str) -> Claim | None:
-    """Step 1: lock the oldest due message, mark it ``sending`` under a lease, commit."""
-    with tenant_session(tenant_id) as sess:
-        row = sess.execute(
+def claim_many(tenant_id: str, limit: int) -> list[Claim]:
+    """Step 1 for up to ``limit`` messages, oldest first, in one committed transaction."""
+    with _autocommit() as conn:
+        rows = conn.execute(
             _CLAIM,
             {
                 "t": str(tenant_id),
                 "pending": list(PENDING),
                 "slack": CLOCK_SLACK,
                 "lease": LEASE,
+                "n": limit,
             },
-        ).first()
-        if row is None:
-            return None
-        return Claim(
-            row.id,
-            row.tenant_id,
-            row.topic,
-            dict(row.payload),
-            row.attempts,
-            row.claimed_at,
-            row.delivery_key,
-        )
+        ).all()
+        return [
+            Claim(
+                row.id,
+                row.tenant_id,
+                row.topic,
+                dict(row.payload),
+                row.attempts,
+                row.claimed_at,
+                row.delivery_key,
+            )
+            for row in rows
+        ]
 
 
-def _still_mine(sess, c: Claim) -> OutboxMessage | None:
-    msg = sess.get(OutboxMessage, (c.tenant_id, c.id))
+def claim(tenant_id: str) -> Claim | None:
+    """Step 1: lock the oldest due message, mark it ``sending`` under a lease, commit."""
+    claims = claim_many(tenant_id, 1)
+    return claims[0] if claims else None
+
+
+def _compose(sess, c: Claim, msg: OutboxMessage | None):
     if msg is None or msg.state != "sending" or msg.claimed_at != c.claimed_at:
         return None
-    return msg
+    if c.topic.startswith("email."):
+        return notifications.plain_email(sess, msg)
+    if c.topic in notifications.TOPICS:
+        return notifications.prepare(sess, msg)
+    if c.topic.startswith(JOB_PREFIX):
+        return Job()
+    return Skip("no channel")
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Composing the message raised ``error``: recorded as a failed attempt."""
+
+    error: BaseException
+
+
+def prepare_many(claims: list[Claim]) -> dict[uuid.UUID, object]:
+    """Step 2a for claims of one clinic: check each is still ours, then compose it.
+
+    One read transaction for all of them (one statement loads the rows). A message whose
+    composing raises gets :class:`Failed` (a retry with backoff, like a failed send); a
+    database error ends the transaction, so the messages after it are composed in a new one.
+    None for a message that is no longer ours (sent by a late worker, or claimed again
+    after the lease): nothing is sent and nothing recorded.
+    """
+    out: dict[uuid.UUID, object] = {}
+    todo = list(claims)
+    while todo:
+        tenant_id = str(todo[0].tenant_id)
+        broken = False
+        with tenant_session(tenant_id) as sess:
+            rows = {
+                m.id: m
+                for m in sess.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.tenant_id == tenant_id,
+                        OutboxMessage.id.in_([c.id for c in todo]),
+                    )
+                )
+            }
+            while todo and not broken:
+                c = todo.pop(0)
+                try:
+                    out[c.id] = _compose(sess, c, rows.get(c.id))
+                except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt
+                    out[c.id] = Failed(exc)
+                    broken = isinstance(exc, DBAPIError)
+            if broken:
+                sess.rollback()
+    return out
 
 
 def prepare(c: Claim) -> Job | Skip | notifications.Email | notifications.Sms | str | None:
-    """Step 2a, in a short read transaction: check the claim, then compose what to send.
-
-    None when the message is no longer ours (sent by a late worker, or claimed again after
-    the lease): nothing is sent and nothing recorded.
-    """
-    with tenant_session(str(c.tenant_id)) as sess:
-        msg = _still_mine(sess, c)
-        if msg is None:
-            return None
-        if c.topic.startswith("email."):
-            return notifications.plain_email(sess, msg)
-        if c.topic in notifications.TOPICS:
-            return notifications.prepare(sess, msg)
-        if c.topic.startswith(JOB_PREFIX):
-            return Job()
-        return Skip("no channel")
+    """Step 2a for one claim (see :func:`prepare_many`); raises what composing raised."""
+    what = prepare_many([c])[c.id]
+    if isinstance(what, Failed):
+        raise what.error
+    return what
 
 
 def delivery_key(c: Claim) -> str:
@@ -293,50 +328,31 @@ def _close_smtp() -> None:
         _local.smtp = None
 
 
-def count_sms(sess, tenant_id, body: str) -> None:
-    """Add one text (and its segments) to the clinic's count for this month (``sms_usage``).
-
-    Counted in the transaction that records the text as sent. The plan's monthly SMS limit
-    (``plans.sms_per_month``) is enforced by billing against this count: the hook is
-    :func:`notifications.prepare_sms`, which may refuse a text before it is sent.
-    """
-    sess.execute(
-        text(
-            "INSERT INTO sms_usage (tenant_id, month, messages, segments)"
-            " VALUES (:t, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1, :s)"
-            " ON CONFLICT (tenant_id, month) DO UPDATE SET messages = sms_usage.messages + 1,"
-            " segments = sms_usage.segments + EXCLUDED.segments"
-        ),
-        {"t": str(tenant_id), "s": sms.segments(body).count},
-    )
-
-
-#: Step 3 in one statement: the result, written only while the row is still ours (same
-#: claim, still ``sending``); a delivered or abandoned row keeps no address or link.
+#: Step 3 in one autocommitted statement (``outbox_record``, migration 0030): the result,
+#: written only while the row is still ours (same claim, still ``sending``), and a sent
+#: text counted; a delivered or abandoned row keeps no address or link.
 _RECORD = text(
-    """
-    UPDATE outbox SET
-      state = CAST(:outcome AS text),
-      provider_id = CASE WHEN CAST(:set_provider AS boolean)
-                         THEN CAST(:provider_id AS text) ELSE provider_id END,
-      last_error = CASE WHEN CAST(:set_error AS boolean)
-                        THEN CAST(:last_error AS text) ELSE last_error END,
-      skip_reason = CASE WHEN CAST(:set_reason AS boolean)
-                         THEN CAST(:skip_reason AS text) ELSE skip_reason END,
-      dispatched_at = CASE WHEN CAST(:outcome AS text) IN ('sent', 'skipped') THEN now()
-                           ELSE dispatched_at END,
-      next_attempt_at = CASE WHEN CAST(:outcome AS text) = 'failed'
-                             THEN now() + CAST(:backoff AS interval) ELSE next_attempt_at END,
-      payload = CASE WHEN CAST(:outcome AS text) IN ('sent', 'skipped', 'dead')
-                     THEN payload || coalesce((SELECT jsonb_object_agg(k, '[delivered]')
-                                               FROM jsonb_object_keys(payload) AS k
-                                               WHERE k = ANY(CAST(:scrubbed AS text[]))),
-                                              '{}'::jsonb)
-                     ELSE payload END
-    WHERE tenant_id = :t AND id = :id AND state = 'sending' AND claimed_at = :claimed_at
-    RETURNING id
-    """
+    "SELECT outbox_record(:t, :id, :claimed_at, :outcome, :provider_id, :last_error,"
+    " :skip_reason, :backoff, :scrubbed, :sms_segments, :keep_error)"
 )
+
+
+@contextlib.contextmanager
+def _autocommit():
+    """A connection on which each statement is its own transaction (one round trip).
+
+    A relay run keeps one for all its claims and records (:func:`relay`), so they skip
+    the pool's liveness check (another round trip) after the first.
+    """
+    conn = getattr(_local, "db", None)
+    if conn is not None:
+        yield conn
+        return
+    engine = current_app.extensions["similia.engine"]
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 #: the columns :func:`record` may set besides the state
 RECORDED = ("provider_id", "last_error", "skip_reason")
 
@@ -353,16 +369,15 @@ def record(c: Claim, outcome: str, *, sms_text: str | None = None, **values) -> 
         "outcome": outcome,
         "backoff": backoff(c.attempts),
         "scrubbed": list(SCRUBBED),
+        "provider_id": values.get("provider_id"),
+        "last_error": values.get("last_error"),
+        "skip_reason": values.get("skip_reason"),
+        "keep_error": "last_error" not in values,
+        "sms_segments": sms.segments(sms_text).count if sms_text is not None else None,
     }
-    for key in RECORDED:
-        params[f"set_{'provider' if key == 'provider_id' else key.split('_')[-1]}"] = key in values
-        params[key] = values.get(key)
-    with tenant_session(str(c.tenant_id)) as sess:
-        if sess.execute(_RECORD, params).first() is None:
+    with _autocommit() as conn:
+        if not conn.scalar(_RECORD, params):
             log.warning("outbox claim lost before its result", extra={"id": str(c.id)})
-            return
-        if outcome == "sent" and sms_text is not None:
-            count_sms(sess, c.tenant_id, sms_text)
 
 
 def channel_of(c: Claim) -> str:
@@ -374,18 +389,32 @@ def channel_of(c: Claim) -> str:
 
 def deliver_one(tenant_id: str) -> str | None:
     """Claim, send and record one due message of the clinic; its outcome, None if none."""
-    c = claim(tenant_id)
-    if c is None:
-        return None
-    outcome = _deliver(c)
-    if outcome != "lost":
-        metrics.count_message(outcome, channel_of(c))
-    return outcome
+    outcomes = deliver_some(tenant_id, 1)
+    return outcomes[0] if outcomes else None
 
 
-def _deliver(c: Claim) -> str:
+def deliver_some(tenant_id: str, limit: int) -> list[str]:
+    """Claim up to ``limit`` due messages, then send and record each in turn; the outcomes."""
+    claims = claim_many(tenant_id, limit)
+    if not claims:
+        return []
     try:
-        what = prepare(c)
+        composed = prepare_many(claims)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database went away: retried later
+        composed = {c.id: Failed(exc) for c in claims}
+    outcomes = []
+    for c in claims:
+        outcome = _deliver(c, composed.get(c.id))
+        if outcome != "lost":
+            metrics.count_message(outcome, channel_of(c))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _deliver(c: Claim, what) -> str:
+    try:
+        if isinstance(what, Failed):
+            raise what.error
         if what is None:
             return "lost"
         if isinstance(what, str | Skip):
@@ -416,9 +445,13 @@ def relay(tenant_id: str, *, batch: int | None = None) -> int:
     letting go of the lock. After ``batch`` messages the relay queues itself again behind
     the other clinics' relays and returns.
     """
+    engine = current_app.extensions["similia.engine"]
+    _local.db = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         return _relay(tenant_id, batch or BATCH)
     finally:
+        _local.db.close()
+        _local.db = None
         _close_smtp()
 
 
@@ -428,8 +461,11 @@ def _relay(tenant_id: str, batch: int) -> int:
         with _clinic_lock(tenant_id) as mine:
             if not mine:
                 return handled
-            while handled < batch and deliver_one(tenant_id) is not None:
-                handled += 1
+            while handled < batch:
+                done = len(deliver_some(tenant_id, min(CLAIM_MANY, batch - handled)))
+                if not done:
+                    break
+                handled += done
             with tenant_session(tenant_id) as sess:
                 outbox.mark_due(sess, tenant_id)  # retries and reminders: for the sweep
         if not _pending(tenant_id):
@@ -441,19 +477,15 @@ def _relay(tenant_id: str, batch: int) -> int:
 
 @contextlib.contextmanager
 def _clinic_lock(tenant_id: str):
-    conn = current_app.extensions["similia.engine"].connect()
+    """The clinic's relay lock, held on the run's connection (a session advisory lock)."""
     key = {"k": f"outbox-relay:{tenant_id}"}
-    try:
+    with _autocommit() as conn:
         mine = conn.scalar(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key)
-        conn.commit()
         try:
             yield mine
         finally:
             if mine:
                 conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
-                conn.commit()
-    finally:
-        conn.close()
 
 
 def _pending(tenant_id: str) -> bool:

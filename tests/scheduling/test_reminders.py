@@ -84,7 +84,11 @@ def _fall_due(sql, clinic_id):
 
 
 def _relay(app, sql, clinic_id):
-    """Relay until no reminder waits (a running worker may hold the clinic's relay)."""
+    """Relay until no reminder waits (a running worker may hold the clinic's relay).
+
+    A row a worker has claimed (``sending``) is waited for too: a worker claims several
+    due rows at once and records them one by one.
+    """
     from workers.outbox import relay
 
     deadline = time.monotonic() + 20
@@ -92,8 +96,8 @@ def _relay(app, sql, clinic_id):
         with app.app_context():
             relay(str(clinic_id))
         waiting = sql(
-            "SELECT count(*) FROM outbox WHERE tenant_id = %s AND state IN ('queued', 'sending')"
-            " AND next_attempt_at <= now()",
+            "SELECT count(*) FROM outbox WHERE tenant_id = %s AND (state = 'sending'"
+            " OR (state = 'queued' AND next_attempt_at <= now()))",
             clinic_id,
         )
         if waiting == [(0,)]:

@@ -267,16 +267,18 @@ def test_a_refused_text_is_retried_and_its_error_kept(twilio_app, make_practice,
 
 
 def test_sms_usage_is_per_clinic(app, runtime_dsn, two_clinics):
+    """A clinic's text count is its own (RLS), written as the runtime role."""
     import psycopg
 
     (a, _), (b, _) = two_clinics
-    with app.app_context():
-        from saas.db import tenant_session
-        from workers.outbox import count_sms
-
-        with tenant_session(str(a.id)) as sess:
-            count_sms(sess, a.id, "x" * 200)
     with psycopg.connect(runtime_dsn) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(a.id),))
+        conn.execute(
+            "INSERT INTO sms_usage (tenant_id, month, messages, segments)"
+            " VALUES (%s, date_trunc('month', now())::date, 1, 2)",
+            (a.id,),
+        )
+        conn.commit()
         conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(b.id),))
         assert conn.execute("SELECT count(*) FROM sms_usage").fetchone() == (0,)
         conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(a.id),))
