@@ -485,8 +485,9 @@ def _bound_values(table, prefix: str) -> dict:
 def _booking_insert(with_alert: bool = False):
     """The INSERT of a booking, with its history row, message and waitlist ends as CTEs.
 
-    Built once (per shape); every value is a parameter. ``with_alert``: the practitioner's
-    alert is a second row of the message CTE (a confirmed booking; a hold alerts once paid).
+    Built once (per shape) and compiled once (SQLAlchemy's statement cache: every part has
+    a cache key); every value is a parameter. ``with_alert``: the practitioner's alert is
+    one more CTE (a confirmed booking; a hold alerts once paid).
     """
     w = WaitlistEntry
     day = _p("w_day", Date())
@@ -513,13 +514,19 @@ def _booking_insert(with_alert: bool = False):
             .values(_bound_values(AppointmentEvent.__table__, "e_"))
             .cte("history"),
             insert(OutboxMessage.__table__)
-            .values(
-                [
-                    _bound_values(OutboxMessage.__table__, "m_"),
-                    *([_bound_values(OutboxMessage.__table__, "n_")] if with_alert else []),
-                ]
-            )
+            .values(_bound_values(OutboxMessage.__table__, "m_"))
             .cte("message"),
+            # its own CTE, not a second VALUES row: a multi-row INSERT has no cache key,
+            # and the whole statement was compiled again for every booking
+            *(
+                [
+                    insert(OutboxMessage.__table__)
+                    .values(_bound_values(OutboxMessage.__table__, "n_"))
+                    .cte("alert")
+                ]
+                if with_alert
+                else []
+            ),
             waitlist.cte("waitlist"),
         )
     )

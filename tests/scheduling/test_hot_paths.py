@@ -23,6 +23,14 @@ from tests.scheduling.conftest import check
 BOOKING_BUDGET = 8
 
 
+class _Seen(list):
+    """Statements run, and those SQLAlchemy had no cache key for (``uncacheable``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.uncacheable: list[str] = []
+
+
 @contextlib.contextmanager
 def statements(app):
     """Collect the SQL statements the runtime engine runs in this thread inside the block.
@@ -30,13 +38,16 @@ def statements(app):
     The test client serves the request in this thread; the workers draining the outbox in
     the background share the engine, and their statements are not the request's.
     """
-    seen: list[str] = []
+    seen = _Seen()
     engine = app.extensions["similia.engine"]
     me = threading.get_ident()
 
-    def before(conn, cursor, statement, *args):
+    def before(conn, cursor, statement, parameters, context, executemany):
         if threading.get_ident() == me:
             seen.append(statement)
+            # a statement SQLAlchemy cannot cache is compiled again on every request
+            if str(getattr(context, "cache_hit", "")).endswith("NO_CACHE_KEY"):
+                seen.uncacheable.append(statement.split("\n")[0][:120])
 
     event.listen(engine, "before_cursor_execute", before)
     try:
@@ -66,6 +77,7 @@ def test_a_booking_makes_at_most_eight_statements(app, make_practice, make_patie
             p.owner.as_(second.token).post("/api/v1/appointments", p.booking(starts[-1])), 201
         )
     assert len(seen) <= BOOKING_BUDGET, "\n".join(s.split("\n")[0][:120] for s in seen)
+    assert seen.uncacheable == []  # every statement comes from the compiled cache
     assert body["status"] == "confirmed" and body["service"]["id"] == p.visit_type_id
     # the history row, the messages, the audit entry: written with the appointment
     aid = body["id"]
