@@ -218,7 +218,10 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
+    extensions=["jinja2.ext.i18n"],
 )
+# headings in the current language, from the portal's catalogue like the texts
+_env.install_gettext_callables(gettext, ngettext, newstyle=True)
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 

@@ -83,7 +83,8 @@ def test_german_preview_is_german_and_staff_messages_stay_english(app):
     assert "Hallo Alex Example," in page and "Hello Alex Example," not in page
     assert '<option value="de" selected>' in page
     email = console.get(f"{BASE}/appointment.confirmed/email.html?lang=de").get_data(as_text=True)
-    assert "Hallo Alex Example," in email
+    assert "Hallo Alex Example," in email and "Ihr Termin ist gebucht</h1>" in email
+    assert "Your visit is booked" not in email
     english = html.unescape(console.text(f"{BASE}/appointment.confirmed?lang=en"))
     assert "Hello Alex Example," in english and "Hallo" not in english
     alert = html.unescape(console.text(f"{BASE}/practitioner.alert?lang=de"))
