@@ -108,6 +108,7 @@ def create_app(config: Config | None = None) -> Flask:
     from admin.clinic.auth import views as auth_views
     from admin.clinic.patients import views as patient_views
     from admin.clinic.practice import api as practice_api
+    from admin.clinic.practice import message_views
     from admin.clinic.practice import views as practice_views
     from admin.clinic.records import api as records_api
     from admin.clinic.reports import views as report_views
@@ -159,6 +160,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(day.bp)
     app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(practice_views.bp)
+    app.register_blueprint(message_views.bp)
     app.register_blueprint(patient_views.bp)
     app.register_blueprint(brand_views.bp)
     app.register_blueprint(calendar_feed.bp)

@@ -231,6 +231,39 @@ def close_recall(sess: Session, tenant: Tenant, actor: User, rx: Prescription) -
     )
 
 
+def invitation_text(
+    clinic: str, name: str, practitioner: str | None, start, end, link: str
+) -> tuple[str, str]:
+    """Subject and body of a follow-up invitation, in the current language.
+
+    Shared by the email and the console's template preview.
+    """
+    window = {"start": languages.date(start), "end": languages.date(end)}
+    if practitioner:
+        wanted = gettext(
+            "Your practitioner would like to see you for a follow-up with %(practitioner)s "
+            "between %(start)s and %(end)s.",
+            practitioner=practitioner,
+            **window,
+        )
+    else:
+        wanted = gettext(
+            "Your practitioner would like to see you for a follow-up between %(start)s "
+            "and %(end)s.",
+            **window,
+        )
+    subject = gettext("Time to book your follow-up at %(clinic)s", clinic=clinic)
+    body = gettext(
+        "Hello %(name)s,\n\n%(wanted)s\nBook a time that suits you:\n%(link)s\n\n"
+        "You receive this because you agreed to appointment reminders by email; you can "
+        "withdraw that on the portal.\n",
+        name=name,
+        wanted=wanted,
+        link=link,
+    )
+    return subject, body
+
+
 def _emit_invitation(
     sess: Session, tenant: Tenant, rx: Prescription, patient: Patient, practitioners: dict, today
 ) -> None:
@@ -238,31 +271,13 @@ def _emit_invitation(
     practitioner = sess.get(User, (tenant.id, rx.practitioner_id)) if rx.practitioner_id else None
     link = booking_url(tenant, rx, practitioners.get(rx.practitioner_id), today)
     with languages.force_locale(languages.patient_language(tenant, patient)):
-        window = {
-            "start": languages.date(rx.follow_up_from),
-            "end": languages.date(rx.follow_up_to),
-        }
-        if practitioner:
-            wanted = gettext(
-                "Your practitioner would like to see you for a follow-up with %(practitioner)s "
-                "between %(start)s and %(end)s.",
-                practitioner=practitioner.name,
-                **window,
-            )
-        else:
-            wanted = gettext(
-                "Your practitioner would like to see you for a follow-up between %(start)s "
-                "and %(end)s.",
-                **window,
-            )
-        subject = gettext("Time to book your follow-up at %(clinic)s", clinic=tenant.name)
-        body = gettext(
-            "Hello %(name)s,\n\n%(wanted)s\nBook a time that suits you:\n%(link)s\n\n"
-            "You receive this because you agreed to appointment reminders by email; you can "
-            "withdraw that on the portal.\n",
-            name=patient.full_name,
-            wanted=wanted,
-            link=link,
+        subject, body = invitation_text(
+            tenant.name,
+            patient.full_name,
+            practitioner.name if practitioner else None,
+            rx.follow_up_from,
+            rx.follow_up_to,
+            link,
         )
     outbox.emit(
         sess,

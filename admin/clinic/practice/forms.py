@@ -124,6 +124,29 @@ class PractitionerForm(FlaskForm):
     )
 
 
+class NotificationPrefsForm(FlaskForm):
+    """A practitioner's own emails: alerts of changes on their calendar, the day's agenda.
+
+    Both go to the email of the staff account linked to the practitioner profile.
+    """
+
+    alerts_enabled = BooleanField(
+        "Calendar alerts",
+        description="Email me when a visit on my calendar is booked, moved or cancelled.",
+    )
+    daily_agenda = BooleanField(
+        "Daily agenda",
+        description=(
+            "Email me my day's visits at 06:00 each morning (clinic time), "
+            "including those booked overnight."
+        ),
+    )
+
+
+class PractitionerEditForm(PractitionerForm, NotificationPrefsForm):
+    """A practitioner's profile and the emails their linked staff account gets."""
+
+
 class VisitTypeForm(FlaskForm):
     """What patients book."""
 
@@ -189,7 +212,8 @@ class VisitTypeForm(FlaskForm):
         "Deposit amount", places=2, validators=[Optional(), NumberRange(0.01, 100000)]
     )
     deposit_percent = IntegerField(
-        "or deposit percent", validators=[Optional(), NumberRange(1, 100)],
+        "or deposit percent",
+        validators=[Optional(), NumberRange(1, 100)],
         render_kw={"inputmode": "numeric"},
     )
     practitioner_ids = CheckboxesField("Offered by", choices=[])

@@ -69,6 +69,7 @@ from .forms import (
     DatedHoursForm,
     LocationForm,
     LogoForm,
+    PractitionerEditForm,
     PractitionerForm,
     ProfileForm,
     RuleOverridesForm,
@@ -294,16 +295,23 @@ def _practitioner_or_404(practitioner_id) -> Practitioner:
 @bp.route("/practitioners/<uuid:practitioner_id>", methods=["GET", "POST"])
 @requires("practice.manage")
 def practitioner_edit(practitioner_id: uuid.UUID):
-    """Change a practitioner's profile."""
+    """Change a practitioner's profile and the emails their staff account gets.
+
+    The alert and agenda preferences are saved by the same verb as the API's PATCH
+    (:func:`~saas.scheduling.practice.practitioners.update_practitioner`).
+    """
     p = _practitioner_or_404(practitioner_id)
-    form = PractitionerForm(obj=p, user_id=str(p.user_id) if p.user_id else "")
+    form = PractitionerEditForm(obj=p, user_id=str(p.user_id) if p.user_id else "")
     form.user_id.choices = _staff_choices(p.user_id)
     summary, status = None, 200
     if form.validate_on_submit():
+        data = {
+            **_practitioner_data(form),
+            "alerts_enabled": bool(form.alerts_enabled.data),
+            "daily_agenda": bool(form.daily_agenda.data),
+        }
         try:
-            practitioners.update_practitioner(
-                db.session, g.tenant, _actor(), p, _practitioner_data(form)
-            )
+            practitioners.update_practitioner(db.session, g.tenant, _actor(), p, data)
         except DomainError as exc:
             summary, status = _failed(form, exc)
         else:

@@ -40,8 +40,10 @@ from admin.clinic.forms import (
     RoleForm,
     SupportAccessForm,
 )
+from admin.clinic.practice.forms import NotificationPrefsForm
 from admin.clinic.reports import history
 from saas import audit, db
+from saas.actors import Actor
 from saas.errors import form_errors, refused, status_of
 from saas.exceptions import DomainError
 from saas.extensions import limiter
@@ -49,6 +51,7 @@ from saas.inputs import seq_param
 from saas.models import User
 from saas.records import clinic_export
 from saas.scheduling.models import Practitioner
+from saas.scheduling.practice.practitioners import update_practitioner
 from saas.security.rbac import can, requires
 from saas.web import CLINIC, serve_on
 from tenants import closing, support_access
@@ -236,10 +239,22 @@ def invitation_action(invitation_id: uuid.UUID, action: str):
 
 
 # -- own security ---------------------------------------------------------------------------
+def _own_practitioner() -> Practitioner | None:
+    """The practitioner profile linked to the signed-in member, in this clinic (or None)."""
+    return db.session.scalar(
+        select(Practitioner).where(
+            Practitioner.tenant_id == g.tenant.id, Practitioner.user_id == current_user.id
+        )
+    )
+
+
 def _security_page(password_form=None, reauth_form=None, *, summary=None, status=200):
     redis = current_app.extensions["similia.redis"]
+    own = _own_practitioner()
     return render_template(
         "admin/security.html",
+        own_practitioner=own,
+        prefs_form=NotificationPrefsForm(obj=own, prefix="nt") if own else None,
         password_form=password_form or PasswordChangeForm(prefix="pw"),
         reauth_form=reauth_form or ReauthForm(prefix="rc"),
         button=PlainForm(),
@@ -256,6 +271,38 @@ def _security_page(password_form=None, reauth_form=None, *, summary=None, status
 def security():
     """The signed-in member's own security: password, recovery codes, sessions."""
     return _security_page()
+
+
+@bp.route("/account/notifications", methods=["POST"])
+@requires("console.view")
+def my_notifications():
+    """Change one's own calendar alerts and daily agenda (a practitioner with an account).
+
+    Decision: one's own emails are an account matter like one's password and sessions, not
+    a practice setting, so the permission is ``console.view`` (every member) rather than
+    ``practice.manage``; the scope is in the lookup (the profile linked to the signed-in
+    member in this clinic: anyone else's is a 404) and only these two preferences are taken
+    from the form, so a practitioner cannot change their public profile or archive it here.
+    Saved by the verb the API's PATCH uses, which audits the change.
+    """
+    own = _own_practitioner()
+    if own is None:
+        abort(404)
+    form = NotificationPrefsForm(prefix="nt")
+    if not form.validate_on_submit():
+        abort(400)
+    update_practitioner(
+        db.session,
+        g.tenant,
+        Actor.for_staff(current_user),
+        own,
+        {
+            "alerts_enabled": bool(form.alerts_enabled.data),
+            "daily_agenda": bool(form.daily_agenda.data),
+        },
+    )
+    flash("Your notification emails are saved.", "success")
+    return redirect(url_for("console.security") + "#notifications-title")
 
 
 @bp.route("/account/password", methods=["POST"])
