@@ -216,6 +216,7 @@ def action_link(topic: str, p: dict, url) -> str:
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
+    auto_reload=False,  # the templates ship with the code: no file check per message
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     extensions=["jinja2.ext.i18n"],

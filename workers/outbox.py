@@ -141,19 +141,6 @@ class Skip:
     reason: str
 
 
-def _due(tenant_id: str):
-    return (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.tenant_id == tenant_id,
-            OutboxMessage.state.in_(PENDING),
-            OutboxMessage.next_attempt_at <= func.now() + CLOCK_SLACK,
-        )
-        .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        .limit(1)
-    )
-
-
 #: Step 1 in one autocommitted statement (``outbox_claim``, migration 0030): bind the
 #: clinic, lock the oldest due rows (up to ``n``, skipping rows another worker holds), mark
 #: them ``sending`` under a lease, and move the clinic's due time to the lease's end when
@@ -238,10 +225,13 @@ def prepare_many(claims: list[Claim]) -> dict[uuid.UUID, object]:
         tenant_id = str(todo[0].tenant_id)
         broken = False
         with tenant_session(tenant_id) as sess:
+            # the clinic's row comes along: composing finds it in the session, no query
             rows = {
                 m.id: m
-                for m in sess.scalars(
-                    select(OutboxMessage).where(
+                for m, _ in sess.execute(
+                    select(OutboxMessage, Tenant)
+                    .outerjoin(Tenant, Tenant.id == OutboxMessage.tenant_id)
+                    .where(
                         OutboxMessage.tenant_id == tenant_id,
                         OutboxMessage.id.in_([c.id for c in todo]),
                     )
@@ -466,9 +456,9 @@ def _relay(tenant_id: str, batch: int) -> int:
                 if not done:
                     break
                 handled += done
-            with tenant_session(tenant_id) as sess:
-                outbox.mark_due(sess, tenant_id)  # retries and reminders: for the sweep
-        if not _pending(tenant_id):
+        # after letting go of the lock: a message committed before that is seen here, and
+        # one committed after it kicks a relay that finds the lock free
+        if not _settle(tenant_id):
             return handled
         if handled >= batch:
             queue.send("relay_outbox", tenant_id)
@@ -488,9 +478,19 @@ def _clinic_lock(tenant_id: str):
                 conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
 
 
-def _pending(tenant_id: str) -> bool:
-    with tenant_session(tenant_id) as sess:
-        return sess.scalar(_due(tenant_id)) is not None
+#: The end of a relay run in one statement (``outbox_settle``, migration 0030): record when
+#: the clinic's next message falls due (retries and reminders: for the sweep, as
+#: :func:`saas.outbox.mark_due`) and answer whether one is due now.
+_SETTLE = text("SELECT outbox_settle(:t, :pending, :slack)")
+
+
+def _settle(tenant_id: str) -> bool:
+    with _autocommit() as conn:
+        return bool(
+            conn.scalar(
+                _SETTLE, {"t": str(tenant_id), "pending": list(PENDING), "slack": CLOCK_SLACK}
+            )
+        )
 
 
 @dramatiq.actor(queue_name="outbox", max_retries=3)

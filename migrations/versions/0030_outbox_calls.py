@@ -1,4 +1,4 @@
-"""Outbox relay in one round trip per step: ``outbox_claim`` and ``outbox_record``.
+"""Outbox relay in one round trip per step: ``outbox_claim``, ``outbox_record``, ``outbox_settle``.
 
 The relay's claim (lock the oldest due rows, mark them ``sending`` under a lease, move the
 clinic's due time) and its record (write the result while the row is still ours, count a
@@ -6,6 +6,9 @@ sent text) were each a transaction of four round trips: BEGIN, binding the clini
 the statement, COMMIT. As functions that bind the clinic themselves (``app.tenant_id``,
 local to the statement's own transaction) they run as one autocommitted statement each,
 still under row-level security as the runtime role (``SECURITY INVOKER``).
+``outbox_settle`` ends a relay run: it records when the clinic's next message falls due
+(``tenants.outbox_due_at``, the clinic's row locked first, as :func:`saas.outbox.mark_due`)
+and answers whether one is due now, instead of two transactions.
 
 Revision ID: 0030_outbox_calls
 Revises: 0027_notify_more
@@ -24,6 +27,7 @@ depends_on = None
 
 CLAIM_ARGS = "uuid, integer, interval, interval, text[]"
 RECORD_ARGS = "uuid, uuid, timestamptz, text, text, text, text, interval, text[], integer, boolean"
+SETTLE_ARGS = "uuid, text[], interval"
 
 
 def upgrade() -> None:
@@ -106,7 +110,25 @@ def upgrade() -> None:
         END $$
         """
     )
+    op.execute(
+        """
+        CREATE FUNCTION outbox_settle(tid uuid, pending text[], slack interval)
+        RETURNS boolean
+        LANGUAGE plpgsql AS $$
+        DECLARE next_due timestamptz;
+        BEGIN
+          PERFORM set_config('app.tenant_id', tid::text, true);
+          PERFORM 1 FROM tenants WHERE id = tid FOR UPDATE;
+          SELECT min(next_attempt_at) INTO next_due FROM outbox
+          WHERE tenant_id = tid AND state = ANY(pending);
+          UPDATE tenants SET outbox_due_at = next_due
+          WHERE id = tid AND outbox_due_at IS DISTINCT FROM next_due;
+          RETURN next_due IS NOT NULL AND next_due <= now() + slack;
+        END $$
+        """
+    )
     op.execute(f"GRANT EXECUTE ON FUNCTION outbox_claim({CLAIM_ARGS}) TO {RUNTIME_ROLE}")
+    op.execute(f"GRANT EXECUTE ON FUNCTION outbox_settle({SETTLE_ARGS}) TO {RUNTIME_ROLE}")
     op.execute(f"GRANT EXECUTE ON FUNCTION outbox_record({RECORD_ARGS}) TO {RUNTIME_ROLE}")
     op.execute("RESET ROLE")
 
@@ -114,6 +136,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the functions (the relay then needs its earlier statements)."""
     op.execute(f"SET LOCAL ROLE {OWNER_ROLE}")
+    op.execute(f"DROP FUNCTION outbox_settle({SETTLE_ARGS})")
     op.execute(f"DROP FUNCTION outbox_record({RECORD_ARGS})")
     op.execute(f"DROP FUNCTION outbox_claim({CLAIM_ARGS})")
     op.execute("RESET ROLE")
