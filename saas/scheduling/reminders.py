@@ -24,6 +24,9 @@ Decisions:
 - Texts: a patient with a standing ``reminders_sms`` consent at planning time also gets
   each reminder as a text (its own row, ``channel: sms``, delivery key suffixed ``:sms``);
   delivery checks the consent again and skips without a phone number ("no phone").
+- The channels are the patient's preference, expressed by the two consents they set on
+  the portal's profile page: email, text, both or neither. There is no separate
+  "preferred channel" setting that could disagree with a consent.
 - Content: the visit, the clinic's cancellation policy and the portal link to move or
   cancel it.
 """
