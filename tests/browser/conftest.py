@@ -230,10 +230,17 @@ def new_page(browser) -> Iterator[Callable]:
         pg.on("response", lambda resp: _subresource(resp, problems))
         navigations = _Navigations(pg)
         pg.on("request", navigations.on_request)
-        pg.on("requestfailed", lambda req: _failed(req, problems, navigations))
+        pg.on(
+            "requestfailed",
+            lambda req: None if closing else _failed(req, problems, navigations),
+        )
         return pg
 
+    closing = False
     yield make
+    # a subresource still loading when the test ends is aborted by closing its page: not
+    # a fault of the page (everything reported before this point still counts)
+    closing = True
     for context in contexts:
         context.close()
     if problems:
