@@ -370,10 +370,20 @@ def agenda_message(tenant, p: dict, *, practitioner: str, lines: list[str], link
 
 
 def sms_reminder_text(p: dict, clinic: str, link: str) -> str:
-    """A reminder short enough for one or two segments: the visit, the policy, the link."""
-    return (
-        f"{clinic}: reminder of {p['service']} with {p['practitioner']}, "
-        f"{_when(p['start'])} ({p['timezone']}). {_policy(p)} Move or cancel: {link}"
+    """A reminder short enough for a few segments: the visit, the policy, the link.
+
+    In the current language (the caller forces the patient's, as for their emails).
+    """
+    return gettext(
+        "%(clinic)s: reminder of %(service)s with %(practitioner)s, %(when)s (%(zone)s)."
+        " %(policy)s Move or cancel: %(link)s",
+        clinic=clinic,
+        service=p["service"],
+        practitioner=p["practitioner"],
+        when=_when(p["start"]),
+        zone=p["timezone"],
+        policy=_policy(p),
+        link=link,
     )
 
 

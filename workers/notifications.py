@@ -158,7 +158,8 @@ def prepare(sess, msg: OutboxMessage) -> Email | Sms | str:
         if reason:
             return reason
         if channel == "sms":
-            return prepare_sms(sess, tenant, patient, p)
+            with languages.force_locale(languages.patient_language(tenant, patient)):
+                return prepare_sms(sess, tenant, patient, p)
     with languages.force_locale(languages.patient_language(tenant, patient)):
         cfg = current_app.config["SIMILIA"]
         site = cfg.public_url(tenant.slug)

@@ -87,7 +87,7 @@ def test_file_adapter_appends_one_line_per_text(tmp_path):
 # -- reminders by text, through the relay --------------------------------------------------
 
 
-def _patient(app, clinic_id, *, phone, sms_consent, email_consent=True):
+def _patient(app, clinic_id, *, phone, sms_consent, email_consent=True, language=None):
     from saas.actors import SYSTEM
     from saas.db import tenant_session
     from saas.models import Tenant
@@ -104,6 +104,7 @@ def _patient(app, clinic_id, *, phone, sms_consent, email_consent=True):
             email=f"lena-{uuid.uuid4().hex[:8]}@example.org",
             **extra,
         )
+        patient.preferred_language = language
         sess.flush()
         for purpose, wanted in (("reminders_email", email_consent), ("reminders_sms", sms_consent)):
             if wanted:
@@ -283,3 +284,29 @@ def test_sms_usage_is_per_clinic(app, runtime_dsn, two_clinics):
         assert conn.execute("SELECT count(*) FROM sms_usage").fetchone() == (0,)
         conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(a.id),))
         assert conn.execute("SELECT messages, segments FROM sms_usage").fetchone() == (1, 2)
+
+
+def test_a_text_reminder_is_in_the_patients_language(twilio_app, make_practice, sql, sms_server):
+    """A patient who chose German gets the text in German, as their emails."""
+    from saas.db import tenant_session
+    from saas.models import Tenant
+    from saas.scheduling.reminders import plan_reminders
+    from tests.scheduling.test_reminders import _fall_due, _relay
+
+    app = twilio_app
+    p = make_practice("Europe/Berlin")
+    who = _patient(
+        app, p.clinic.id, phone="+4915100000777", sms_consent=True, email_consent=False,
+        language="de",
+    )  # fmt: skip
+    visit = _book(p, who, p.at(p.day(3), "10:00"))
+    now = dt.datetime.fromisoformat(visit["start"]) - dt.timedelta(days=2)
+    with app.app_context(), tenant_session(p.clinic.id) as sess:
+        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == 4
+    _fall_due(sql, p.clinic.id)
+    _relay(app, sql, p.clinic.id)
+    got = [m["body"] for m in sms_server.received if m["to"] == "+4915100000777"]
+    assert len(got) == 2
+    assert got[0].startswith(f"{p.clinic.name}: Erinnerung an ")
+    assert "Verlegen oder stornieren:" in got[0] and "reminder of" not in got[0]
+    assert f"/appointments/{visit['id']}" in got[0]

@@ -257,7 +257,7 @@ def render(sess: Session, tenant: Tenant, key: str, lang: str) -> Preview:
         m = notify_render.patient_message(tenant, key, p, name=SAMPLE_PATIENT, site=site, url=url)
     text = None
     if key == "appointment.reminder":
-        with languages.force_locale("en"):  # texts are sent without a language (English)
+        with languages.force_locale(lang):  # texts go in the patient's language too
             text = notify_render.sms_reminder_text(
                 p, tenant.name, url(f"/appointments/{SAMPLE_ID}")
             )
