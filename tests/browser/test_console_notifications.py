@@ -67,7 +67,8 @@ def test_preview_shows_the_reminder_in_german_in_the_clinics_branding(
     expect(frame.get_by_text("Hallo Alex Example,")).to_be_visible()
     header = frame.get_by_text(p.clinic.name, exact=True).first
     expect(header).to_have_css("background-color", "rgb(122, 31, 92)")
-    expect(pg.locator("[data-sms]")).to_contain_text("Move or cancel:")
+    # the text goes in the patient's language, as the email
+    expect(pg.locator("[data-sms]")).to_contain_text("Verlegen oder stornieren:")
     expect(pg.locator("[data-segments]")).to_contain_text("segment")
     _both_widths(pg, screenshot, "notify-02-reminder-preview-de", framed="Hallo Alex Example,")
 
