@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from tests import factories
 from tests.client import bearer_token, new_client, random_ip  # noqa: F401 - re-exported
 from tests.factories import Clinic, ClinicFactory
+from tests.helpers import owner_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,6 +132,12 @@ def runtime_dsn(app):
 def owner_dsn(service_env):
     """Psycopg DSN of the migration/admin connection."""
     return _psycopg_url(service_env["DATABASE_URL"])
+
+
+@pytest.fixture
+def sql(owner_dsn):
+    """Run SQL as the database owner (RLS off): for inspecting rows and moving time."""
+    return owner_sql(owner_dsn)
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from tests.admin.clinic.test_calendar_pages import owner_sql, set_states
+from tests.admin.clinic.test_calendar_pages import set_states
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory, StaffFactory
-from tests.helpers import drain
+from tests.helpers import drain, owner_sql
 
 from .conftest import DESKTOP
 

@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 
-import psycopg
 import pytest
 import requests
 
@@ -71,19 +70,6 @@ def make_staff(app):
         return member.id, member.sign_in()
 
     return make
-
-
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off): for inspecting rows and moving time."""
-
-    def run(query: str, *params):
-        with psycopg.connect(owner_dsn, autocommit=True) as conn:
-            conn.execute("SET row_security = off")
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-
-    return run
 
 
 def _free_port() -> int:

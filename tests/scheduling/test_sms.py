@@ -87,6 +87,20 @@ def test_file_adapter_appends_one_line_per_text(tmp_path):
 # -- reminders by text, through the relay --------------------------------------------------
 
 
+def _remind(app, sql, p, start: str, *, planned: int) -> None:
+    """Plan reminders two days before ``start`` (``planned`` rows), make them due, relay."""
+    from saas.db import tenant_session
+    from saas.models import Tenant
+    from saas.scheduling.reminders import plan_reminders
+    from tests.scheduling.test_reminders import _fall_due, _relay
+
+    now = dt.datetime.fromisoformat(start) - dt.timedelta(days=2)
+    with app.app_context(), tenant_session(p.clinic.id) as sess:
+        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == planned
+    _fall_due(sql, p.clinic.id)
+    _relay(app, sql, p.clinic.id)
+
+
 def _patient(app, clinic_id, *, phone, sms_consent, email_consent=True, language=None):
     from saas.actors import SYSTEM
     from saas.db import tenant_session
@@ -148,10 +162,6 @@ def twilio_app(app, sms_server):
 def test_reminders_go_by_text_only_with_consent_and_a_phone_and_are_counted(
     twilio_app, make_practice, sql, sms_server
 ):
-    from saas.db import tenant_session
-    from saas.models import Tenant
-    from saas.scheduling.reminders import plan_reminders
-    from tests.scheduling.test_reminders import _fall_due, _relay
 
     app = twilio_app
     p = make_practice("Europe/London")
@@ -163,12 +173,8 @@ def test_reminders_go_by_text_only_with_consent_and_a_phone_and_are_counted(
         who: _book(p, who, p.at(day, hhmm))
         for who, hhmm in ((texted, "10:00"), (no_phone, "11:00"), (no_consent, "12:00"))
     }
-    now = dt.datetime.fromisoformat(visits[texted]["start"]) - dt.timedelta(days=2)
-    with app.app_context(), tenant_session(p.clinic.id) as sess:
-        # 3 visits x 2 offsets by email, and by text for the two with SMS consent
-        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == 10
-    _fall_due(sql, p.clinic.id)
-    _relay(app, sql, p.clinic.id)
+    # 3 visits x 2 offsets by email, and by text for the two with SMS consent
+    _remind(app, sql, p, visits[texted]["start"], planned=10)
     rows = sql(
         "SELECT payload->>'appointment_id', payload->>'offset_minutes', state, skip_reason,"
         " provider_id, delivery_key FROM outbox WHERE tenant_id = %s"
@@ -201,10 +207,6 @@ def test_texts_stop_at_the_plans_monthly_limit(twilio_app, make_practice, sql, s
     """With the month's texts used up, a text reminder is skipped with the reason; email goes."""
     import json
 
-    from saas.db import tenant_session
-    from saas.models import Tenant
-    from saas.scheduling.reminders import plan_reminders
-    from tests.scheduling.test_reminders import _fall_due, _relay
 
     app = twilio_app
     p = make_practice("Europe/London")
@@ -221,11 +223,7 @@ def test_texts_stop_at_the_plans_monthly_limit(twilio_app, make_practice, sql, s
     )
     who = _patient(app, p.clinic.id, phone="+44 7700 900555", sms_consent=True)
     visit = _book(p, who, p.at(p.day(3), "10:00"))
-    now = dt.datetime.fromisoformat(visit["start"]) - dt.timedelta(days=2)
-    with app.app_context(), tenant_session(p.clinic.id) as sess:
-        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == 4
-    _fall_due(sql, p.clinic.id)
-    _relay(app, sql, p.clinic.id)
+    _remind(app, sql, p, visit["start"], planned=4)
     rows = sql(
         "SELECT coalesce(payload->>'channel', 'email'), state, skip_reason FROM outbox"
         " WHERE tenant_id = %s AND topic = 'appointment.reminder'",
@@ -243,21 +241,13 @@ def test_texts_stop_at_the_plans_monthly_limit(twilio_app, make_practice, sql, s
 
 
 def test_a_refused_text_is_retried_and_its_error_kept(twilio_app, make_practice, sql, sms_server):
-    from saas.db import tenant_session
-    from saas.models import Tenant
-    from saas.scheduling.reminders import plan_reminders
-    from tests.scheduling.test_reminders import _fall_due, _relay
 
     app = twilio_app
     p = make_practice("Europe/London")
     who = _patient(app, p.clinic.id, phone="+447700900555", sms_consent=True, email_consent=False)
     visit = _book(p, who, p.at(p.day(3), "10:00"))
-    now = dt.datetime.fromisoformat(visit["start"]) - dt.timedelta(days=2)
     sms_server.fail_next = 100
-    with app.app_context(), tenant_session(p.clinic.id) as sess:
-        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == 4
-    _fall_due(sql, p.clinic.id)
-    _relay(app, sql, p.clinic.id)
+    _remind(app, sql, p, visit["start"], planned=4)
     rows = sql(
         "SELECT state, last_error, attempts FROM outbox WHERE tenant_id = %s"
         " AND payload->>'channel' = 'sms'",
@@ -288,11 +278,6 @@ def test_sms_usage_is_per_clinic(app, runtime_dsn, two_clinics):
 
 def test_a_text_reminder_is_in_the_patients_language(twilio_app, make_practice, sql, sms_server):
     """A patient who chose German gets the text in German, as their emails."""
-    from saas.db import tenant_session
-    from saas.models import Tenant
-    from saas.scheduling.reminders import plan_reminders
-    from tests.scheduling.test_reminders import _fall_due, _relay
-
     app = twilio_app
     p = make_practice("Europe/Berlin")
     who = _patient(
@@ -300,11 +285,7 @@ def test_a_text_reminder_is_in_the_patients_language(twilio_app, make_practice, 
         language="de",
     )  # fmt: skip
     visit = _book(p, who, p.at(p.day(3), "10:00"))
-    now = dt.datetime.fromisoformat(visit["start"]) - dt.timedelta(days=2)
-    with app.app_context(), tenant_session(p.clinic.id) as sess:
-        assert plan_reminders(sess, sess.get(Tenant, p.clinic.id), now) == 4
-    _fall_due(sql, p.clinic.id)
-    _relay(app, sql, p.clinic.id)
+    _remind(app, sql, p, visit["start"], planned=4)
     got = [m["body"] for m in sms_server.received if m["to"] == "+4915100000777"]
     assert len(got) == 2
     assert got[0].startswith(f"{p.clinic.name}: Erinnerung an ")

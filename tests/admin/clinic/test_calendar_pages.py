@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import psycopg
 import pyotp
 import pytest
 
@@ -60,24 +59,6 @@ class Console:
 def console(clinic, role: str = "receptionist") -> Console:
     """Sign a new ``role`` member of ``clinic`` in to the console."""
     return Console(clinic, role)
-
-
-def owner_sql(owner_dsn):
-    """``run(query, *params)`` as the database owner (RLS off): inspect rows, move time."""
-
-    def run(query: str, *params):
-        with psycopg.connect(owner_dsn, autocommit=True) as conn:
-            conn.execute("SET row_security = off")
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-
-    return run
-
-
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off)."""
-    return owner_sql(owner_dsn)
 
 
 @pytest.fixture

@@ -15,16 +15,10 @@ import pytest
 from saas.records.retention import add_years
 from tests.factories import PatientFactory, PracticeFactory
 
-from .test_calendar_pages import console, owner_sql
+from .test_calendar_pages import console
 from .test_patients_pages import _prescribe, _write_visit
 
 HOLD_REASON = "HOLDMARK complaint to the regulator, ref 77"
-
-
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off)."""
-    return owner_sql(owner_dsn)
 
 
 @pytest.fixture

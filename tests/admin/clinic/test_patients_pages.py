@@ -14,16 +14,10 @@ import pytest
 
 from tests.factories import PatientFactory, PracticeFactory
 
-from .test_calendar_pages import ROLES, console, owner_sql
+from .test_calendar_pages import ROLES, console
 
 MARKER = "ZZMARKER-Sepia-grief-7781"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off)."""
-    return owner_sql(owner_dsn)
 
 
 @pytest.fixture

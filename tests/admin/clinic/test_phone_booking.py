@@ -11,13 +11,7 @@ import pytest
 
 from tests.factories import AppointmentFactory, PatientFactory, PracticeFactory
 
-from .test_calendar_pages import ROLES, console, owner_sql
-
-
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off)."""
-    return owner_sql(owner_dsn)
+from .test_calendar_pages import ROLES, console
 
 
 @pytest.fixture

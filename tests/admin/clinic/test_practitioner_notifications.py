@@ -10,9 +10,6 @@ from __future__ import annotations
 import re
 import uuid
 
-import psycopg
-import pytest
-
 from tests.client import new_client
 from tests.factories import PracticeFactory
 from tests.scheduling.conftest import check
@@ -20,19 +17,6 @@ from tests.scheduling.test_notifications import _patient_with_email
 from tests.scheduling.test_reminders import _relay
 
 from .console import Console
-
-
-@pytest.fixture
-def sql(owner_dsn):
-    """Run SQL as the database owner (RLS off)."""
-
-    def run(query: str, *params):
-        with psycopg.connect(owner_dsn, autocommit=True) as conn:
-            conn.execute("SET row_security = off")
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-
-    return run
 
 
 def _prefs(sql, practitioner_id) -> tuple:
