@@ -52,10 +52,8 @@ def _edit_form(console, p, *, alerts_enabled: bool, daily_agenda: bool) -> dict:
     return data
 
 
-def test_owner_turns_alerts_off_and_agenda_on_and_a_booking_alerts_nobody(app, worker, sql):
-    p = PracticeFactory(tz="Europe/Berlin")
-    owner = Console(app, p.clinic)
-    member = Console(app, p.clinic, "practitioner")
+def _link(sql, p, member) -> None:
+    """Link ``member``'s staff account to the practice's practitioner (through the API)."""
     check(
         p.owner.patch(
             f"/api/v1/practice/practitioners/{p.practitioner_id}",
@@ -63,6 +61,13 @@ def test_owner_turns_alerts_off_and_agenda_on_and_a_booking_alerts_nobody(app, w
         ),
         200,
     )
+
+
+def test_owner_turns_alerts_off_and_agenda_on_and_a_booking_alerts_nobody(app, worker, sql):
+    p = PracticeFactory(tz="Europe/Berlin")
+    owner = Console(app, p.clinic)
+    member = Console(app, p.clinic, "practitioner")
+    _link(sql, p, member)
     page = owner.text(f"/console/practice/practitioners/{p.practitioner_id}")
     assert "Email them when a visit on their calendar is booked, moved or cancelled." in page
     assert _checked(page, "alerts_enabled") and not _checked(page, "daily_agenda")  # defaults
@@ -102,13 +107,7 @@ def test_practitioner_sets_their_own_notifications_without_practice_permission(a
     page = member.text("/console/account/security")
     assert "You are not bookable, so there are no calendar emails to set." in page
     assert member.post("/console/account/notifications", {}).status_code == 404
-    check(
-        p.owner.patch(
-            f"/api/v1/practice/practitioners/{p.practitioner_id}",
-            {"user_id": _member_id(sql, p.clinic, member.email)},
-        ),
-        200,
-    )
+    _link(sql, p, member)
     page = member.text("/console/account/security")
     assert "My notifications" in page and "Emails about your calendar as Dr. Anna Weber" in page
     assert "Email me when a visit on my calendar is booked, moved or cancelled." in page
@@ -133,13 +132,7 @@ def test_missing_csrf_token_is_refused_and_nothing_changes(app, sql):
     p = PracticeFactory()
     owner = Console(app, p.clinic)
     member = Console(app, p.clinic, "practitioner")
-    check(
-        p.owner.patch(
-            f"/api/v1/practice/practitioners/{p.practitioner_id}",
-            {"user_id": _member_id(sql, p.clinic, member.email)},
-        ),
-        200,
-    )
+    _link(sql, p, member)
     before = _prefs(sql, p.practitioner_id)
     data = _edit_form(owner, p, alerts_enabled=False, daily_agenda=True)
     r = owner.client.post(
