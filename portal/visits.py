@@ -439,13 +439,20 @@ def pay(appointment_id):
 @bp.route("/appointments/<appointment_id>/receipt")
 @patient_required
 def receipt(appointment_id):
-    """The receipt of a paid visit."""
+    """The receipt of a paid visit, with its refunds (date, amount, where each stands)."""
     from billing import services as billing
 
     appt = _own(appointment_id)
     if appt is None:
         return _not_found()
+    from billing.refunds import refunds_of
+
     paid = [p for p in billing.payments_for_appointment(db.session, g.tenant, appt.id) if p.paid_at]
     if not paid:
         return _not_found()
-    return render_template("portal/receipt.html", v=_view(appt, utcnow()), payment=paid[0])
+    # every refund of the payment, pending ones too (the patient sees what is under way);
+    # failed or cancelled ones are shown as such, never counted as money back
+    refunds = refunds_of(db.session, g.tenant.id, paid[0].id)
+    return render_template(
+        "portal/receipt.html", v=_view(appt, utcnow()), payment=paid[0], refunds=refunds
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from urllib.parse import urlsplit
 
 import psycopg
@@ -25,6 +26,7 @@ from tests.admin.clinic.console import Console
 from tests.client import Api, check, new_client
 from tests.factories import ClinicFactory, PatientFactory, StaffFactory
 from tests.helpers import csrf_from
+from tests.portal.conftest import get, portal_client
 
 from .conftest import apply_events
 from .test_visit_payments import _book, _practice
@@ -63,6 +65,7 @@ def _paid_visit(app, stripe_server, owner_dsn, *, fee_minor=0):
         practice.clinic.id,
     )
     assert status == "paid"
+    practice.patient = patient  # the payer, for their portal pages
     return practice, appt_id, pay_id, pi_id
 
 
@@ -174,6 +177,13 @@ def test_late_cancellation_keeps_the_fee_and_refunds_the_rest(app, stripe_server
     _send_all(app, owner_dsn, clinic)
     assert [r["amount"] for r in _stripe_refunds(stripe_server, pi_id)] == [4500]
     assert "15.00" in _revenue(app, clinic)  # the fee kept is the clinic's revenue
+    # the patient's receipt lists the refund: amount, and where it stands
+    page = get(portal_client(app, clinic, practice.patient.token), clinic,
+               f"/appointments/{appt_id}/receipt").get_data(as_text=True)  # fmt: skip
+    refund = re.search(r'<li data-refund="(\w+)">(.*?)</li>', page, re.S)
+    assert refund is not None and refund.group(1) == "succeeded"
+    assert "€45" in refund.group(2) and "refunded to your card" in refund.group(2)
+    assert "€60" in page  # what was paid stays on the receipt
 
 
 def test_no_show_keeps_the_fee_and_refunds_the_rest(app, stripe_server, owner_dsn):
