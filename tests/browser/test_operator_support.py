@@ -4,7 +4,8 @@ The clinic's owner allows support access for an hour in the console (a banner sh
 the operator sees the clinic's staff and message states on /ops, the owner ends it and the
 operator is refused; a second grant then runs out by the database clock and the operator is
 refused again. axe (no serious or critical) runs on the new console and /ops pages (support
-access, the clinic's page, the health page, the owner's closing page).
+access, the clinic's page, the health page, the owner's closing page and the clinic's
+export), and each is also shot at 360 px, where nothing may scroll sideways.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.admin.platform.conftest import PASSWORD, create_operator_account
+from tests.browser.conftest import DESKTOP
 from tests.browser.test_operator_console import _violations
 from tests.factories import ClinicFactory, StaffFactory
 
 pytestmark = pytest.mark.browser
+PHONE = {"width": 360, "height": 740}
 
 
 def test_owner_grants_operator_sees_owner_revokes_and_grant_expires(
@@ -33,6 +36,13 @@ def test_owner_grants_operator_sees_owner_revokes_and_grant_expires(
         screenshot(pg, f"support-{name}")
         if found := _violations(pg):
             problems[name] = found
+        # and on a phone: the page reflows, nothing scrolls sideways
+        pg.set_viewport_size(PHONE)
+        screenshot(pg, f"support-{name}-360")
+        width = pg.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            problems[f"{name}-360"] = [f"scrolls sideways ({width}px)"]
+        pg.set_viewport_size(DESKTOP)
 
     console = new_page()
     console.goto(live_server.url(clinic.slug, "/login"))
