@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.faults.processes import Redis, Sink, Worker
-from tests.scheduling.conftest import make_practice, sql  # noqa: F401 - fixtures
+from tests.scheduling.conftest import make_practice  # noqa: F401 - fixture
 
 
 @pytest.fixture
