@@ -43,6 +43,7 @@ import os
 import random
 import smtplib
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -127,6 +128,19 @@ class Claim:
     attempts: int
     claimed_at: dt.datetime
     delivery_key: str | None = None
+    #: when this worker took the claim (its own monotonic clock): see :func:`fresh`
+    taken: float = 0.0
+
+
+def fresh(c: Claim) -> bool:
+    """True while the claim is young enough to send on: under half its lease.
+
+    A batch is checked as it is composed, then sent one message after the other; a message
+    whose claim has aged past half the lease by its turn is not sent (it stays ``sending``
+    and goes out on a later claim), so no message is sent on a claim another worker may
+    already have taken over.
+    """
+    return time.monotonic() - c.taken < LEASE.total_seconds() / 2
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,7 @@ CLAIM_MANY = 10
 
 def claim_many(tenant_id: str, limit: int) -> list[Claim]:
     """Step 1 for up to ``limit`` messages, oldest first, in one committed transaction."""
+    taken = time.monotonic()  # before the claim: the lease can only be younger than this
     with _autocommit() as conn:
         rows = conn.execute(
             _CLAIM,
@@ -180,6 +195,7 @@ def claim_many(tenant_id: str, limit: int) -> list[Claim]:
                 row.attempts,
                 row.claimed_at,
                 row.delivery_key,
+                taken,
             )
             for row in rows
         ]
@@ -405,7 +421,7 @@ def _deliver(c: Claim, what) -> str:
     try:
         if isinstance(what, Failed):
             raise what.error
-        if what is None:
+        if what is None or not fresh(c):
             return "lost"
         if isinstance(what, str | Skip):
             reason = what if isinstance(what, str) else what.reason

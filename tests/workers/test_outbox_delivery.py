@@ -175,6 +175,48 @@ def test_claim_is_committed_leased_and_checked_before_sending(app, relay_mod, ow
     assert len(_mail_to(mail_dir, to)) == 1
 
 
+def test_a_batch_is_claimed_at_once_and_a_stale_claim_is_not_sent(
+    app, relay_mod, owner_dsn, mail_dir
+):
+    """One claim takes several due rows; a stale claim is not sent.
+
+    A message whose claim aged past half the lease by its turn is neither sent nor
+    recorded (it stays ``sending`` for a later claim).
+    """
+    import dataclasses
+
+    clinic = ClinicFactory()
+    tag = uuid.uuid4().hex[:8]
+    lock = psycopg.connect(owner_dsn)  # no running relay takes these rows meanwhile
+    lock.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"outbox-relay:{clinic.id}",))
+    with clinic_session(app, clinic.id) as sess:
+        for n in range(3):
+            outbox.emit(sess, clinic.id, "email.sign_in_link", _email(f"b{n}-{tag}@example.org"))
+    try:
+        with app.app_context():
+            claims = relay_mod.claim_many(str(clinic.id), 10)
+            assert len(claims) == 3 and [c.attempts for c in claims] == [1, 1, 1]
+            assert {r["state"] for r in _rows(owner_dsn, clinic.id)} == {"sending"}
+            composed = relay_mod.prepare_many(claims)
+            first, stale = (
+                claims[0],
+                dataclasses.replace(
+                    claims[1], taken=time.monotonic() - relay_mod.LEASE.total_seconds()
+                ),
+            )
+            assert relay_mod._deliver(first, composed[first.id]) == "sent"
+            assert relay_mod._deliver(stale, composed[stale.id]) == "lost"
+    finally:
+        lock.close()
+    states = [r["state"] for r in _rows(owner_dsn, clinic.id)]
+    assert states == ["sent", "sending", "sending"]
+    deadline = time.monotonic() + 10
+    while not _mail_to(mail_dir, f"b0-{tag}@example.org") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_mail_to(mail_dir, f"b0-{tag}@example.org")) == 1
+    assert _mail_to(mail_dir, f"b1-{tag}@example.org") == []
+
+
 def test_messages_nobody_can_receive_are_skipped_with_the_reason(app, relay_mod, owner_dsn):
     clinic = ClinicFactory()
     bare = PatientFactory(clinic=clinic, bare=True)
