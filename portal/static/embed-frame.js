@@ -6,7 +6,7 @@
 // document's scrollHeight: scrollHeight never drops below the frame's viewport, so a frame
 // could grow but never shrink, and a page whose layout reacts to the frame's size could feed
 // back into itself. A message goes out only when the height really changed, at most once per
-// animation frame.
+// animation frame, and again when the page around asks (its script may load after ours).
 if (window.parent !== window) {
   let last = -1;
   let queued = false;
@@ -30,5 +30,12 @@ if (window.parent !== window) {
   };
   send();
   window.addEventListener("load", send);
+  // the page around may start listening after our first message (its script loads later):
+  // it then asks, and gets the height again
+  window.addEventListener("message", (event) => {
+    if (event.source !== window.parent || !event.data || event.data.similia !== "measure") return;
+    last = -1;
+    send();
+  });
   if ("ResizeObserver" in window) new ResizeObserver(send).observe(document.body);
 }

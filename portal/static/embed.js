@@ -12,4 +12,17 @@
       }
     }
   });
+  // A frame that measured itself before this script listened has nothing new to say: ask
+  // each frame for its height now, and again whenever it loads a page.
+  const ask = (frame) => {
+    try {
+      frame.contentWindow.postMessage({ similia: "measure" }, new URL(frame.src).origin);
+    } catch (error) {
+      // a frame without a window yet: its load event asks again
+    }
+  };
+  for (const frame of frames()) {
+    ask(frame);
+    frame.addEventListener("load", () => ask(frame));
+  }
 })();

@@ -98,3 +98,39 @@ def test_booking_inside_the_clinics_own_site(app, live_server, new_page):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_resize_script_that_loads_after_the_frame_still_fits_it(app, live_server, new_page):
+    """The site's script starts listening after the booking page measured itself: it asks."""
+    practice = PracticeFactory()
+    slug = practice.clinic.slug
+    portal = live_server.url(slug, "").rstrip("/")
+    content = {"html": ""}
+    server, port = _site(content)
+    try:
+        site = f"http://www.{slug}.localhost:{port}"
+        resp = practice.owner.patch("/api/v1/settings/branding", {"embed_origins": [site]})
+        assert resp.status_code == 200, resp.get_json()
+        content["html"] = (
+            "<!doctype html><html lang='en'><head><title>Our clinic</title></head><body>"
+            "<main><h1>Book with us</h1>"
+            f'<iframe src="{portal}/book?embed=1" title="Online booking" data-similia-embed '
+            'style="width:100%;height:300px;border:0"></iframe></main>'
+            "<button type='button' id='late'>Load the resize script</button>"
+            "<script>document.getElementById('late').onclick = () => {"
+            " const s = document.createElement('script');"
+            f" s.src = '{portal}/portal/static/embed.js'; document.body.appendChild(s); }};"
+            "</script></body></html>"
+        )
+        pg = new_page({"width": 1024, "height": 900})
+        pg.goto(f"{site}/")
+        frame = pg.frame_locator("iframe[data-similia-embed]")
+        expect(frame.get_by_role("link", name="Follow-up consultation")).to_be_visible()
+        pg.wait_for_timeout(300)  # the booking page has measured itself and said so, unheard
+        box = pg.locator("iframe[data-similia-embed]")
+        expect(box).to_have_attribute("style", re.compile(r"height:\s*300px"))
+        pg.get_by_role("button", name="Load the resize script").click()
+        expect(box).not_to_have_attribute("style", re.compile(r"height:\s*300px"))
+    finally:
+        server.shutdown()
+        server.server_close()
