@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,18 +165,38 @@ class _Navigations:
     redirect back to the same address) is aborted by Chromium: not a fault of the page.
     """
 
+    #: how soon after an abort the navigation that caused it may be reported (Chromium can
+    #: report the abort first); a navigation later than this does not excuse an abort
+    RACE = 0.25
+
     def __init__(self, pg):
         self.pg, self.count, self.made_under = pg, 0, {}
+        self.started: list[float] = []  # when each main-frame navigation was seen
+        #: aborts seen before any navigation explained them (see :meth:`settle`)
+        self.aborted: list[tuple[float, str]] = []
 
     def on_request(self, request) -> None:
         if request.is_navigation_request() and request.frame == self.pg.main_frame:
             self.count += 1
+            self.started.append(time.monotonic())
         else:
             self.made_under[id(request)] = self.count
 
     def moved_on(self, request) -> bool:
         """True when the page navigated since ``request`` was made."""
         return self.made_under.get(id(request), self.count) != self.count
+
+    def settle(self, problems: list[str]) -> None:
+        """At the test's end: an abort no navigation followed at once is a fault of the page.
+
+        Chromium may report the abort of a subresource a moment before the request of the
+        navigation that aborted it (a test moving on at once), so the verdict waits for the
+        test's end; only a navigation within :data:`RACE` seconds excuses it.
+        """
+        for at, problem in self.aborted:
+            if not any(0 <= started - at <= self.RACE for started in self.started):
+                problems.append(problem)
+        self.aborted.clear()
 
 
 def _failed(request, problems: list[str], navigations: _Navigations | None = None) -> None:
@@ -201,7 +222,11 @@ def _failed(request, problems: list[str], navigations: _Navigations | None = Non
         and request.url.split("?")[0].endswith("/console/calendar/changes")
     ):
         return  # an open calendar's poll in flight when the test closes its page
-    problems.append(f"{request.resource_type} {request.url} failed: {request.failure}")
+    problem = f"{request.resource_type} {request.url} failed: {request.failure}"
+    if request.failure == "net::ERR_ABORTED" and navigations is not None:
+        navigations.aborted.append((time.monotonic(), problem))  # decided at the test's end
+        return
+    problems.append(problem)
 
 
 @pytest.fixture
@@ -229,6 +254,7 @@ def new_page(browser) -> Iterator[Callable]:
         pg.on("console", lambda msg: _console(msg, pg, problems))
         pg.on("response", lambda resp: _subresource(resp, problems))
         navigations = _Navigations(pg)
+        pages.append(navigations)
         pg.on("request", navigations.on_request)
         pg.on(
             "requestfailed",
@@ -236,8 +262,10 @@ def new_page(browser) -> Iterator[Callable]:
         )
         return pg
 
-    closing = False
+    closing, pages = False, []
     yield make
+    for navigations in pages:
+        navigations.settle(problems)
     # a subresource still loading when the test ends is aborted by closing its page: not
     # a fault of the page (everything reported before this point still counts)
     closing = True
