@@ -46,6 +46,17 @@ def _site(content: dict):
     return server, port
 
 
+def _clinic_page(portal: str, script: str) -> str:
+    """The clinic's page: the frame exactly as the console gives it, then ``script``."""
+    return (
+        "<!doctype html><html lang='en'><head><title>Our clinic</title></head><body>"
+        "<main><h1>Book with us</h1>"
+        f'<iframe src="{portal}/book?embed=1" title="Online booking" data-similia-embed '
+        'style="width:100%;height:300px;border:0"></iframe></main>'
+        f"{script}</body></html>"
+    )
+
+
 def test_booking_inside_the_clinics_own_site(app, live_server, new_page):
     """The frame loads, resizes to its content, walks the steps and books; the DB has it."""
     practice = PracticeFactory()
@@ -58,13 +69,8 @@ def test_booking_inside_the_clinics_own_site(app, live_server, new_page):
         site = f"http://www.{slug}.localhost:{port}"
         resp = practice.owner.patch("/api/v1/settings/branding", {"embed_origins": [site]})
         assert resp.status_code == 200, resp.get_json()
-        content["html"] = (
-            "<!doctype html><html lang='en'><head><title>Our clinic</title></head><body>"
-            "<main><h1>Book with us</h1>"
-            f'<iframe src="{portal}/book?embed=1" title="Online booking" data-similia-embed '
-            'style="width:100%;height:300px;border:0"></iframe></main>'
-            f'<script src="{portal}/portal/static/embed.js" defer></script>'
-            "</body></html>"
+        content["html"] = _clinic_page(
+            portal, f'<script src="{portal}/portal/static/embed.js" defer></script>'
         )
         pg = new_page({"width": 1024, "height": 900})
         pg.context.add_cookies(
@@ -111,16 +117,13 @@ def test_a_resize_script_that_loads_after_the_frame_still_fits_it(app, live_serv
         site = f"http://www.{slug}.localhost:{port}"
         resp = practice.owner.patch("/api/v1/settings/branding", {"embed_origins": [site]})
         assert resp.status_code == 200, resp.get_json()
-        content["html"] = (
-            "<!doctype html><html lang='en'><head><title>Our clinic</title></head><body>"
-            "<main><h1>Book with us</h1>"
-            f'<iframe src="{portal}/book?embed=1" title="Online booking" data-similia-embed '
-            'style="width:100%;height:300px;border:0"></iframe></main>'
+        content["html"] = _clinic_page(
+            portal,
             "<button type='button' id='late'>Load the resize script</button>"
             "<script>document.getElementById('late').onclick = () => {"
             " const s = document.createElement('script');"
             f" s.src = '{portal}/portal/static/embed.js'; document.body.appendChild(s); }};"
-            "</script></body></html>"
+            "</script>",
         )
         pg = new_page({"width": 1024, "height": 900})
         pg.goto(f"{site}/")
