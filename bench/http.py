@@ -15,6 +15,12 @@ chain all see), spread over :data:`BOOKING_CLINICS` clinics or all in one. Their
 counted from the rows actually written (201s), and after every run the bench's own SQL
 checks that no two active appointments of one practitioner overlap.
 
+Each measured run is also accounted in CPU time (:class:`CpuMeter`, from ``/proc`` through
+psutil): milliseconds of CPU per request spent in the app's gunicorn processes, in Postgres,
+in Redis and in ``wrk`` itself, and the share of the machine left idle. On a CPU-bound
+machine the ratio to the bare app is the ratio of these sums, so this table says where a
+scenario's cost is and what its floor is.
+
 ``wrk`` is installed from Debian's packages when missing and we run as root; otherwise the
 HTTP part is skipped with a message.
 """
@@ -27,6 +33,7 @@ import logging
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +42,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import psycopg
 import requests
 
@@ -131,6 +139,45 @@ class Server:
         self.proc.wait(15)
 
 
+class CpuMeter:
+    """CPU seconds by part of the system (app processes, Postgres, Redis, wrk, idle)."""
+
+    def __init__(self, app_pid: int):
+        self.app_pid = app_pid
+
+    def snapshot(self) -> dict[str, float]:
+        """Cumulative CPU seconds per part, now."""
+        out: dict[str, float] = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+        root = psutil.Process(self.app_pid)
+        app = {root.pid, *(c.pid for c in root.children(recursive=True))}
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            if times is None:
+                continue
+            spent = times.user + times.system
+            name = proc.info["name"] or ""
+            if proc.pid in app:
+                out["app"] += spent
+            elif name.startswith("postgres"):
+                out["postgres"] += spent
+            elif name.startswith(("redis", "valkey")):
+                out["redis"] += spent
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+        out["wrk"] = children.ru_utime + children.ru_stime
+        machine = psutil.cpu_times()
+        out["idle"] = machine.idle + getattr(machine, "iowait", 0.0)
+        out["total"] = sum(machine)
+        return out
+
+    @staticmethod
+    def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request by part, and the idle share of the machine."""
+        spent = {k: after[k] - before[k] for k in before}
+        per = {k: spent[k] * 1000 / max(requests, 1) for k in ("app", "postgres", "redis", "wrk")}
+        per["idle"] = spent["idle"] / spent["total"] if spent["total"] else 0.0
+        return per
+
+
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -141,16 +188,28 @@ def _ms(text: str) -> float:
 WARMUP = 2
 
 
-def run_wrk(wrk: str, url: str, host: str, lua: str = LUA, *, warmup: bool = True) -> dict:
-    """One wrk run; returns req/s, p50/p99 ms and the non-2xx/3xx count.
+def run_wrk(
+    wrk: str,
+    url: str,
+    host: str,
+    lua: str = LUA,
+    *,
+    warmup: bool = True,
+    meter: CpuMeter | None = None,
+) -> dict:
+    """One wrk run; returns req/s, p50/p99 ms, the non-2xx/3xx count and the request count.
 
     ``warmup``: first load the same URL for :data:`WARMUP` seconds, uncounted (not for
-    bookings: each of those may be made once).
+    bookings: each of those may be made once). ``meter``: CPU snapshots around the measured
+    run (``cpu_before``/``cpu_after`` in the result).
     """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
+    result: dict = {}
     try:
         for seconds in ([WARMUP] if warmup else []) + [SECONDS]:
+            if meter is not None and seconds == SECONDS:
+                result["cpu_before"] = meter.snapshot()
             out = subprocess.run(
                 [
                     wrk, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
@@ -158,13 +217,17 @@ def run_wrk(wrk: str, url: str, host: str, lua: str = LUA, *, warmup: bool = Tru
                 ],
                 capture_output=True, text=True, timeout=SECONDS + 60, check=True,
             ).stdout  # fmt: skip
+            if meter is not None and seconds == SECONDS:
+                result["cpu_after"] = meter.snapshot()
     finally:
         Path(script.name).unlink(missing_ok=True)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(bad.group(1)) if bad else 0}
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    result.update(rps=rps, p50=p50, p99=p99, non2xx=int(bad.group(1)) if bad else 0, requests=done)
+    return result
 
 
 class BookingClinics:
@@ -335,12 +398,13 @@ def main() -> None:
     # the yardstick is measured before and after Similia's runs, and the faster of the two
     # is kept: a slow moment of the machine never flatters the ratios
     with Server("bench.bare_app:app", "/json") as bare:
-        bare_first = run_wrk(wrk, bare.url + "/json", "localhost")
+        bare_first = run_wrk(wrk, bare.url + "/json", "localhost", meter=CpuMeter(bare.proc.pid))
     bookers = BookingClinics(app, BOOKING_CLINICS + 1)  # one more for the 1-clinic run
     with Server("saas.wsgi:app", "/healthz", {"SAAS_PROXY_HOPS": "1"}) as similia:
+        meter = CpuMeter(similia.proc.pid)
         measured = []
         for name, host, path in scenarios:
-            measured.append((name, run_wrk(wrk, similia.url + path, host)))
+            measured.append((name, run_wrk(wrk, similia.url + path, host, meter=meter)))
         checks = []
         with tempfile.TemporaryDirectory() as folder:
             for name, group in (
@@ -355,13 +419,14 @@ def main() -> None:
                     "localhost",
                     bookers.lua(bookers.requests(group), folder),
                     warmup=False,
+                    meter=meter,
                 )
                 after, overlaps = booked_and_overlaps(ids)
                 r["rps"] = (after - before) / SECONDS
                 checks.append([name, str(after - before), str(overlaps)])
                 measured.append((name, r))
     with Server("bench.bare_app:app", "/json") as bare:
-        later = run_wrk(wrk, bare.url + "/json", "localhost")
+        later = run_wrk(wrk, bare.url + "/json", "localhost", meter=CpuMeter(bare.proc.pid))
     base = max(bare_first, later, key=lambda r: r["rps"])
     rows = [["bare Flask JSON GET (faster of 2 runs)", f"{base['rps']:.0f}", "1.00",
              f"{base['p50']:.1f}", f"{base['p99']:.1f}", str(base["non2xx"])]]  # fmt: skip
@@ -377,3 +442,18 @@ def main() -> None:
     _print(["scenario", "req/s", "ratio to bare", "p50 ms", "p99 ms", "non-2xx"], rows)
     print("\nBookings: req/s counts the rows written (201s) over the run.\n")
     _print(["booking run", "appointments written", "overlapping pairs (must be 0)"], checks)
+    print(
+        f"\n## CPU per request, ms (measured runs; {os.cpu_count()} cores; bookings per row"
+        " written)\n"
+    )
+    cpu_rows = []
+    for name, r in [("bare Flask JSON GET (the faster run)", base), *measured]:
+        count = r["requests"]
+        if name.startswith("bookings"):
+            count = round(r["rps"] * SECONDS)
+        per = CpuMeter.per_request(r["cpu_before"], r["cpu_after"], count)
+        total = per["app"] + per["postgres"] + per["redis"] + per["wrk"]
+        cpu_rows.append([name, f"{per['app']:.3f}", f"{per['postgres']:.3f}",
+                         f"{per['redis']:.3f}", f"{per['wrk']:.3f}", f"{total:.3f}",
+                         f"{per['idle']:.0%}"])  # fmt: skip
+    _print(["scenario", "app", "postgres", "redis", "wrk", "sum", "machine idle"], cpu_rows)

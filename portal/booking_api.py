@@ -10,6 +10,12 @@ Decisions:
   request costs at most two months of one clinic's calendar; ``from``/``to`` given as dates
   are whole days in the clinic's zone (``to`` inclusive); times in responses carry the
   location's UTC offset.
+- **Answers are reused** (:data:`_ANSWERS`): a slot search's JSON is kept per worker process
+  under the clinic's id, its versions (configuration, bookings, row) and the query, so
+  visitors asking the same question between two changes get the same bytes without a
+  search or a serialization. An answer lives at most :data:`ANSWER_SECONDS` and never past
+  the moment its first start becomes too soon to book. The view reads recent versions
+  (:func:`saas.web.reads_recent`): a booking made in another process shows within a second.
 - The catalogue of visit types is ``/api/v1/visit-types``; ``/api/v1/services`` answers the
   same as a documented deprecated alias until the portal issue lands. The query field
   ``service_id`` of ``/slots`` (and the ``service`` block of its answer) keep their names for
@@ -22,7 +28,7 @@ import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
-from flask import g
+from flask import Response, current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -30,12 +36,14 @@ from sqlalchemy import select
 from saas import db
 from saas.apispec_names import public_operation
 from saas.extensions import limiter
+from saas.memo import Expiring
+from saas.models import utcnow
 from saas.scheduling.access import check_presented_credentials
 from saas.scheduling.aliases import add_deprecated_alias
 from saas.scheduling.models import Location, Practitioner, VisitType
 from saas.scheduling.queries import bounded_range, search_slots, visit_type_links
 from saas.scheduling.slots import local_to_utc
-from saas.web import CLINIC, serve_on
+from saas.web import CLINIC, reads_recent, serve_on
 
 from .booking_schemas import (
     PublicLocationSchema,
@@ -65,6 +73,27 @@ def public(view):
     return public_operation(wrapped)
 
 
+#: Reused slot-search answers (see the module's decisions).
+_ANSWERS = Expiring(1024)
+ANSWER_SECONDS = 60
+
+
+def _answer_key(args, start: dt.datetime, end: dt.datetime) -> tuple | None:
+    """The reuse key of this search, or None when it must not be reused (no versions)."""
+    seen = db.versions(db.session)
+    if seen is None:
+        return None
+    return (
+        g.tenant.id,
+        seen,
+        str(args["service_id"]),
+        start,
+        end,
+        str(args.get("practitioner_id")),
+        str(args.get("location_id")),
+    )
+
+
 def _instant(value, zone: ZoneInfo, *, end: bool) -> dt.datetime:
     """A query bound as an instant: dates are local midnights (an end date includes its day)."""
     if isinstance(value, dt.datetime):
@@ -74,6 +103,7 @@ def _instant(value, zone: ZoneInfo, *, end: bool) -> dt.datetime:
 
 
 @blp.route("/slots")
+@reads_recent
 class Slots(MethodView):
     """Free start times."""
 
@@ -88,6 +118,18 @@ class Slots(MethodView):
         start, end = bounded_range(
             _instant(args["start"], zone, end=False), _instant(args["end"], zone, end=True)
         )
+        now = utcnow()
+        key = _answer_key(args, start, end)
+        body = _ANSWERS.get(key, now) if key is not None else None
+        if body is None:
+            body, until = self._search(args, zone, start, end, now)
+            if key is not None:
+                _ANSWERS.put(key, body, until)
+        return Response(body, 200, mimetype="application/json")
+
+    @staticmethod
+    def _search(args, zone, start, end, now) -> tuple[bytes, dt.datetime]:
+        """The answer's JSON and the instant it stops being valid."""
         found = search_slots(
             db.session,
             g.tenant.id,
@@ -96,6 +138,7 @@ class Slots(MethodView):
             end,
             practitioner_id=args.get("practitioner_id"),
             location_id=args.get("location_id"),
+            now=now,
         )
         groups: dict = {}
         for o in found.offerings:
@@ -113,14 +156,21 @@ class Slots(MethodView):
             groups[(slot.practitioner_id, slot.location_id)]["starts"].append(
                 slot.start.isoformat()
             )
-        return {
-            "service": found.visit_type,
-            "timezone": g.tenant.timezone,
-            "start": start.astimezone(zone).isoformat(),
-            "end": end.astimezone(zone).isoformat(),
-            "count": len(found.slots),
-            "groups": list(groups.values()),
-        }
+        answer = SlotsSchema().dump(
+            {
+                "service": found.visit_type,
+                "timezone": g.tenant.timezone,
+                "start": start.astimezone(zone).isoformat(),
+                "end": end.astimezone(zone).isoformat(),
+                "count": len(found.slots),
+                "groups": list(groups.values()),
+            }
+        )
+        until = now + dt.timedelta(seconds=ANSWER_SECONDS)
+        if found.slots:  # the first start becomes too soon to book
+            notice = found.rules.policy().min_notice
+            until = min(until, min(s.start for s in found.slots) - notice)
+        return current_app.json.dumps(answer).encode(), until
 
 
 @blp.route("/visit-types")

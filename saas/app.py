@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 
@@ -15,13 +14,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import apispec_names, db, errors, inputs, reqstats
 from .apispec_names import marshmallow_plugin
 from .config import Config
+from .edge import REQUEST_ID_RE, Edge
 from .extensions import csrf, limiter, login_manager
 from .inputs import GuardedJSONProvider
 from .runtime import build_runtime
 from .sessions import SurfaceSessionInterface
-from .web import ANY, serve_on
+from .web import ANY, reads_recent, serve_on
 
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Responses that may carry secrets (TOTP enrolment, recovery codes, tokens) are never cached.
 NO_STORE_PREFIXES = (
     "/api/",
@@ -142,7 +141,7 @@ def create_app(config: Config | None = None) -> Flask:
         """``/`` is the platform's page on the base domain and the clinic's page on its host."""
         return portal_views.home() if g.get("tenant") else tenant_views.home()
 
-    app.add_url_rule("/", "front_page", serve_on(front_page, ANY))
+    app.add_url_rule("/", "front_page", serve_on(reads_recent(front_page), ANY))
 
     def swagger_assets(filename: str):
         """Swagger UI's files (JS/CSS) for ``/api/docs``."""
@@ -252,4 +251,7 @@ def create_app(config: Config | None = None) -> Flask:
     def _remove_session(exc):
         db.session.remove()
 
+    portal_static = app.blueprints["portal"].static_folder
+    static = {"static/": app.static_folder, "portal/static/": portal_static}
+    app.wsgi_app = Edge(app.wsgi_app, static, debug=app.debug)
     return app

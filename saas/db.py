@@ -13,6 +13,14 @@ Decisions:
   while answering with an error (the audit entry of a refused sign-in) calls
   :func:`keep_on_error`. Workers and the CLI use :func:`tenant_session`, which commits on
   success in the same way.
+- **Recent versions for public reads** (:func:`lease`): each process remembers the
+  versions every bind returned, per clinic, for :data:`LEASE_SECONDS`. A request that only
+  reads what anonymous visitors see (the clinic's front page, the public slot search)
+  may key its caches on them without opening a transaction at all, so a reused page costs
+  no round trip. What it shows is then at most :data:`LEASE_SECONDS` older than the
+  database ("a moment"): a booking made in another process, a suspension or a new logo is
+  seen within that second; a write committed in this process drops its clinic's entry at
+  once. Staff pages and every write never use it.
 - **After-commit side effects belong to the session**: :func:`after_commit` registers a
   callable that runs once the session's transaction has committed, and is dropped on
   rollback (so a job or a pub/sub message never announces a change that did not happen).
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -52,6 +61,11 @@ TENANT_KEY = "tenant_id"
 VERSIONS_KEY = "similia.versions"
 WROTE_KEY = "similia.wrote"
 _AFTER_COMMIT = "similia.after_commit"
+LEASED_KEY = "similia.leased"
+#: How long a process may key public reads on the versions it last saw (see the decisions).
+LEASE_SECONDS = 1.0
+#: clinic id -> (versions its last bind in this process returned, monotonic time of it)
+_RECENT: dict[str, tuple[Versions, float]] = {}
 log = logging.getLogger(__name__)
 
 
@@ -87,11 +101,13 @@ def _bind(sess: Session, connection, tenant_id: str | None) -> None:
         sess.info.pop(VERSIONS_KEY, None)
         return
     config, bookings, xmin = connection.execute(_BIND, {"tid": tenant_id}).one()
-    sess.info[VERSIONS_KEY] = Versions(config or 0, bookings or 0, xmin)
+    seen = sess.info[VERSIONS_KEY] = Versions(config or 0, bookings or 0, xmin)
+    _RECENT[tenant_id] = (seen, time.monotonic())
 
 
 @event.listens_for(Session, "after_begin")
 def _bind_tenant_on_begin(sess: Session, transaction, connection) -> None:
+    sess.info.pop(LEASED_KEY, None)
     sess.info.pop(WROTE_KEY, None)
     sess.info.pop(VERSIONS_KEY, None)
     tenant_id = sess.info.get(TENANT_KEY)
@@ -103,6 +119,7 @@ def bind_tenant(sess: Session, tenant_id: uuid.UUID | str | None) -> None:
     """Scope ``sess`` to one clinic: this and every later transaction sees only its rows."""
     if isinstance(sess, scoped_session):
         sess = sess()
+    sess.info.pop(LEASED_KEY, None)
     sess.info[TENANT_KEY] = str(tenant_id) if tenant_id is not None else None
     if sess.in_transaction():
         _bind(sess, sess.connection(), sess.info[TENANT_KEY])
@@ -121,11 +138,41 @@ def versions(sess: Session, *, unless_wrote: frozenset[str] | None = None) -> Ve
         sess = sess()
     if sess.info.get(TENANT_KEY) is None:
         return None
+    if LEASED_KEY in sess.info:  # dropped as soon as a connection begins (after_begin)
+        return sess.info[LEASED_KEY]
     sess.connection()  # begins (and binds) if needed
     written = sess.info.get(WROTE_KEY)
     if written and (unless_wrote is None or "*" in written or written & unless_wrote):
         return None
     return sess.info.get(VERSIONS_KEY)
+
+
+def lease(sess: Session) -> Versions | None:
+    """Recent versions of the bound clinic, for a public read that opens no transaction.
+
+    The versions this process's last bind of the clinic returned, when that was at most
+    :data:`LEASE_SECONDS` ago and no transaction of ``sess`` has bound it yet; else None. Once
+    leased, :func:`versions` answers with them until the session begins a transaction (a
+    cache miss that must read), which binds and reads the real ones.
+    """
+    if isinstance(sess, scoped_session):
+        sess = sess()
+    tenant_id = sess.info.get(TENANT_KEY)
+    if tenant_id is None or VERSIONS_KEY in sess.info:  # a transaction already bound it
+        return None
+    recent = _RECENT.get(tenant_id)
+    if recent is None or time.monotonic() - recent[1] > LEASE_SECONDS:
+        return None
+    sess.info[LEASED_KEY] = recent[0]
+    return recent[0]
+
+
+def forget_recent(tenant_id: uuid.UUID | str | None = None) -> None:
+    """Drop the remembered versions of one clinic (or of all): the next read binds."""
+    if tenant_id is None:
+        _RECENT.clear()
+    else:
+        _RECENT.pop(str(tenant_id), None)
 
 
 def wrote(sess: Session) -> bool:
@@ -178,6 +225,8 @@ def after_commit(sess: Session, key: str, fn: Callable[[], object]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(sess: Session) -> None:
+    if sess.info.get(WROTE_KEY) and sess.info.get(TENANT_KEY) is not None:
+        _RECENT.pop(sess.info[TENANT_KEY], None)  # this process sees its own change at once
     for key, fn in (sess.info.pop(_AFTER_COMMIT, None) or {}).items():
         try:
             fn()

@@ -18,6 +18,7 @@ import logging
 import traceback
 
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -124,10 +125,15 @@ def database_error_context(exc: DBAPIError) -> dict:
 
 
 def _with_exception_headers(resp, exc: HTTPException):
-    """Keep what the exception says about itself (``Allow`` on a 405, ``Retry-After``)."""
+    """Keep what the exception says about itself (``Allow`` on a 405, ``Retry-After``).
+
+    A refused rate limit says when to retry: at most the limit's window from now.
+    """
     for key, value in exc.get_headers():
         if key.lower() != "content-type":
             resp.headers[key] = value
+    if isinstance(exc, RateLimitExceeded) and "Retry-After" not in resp.headers:
+        resp.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
     return resp
 
 

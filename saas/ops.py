@@ -1,4 +1,7 @@
-"""Liveness and readiness probes (served on every host, no tenant resolution)."""
+"""Readiness and metrics (served on every host, no tenant resolution).
+
+Liveness (``/healthz``) is answered in front of the app, by :mod:`saas.edge`.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +21,6 @@ limiter.exempt(bp)  # probes come from the load balancer, often; they do no work
 def _probe() -> bool:
     """Probes skip the limiter before it looks up any limit (a third of a probe's time)."""
     return request.blueprint == "ops"
-
-
-@bp.route("/healthz")
-def healthz():
-    """The process is up."""
-    return jsonify(status="ok")
 
 
 @bp.route("/readyz")

@@ -38,6 +38,32 @@ def host_of() -> str:
     return getattr(blueprint, _ATTR, CLINIC)
 
 
+_RECENT_ATTR = "similia_reads_recent"
+
+
+def reads_recent(target):
+    """Mark a public, read-only view that may answer from versions up to a second old.
+
+    :func:`tenants.resolve.resolve_tenant` then resolves the clinic from the versions this
+    process saw last (:func:`saas.db.lease`) instead of opening a transaction, so a page or
+    an answer served from a cache costs no database round trip. Only for what anonymous
+    visitors see; never for staff pages or writes.
+    """
+    setattr(target, _RECENT_ATTR, True)
+    return target
+
+
+def reading_recent() -> bool:
+    """Whether this request's view is marked :func:`reads_recent` (class views too)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return False
+    return bool(
+        getattr(view, _RECENT_ATTR, False)
+        or getattr(getattr(view, "view_class", None), _RECENT_ATTR, False)
+    )
+
+
 def safe_next(value: str | None, default: str) -> str:
     r"""``value`` when it is a relative path on this host, else ``default``.
 

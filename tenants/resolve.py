@@ -38,7 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from saas import db
 from saas.models import Tenant
-from saas.web import ANY, PLATFORM, UNRESOLVED, host_of
+from saas.web import ANY, PLATFORM, UNRESOLVED, host_of, reading_recent
 from tenants.status import (
     CLOSING_ALLOWED,
     REACHABLE,
@@ -110,8 +110,13 @@ def _load(condition) -> _Cached | None:
     return _Cached(tenant, version)
 
 
-def _tenant_for(host: str, base: str) -> Tenant | None:
-    """The clinic of a clinic host (bound to the session), or None when there is none."""
+def _tenant_for(host: str, base: str, recent: bool = False) -> Tenant | None:
+    """The clinic of a clinic host (bound to the session), or None when there is none.
+
+    ``recent``: the view reads only public data and accepts the versions this process saw
+    within the last second (:func:`saas.db.lease`): a cached clinic whose row version
+    matches them is used without opening a transaction.
+    """
     if host.endswith("." + base) and host.count(".") == base.count(".") + 1:
         condition = Tenant.slug == host[: -len(base) - 1]
     else:
@@ -124,7 +129,8 @@ def _tenant_for(host: str, base: str) -> Tenant | None:
             return None
         cache.put(host, entry)
     db.bind_tenant(db.session, entry.tenant.id)
-    seen = db.versions(db.session)
+    leased = db.lease(db.session) if recent else None
+    seen = leased if leased is not None else db.versions(db.session)
     if seen is None or seen.tenant_row != entry.row_version:
         fresh = _load(Tenant.id == entry.tenant.id)
         if fresh is None:
@@ -172,7 +178,7 @@ def resolve_tenant() -> None:
     if host == base:
         tenant = None
     else:
-        tenant = _tenant_for(host, base)
+        tenant = _tenant_for(host, base, reading_recent())
         if tenant is None:
             db.bind_tenant(db.session, None)
             abort(404)

@@ -6,6 +6,8 @@ import re
 
 import psycopg
 
+from saas import db
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -77,12 +79,20 @@ def html_of(msg) -> str:
 
 
 def owner_sql(owner_dsn: str):
-    """``run(query, *params)`` as the database owner (RLS off): inspect rows, move time."""
+    """``run(query, *params)`` as the database owner (RLS off): inspect rows, move time.
+
+    A change made here comes from outside the app's processes, which public reads see
+    within :data:`saas.db.LEASE_SECONDS`; each call stands for that second having passed
+    (the app forgets the versions it saw), so the next request reads them afresh.
+    ``tests/portal/test_recent_reads.py`` checks the second itself.
+    """
 
     def run(query: str, *params):
         with psycopg.connect(owner_dsn, autocommit=True) as conn:
             conn.execute("SET row_security = off")
             cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else cur.rowcount
+            result = cur.fetchall() if cur.description else cur.rowcount
+        db.forget_recent()
+        return result
 
     return run

@@ -184,17 +184,14 @@ def test_refusal_shown_in_german_on_the_visit_page(app):
     assert "too late to reschedule" not in page
 
 
-def test_closing_page_in_the_clinics_language_or_the_patients(app, owner_dsn):
+def test_closing_page_in_the_clinics_language_or_the_patients(app, sql):
     """A closing clinic's portal says so in German (its default), or as the visitor chose."""
-    import psycopg
-
     practice = PracticeFactory()
     resp = practice.owner.patch("/api/v1/settings/branding", {"language": "de"})
     assert resp.status_code == 200, resp.get_json()
     english = new_client(app)
     assert get(english, practice.clinic, "/?lang=en").status_code == 200
-    with psycopg.connect(owner_dsn) as conn:
-        conn.execute("UPDATE tenants SET status = 'closing' WHERE id = %s", (practice.clinic.id,))
+    sql("UPDATE tenants SET status = 'closing' WHERE id = %s", practice.clinic.id)
     page = get(new_client(app), practice.clinic, "/")
     assert page.status_code == 403
     text = page.get_data(as_text=True)

@@ -31,12 +31,14 @@ def _emails_to(app, clinic) -> int:
 def test_sign_in_links_to_one_address_are_limited_from_any_client(app, practice, patient):
     """The 6th link email to one address within the hour is refused, whoever asks."""
     host = practice.clinic.host
-    codes = [
-        post_form(new_client(app), "/sign-in/email", host, {"email": patient.email}).status_code
+    answers = [
+        post_form(new_client(app), "/sign-in/email", host, {"email": patient.email})
         for _ in range(6)
     ]
-    assert codes == [302] * 5 + [429]
+    assert [a.status_code for a in answers] == [302] * 5 + [429]
     assert _emails_to(app, practice.clinic) == 5
+    # the refusal says when to try again: within the limit's hour
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600
 
 
 def test_the_limit_is_shared_by_registration_reset_and_links_and_says_nothing(app, practice):

@@ -161,7 +161,10 @@ def test_owner_sql_changes_are_seen_too(make_practice, sql):
 
 
 def test_clinic_changes_and_suspension_reach_the_next_request(app, make_practice, sql):
-    """The host cache never serves a clinic row that changed: suspension is seen at once."""
+    """The host cache never serves a clinic row that changed: suspension is seen at once.
+
+    (Public reads see an outside change within a second; each ``sql`` call stands for it.)
+    """
     p = make_practice()
     client = new_client(app)
     host = f"http://{p.clinic.host}"

@@ -26,7 +26,7 @@ def test_platform_and_clinic_pages(make_clinic, client):
     assert client.get("/console/", base_url="http://localhost").status_code == 404
 
 
-def test_suspended_clinic(make_clinic, token_for, client, owner_dsn):
+def test_suspended_clinic(make_clinic, token_for, client, sql):
     """A suspended clinic stays reachable but read-only; a closing one is unavailable.
 
     Suspended: the portal says bookings are paused, the API reads and refuses writes (403).
@@ -34,8 +34,7 @@ def test_suspended_clinic(make_clinic, token_for, client, owner_dsn):
     """
     clinic = make_clinic()
     token = token_for(clinic)
-    with psycopg.connect(owner_dsn) as conn:
-        conn.execute("UPDATE tenants SET status = 'suspended' WHERE id = %s", (clinic.id,))
+    sql("UPDATE tenants SET status = 'suspended' WHERE id = %s", clinic.id)
     page = client.get("/", base_url=f"http://{clinic.host}")
     assert page.status_code == 200 and b"Online booking is paused" in page.data
     api = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
@@ -48,8 +47,7 @@ def test_suspended_clinic(make_clinic, token_for, client, owner_dsn):
     )
     assert write.status_code == 403
     assert write.get_json()["message"] == "This clinic is paused: read-only for now."
-    with psycopg.connect(owner_dsn) as conn:
-        conn.execute("UPDATE tenants SET status = 'closing' WHERE id = %s", (clinic.id,))
+    sql("UPDATE tenants SET status = 'closing' WHERE id = %s", clinic.id)
     page = client.get("/", base_url=f"http://{clinic.host}")
     assert page.status_code == 403 and b"unavailable" in page.data
     api = client.get("/api/v1/me", headers=bearer(token), base_url=f"http://{clinic.host}")
