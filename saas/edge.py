@@ -3,7 +3,7 @@
 Neither needs a clinic, a session, a rate limit or a transaction, and both are asked for far
 more often than any page, so they are answered by this WSGI layer in front of Flask
 (measured in ``bench/http.py``: the request machinery cost 2.5x a bare Flask answer for
-``/healthz`` and 4x for a stylesheet).
+``/healthz`` and 4.5x for a stylesheet).
 
 Decisions:
 
