@@ -38,6 +38,7 @@ from typing import NamedTuple
 from sqlalchemy import create_engine, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, make_transient_to_detached, scoped_session, sessionmaker
 
 
@@ -69,16 +70,49 @@ _RECENT: dict[str, tuple[Versions, float]] = {}
 log = logging.getLogger(__name__)
 
 
+#: A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    """Create the runtime engine (psycopg 3)."""
+    """Create the runtime engine (psycopg 3).
+
+    Connections are pinged before use only when they sat idle in the pool for more than
+    :data:`PING_AFTER_IDLE_SECONDS`: a dead one (a database restart, an idle timeout) is
+    replaced before any request sees it, and a busy server does not pay a round trip per
+    request for it (SQLAlchemy's ``pool_pre_ping`` pings on every checkout). A connection
+    that dies within a second of its last use fails the one request that uses it (its
+    transaction rolls back; nothing is lost), and SQLAlchemy then drops every connection of
+    the pool older than the failure.
+    """
     # hide_parameters: SQL errors and logs never carry values (patient names, search terms)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         hide_parameters=True,
     )
+    event.listen(engine, "connect", _note_returned)
+    event.listen(engine, "checkin", _note_returned)
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        """Ping a connection that was idle too long; a dead one is replaced."""
+        returned = record.info.get("similia.returned")
+        if returned is not None and time.monotonic() - returned <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # the pool discards this connection and checks out another (up to three tries)
+            raise DisconnectionError("pooled connection is dead") from exc
+
+    return engine
+
+
+def _note_returned(dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["similia.returned"] = time.monotonic()
 
 
 #: Binds the clinic and, in the same round trip, reads what the caches of this transaction
