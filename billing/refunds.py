@@ -141,29 +141,52 @@ def create_refund(
     return refund
 
 
-def refund_by_policy(sess: Session, tenant: Tenant, appt, actor: Actor) -> list[Refund]:
-    """After a cancellation or no-show: refund what was paid online, less the fee kept."""
-    pays = list(
-        sess.scalars(
-            select(VisitPayment)
-            .where(
-                VisitPayment.tenant_id == tenant.id,
-                VisitPayment.appointment_id == appt.id,
-                VisitPayment.status == "paid",
-            )
-            .order_by(VisitPayment.attempt)
-            .with_for_update()
+def _paid(sess: Session, tenant: Tenant, appointment_id, *, lock: bool) -> list[VisitPayment]:
+    query = (
+        select(VisitPayment)
+        .where(
+            VisitPayment.tenant_id == tenant.id,
+            VisitPayment.appointment_id == appointment_id,
+            VisitPayment.status == "paid",
         )
+        .order_by(VisitPayment.attempt)
     )
-    keep = max(0, appt.fee_minor or 0)
-    made = []
+    return list(sess.scalars(query.with_for_update() if lock else query))
+
+
+def _policy_split(pays: list[VisitPayment], fee_minor: int) -> list[tuple[VisitPayment, int, int]]:
+    """``(payment, kept, refunded)`` for each payment with something to refund.
+
+    The fee is kept from the first payments; a fee larger than what was paid keeps it all.
+    """
+    keep = max(0, fee_minor or 0)
+    out = []
     for pay in pays:
         left = remaining(pay)
         kept = min(keep, left)
         keep -= kept
-        amount = left - kept
-        if amount <= 0:
-            continue
+        if left - kept > 0:
+            out.append((pay, kept, left - kept))
+    return out
+
+
+def policy_refund_preview(sess: Session, tenant: Tenant, appointment_id, fee_minor: int):
+    """What a cancellation keeping ``fee_minor`` would send back: ``(amount, currency)``.
+
+    None when nothing was paid online for the visit. The same split as
+    :func:`refund_by_policy`, so the page tells the patient what will happen.
+    """
+    pays = _paid(sess, tenant, appointment_id, lock=False)
+    if not pays:
+        return None
+    return sum(amount for _, _, amount in _policy_split(pays, fee_minor)), pays[0].currency
+
+
+def refund_by_policy(sess: Session, tenant: Tenant, appt, actor: Actor) -> list[Refund]:
+    """After a cancellation or no-show: refund what was paid online, less the fee kept."""
+    pays = _paid(sess, tenant, appt.id, lock=True)
+    made = []
+    for pay, kept, amount in _policy_split(pays, appt.fee_minor):
         if appt.status == "no_show":
             why = "No-show: the clinic's fee is kept, the rest refunded."
         elif kept:

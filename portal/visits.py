@@ -31,7 +31,7 @@ from saas.scheduling.services import cancel_appointment, reschedule_appointment
 from saas.scheduling.states import allowed_actions, refusal
 from saas.scheduling.waitlist import get_waitlist_entry_in_tenant, join_waitlist, leave_waitlist
 
-from . import refusals
+from . import fmt, refusals
 from .blueprint import bp
 from .catalogue import active_visit_types, practitioners_for, visit_type_in
 from .forms import ActionForm, CancelForm, RescheduleForm, WaitlistForm
@@ -206,6 +206,10 @@ def cancel(appointment_id):
     form = CancelForm()
     now = utcnow()
     v = _view(appt, now)
+    from billing.refunds import policy_refund_preview
+
+    fee = v["rules"].late_cancellation_fee_minor if v["late"] else 0
+    refund = policy_refund_preview(db.session, g.tenant, appt.id, fee)
     if form.validate_on_submit():
         try:
             cancel_appointment(
@@ -218,11 +222,25 @@ def cancel(appointment_id):
             )
         except DomainError as exc:
             message = refusals.form_errors(form, exc)
-            return render_template("portal/cancel.html", v=v, form=form, message=message), 422
-        flash(_("Your visit is cancelled. We have emailed you a confirmation."), "success")
+            page = render_template(
+                "portal/cancel.html", v=v, form=form, message=message, refund=refund
+            )
+            return page, 422
+        if refund and refund[0]:
+            flash(
+                _(
+                    "Your visit is cancelled. %(amount)s is on its way back to your card; it can"
+                    " take a few days to arrive. We have emailed you a confirmation.",
+                    amount=fmt.price(*refund),
+                ),
+                "success",
+            )
+        else:
+            flash(_("Your visit is cancelled. We have emailed you a confirmation."), "success")
         return redirect(url_for("portal.appointments"))
     status = 422 if form.errors else 200
-    return render_template("portal/cancel.html", v=v, form=form, message=None), status
+    page = render_template("portal/cancel.html", v=v, form=form, message=None, refund=refund)
+    return page, status
 
 
 @bp.route("/appointments/<appointment_id>/reschedule", methods=["GET", "POST"])

@@ -165,6 +165,40 @@ def test_cancel_inside_the_rules_refunds_in_full_once(app, stripe_server, owner_
     assert "Follow-up consultation" in (page := _revenue(app, clinic)) and "60.00" not in page
 
 
+def test_the_patient_is_told_what_goes_back_before_and_after_cancelling(
+    app, stripe_server, owner_dsn
+):
+    """The cancel page states the refund; cancelling on it says so again and makes it."""
+    from billing.refunds import policy_refund_preview
+
+    practice, appt_id, _, _ = _paid_visit(app, stripe_server, owner_dsn, fee_minor=1500)
+    clinic = practice.clinic
+
+    def preview(fee):
+        with app.app_context(), tenant_session(clinic.id) as sess:
+            found = policy_refund_preview(sess, sess.get(Tenant, clinic.id), appt_id, fee)
+            return found and (found[0], found[1].lower())
+
+    # the same split as the refund itself: a fee is kept first, one larger than paid keeps all
+    assert preview(0) == (6000, "eur") and preview(1500) == (4500, "eur")
+    assert preview(9000) == (0, "eur")
+    client = portal_client(app, clinic, practice.patient.token)
+    page = get(client, clinic, f"/appointments/{appt_id}/cancel").get_data(as_text=True)
+    told = re.search(r"<p data-refund-preview>(.*?)</p>", page, re.S)
+    assert told is not None and "€60" in told.group(1)
+    assert "goes back to your card" in told.group(1)
+    done = client.post(
+        f"/appointments/{appt_id}/cancel",
+        base_url=f"http://{clinic.host}",
+        data={"csrf_token": csrf_from(page), "reason": "Feeling better"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "is on its way back to your card" in done and "€60" in done
+    ((_, amount, kind, _, _, _),) = _refunds(owner_dsn, clinic)
+    assert (amount, kind) == (6000, "policy")  # what the page said is what was refunded
+    assert preview(0) is None  # nothing paid is left to refund
+
+
 def test_late_cancellation_keeps_the_fee_and_refunds_the_rest(app, stripe_server, owner_dsn):
     """Inside the cutoff the patient's cancellation keeps the 15.00 fee; 45.00 go back."""
     practice, appt_id, pay_id, pi_id = _paid_visit(app, stripe_server, owner_dsn, fee_minor=1500)
