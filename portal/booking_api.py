@@ -73,15 +73,19 @@ def public(view):
     return public_operation(wrapped)
 
 
-#: Reused slot-search answers (see the module's decisions).
-_ANSWERS = Expiring(1024)
+#: Reused slot-search answers (see the module's decisions): at most 512 of at most 64 KB
+#: each per process (four weeks of ten practitioners is ~26 KB); a larger one is not kept.
+_ANSWERS = Expiring(512)
 ANSWER_SECONDS = 60
+ANSWER_MAX_BYTES = 64 * 1024
 
 
 def _answer_key(args, start: dt.datetime, end: dt.datetime) -> tuple | None:
     """The reuse key of this search, or None when it must not be reused (no versions)."""
     seen = db.versions(db.session)
-    if seen is None:
+    # the clinic this request resolved must be the one the versions describe (a sent token
+    # may have opened a transaction since, which reads newer versions than the lease)
+    if seen is None or seen.tenant_row != g.get("tenant_row"):
         return None
     return (
         g.tenant.id,
@@ -123,7 +127,7 @@ class Slots(MethodView):
         body = _ANSWERS.get(key, now) if key is not None else None
         if body is None:
             body, until = self._search(args, zone, start, end, now)
-            if key is not None:
+            if key is not None and len(body) <= ANSWER_MAX_BYTES:
                 _ANSWERS.put(key, body, until)
         return Response(body, 200, mimetype="application/json")
 

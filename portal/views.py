@@ -62,7 +62,7 @@ def _page_key():
     if any(arg != "embed" for arg in request.args):
         return None
     seen = db.versions(db.session)
-    if seen is None or seen.tenant_row is None:
+    if seen is None or seen.tenant_row is None or seen.tenant_row != g.get("tenant_row"):
         return None
     return (g.tenant.id, seen, str(get_locale()), bool(g.get("portal_embed")))
 

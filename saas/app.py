@@ -253,5 +253,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     portal_static = app.blueprints["portal"].static_folder
     static = {"static/": app.static_folder, "portal/static/": portal_static}
-    app.wsgi_app = Edge(app.wsgi_app, static, debug=app.debug)
+    app.wsgi_app = Edge(
+        app.wsgi_app, static, debug=app.debug, https=config.public_scheme == "https"
+    )
     return app

@@ -19,8 +19,10 @@ Decisions:
   may key its caches on them without opening a transaction at all, so a reused page costs
   no round trip. What it shows is then at most :data:`LEASE_SECONDS` older than the
   database ("a moment"): a booking made in another process, a suspension or a new logo is
-  seen within that second; a write committed in this process drops its clinic's entry at
-  once. Staff pages and every write never use it.
+  seen within that second; a write committed in this process makes every version read
+  before it unusable at once (even one another thread was still reading). Only versions a
+  transaction read before writing are remembered, so a writer's uncommitted counters
+  never are. Staff pages and every write never use it.
 - **After-commit side effects belong to the session**: :func:`after_commit` registers a
   callable that runs once the session's transaction has committed, and is dropped on
   rollback (so a job or a pub/sub message never announces a change that did not happen).
@@ -65,8 +67,11 @@ _AFTER_COMMIT = "similia.after_commit"
 LEASED_KEY = "similia.leased"
 #: How long a process may key public reads on the versions it last saw (see the decisions).
 LEASE_SECONDS = 1.0
-#: clinic id -> (versions its last bind in this process returned, monotonic time of it)
+#: clinic id -> (versions a bind in this process returned, monotonic time it started)
 _RECENT: dict[str, tuple[Versions, float]] = {}
+#: clinic id -> monotonic time this process last committed a write bound to it
+_WRITTEN: dict[str, float] = {}
+BOUND_KEY = "similia.bound"
 log = logging.getLogger(__name__)
 
 
@@ -104,7 +109,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            # the pool discards this connection and checks out another (up to three tries)
+            # the pool discards this connection and checks out a fresh one
             raise DisconnectionError("pooled connection is dead") from exc
 
     return engine
@@ -134,9 +139,12 @@ def _bind(sess: Session, connection, tenant_id: str | None) -> None:
         connection.execute(_UNBIND)
         sess.info.pop(VERSIONS_KEY, None)
         return
+    began = time.monotonic()
     config, bookings, xmin = connection.execute(_BIND, {"tid": tenant_id}).one()
     seen = sess.info[VERSIONS_KEY] = Versions(config or 0, bookings or 0, xmin)
-    _RECENT[tenant_id] = (seen, time.monotonic())
+    sess.info.setdefault(BOUND_KEY, set()).add(tenant_id)
+    if not sess.info.get(WROTE_KEY):  # a writer's own counters may never be committed
+        _RECENT[tenant_id] = (seen, began)
 
 
 @event.listens_for(Session, "after_begin")
@@ -144,6 +152,7 @@ def _bind_tenant_on_begin(sess: Session, transaction, connection) -> None:
     sess.info.pop(LEASED_KEY, None)
     sess.info.pop(WROTE_KEY, None)
     sess.info.pop(VERSIONS_KEY, None)
+    sess.info.pop(BOUND_KEY, None)
     tenant_id = sess.info.get(TENANT_KEY)
     if tenant_id is not None:
         _bind(sess, connection, tenant_id)
@@ -196,6 +205,8 @@ def lease(sess: Session) -> Versions | None:
         return None
     recent = _RECENT.get(tenant_id)
     if recent is None or time.monotonic() - recent[1] > LEASE_SECONDS:
+        return None
+    if recent[1] <= _WRITTEN.get(tenant_id, -1.0):  # read before a write this process made
         return None
     sess.info[LEASED_KEY] = recent[0]
     return recent[0]
@@ -259,8 +270,11 @@ def after_commit(sess: Session, key: str, fn: Callable[[], object]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(sess: Session) -> None:
-    if sess.info.get(WROTE_KEY) and sess.info.get(TENANT_KEY) is not None:
-        _RECENT.pop(sess.info[TENANT_KEY], None)  # this process sees its own change at once
+    if sess.info.get(WROTE_KEY):  # this process sees its own change at once
+        now = time.monotonic()
+        for tenant_id in sess.info.get(BOUND_KEY) or ():
+            _WRITTEN[tenant_id] = now
+            _RECENT.pop(tenant_id, None)
     for key, fn in (sess.info.pop(_AFTER_COMMIT, None) or {}).items():
         try:
             fn()

@@ -12,8 +12,9 @@ Decisions:
   ``Last-Modified`` for conditional requests and ``Cache-Control: public, max-age=300``.
   File names are not content-hashed, so a changed stylesheet reaches browsers within five
   minutes. Files are indexed when the app is built; in debug mode (``make run``) they are
-  looked up on every request, so an edit shows at once. They carry
-  ``X-Content-Type-Options: nosniff`` like every answer of the app.
+  looked up on every request, so an edit shows at once. They carry the app's headers that
+  matter for a file (``nosniff``, ``Referrer-Policy``, HSTS over https), not its request
+  id, access log line or request figures: files are neither clinic data nor work.
 - **Liveness** (``GET /healthz``) says that the worker accepts and answers requests, and
   nothing more, so it needs nothing of the app. It keeps the app's request id rules (a
   valid ``X-Request-Id`` is echoed, anything else is replaced). Readiness (``/readyz``,
@@ -34,21 +35,18 @@ STATIC_MAX_AGE = 300
 _LIVE = b'{"status":"ok"}\n'
 
 
-def _static_headers(headers, path, url) -> None:
-    headers["X-Content-Type-Options"] = "nosniff"
-
-
 class Edge:
     """The WSGI app in front of Flask (see the module's decisions)."""
 
-    def __init__(self, app, folders: dict[str, Path], *, debug: bool = False):
+    def __init__(self, app, folders: dict[str, Path], *, debug: bool = False, https: bool = False):
         self.app = app
+        self.https = https
         self.static = WhiteNoise(
             app,
             max_age=STATIC_MAX_AGE,
             autorefresh=debug,
             allow_all_origins=False,
-            add_headers_function=_static_headers,
+            add_headers_function=self._static_headers,
         )
         for prefix, folder in folders.items():
             self.static.add_files(str(folder), prefix=prefix)
@@ -60,6 +58,13 @@ class Edge:
         ):
             return self._live(environ, start_response)
         return self.static(environ, start_response)
+
+    def _static_headers(self, headers, path, url) -> None:
+        """The app's own security headers that mean something for a file."""
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        if self.https:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
 
     @staticmethod
     def _live(environ, start_response):

@@ -14,7 +14,9 @@ Decisions:
   version (``xmin``, which every UPDATE of the row changes); a different version reloads
   the row before the request goes on. So a change to a clinic (suspension, settings,
   branding, zone) is seen by the very next request in every process, and a request never
-  runs on a stale clinic. A host that maps to no clinic is never cached (a new clinic's
+  runs on a stale clinic. (Views marked :func:`saas.web.reads_recent`, the public front page
+  and slot search, accept the versions this process saw within the last second instead:
+  see :func:`saas.db.lease`.) A host that maps to no clinic is never cached (a new clinic's
   host works at once). A changed slug or custom domain leaves the old host pointing at
   its clinic only until its row version differs, which it does after that very change.
 - The request gets its own copy of the cached row, attached to its session without a
@@ -139,6 +141,7 @@ def _tenant_for(host: str, base: str, recent: bool = False) -> Tenant | None:
         cache.put(host, entry)
     tenant = db.session.merge(entry.tenant, load=False)
     set_committed_value(tenant, "settings", copy.deepcopy(entry.tenant.settings))
+    g.tenant_row = entry.row_version  # caches check it against the versions they key on
     return tenant
 
 

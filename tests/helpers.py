@@ -82,9 +82,9 @@ def owner_sql(owner_dsn: str):
     """``run(query, *params)`` as the database owner (RLS off): inspect rows, move time.
 
     A change made here comes from outside the app's processes, which public reads see
-    within :data:`saas.db.LEASE_SECONDS`; each call stands for that second having passed
-    (the app forgets the versions it saw), so the next request reads them afresh.
-    ``tests/portal/test_recent_reads.py`` checks the second itself.
+    within :data:`saas.db.LEASE_SECONDS`; a statement other than a ``SELECT`` stands for
+    that second having passed (the app forgets the versions it saw), so the next request
+    reads them afresh. ``tests/scheduling/test_recent_reads.py`` checks the second itself.
     """
 
     def run(query: str, *params):
@@ -92,7 +92,8 @@ def owner_sql(owner_dsn: str):
             conn.execute("SET row_security = off")
             cur = conn.execute(query, params)
             result = cur.fetchall() if cur.description else cur.rowcount
-        db.forget_recent()
+        if not query.lstrip().upper().startswith("SELECT"):
+            db.forget_recent()
         return result
 
     return run

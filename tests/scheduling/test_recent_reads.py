@@ -30,9 +30,12 @@ def _query(p, days: int = 7) -> dict:
     }
 
 
-def _search(app, p, **extra):
+def _search(app, p, query: dict | None = None, **extra):
     return new_client(app).get(
-        "/api/v1/slots", query_string=_query(p), base_url=f"http://{p.clinic.host}", **extra
+        "/api/v1/slots",
+        query_string=query or _query(p),
+        base_url=f"http://{p.clinic.host}",
+        **extra,
     )
 
 
@@ -126,3 +129,41 @@ def test_one_clinics_reused_answer_never_answers_another(app, make_practice):
     )
     assert on_b.status_code == 404 and on_b.data != answer_a.data
     assert _search(app, b).get_json()["service"]["id"] == b.service_id
+
+
+def test_an_answer_is_never_kept_under_versions_newer_than_its_clinic(
+    app, make_practice, make_patient, owner_dsn
+):
+    """A sent token reads newer versions than the leased clinic: that answer is not kept."""
+    p = make_practice()
+    token = make_patient(p.clinic).token
+    day = dt.date.today() + dt.timedelta(days=2)
+    # instants, not dates: the same question whatever the clinic's zone
+    query = {
+        "service_id": p.service_id,
+        "from": f"{day.isoformat()}T00:00:00+00:00",
+        "to": f"{day.isoformat()}T23:00:00+00:00",
+    }
+    assert _search(app, p, query=query).get_json()["timezone"] == "Europe/Berlin"
+    _outside(owner_dsn, "UPDATE tenants SET timezone = 'Asia/Kolkata' WHERE id = %s", p.clinic.id)
+    # within the second: the clinic comes from the lease, the token check reads the new row
+    _search(app, p, headers={"Authorization": f"Bearer {token}"}, query=query)
+    time.sleep(db.LEASE_SECONDS + 0.1)
+    assert _search(app, p, query=query).get_json()["timezone"] == "Asia/Kolkata"
+
+
+def test_versions_read_before_a_write_of_this_process_are_not_leased(app, make_practice):
+    """A bind that began before this process committed a write cannot lease its versions."""
+    p = make_practice()
+    tid = str(p.clinic.id)
+    assert _search(app, p).status_code == 200
+    seen, began = db._RECENT[tid]
+    db._WRITTEN[tid] = began + 0.001  # a write committed while that bind was running
+    try:
+        with app.app_context():
+            sess = db.session()
+            db.bind_tenant(sess, tid)
+            assert db.lease(sess) is None
+            db.session.remove()
+    finally:
+        db._WRITTEN.pop(tid, None)
