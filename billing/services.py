@@ -9,7 +9,10 @@ Decisions:
 
 - The 14-day trial starts at signup and has one source of truth, ``tenants.trial_ends_at``
   (signup sets it, an operator extends it, :mod:`billing.lifecycle` ends it); a Checkout
-  begun during the trial carries the rest of it (``subscription_data[trial_end]``).
+  begun during the trial carries the rest of it (``subscription_data[trial_end]``). When an
+  operator extends the trial of a clinic that already subscribed, a job (:func:`sync_trial`)
+  moves the Stripe subscription's trial to the new end, so Stripe does not bill earlier
+  than the clinic was promised; its webhook then confirms the same end.
 - The clinic's status is never set here; webhooks move it (:mod:`billing.events`).
 - A visit payment is made on the clinic's connected account (``Stripe-Account``) with the
   platform's application fee (:data:`APPLICATION_FEE_PERCENT`); a clinic whose account is
@@ -135,6 +138,27 @@ def start_subscription_checkout(
         sess, tenant.id, "billing.checkout_started", actor=actor, target=f"plan:{plan.code}"
     )
     return session.url
+
+
+def sync_trial(sess: Session, tenant: Tenant) -> str:
+    """Give the clinic's Stripe subscription, while in its trial, the clinic's trial end.
+
+    A no-op without a trialing subscription. The key holds the new end, so a retry repeats
+    the same request and a later extension makes a new one. Raises
+    :class:`billing.gateway.PaymentsUnavailable` when Stripe did not answer (the job retries).
+    """
+    sub = sess.get(ClinicSubscription, tenant.id)
+    end = tenant.trial_ends_at
+    if sub is None or not sub.stripe_subscription_id or sub.status != "trialing" or end is None:
+        return "no subscription in trial"
+    stamp = int(end.timestamp())
+    gateway.call(
+        gateway.client().v1.subscriptions.update,
+        sub.stripe_subscription_id,
+        params={"trial_end": stamp, "proration_behavior": "none"},
+        options=gateway.options(gateway.idem("trial", tenant.id, stamp)),
+    )
+    return "trial moved"
 
 
 def billing_portal_url(sess: Session, tenant: Tenant, actor: Actor, *, return_url: str) -> str:

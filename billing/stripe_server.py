@@ -1012,10 +1012,26 @@ class StripeServer:
         return self.state.get(ident, "subscription", account, obj_type="subscription")
 
     def update_subscription(self, request, *, params, account, ident):
-        """POST /v1/subscriptions/:id (``cancel_at_period_end``, ``metadata``)."""
+        """POST /v1/subscriptions/:id (``cancel_at_period_end``, ``metadata``, ``trial_end``).
+
+        ``trial_end`` moves a trialing subscription's trial (and its first billing) to that
+        instant, as Stripe does with ``proration_behavior=none``; it must be in the future.
+        """
         st = self.state
         sub = st.get(ident, "subscription", account, obj_type="subscription")
         previous: JSONDict = {}
+        if "trial_end" in params:
+            end = _int(params, "trial_end")
+            if sub["status"] != "trialing":
+                raise StripeError(400, "This subscription is not in a trial.", param="trial_end")
+            if end is None or end <= st.now():
+                raise StripeError(
+                    400, "trial_end must be a timestamp in the future.", param="trial_end"
+                )
+            previous["trial_end"] = sub["trial_end"]
+            sub["trial_end"] = end
+            sub["billing_cycle_anchor"] = end
+            sub["items"]["data"][0]["current_period_end"] = end
         if "cancel_at_period_end" in params:
             previous["cancel_at_period_end"] = sub["cancel_at_period_end"]
             sub["cancel_at_period_end"] = _bool(params["cancel_at_period_end"])

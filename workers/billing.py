@@ -70,3 +70,20 @@ def run_refund(tenant_id: str, refund_id: str):
 def send_refund(tenant_id: str, refund_id: str) -> None:
     """Ask Stripe for a refund decided in a committed transaction; retried with the same key."""
     run_refund(tenant_id, refund_id)
+
+
+def run_trial_sync(tenant_id: str) -> str | None:
+    """Move the clinic's Stripe trial to its trial end, in its own transaction."""
+    from billing.services import sync_trial as sync
+    from saas.models import Tenant
+
+    with tenant_session(tenant_id) as sess:
+        tenant = sess.get(Tenant, tenant_id)
+        return None if tenant is None else sync(sess, tenant)
+
+
+@dramatiq.actor(queue_name="billing", max_retries=10, min_backoff=5_000, max_backoff=600_000)
+@in_app
+def sync_trial(tenant_id: str) -> None:
+    """After an operator extended a trial: Stripe's trial follows (retried with the same key)."""
+    run_trial_sync(tenant_id)

@@ -14,6 +14,7 @@ JOBS = {
     "assemble_clinic_export": records.assemble_clinic_export,
     "reencrypt_tenant": records.reencrypt_tenant,
     "send_refund": billing.send_refund,
+    "sync_trial": billing.sync_trial,
 }
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from saas import audit as clinic_audit
-from saas import outbox
+from saas import jobs, outbox
 from saas.actors import Actor
 from saas.db import bind_tenant
 from saas.exceptions import Conflict, Forbidden, Invalid
@@ -173,6 +173,8 @@ def extend_trial(
     bind_tenant(sess, tenant.id)
     tenant.trial_ends_at = start + dt.timedelta(days=days)
     sess.flush()
+    # a clinic that subscribed during its trial: Stripe's trial moves too (after commit)
+    jobs.enqueue(sess, tenant.id, "sync_trial")
     data = {
         "from": old.isoformat() if old else None,
         "to": tenant.trial_ends_at.isoformat(),

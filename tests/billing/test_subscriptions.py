@@ -6,6 +6,7 @@ webhook events the server signs are delivered to our endpoints and applied as th
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -273,3 +274,65 @@ def test_stripe_failure_is_retried_with_the_same_key(app, make_clinic, stripe_se
         if q["path"] == "/v1/checkout/sessions" and f"subscribe:{clinic.id}:group" in (q["idempotency_key"] or "")
     ]
     assert len(keys) == 2 and len({q["idempotency_key"] for q in keys}) == 1 and keys[1]["replayed"]
+
+
+def test_an_extended_trial_moves_the_stripe_trial_and_keeps_it(
+    app, make_clinic, stripe_server, sc, db_row
+):
+    """An operator extends the trial of a clinic that subscribed in it: Stripe's trial moves.
+
+    The job runs after the operator's commit; Stripe's webhook then reports the new end and
+    the clinic keeps it (before, the next subscription event wrote the old end back).
+    """
+    from tests.admin.platform.conftest import Ops, create_operator_account
+    from workers.billing import run_trial_sync
+
+    clinic = make_clinic()
+    client = new_client(app)
+    _, cs_id = _subscribe(app, clinic, stripe_server)
+    apply_events(app, client, stripe_server.complete(cs_id))
+    sub_id = sc.v1.checkout.sessions.retrieve(cs_id).subscription
+    (old_end,) = db_row("SELECT trial_ends_at FROM tenants WHERE id = %s", clinic.id)
+    assert sc.v1.subscriptions.retrieve(sub_id).trial_end == int(old_end.timestamp())
+
+    ops = Ops(app, create_operator_account(app, "admin"))
+    page = f"/ops/tenants/{clinic.id}"
+    r = ops.post(f"{page}/trial", {"trial-days": "10", "trial-reason": "Fair visit"}, form_page=page)
+    assert r.status_code == 302
+    (new_end,) = db_row("SELECT trial_ends_at FROM tenants WHERE id = %s", clinic.id)
+    assert new_end - old_end == dt.timedelta(days=10)
+    assert db_row(
+        "SELECT count(*) FROM outbox WHERE tenant_id = %s AND topic = 'job.sync_trial'", clinic.id
+    ) == (1,)
+
+    with app.app_context():
+        assert run_trial_sync(str(clinic.id)) == "trial moved"
+    sub = sc.v1.subscriptions.retrieve(sub_id)
+    assert sub.status == "trialing" and sub.trial_end == int(new_end.timestamp())
+    # the webhook of that change agrees with the clinic's trial end, and keeps it
+    changed = stripe_server.events("customer.subscription.updated", sub_id)[-1:]
+    assert len(changed) == 1 and apply_events(app, client, changed) != [None]
+    assert db_row("SELECT trial_ends_at, status FROM tenants WHERE id = %s", clinic.id) == (
+        new_end,
+        "trialing",
+    )
+    # a second run repeats the same request (same key): Stripe answers it once
+    with app.app_context():
+        assert run_trial_sync(str(clinic.id)) == "trial moved"
+    posts = [
+        q
+        for q in stripe_server.requests()
+        if q["method"] == "POST" and q["path"] == f"/v1/subscriptions/{sub_id}"
+    ]
+    key = f"similia:trial:{clinic.id}:{int(new_end.timestamp())}"
+    assert [q["idempotency_key"] for q in posts] == [key, key]
+    assert [bool(q["replayed"]) for q in posts] == [False, True]
+
+
+def test_no_trial_to_move_without_a_subscription(app, make_clinic):
+    """A clinic that never subscribed: the job has nothing to do and calls nobody."""
+    from workers.billing import run_trial_sync
+
+    clinic = make_clinic()
+    with app.app_context():
+        assert run_trial_sync(str(clinic.id)) == "no subscription in trial"
