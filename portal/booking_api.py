@@ -73,11 +73,10 @@ def public(view):
     return public_operation(wrapped)
 
 
-#: Reused slot-search answers (see the module's decisions): at most 512 of at most 64 KB
-#: each per process (four weeks of ten practitioners is ~26 KB); a larger one is not kept.
-_ANSWERS = Expiring(512)
+#: Reused slot-search answers (see the module's decisions): at most 512, and 16 MB together,
+#: per process (four weeks of ten practitioners with an empty calendar is ~250 KB).
+_ANSWERS = Expiring(512, max_bytes=16 * 1024 * 1024)
 ANSWER_SECONDS = 60
-ANSWER_MAX_BYTES = 64 * 1024
 
 
 def _answer_key(args, start: dt.datetime, end: dt.datetime) -> tuple | None:
@@ -127,7 +126,7 @@ class Slots(MethodView):
         body = _ANSWERS.get(key, now) if key is not None else None
         if body is None:
             body, until = self._search(args, zone, start, end, now)
-            if key is not None and len(body) <= ANSWER_MAX_BYTES:
+            if key is not None:
                 _ANSWERS.put(key, body, until)
         return Response(body, 200, mimetype="application/json")
 

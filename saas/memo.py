@@ -17,12 +17,25 @@ from typing import Any
 
 
 class Expiring:
-    """A least-recently-used map of at most ``size`` entries, each valid until its instant."""
+    """A least-recently-used map of at most ``size`` entries, each valid until its instant.
 
-    def __init__(self, size: int):
+    ``max_bytes``: the values are bytes, and together they stay under this many (the
+    oldest make room; a value larger than the whole budget is not kept).
+    """
+
+    def __init__(self, size: int, *, max_bytes: int | None = None):
         self.size = size
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[Hashable, tuple[dt.datetime, Any]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _weight(self, value) -> int:
+        return len(value) if self.max_bytes is not None else 0
+
+    def _drop(self, key: Hashable) -> None:
+        _, value = self._entries.pop(key)
+        self._bytes -= self._weight(value)
 
     def get(self, key: Hashable, now: dt.datetime):
         """The value stored under ``key`` if it is still valid at ``now``, else None."""
@@ -31,18 +44,25 @@ class Expiring:
             if hit is None:
                 return None
             if hit[0] <= now:
-                del self._entries[key]
+                self._drop(key)
                 return None
             self._entries.move_to_end(key)
             return hit[1]
 
     def put(self, key: Hashable, value, until: dt.datetime) -> None:
         """Store ``value`` under ``key`` until ``until``; the oldest entries make room."""
+        weight = self._weight(value)
+        if self.max_bytes is not None and weight > self.max_bytes:
+            return
         with self._lock:
+            if key in self._entries:
+                self._drop(key)
             self._entries[key] = (until, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._bytes += weight
+            while len(self._entries) > self.size or (
+                self.max_bytes is not None and self._bytes > self.max_bytes
+            ):
+                self._drop(next(iter(self._entries)))
 
     def get_or_build(
         self,
@@ -62,3 +82,4 @@ class Expiring:
         """Forget everything (benchmarks time a first render with it)."""
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
