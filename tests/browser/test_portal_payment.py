@@ -15,11 +15,17 @@ from tests.billing.test_visit_payments import _practice
 from tests.client import new_client
 from tests.factories import PatientFactory
 
+from .test_console_a11y import _violations
+
 PHONE = {"width": 390, "height": 844}
+NARROW = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
 
 
-def test_book_and_pay_a_prepaid_visit(app, live_server, new_page, service_env, owner_dsn):
-    """Hold the time → Stripe Checkout → pay → back on the visit → confirmed → receipt."""
+def test_book_and_pay_a_prepaid_visit(
+    app, live_server, new_page, service_env, owner_dsn, screenshot
+):
+    """Hold the time → Stripe Checkout → pay → receipt → cancel, told what goes back."""
     stripe_server = StripeTestServer(
         service_env["STRIPE_API_BASE"],
         service_env["STRIPE_WEBHOOK_SECRET"],
@@ -60,3 +66,15 @@ def test_book_and_pay_a_prepaid_visit(app, live_server, new_page, service_env, o
     pg.get_by_role("link", name="Receipt").click()
     expect(pg.get_by_role("heading", name="Receipt")).to_be_visible()
     expect(pg.locator("[data-amount]")).to_contain_text("60")
+    # cancelling a paid visit: the page says what goes back to the card, at both widths
+    visit = pg.url.rsplit("/receipt", 1)[0]
+    pg.goto(visit + "/cancel")
+    for width, viewport in (("360", NARROW), ("1280", DESKTOP)):
+        pg.set_viewport_size(viewport)
+        expect(pg.locator("[data-refund-preview]")).to_contain_text("€60 goes back to your card")
+        screenshot(pg, f"portal-cancel-paid-{width}")
+        assert _violations(pg) == [], width
+        if width == "360":
+            assert pg.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    pg.get_by_role("button", name="Cancel the visit").click()
+    expect(pg.locator(".flash.success")).to_contain_text("€60 is on its way back to your card")

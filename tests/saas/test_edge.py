@@ -7,14 +7,11 @@ from tests.helpers import statements_during
 
 def test_liveness_answers_without_the_app_and_keeps_request_id_rules(app, client):
     """``/healthz``: the JSON answer, no caching, a valid request id echoed, others replaced."""
-    seen = []
-    resp = None
-
-    def probe():
-        nonlocal resp
-        resp = client.get("/healthz", headers={"X-Request-Id": "lb-probe.42"})
-
-    seen = statements_during(app, probe)
+    answers = []
+    seen = statements_during(
+        app, lambda: answers.append(client.get("/healthz", headers={"X-Request-Id": "lb-probe.42"}))
+    )
+    (resp,) = answers
     assert seen == [] and resp.status_code == 200 and resp.get_json() == {"status": "ok"}
     assert resp.headers["X-Request-Id"] == "lb-probe.42"
     assert resp.headers["Cache-Control"] == "no-store"
