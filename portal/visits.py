@@ -27,7 +27,11 @@ from saas.scheduling.messages import describe
 from saas.scheduling.models import Appointment, WaitlistEntry
 from saas.scheduling.queries import get_appointment_in_tenant
 from saas.scheduling.rules import effective_rules
-from saas.scheduling.services import cancel_appointment, reschedule_appointment
+from saas.scheduling.services import (
+    cancel_appointment,
+    cancellation_terms,
+    reschedule_appointment,
+)
 from saas.scheduling.states import allowed_actions, refusal
 from saas.scheduling.waitlist import get_waitlist_entry_in_tenant, join_waitlist, leave_waitlist
 
@@ -75,11 +79,8 @@ def _view(appt: Appointment, now: dt.datetime) -> dict:
     for action in ("reschedule", "cancel"):
         if action not in allowed and (problem := refusal(action, appt, actor, now, rules=rules)):
             why[action] = refusals.text(problem)
-    late = (
-        appt.status == "confirmed"
-        and "cancel" in allowed
-        and appt.start_at - now < dt.timedelta(minutes=rules.cancellation_cutoff_minutes)
-    )
+    late, fee = cancellation_terms(rules, appt.status, appt.start_at, actor.kind, now)
+    late = late and "cancel" in allowed
     return {
         "appt": appt,
         "d": details,
@@ -90,6 +91,7 @@ def _view(appt: Appointment, now: dt.datetime) -> dict:
         "why": why,
         "rules": rules,
         "late": late,
+        "fee": fee if late else 0,  # what cancelling now keeps (the cancel verb's own rule)
     }
 
 
@@ -208,8 +210,7 @@ def cancel(appointment_id):
     v = _view(appt, now)
     from billing.refunds import policy_refund_preview
 
-    fee = v["rules"].late_cancellation_fee_minor if v["late"] else 0
-    refund = policy_refund_preview(db.session, g.tenant, appt.id, fee)
+    refund = policy_refund_preview(db.session, g.tenant, appt.id, v["fee"])
     if form.validate_on_submit():
         try:
             cancel_appointment(

@@ -661,6 +661,23 @@ def reschedule_appointment(
     return appt
 
 
+def cancellation_terms(
+    rules, status: str, start_at: dt.datetime, actor_kind: str, now: dt.datetime, charge_fee=False
+) -> tuple[bool, int]:
+    """``(late, fee)`` of cancelling now.
+
+    Late: inside the cutoff of a confirmed visit. The fee is kept from a late patient, or
+    from staff's late cancellation when they charge it. The portal states it from here too.
+    """
+    late = status == "confirmed" and start_at - now < dt.timedelta(
+        minutes=rules.cancellation_cutoff_minutes
+    )
+    fee = (
+        rules.late_cancellation_fee_minor if late and (actor_kind == "patient" or charge_fee) else 0
+    )
+    return late, fee
+
+
 def cancel_appointment(
     sess: Session,
     tenant: Tenant,
@@ -678,12 +695,7 @@ def cancel_appointment(
     if actor.kind == "staff" and reason is None:
         raise Invalid("Give a reason for the cancellation.", errors={"reason": "Enter a reason."})
     rules = effective_rules(sess, tenant.id, appt.service_id)
-    late = status == "confirmed" and appt.start_at - now < dt.timedelta(
-        minutes=rules.cancellation_cutoff_minutes
-    )
-    fee = (
-        rules.late_cancellation_fee_minor if late and (actor.kind == "patient" or charge_fee) else 0
-    )
+    late, fee = cancellation_terms(rules, status, appt.start_at, actor.kind, now, charge_fee)
     appt.status = "cancelled"
     appt.cancelled_at, appt.cancelled_by = now, actor.kind
     appt.cancel_reason = (
