@@ -130,11 +130,13 @@ def test_daily_agenda_lists_the_day_once(app, make_practice, worker, mail_dir, s
         p.clinic.id,
         day.isoformat(),
     )
-    # the agenda is checked against the real clock: move its day to today
+    # the agenda is checked against the real clock (too late from noon of its day on): move
+    # its day to tomorrow, whose agenda is never too late, whenever the suite runs
+    today = dt.datetime.now(dt.UTC).astimezone(p.at(day, "00:00").tzinfo).date()
     sql(
         "UPDATE outbox SET payload = payload || jsonb_build_object('date', %s::text)"
         " WHERE tenant_id = %s AND topic = 'practitioner.agenda' AND payload->>'date' = %s",
-        dt.datetime.now(dt.UTC).astimezone(p.at(day, "00:00").tzinfo).date().isoformat(),
+        (today + dt.timedelta(days=1)).isoformat(),
         p.clinic.id,
         day.isoformat(),
     )
